@@ -1,0 +1,83 @@
+//! Engine.IO v4: packets and payloads ([`packet`]), the server side (a request router and one
+//! session machine per client, [`server`]) and the client side ([`client`]).
+//!
+//! Specification: `docs/engine.io-protocol/v4-current.md` in the `socketio/socket.io`
+//! repository.
+
+pub mod client;
+pub mod packet;
+pub mod server;
+
+pub use packet::{Frame, Message, OpenData, Packet};
+
+/// The two transports of Engine.IO v4.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TransportKind {
+    /// HTTP long-polling: a held `GET` to receive, a `POST` to send.
+    Polling,
+    /// One websocket connection, one packet per frame.
+    WebSocket,
+}
+
+impl TransportKind {
+    /// The name used in the `transport` query parameter.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TransportKind::Polling => "polling",
+            TransportKind::WebSocket => "websocket",
+        }
+    }
+
+    /// Parses the `transport` query parameter.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "polling" => Some(TransportKind::Polling),
+            "websocket" => Some(TransportKind::WebSocket),
+            _ => None,
+        }
+    }
+}
+
+/// Why an Engine.IO session closed. The strings are the ones Node reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CloseReason {
+    /// The peer closed the transport, or sent a `close` packet.
+    TransportClose,
+    /// The transport failed (I/O error, overlapping long-poll, oversized websocket message).
+    TransportError,
+    /// No pong (server side) or no ping (client side) in time.
+    PingTimeout,
+    /// The peer sent bytes that do not decode.
+    ParseError,
+    /// This side closed the session on purpose.
+    ForcedClose,
+    /// The server is shutting down.
+    ServerShuttingDown,
+}
+
+impl CloseReason {
+    /// The reason as Node names it (`"transport close"`, `"ping timeout"`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CloseReason::TransportClose => "transport close",
+            CloseReason::TransportError => "transport error",
+            CloseReason::PingTimeout => "ping timeout",
+            CloseReason::ParseError => "parse error",
+            CloseReason::ForcedClose => "forced close",
+            CloseReason::ServerShuttingDown => "server shutting down",
+        }
+    }
+}
+
+impl std::fmt::Display for CloseReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Earliest of optional deadlines.
+pub(crate) fn earliest(
+    times: impl IntoIterator<Item = Option<std::time::Instant>>,
+) -> Option<std::time::Instant> {
+    times.into_iter().flatten().min()
+}

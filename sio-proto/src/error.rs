@@ -1,0 +1,98 @@
+//! The three families of errors: malformed bytes ([`DecodeError`]), a peer breaking the
+//! protocol ([`ProtocolError`], fatal for that session) and a caller misusing the API
+//! ([`UsageError`]).
+
+/// Bytes that do not form a valid packet.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    /// The input was empty where a packet was expected.
+    #[error("empty packet")]
+    Empty,
+    /// The first character is not a known packet type.
+    #[error("unknown packet type {0:#04x}")]
+    UnknownPacketType(u8),
+    /// A `b`-prefixed long-polling segment was not valid base64.
+    #[error("invalid base64 in a binary payload segment")]
+    InvalidBase64,
+    /// A long-polling payload held more packets than the configured limit.
+    #[error("more than {0} packets in one payload")]
+    TooManyPackets(usize),
+    /// The `open` packet's JSON was not a valid handshake.
+    #[error("invalid handshake data")]
+    InvalidHandshake,
+    /// Text that had to be UTF-8 was not.
+    #[error("invalid UTF-8")]
+    InvalidUtf8,
+    /// The attachment count of a binary packet was missing its `-`, not a number or too large.
+    #[error("invalid attachment count")]
+    InvalidAttachmentCount,
+    /// A binary packet announced more attachments than the configured limit.
+    #[error("{0} attachments exceed the limit")]
+    TooManyAttachments(usize),
+    /// The namespace did not start with `/` or was not terminated by `,`.
+    #[error("invalid namespace")]
+    InvalidNamespace,
+    /// The ack id was not a number that fits the protocol's range.
+    #[error("invalid ack id")]
+    InvalidAckId,
+    /// The JSON payload was malformed.
+    #[error("invalid JSON payload")]
+    InvalidJson,
+    /// The payload had the wrong shape for the packet type (for example an EVENT whose data is
+    /// not a non-empty array whose first element is a string).
+    #[error("invalid payload for this packet type")]
+    InvalidPayload,
+    /// A placeholder named an attachment that does not exist, or an attachment was never
+    /// referenced.
+    #[error("invalid binary placeholder")]
+    InvalidPlaceholder,
+    /// A binary attachment arrived while no binary packet was waiting for one.
+    #[error("unexpected binary attachment")]
+    UnexpectedAttachment,
+    /// A text packet arrived while a binary packet still waited for attachments.
+    #[error("text packet while reassembling a binary packet")]
+    UnexpectedText,
+}
+
+/// The peer broke the protocol; the session is closed with the reason this maps to.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProtocolError {
+    /// A packet could not be decoded.
+    #[error("parse error: {0}")]
+    Decode(#[from] DecodeError),
+    /// A second long-polling GET arrived while one was held.
+    #[error("overlapping long-polling GET")]
+    OverlappingGet,
+    /// A packet arrived that is not allowed in the current state.
+    #[error("unexpected packet: {0}")]
+    Unexpected(&'static str),
+    /// A message exceeded the configured maximum size.
+    #[error("message of {0} bytes exceeds the limit")]
+    TooLarge(usize),
+}
+
+/// The caller used the API in a way the current state does not allow.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UsageError {
+    /// The session is closed (or closing) and takes no more packets.
+    #[error("the session is closed")]
+    Closed,
+    /// The outbound queue is at its configured bound.
+    #[error("outbound queue full ({0} packets)")]
+    QueueFull(usize),
+    /// The number of pending acks is at its configured bound.
+    #[error("too many pending acks ({0})")]
+    TooManyPendingAcks(usize),
+    /// The namespace is not connected on this connection.
+    #[error("namespace {0} is not connected")]
+    NotConnected(String),
+    /// The namespace name is not valid (must start with `/` and contain no `,`).
+    #[error("invalid namespace name {0:?}")]
+    InvalidNamespace(String),
+    /// The operation needs a state the session is not in.
+    #[error("invalid state for this operation: {0}")]
+    InvalidState(&'static str),
+    /// An event name or payload cannot be sent (for example reserved event names).
+    #[error("invalid payload: {0}")]
+    InvalidPayload(&'static str),
+}

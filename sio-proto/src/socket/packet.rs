@@ -1,0 +1,718 @@
+//! The Socket.IO v5 packet codec (the format of Node's default `socket.io-parser`).
+//!
+//! Specification: `docs/socket.io-protocol/v5-current.md`, "Packet encoding":
+//!
+//! ```text
+//! <packet type>[<# of binary attachments>-][<namespace>,][<acknowledgment id>][JSON payload]
+//! + binary attachments, each in its own Engine.IO binary message
+//! ```
+//!
+//! | Type          | ID | Payload                                        |
+//! |---------------|----|------------------------------------------------|
+//! | CONNECT       | 0  | none or object (auth; the server's `{"sid"}`)  |
+//! | DISCONNECT    | 1  | none                                           |
+//! | EVENT         | 2  | non-empty array, the event name first          |
+//! | ACK           | 3  | array                                          |
+//! | CONNECT_ERROR | 4  | object (`{"message","data"}`) or string        |
+//! | BINARY_EVENT  | 5  | as EVENT, with `{"_placeholder":true,"num":N}` |
+//! | BINARY_ACK    | 6  | as ACK, with placeholders                      |
+//!
+//! Decoding slices the input: the namespace and the JSON payload of a decoded [`Packet`] are
+//! views of the received frame, and the JSON is not parsed here beyond the shape checks the
+//! protocol requires (payload kind, event name). The application parses it once, straight into
+//! its own types ([`Packet::args`]) or a `serde_json::Value` ([`Packet::value`]).
+//! Encoding produces an [`EncodedPacket`]: the Engine.IO frames, ready to be queued on any
+//! number of sessions without another copy.
+
+use std::borrow::Cow;
+
+use bytes::{BufMut, Bytes, BytesMut};
+use serde::de::{DeserializeOwned, IgnoredAny, SeqAccess, Visitor};
+
+use crate::engine::Frame;
+use crate::error::DecodeError;
+
+/// Socket.IO packet types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PacketKind {
+    /// 0: connect to a namespace (client), or accept the connection (server).
+    Connect,
+    /// 1: leave a namespace.
+    Disconnect,
+    /// 2: an event.
+    Event,
+    /// 3: the answer to an event that asked for one.
+    Ack,
+    /// 4: the server refused the namespace connection.
+    ConnectError,
+    /// 5: an event with binary attachments.
+    BinaryEvent,
+    /// 6: an ack with binary attachments.
+    BinaryAck,
+}
+
+impl PacketKind {
+    /// The type digit on the wire.
+    pub fn digit(self) -> u8 {
+        b'0' + self as u8
+    }
+
+    /// The type from its digit.
+    pub fn from_digit(d: u8) -> Option<Self> {
+        Some(match d {
+            b'0' => PacketKind::Connect,
+            b'1' => PacketKind::Disconnect,
+            b'2' => PacketKind::Event,
+            b'3' => PacketKind::Ack,
+            b'4' => PacketKind::ConnectError,
+            b'5' => PacketKind::BinaryEvent,
+            b'6' => PacketKind::BinaryAck,
+            _ => return None,
+        })
+    }
+
+    /// Whether packets of this type carry binary attachments.
+    pub fn is_binary(self) -> bool {
+        matches!(self, PacketKind::BinaryEvent | PacketKind::BinaryAck)
+    }
+
+    /// EVENT or BINARY_EVENT.
+    pub fn is_event(self) -> bool {
+        matches!(self, PacketKind::Event | PacketKind::BinaryEvent)
+    }
+
+    /// ACK or BINARY_ACK.
+    pub fn is_ack(self) -> bool {
+        matches!(self, PacketKind::Ack | PacketKind::BinaryAck)
+    }
+}
+
+/// Event names a peer may not send: they are the local lifecycle events.
+pub const RESERVED_EVENTS: &[&str] = &[
+    "connect",
+    "connect_error",
+    "disconnect",
+    "disconnecting",
+    "newListener",
+    "removeListener",
+];
+
+/// The largest ack id accepted: ids beyond JavaScript's safe integers cannot round-trip.
+pub const MAX_ACK_ID: u64 = (1 << 53) - 1;
+
+/// A namespace name: a view of UTF-8 bytes, `/` for the main namespace.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Nsp(Bytes);
+
+impl Nsp {
+    /// The main namespace `/`.
+    pub const ROOT: Nsp = Nsp(Bytes::from_static(b"/"));
+
+    /// A namespace from a name. Names must start with `/` and contain no `,`.
+    pub fn new(name: &str) -> Result<Self, crate::UsageError> {
+        if !name.starts_with('/') || name.contains(',') {
+            return Err(crate::UsageError::InvalidNamespace(name.to_owned()));
+        }
+        if name == "/" {
+            return Ok(Nsp::ROOT);
+        }
+        Ok(Nsp(Bytes::copy_from_slice(name.as_bytes())))
+    }
+
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        // Constructed only from validated UTF-8.
+        std::str::from_utf8(&self.0).unwrap_or("/")
+    }
+
+    /// Whether this is the main namespace.
+    pub fn is_root(&self) -> bool {
+        &self.0[..] == b"/"
+    }
+}
+
+impl std::fmt::Debug for Nsp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl std::fmt::Display for Nsp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::ops::Deref for Nsp {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+/// A Socket.IO packet.
+///
+/// `data` is the raw JSON text of the payload (empty when there is none). For binary kinds,
+/// `attachments` holds the binary parts in order; a decoded packet is only handed out once
+/// all of them have arrived.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Packet {
+    /// The type.
+    pub kind: PacketKind,
+    /// The namespace.
+    pub nsp: Nsp,
+    /// The ack id: on an event, the sender wants an ack; on an ack, the event it answers.
+    pub id: Option<u64>,
+    /// The JSON payload as text (empty: no payload).
+    pub data: Bytes,
+    /// Binary attachments (binary kinds only).
+    pub attachments: Vec<Bytes>,
+}
+
+/// A packet encoded as Engine.IO frames: one text frame (`4` + the Socket.IO text), then one
+/// binary frame per attachment. Clones share the bytes, so one encoding serves any number of
+/// recipients.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EncodedPacket {
+    /// The text frame, `4` + header + JSON.
+    pub text: Bytes,
+    /// The attachments, each sent as its own binary frame.
+    pub attachments: Vec<Bytes>,
+}
+
+impl EncodedPacket {
+    /// The frames in sending order.
+    pub fn frames(&self) -> impl Iterator<Item = Frame> + '_ {
+        std::iter::once(Frame::Text(self.text.clone()))
+            .chain(self.attachments.iter().cloned().map(Frame::Binary))
+    }
+
+    /// The number of frames.
+    pub fn frame_count(&self) -> usize {
+        1 + self.attachments.len()
+    }
+
+    /// The Socket.IO text without the Engine.IO `4`.
+    pub fn socket_text(&self) -> &[u8] {
+        self.text.get(1..).unwrap_or_default()
+    }
+}
+
+impl Packet {
+    /// A CONNECT packet (client: optional auth object; server: `{"sid":..}`).
+    pub fn connect(nsp: Nsp, data: Option<Bytes>) -> Self {
+        Self::new(PacketKind::Connect, nsp, None, data.unwrap_or_default())
+    }
+
+    /// A DISCONNECT packet.
+    pub fn disconnect(nsp: Nsp) -> Self {
+        Self::new(PacketKind::Disconnect, nsp, None, Bytes::new())
+    }
+
+    /// A CONNECT_ERROR packet with `{"message": message}` and, if given, `"data"`.
+    pub fn connect_error(nsp: Nsp, message: &str, data: Option<&serde_json::Value>) -> Self {
+        let mut obj = serde_json::Map::new();
+        obj.insert("message".into(), serde_json::Value::from(message));
+        if let Some(d) = data {
+            obj.insert("data".into(), d.clone());
+        }
+        let json = serde_json::to_vec(&obj).unwrap_or_default();
+        Self::new(PacketKind::ConnectError, nsp, None, Bytes::from(json))
+    }
+
+    /// An EVENT (or BINARY_EVENT when attachments are given) from a JSON array text.
+    pub fn event(nsp: Nsp, data: Bytes, id: Option<u64>, attachments: Vec<Bytes>) -> Self {
+        let kind = if attachments.is_empty() {
+            PacketKind::Event
+        } else {
+            PacketKind::BinaryEvent
+        };
+        Self {
+            kind,
+            nsp,
+            id,
+            data,
+            attachments,
+        }
+    }
+
+    /// An ACK (or BINARY_ACK when attachments are given) from a JSON array text.
+    pub fn ack(nsp: Nsp, id: u64, data: Bytes, attachments: Vec<Bytes>) -> Self {
+        let kind = if attachments.is_empty() {
+            PacketKind::Ack
+        } else {
+            PacketKind::BinaryAck
+        };
+        Self {
+            kind,
+            nsp,
+            id: Some(id),
+            data,
+            attachments,
+        }
+    }
+
+    fn new(kind: PacketKind, nsp: Nsp, id: Option<u64>, data: Bytes) -> Self {
+        Self {
+            kind,
+            nsp,
+            id,
+            data,
+            attachments: Vec::new(),
+        }
+    }
+
+    /// Appends the Socket.IO text encoding (without the Engine.IO `4`) to `out`.
+    pub fn encode_text_into(&self, out: &mut BytesMut) {
+        write_header(
+            out,
+            self.kind,
+            &self.nsp,
+            self.kind.is_binary().then_some(self.attachments.len()),
+            self.id,
+        );
+        out.extend_from_slice(&self.data);
+    }
+
+    /// Encodes the packet as Engine.IO frames (the text frame starts with `4`).
+    pub fn encode(&self) -> EncodedPacket {
+        let mut out = BytesMut::with_capacity(16 + self.nsp.len() + self.data.len());
+        out.put_u8(b'4');
+        self.encode_text_into(&mut out);
+        EncodedPacket {
+            text: out.freeze(),
+            attachments: if self.kind.is_binary() {
+                self.attachments.clone()
+            } else {
+                Vec::new()
+            },
+        }
+    }
+
+    /// The event name of an EVENT or BINARY_EVENT (borrowed unless it contains escapes).
+    pub fn event_name(&self) -> Option<Cow<'_, str>> {
+        if !self.kind.is_event() {
+            return None;
+        }
+        parse_event_name(&self.data).ok().map(|(n, _)| n)
+    }
+
+    /// Deserialises the arguments in one pass over the JSON: for an event, the elements after
+    /// the name; for an ack, all elements. `T` is read as a sequence: a tuple, a `Vec`, or a
+    /// tuple struct. Binary placeholders are left as JSON objects (see [`Packet::value`]).
+    pub fn args<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+        let skip = usize::from(self.kind.is_event());
+        let mut de = serde_json::Deserializer::from_slice(&self.data);
+        let v = serde::Deserializer::deserialize_seq(&mut de, ArgsVisitor::<T>::new(skip))?;
+        de.end()?;
+        Ok(v)
+    }
+
+    /// Parses the payload into a `serde_json::Value` (one pass) and checks that every binary
+    /// placeholder names an existing attachment. `Value::Null` when there is no payload.
+    pub fn value(&self) -> Result<serde_json::Value, DecodeError> {
+        if self.data.is_empty() {
+            return Ok(serde_json::Value::Null);
+        }
+        let v: serde_json::Value =
+            serde_json::from_slice(&self.data).map_err(|_| DecodeError::InvalidJson)?;
+        if self.kind.is_binary() {
+            check_placeholders(&v, self.attachments.len())?;
+        }
+        Ok(v)
+    }
+}
+
+/// Writes a packet header: type, `N-` attachment count, `nsp,` unless `/`, ack id.
+pub fn write_header(
+    out: &mut BytesMut,
+    kind: PacketKind,
+    nsp: &str,
+    attachments: Option<usize>,
+    id: Option<u64>,
+) {
+    out.put_u8(kind.digit());
+    let mut buf = itoa::Buffer::new();
+    if let Some(n) = attachments {
+        out.extend_from_slice(buf.format(n).as_bytes());
+        out.put_u8(b'-');
+    }
+    if nsp != "/" {
+        out.extend_from_slice(nsp.as_bytes());
+        out.put_u8(b',');
+    }
+    if let Some(id) = id {
+        out.extend_from_slice(buf.format(id).as_bytes());
+    }
+}
+
+struct ArgsVisitor<T> {
+    skip: usize,
+    _t: std::marker::PhantomData<T>,
+}
+
+impl<T> ArgsVisitor<T> {
+    fn new(skip: usize) -> Self {
+        Self {
+            skip,
+            _t: std::marker::PhantomData,
+        }
+    }
+}
+
+impl<'de, T: DeserializeOwned> Visitor<'de> for ArgsVisitor<T> {
+    type Value = T;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON array of arguments")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<T, A::Error> {
+        for _ in 0..self.skip {
+            seq.next_element::<IgnoredAny>()?;
+        }
+        let v = T::deserialize(serde::de::value::SeqAccessDeserializer::new(&mut seq))?;
+        // Extra arguments the handler did not ask for are ignored, as in JavaScript.
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(v)
+    }
+}
+
+/// Checks that each placeholder object has a `num` below `count`.
+fn check_placeholders(v: &serde_json::Value, count: usize) -> Result<(), DecodeError> {
+    match v {
+        serde_json::Value::Array(a) => a.iter().try_for_each(|x| check_placeholders(x, count)),
+        serde_json::Value::Object(m) => {
+            if let Some(n) = placeholder_num(m) {
+                return if n < count {
+                    Ok(())
+                } else {
+                    Err(DecodeError::InvalidPlaceholder)
+                };
+            }
+            m.values().try_for_each(|x| check_placeholders(x, count))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The attachment index of a placeholder object `{"_placeholder":true,"num":N}`.
+pub fn placeholder_num(m: &serde_json::Map<String, serde_json::Value>) -> Option<usize> {
+    if m.get("_placeholder") != Some(&serde_json::Value::Bool(true)) {
+        return None;
+    }
+    m.get("num")?.as_u64().map(|n| n as usize)
+}
+
+/// Limits applied while decoding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DecodeLimits {
+    /// Attachments one binary packet may announce (default 10, a bound on memory held while
+    /// reassembling; Node has no such limit but its `maxHttpBufferSize` bounds each part).
+    pub max_attachments: usize,
+}
+
+impl Default for DecodeLimits {
+    fn default() -> Self {
+        Self {
+            max_attachments: 10,
+        }
+    }
+}
+
+/// Decodes the Socket.IO text of one packet (the Engine.IO message data, without `4`).
+///
+/// Returns the packet (for binary kinds, with no attachments yet) and the number of
+/// attachments it announced.
+pub fn decode_text(text: Bytes, limits: &DecodeLimits) -> Result<(Packet, usize), DecodeError> {
+    let s: &[u8] = &text;
+    let kind = s
+        .first()
+        .copied()
+        .ok_or(DecodeError::Empty)
+        .and_then(|d| PacketKind::from_digit(d).ok_or(DecodeError::UnknownPacketType(d)))?;
+    let mut i = 1;
+    let mut attachments = 0usize;
+    if kind.is_binary() {
+        let start = i;
+        while s.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+        }
+        if i == start || i - start > 6 || s.get(i) != Some(&b'-') {
+            return Err(DecodeError::InvalidAttachmentCount);
+        }
+        attachments = parse_digits(&s[start..i]).ok_or(DecodeError::InvalidAttachmentCount)? as usize;
+        if attachments > limits.max_attachments {
+            return Err(DecodeError::TooManyAttachments(attachments));
+        }
+        i += 1;
+    }
+    let nsp = if s.get(i) == Some(&b'/') {
+        let start = i;
+        let end = s[start..]
+            .iter()
+            .position(|&c| c == b',')
+            .map(|p| start + p)
+            .unwrap_or(s.len());
+        std::str::from_utf8(&s[start..end]).map_err(|_| DecodeError::InvalidNamespace)?;
+        i = (end + 1).min(s.len());
+        if &s[start..end] == b"/" {
+            Nsp::ROOT
+        } else {
+            Nsp(text.slice(start..end))
+        }
+    } else {
+        Nsp::ROOT
+    };
+    let id = {
+        let start = i;
+        while s.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+        }
+        if i == start {
+            None
+        } else {
+            let n = parse_digits(&s[start..i]).ok_or(DecodeError::InvalidAckId)?;
+            if n > MAX_ACK_ID {
+                return Err(DecodeError::InvalidAckId);
+            }
+            Some(n)
+        }
+    };
+    let data = text.slice(i..);
+    check_shape(kind, id, &data)?;
+    Ok((
+        Packet {
+            kind,
+            nsp,
+            id,
+            data,
+            attachments: Vec::with_capacity(attachments),
+        },
+        attachments,
+    ))
+}
+
+fn parse_digits(d: &[u8]) -> Option<u64> {
+    if d.len() > 19 {
+        return None;
+    }
+    d.iter()
+        .try_fold(0u64, |acc, &c| acc.checked_mul(10)?.checked_add(u64::from(c - b'0')))
+}
+
+fn first_non_ws(data: &[u8]) -> Option<u8> {
+    data.iter().copied().find(|c| !c.is_ascii_whitespace())
+}
+
+/// The payload checks of Node's parser, without parsing the whole JSON.
+fn check_shape(kind: PacketKind, id: Option<u64>, data: &[u8]) -> Result<(), DecodeError> {
+    let first = first_non_ws(data);
+    let ok = match kind {
+        PacketKind::Connect => id.is_none() && matches!(first, None | Some(b'{')),
+        PacketKind::Disconnect => id.is_none() && first.is_none(),
+        PacketKind::ConnectError => id.is_none() && matches!(first, Some(b'{') | Some(b'"')),
+        PacketKind::Ack | PacketKind::BinaryAck => id.is_some() && first == Some(b'['),
+        PacketKind::Event | PacketKind::BinaryEvent => {
+            let (name, _) = parse_event_name(data)?;
+            !RESERVED_EVENTS.contains(&name.as_ref())
+        }
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(DecodeError::InvalidPayload)
+    }
+}
+
+/// Reads the event name at the start of an event payload `["name", ...]`: a JSON string (or a
+/// number, which Node also accepts). Returns the name and the offset just after it.
+pub fn parse_event_name(data: &[u8]) -> Result<(Cow<'_, str>, usize), DecodeError> {
+    let mut i = 0;
+    let skip_ws = |i: &mut usize| {
+        while data.get(*i).is_some_and(u8::is_ascii_whitespace) {
+            *i += 1;
+        }
+    };
+    skip_ws(&mut i);
+    if data.get(i) != Some(&b'[') {
+        return Err(DecodeError::InvalidPayload);
+    }
+    i += 1;
+    skip_ws(&mut i);
+    match data.get(i) {
+        Some(b'"') => {
+            let start = i + 1;
+            let mut j = start;
+            let mut escaped = false;
+            loop {
+                match data.get(j) {
+                    None => return Err(DecodeError::InvalidJson),
+                    Some(b'"') => break,
+                    Some(b'\\') => {
+                        escaped = true;
+                        j += 2;
+                    }
+                    Some(_) => j += 1,
+                }
+            }
+            let name = if escaped {
+                let raw = data.get(start - 1..=j).ok_or(DecodeError::InvalidJson)?;
+                Cow::Owned(serde_json::from_slice::<String>(raw).map_err(|_| DecodeError::InvalidJson)?)
+            } else {
+                let raw = data.get(start..j).ok_or(DecodeError::InvalidJson)?;
+                Cow::Borrowed(std::str::from_utf8(raw).map_err(|_| DecodeError::InvalidUtf8)?)
+            };
+            Ok((name, j + 1))
+        }
+        Some(c) if c.is_ascii_digit() || *c == b'-' => {
+            let start = i;
+            while data
+                .get(i)
+                .is_some_and(|c| c.is_ascii_digit() || matches!(c, b'-' | b'.' | b'e' | b'E' | b'+'))
+            {
+                i += 1;
+            }
+            let raw = std::str::from_utf8(&data[start..i]).map_err(|_| DecodeError::InvalidJson)?;
+            raw.parse::<f64>().map_err(|_| DecodeError::InvalidJson)?;
+            Ok((Cow::Owned(raw.to_owned()), i))
+        }
+        _ => Err(DecodeError::InvalidPayload),
+    }
+}
+
+/// Reassembles packets from Engine.IO messages: a text message starts a packet; a binary packet
+/// is complete once its announced attachments have arrived, in any number of binary messages.
+#[derive(Debug, Default)]
+pub struct Decoder {
+    limits: DecodeLimits,
+    pending: Option<(Packet, usize)>,
+}
+
+impl Decoder {
+    /// A decoder with `limits`.
+    pub fn new(limits: DecodeLimits) -> Self {
+        Self {
+            limits,
+            pending: None,
+        }
+    }
+
+    /// Whether a binary packet waits for attachments.
+    pub fn is_reassembling(&self) -> bool {
+        self.pending.is_some()
+    }
+
+    /// A text message. Returns the packet when it is complete (no attachments announced).
+    pub fn decode_text(&mut self, text: Bytes) -> Result<Option<Packet>, DecodeError> {
+        if self.pending.is_some() {
+            self.pending = None;
+            return Err(DecodeError::UnexpectedText);
+        }
+        let (packet, n) = decode_text(text, &self.limits)?;
+        if n == 0 {
+            Ok(Some(packet))
+        } else {
+            self.pending = Some((packet, n));
+            Ok(None)
+        }
+    }
+
+    /// A binary message: the next attachment of the pending packet. Returns the packet when it
+    /// was the last one.
+    pub fn decode_binary(&mut self, data: Bytes) -> Result<Option<Packet>, DecodeError> {
+        let Some((packet, n)) = self.pending.as_mut() else {
+            return Err(DecodeError::UnexpectedAttachment);
+        };
+        packet.attachments.push(data);
+        if packet.attachments.len() < *n {
+            return Ok(None);
+        }
+        Ok(self.pending.take().map(|(p, _)| p))
+    }
+
+    /// Drops a partly received packet (on reconnect or close).
+    pub fn reset(&mut self) {
+        self.pending = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dec(s: &str) -> Result<(Packet, usize), DecodeError> {
+        decode_text(Bytes::copy_from_slice(s.as_bytes()), &DecodeLimits::default())
+    }
+
+    #[test]
+    fn event_name_borrowed_and_escaped() {
+        let (n, end) = parse_event_name(br#"["chat","x"]"#).unwrap();
+        assert_eq!(n, "chat");
+        assert!(matches!(n, Cow::Borrowed(_)));
+        assert_eq!(end, 7);
+        let (n, _) = parse_event_name(br#"[ "a\"b" ]"#).unwrap();
+        assert_eq!(n, "a\"b");
+        let (n, _) = parse_event_name(b"[12,1]").unwrap();
+        assert_eq!(n, "12");
+        assert!(parse_event_name(b"[]").is_err());
+        assert!(parse_event_name(b"[\"abc").is_err());
+        assert!(parse_event_name(b"{}").is_err());
+    }
+
+    #[test]
+    fn reserved_and_bad_shapes_are_rejected() {
+        assert_eq!(dec(r#"2["connect"]"#).unwrap_err(), DecodeError::InvalidPayload);
+        assert_eq!(dec(r#"2{"a":1}"#).unwrap_err(), DecodeError::InvalidPayload);
+        assert_eq!(dec(r#"1["x"]"#).unwrap_err(), DecodeError::InvalidPayload);
+        assert_eq!(dec(r#"3["x"]"#).unwrap_err(), DecodeError::InvalidPayload);
+        assert_eq!(dec(r#"0[]"#).unwrap_err(), DecodeError::InvalidPayload);
+        assert_eq!(dec(r#"4[]"#).unwrap_err(), DecodeError::InvalidPayload);
+        assert_eq!(dec(r#"5["a"]"#).unwrap_err(), DecodeError::InvalidAttachmentCount);
+        assert_eq!(dec("7").unwrap_err(), DecodeError::UnknownPacketType(b'7'));
+        assert_eq!(dec("").unwrap_err(), DecodeError::Empty);
+        assert_eq!(
+            dec(r#"599-["a"]"#).unwrap_err(),
+            DecodeError::TooManyAttachments(99)
+        );
+        assert_eq!(
+            dec(r#"299999999999999999999["a"]"#).unwrap_err(),
+            DecodeError::InvalidAckId
+        );
+    }
+
+    #[test]
+    fn args_skip_the_event_name() {
+        let (p, _) = dec(r#"2/chat,7["msg",1,"two",{"x":3}]"#).unwrap();
+        assert_eq!(p.nsp.as_str(), "/chat");
+        assert_eq!(p.id, Some(7));
+        let (a, b, c): (u32, String, serde_json::Value) = p.args().unwrap();
+        assert_eq!((a, b.as_str(), c["x"].as_u64()), (1, "two", Some(3)));
+        let (a,): (u32,) = p.args().unwrap();
+        assert_eq!(a, 1);
+        let (p, _) = dec(r#"37["ok"]"#).unwrap();
+        let v: Vec<String> = p.args().unwrap();
+        assert_eq!(v, vec!["ok"]);
+    }
+
+    #[test]
+    fn reassembly_in_order() {
+        let mut d = Decoder::default();
+        let text = Bytes::from_static(br#"52-["up",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]"#);
+        assert_eq!(d.decode_text(text).unwrap(), None);
+        assert_eq!(d.decode_binary(Bytes::from_static(b"a")).unwrap(), None);
+        let p = d.decode_binary(Bytes::from_static(b"b")).unwrap().unwrap();
+        assert_eq!(p.attachments, vec![Bytes::from_static(b"a"), Bytes::from_static(b"b")]);
+        assert!(p.value().is_ok());
+        assert_eq!(d.decode_binary(Bytes::from_static(b"c")).unwrap_err(), DecodeError::UnexpectedAttachment);
+    }
+
+    #[test]
+    fn placeholder_out_of_range_is_rejected() {
+        let mut d = Decoder::default();
+        let text = Bytes::from_static(br#"51-["up",{"_placeholder":true,"num":3}]"#);
+        assert_eq!(d.decode_text(text).unwrap(), None);
+        let p = d.decode_binary(Bytes::from_static(b"a")).unwrap().unwrap();
+        assert_eq!(p.value().unwrap_err(), DecodeError::InvalidPlaceholder);
+    }
+}

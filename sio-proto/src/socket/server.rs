@@ -1,0 +1,489 @@
+//! The server side of one Socket.IO connection: an Engine.IO [`ServerSession`] plus the
+//! namespaces the client joined on it, the ack bookkeeping and the connect timeout.
+//!
+//! # Drive loop
+//!
+//! Exactly as for the Engine.IO session (see [`crate::engine::server`]): feed one input with a
+//! `handle_*` method, then drain [`Connection::poll_transmit`] and [`Connection::poll_event`]
+//! until both are empty, and sleep until [`Connection::poll_timeout`]. The connection drains
+//! its Engine.IO session itself (the layers compose by draining).
+//!
+//! Decisions that belong to the application come out as events and go back in as commands: a
+//! [`Event::Connect`] is answered with [`Connection::accept`] (after middleware) or
+//! [`Connection::reject`]; an [`Event::Event`] with an ack id is answered with
+//! [`Connection::send_ack`].
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+use super::packet::{DecodeLimits, Decoder, EncodedPacket, Nsp, Packet, PacketKind};
+use super::DisconnectReason;
+use crate::engine::server::{self as eng, PollGet, PostResponse, ServerSession, Transmit};
+use crate::engine::{CloseReason, Frame, Message};
+use crate::error::{ProtocolError, UsageError};
+
+/// Socket.IO server settings for one connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionConfig {
+    /// Time the client has to join a namespace before the connection is closed (Node
+    /// `connectTimeout`, 45 s).
+    pub connect_timeout: Duration,
+    /// Bound on acks this server awaits on one connection (default 1024): over it, an emit
+    /// with an ack is refused with [`UsageError::TooManyPendingAcks`].
+    pub max_pending_acks: usize,
+    /// Bound on namespaces one connection may join (default 64).
+    pub max_namespaces: usize,
+    /// Decoder limits (attachments per packet).
+    pub decode: DecodeLimits,
+}
+
+impl Default for ConnectionConfig {
+    fn default() -> Self {
+        Self {
+            connect_timeout: Duration::from_millis(45_000),
+            max_pending_acks: 1024,
+            max_namespaces: 64,
+            decode: DecodeLimits::default(),
+        }
+    }
+}
+
+/// What happened on the connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// The client asks to join `nsp`; answer with [`Connection::accept`] or
+    /// [`Connection::reject`] (`Invalid namespace` for an unknown one).
+    Connect {
+        /// The namespace.
+        nsp: Nsp,
+        /// The auth payload as JSON text (empty when none was sent).
+        auth: Bytes,
+    },
+    /// An event on a joined namespace; `packet.id` is set when the client wants an ack.
+    Event {
+        /// The namespace.
+        nsp: Nsp,
+        /// The EVENT or BINARY_EVENT packet, attachments included.
+        packet: Packet,
+    },
+    /// The client answered an ack this server asked for.
+    Ack {
+        /// The namespace.
+        nsp: Nsp,
+        /// The ACK or BINARY_ACK packet (`packet.id` is the ack id).
+        packet: Packet,
+    },
+    /// An ack this server asked for did not come before its deadline.
+    AckTimeout {
+        /// The namespace.
+        nsp: Nsp,
+        /// The ack id.
+        id: u64,
+    },
+    /// The socket of `nsp` is disconnected.
+    Disconnect {
+        /// The namespace.
+        nsp: Nsp,
+        /// Why.
+        reason: DisconnectReason,
+    },
+    /// The connection now uses the websocket.
+    Upgraded,
+    /// The connection is closed; all its sockets were disconnected before this event.
+    Closed(CloseReason),
+}
+
+#[derive(Debug)]
+struct Namespace {
+    nsp: Nsp,
+    connected: bool,
+}
+
+/// One Socket.IO connection on the server (see the module docs).
+#[derive(Debug)]
+pub struct Connection {
+    engine: ServerSession,
+    config: ConnectionConfig,
+    decoder: Decoder,
+    namespaces: Vec<Namespace>,
+    acks: HashMap<(Nsp, u64), Option<Instant>>,
+    ack_deadlines: BTreeSet<(Instant, Nsp, u64)>,
+    connect_deadline: Option<Instant>,
+    events: VecDeque<Event>,
+    closed: bool,
+}
+
+impl Connection {
+    /// Wraps a new Engine.IO session.
+    pub fn new(now: Instant, engine: ServerSession, config: ConnectionConfig) -> Self {
+        Self {
+            engine,
+            config,
+            decoder: Decoder::new(config.decode),
+            namespaces: Vec::new(),
+            acks: HashMap::new(),
+            ack_deadlines: BTreeSet::new(),
+            connect_deadline: Some(now + config.connect_timeout),
+            events: VecDeque::new(),
+            closed: false,
+        }
+    }
+
+    /// The Engine.IO session.
+    pub fn engine(&self) -> &ServerSession {
+        &self.engine
+    }
+
+    /// The Engine.IO session id.
+    pub fn sid(&self) -> &str {
+        self.engine.sid()
+    }
+
+    /// Whether the connection is closed.
+    pub fn is_closed(&self) -> bool {
+        self.closed
+    }
+
+    /// Whether `nsp` is joined.
+    pub fn is_connected(&self, nsp: &str) -> bool {
+        self.namespaces
+            .iter()
+            .any(|n| n.connected && n.nsp.as_str() == nsp)
+    }
+
+    /// Number of acks awaited.
+    pub fn pending_acks(&self) -> usize {
+        self.acks.len()
+    }
+
+    // ----- transport inputs (forwarded to the Engine.IO session) -----
+
+    /// A long-polling `GET` for this session.
+    pub fn handle_poll_get(&mut self, now: Instant) -> PollGet {
+        let r = self.engine.handle_poll_get(now);
+        self.pump(now);
+        r
+    }
+
+    /// A long-polling `POST` body for this session.
+    pub fn handle_poll_post(&mut self, now: Instant, body: Bytes) -> PostResponse {
+        let r = self.engine.handle_poll_post(now, body);
+        self.pump(now);
+        r
+    }
+
+    /// The websocket of an upgrade was accepted.
+    pub fn handle_ws_open(&mut self, now: Instant) -> Result<(), ProtocolError> {
+        let r = self.engine.handle_ws_open(now);
+        self.pump(now);
+        r
+    }
+
+    /// A websocket frame.
+    pub fn handle_ws_frame(&mut self, now: Instant, frame: Frame) {
+        self.engine.handle_ws_frame(now, frame);
+        self.pump(now);
+    }
+
+    /// The websocket closed (`error`: it failed).
+    pub fn handle_ws_closed(&mut self, now: Instant, error: bool) {
+        self.engine.handle_ws_closed(now, error);
+        self.pump(now);
+    }
+
+    /// The held long-poll went away.
+    pub fn handle_poll_aborted(&mut self, now: Instant) {
+        self.engine.handle_poll_aborted(now);
+        self.pump(now);
+    }
+
+    /// Fires the timers due at `now` (heartbeat, upgrade, connect timeout, ack deadlines).
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.engine.handle_timeout(now);
+        self.pump(now);
+        if self.closed {
+            return;
+        }
+        if self.connect_deadline.is_some_and(|t| t <= now) {
+            self.connect_deadline = None;
+            if !self.namespaces.iter().any(|n| n.connected) {
+                self.close(now, CloseReason::ForcedClose);
+                return;
+            }
+        }
+        while let Some((t, _, _)) = self.ack_deadlines.first() {
+            if *t > now {
+                break;
+            }
+            let Some((_, nsp, id)) = self.ack_deadlines.pop_first() else {
+                break;
+            };
+            self.acks.remove(&(nsp.clone(), id));
+            self.events.push_back(Event::AckTimeout { nsp, id });
+        }
+    }
+
+    /// The next instant at which [`Connection::handle_timeout`] must be called.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        if self.closed {
+            return None;
+        }
+        crate::engine::earliest([
+            self.engine.poll_timeout(),
+            self.connect_deadline,
+            self.ack_deadlines.first().map(|(t, _, _)| *t),
+        ])
+    }
+
+    /// The next thing to write.
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.engine.poll_transmit()
+    }
+
+    /// The next event.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    // ----- commands -----
+
+    /// Accepts the pending CONNECT to `nsp`, giving the socket the id `socket_id`.
+    pub fn accept(&mut self, nsp: &Nsp, socket_id: &str) -> Result<(), UsageError> {
+        let Some(n) = self
+            .namespaces
+            .iter_mut()
+            .find(|n| !n.connected && n.nsp == *nsp)
+        else {
+            return Err(UsageError::InvalidState("no pending CONNECT for this namespace"));
+        };
+        n.connected = true;
+        let data = serde_json::json!({ "sid": socket_id }).to_string();
+        let p = Packet::connect(nsp.clone(), Some(Bytes::from(data)));
+        self.send_encoded(&p.encode())
+    }
+
+    /// Refuses the pending CONNECT to `nsp` with CONNECT_ERROR `{"message", "data"}`.
+    pub fn reject(
+        &mut self,
+        nsp: &Nsp,
+        message: &str,
+        data: Option<&serde_json::Value>,
+    ) -> Result<(), UsageError> {
+        let Some(i) = self
+            .namespaces
+            .iter()
+            .position(|n| !n.connected && n.nsp == *nsp)
+        else {
+            return Err(UsageError::InvalidState("no pending CONNECT for this namespace"));
+        };
+        self.namespaces.remove(i);
+        self.send_encoded(&Packet::connect_error(nsp.clone(), message, data).encode())
+    }
+
+    /// Queues an encoded packet (the same [`EncodedPacket`] may go to any number of
+    /// connections). The namespace in it must be joined, unless it is a CONNECT/CONNECT_ERROR.
+    pub fn send_encoded(&mut self, p: &EncodedPacket) -> Result<(), UsageError> {
+        self.engine.send_frames(p.frames(), p.frame_count())
+    }
+
+    /// Queues `p` only if it can leave at once (volatile emit); returns whether it was sent.
+    pub fn send_volatile(&mut self, p: &EncodedPacket) -> bool {
+        self.engine.is_writable() && self.send_encoded(p).is_ok()
+    }
+
+    /// Sends an event packet that asks for an ack with id `id` (allocated by the caller: Node
+    /// shares one counter per namespace, so that a broadcast with ack can use one encoding),
+    /// and awaits the ack until `deadline` (`None`: forever).
+    pub fn send_with_ack(
+        &mut self,
+        nsp: &Nsp,
+        id: u64,
+        p: &EncodedPacket,
+        deadline: Option<Instant>,
+    ) -> Result<(), UsageError> {
+        if !self.is_connected(nsp) {
+            return Err(UsageError::NotConnected(nsp.to_string()));
+        }
+        if self.acks.len() >= self.config.max_pending_acks {
+            return Err(UsageError::TooManyPendingAcks(self.config.max_pending_acks));
+        }
+        self.send_encoded(p)?;
+        self.acks.insert((nsp.clone(), id), deadline);
+        if let Some(t) = deadline {
+            self.ack_deadlines.insert((t, nsp.clone(), id));
+        }
+        Ok(())
+    }
+
+    /// Answers an event that asked for an ack.
+    pub fn send_ack(
+        &mut self,
+        nsp: &Nsp,
+        id: u64,
+        data: Bytes,
+        attachments: Vec<Bytes>,
+    ) -> Result<(), UsageError> {
+        self.send_encoded(&Packet::ack(nsp.clone(), id, data, attachments).encode())
+    }
+
+    /// Disconnects the socket of `nsp` from the server side: DISCONNECT is sent, the socket is
+    /// gone with `server namespace disconnect`. With `close`, the whole connection closes too.
+    pub fn disconnect(&mut self, now: Instant, nsp: &Nsp, close: bool) {
+        if let Some(i) = self
+            .namespaces
+            .iter()
+            .position(|n| n.connected && n.nsp == *nsp)
+        {
+            let _ = self.send_encoded(&Packet::disconnect(nsp.clone()).encode());
+            self.namespaces.remove(i);
+            self.drop_acks(nsp);
+            self.events.push_back(Event::Disconnect {
+                nsp: nsp.clone(),
+                reason: DisconnectReason::ServerNamespaceDisconnect,
+            });
+        }
+        if close {
+            self.close_with(now, CloseReason::ForcedClose, DisconnectReason::ForcedServerClose);
+        }
+    }
+
+    /// Closes the connection (`forced close` or `server shutting down`); every joined socket
+    /// is disconnected with the matching reason.
+    pub fn close(&mut self, now: Instant, reason: CloseReason) {
+        self.close_with(now, reason, DisconnectReason::from(reason));
+    }
+
+    fn close_with(&mut self, now: Instant, reason: CloseReason, sockets: DisconnectReason) {
+        if self.closed {
+            return;
+        }
+        self.disconnect_all(sockets);
+        self.engine.close(now, reason);
+        self.pump(now);
+    }
+
+    fn disconnect_all(&mut self, reason: DisconnectReason) {
+        for n in self.namespaces.drain(..) {
+            if n.connected {
+                self.events.push_back(Event::Disconnect { nsp: n.nsp, reason });
+            }
+        }
+        self.acks.clear();
+        self.ack_deadlines.clear();
+    }
+
+    fn drop_acks(&mut self, nsp: &Nsp) {
+        self.acks.retain(|(n, _), _| n != nsp);
+        self.ack_deadlines.retain(|(_, n, _)| n != nsp);
+    }
+
+    /// Drains the Engine.IO session's events into Socket.IO events.
+    fn pump(&mut self, now: Instant) {
+        while let Some(e) = self.engine.poll_event() {
+            match e {
+                eng::Event::Message(Message::Text(t)) => {
+                    let r = self.decoder.decode_text(t);
+                    self.on_decoded(now, r);
+                }
+                eng::Event::Message(Message::Binary(b)) => {
+                    let r = self.decoder.decode_binary(b);
+                    self.on_decoded(now, r);
+                }
+                eng::Event::Upgrading => {}
+                eng::Event::Upgraded => self.events.push_back(Event::Upgraded),
+                eng::Event::Closed(reason) => {
+                    if !self.closed {
+                        self.disconnect_all(DisconnectReason::from(reason));
+                        self.closed = true;
+                        self.connect_deadline = None;
+                        self.decoder.reset();
+                        self.events.push_back(Event::Closed(reason));
+                    }
+                }
+            }
+        }
+    }
+
+    fn on_decoded(&mut self, now: Instant, r: Result<Option<Packet>, crate::DecodeError>) {
+        if self.closed {
+            return;
+        }
+        match r {
+            Ok(Some(p)) => self.on_packet(now, p),
+            Ok(None) => {}
+            Err(_) => self.protocol_violation(now, CloseReason::ParseError),
+        }
+    }
+
+    fn protocol_violation(&mut self, now: Instant, reason: CloseReason) {
+        self.disconnect_all(DisconnectReason::from(reason));
+        self.engine.close(now, reason);
+    }
+
+    fn on_packet(&mut self, now: Instant, p: Packet) {
+        let state = self
+            .namespaces
+            .iter()
+            .find(|n| n.nsp == p.nsp)
+            .map(|n| n.connected);
+        match (p.kind, state) {
+            (PacketKind::Connect, None) => {
+                if self.namespaces.len() >= self.config.max_namespaces {
+                    return self.protocol_violation(now, CloseReason::ForcedClose);
+                }
+                self.namespaces.push(Namespace {
+                    nsp: p.nsp.clone(),
+                    connected: false,
+                });
+                self.events.push_back(Event::Connect {
+                    nsp: p.nsp,
+                    auth: p.data,
+                });
+            }
+            (PacketKind::Event | PacketKind::BinaryEvent, Some(true)) => {
+                self.events.push_back(Event::Event {
+                    nsp: p.nsp.clone(),
+                    packet: p,
+                });
+            }
+            (PacketKind::Ack | PacketKind::BinaryAck, Some(true)) => {
+                let Some(id) = p.id else { return };
+                if let Some(deadline) = self.acks.remove(&(p.nsp.clone(), id)) {
+                    if let Some(t) = deadline {
+                        self.ack_deadlines.remove(&(t, p.nsp.clone(), id));
+                    }
+                    self.events.push_back(Event::Ack {
+                        nsp: p.nsp.clone(),
+                        packet: p,
+                    });
+                }
+                // An ack nobody waits for (late or unknown) is ignored, as in Node.
+            }
+            (PacketKind::Disconnect, Some(connected)) => {
+                if let Some(i) = self.namespaces.iter().position(|n| n.nsp == p.nsp) {
+                    self.namespaces.remove(i);
+                }
+                self.drop_acks(&p.nsp);
+                if connected {
+                    self.events.push_back(Event::Disconnect {
+                        nsp: p.nsp,
+                        reason: DisconnectReason::ClientNamespaceDisconnect,
+                    });
+                }
+            }
+            // Events before the namespace is joined, a second CONNECT, or packets only a
+            // server sends: Node closes the connection.
+            _ => self.protocol_violation(now, CloseReason::ForcedClose),
+        }
+    }
+}
+
+/// An `Instant` `d` after `now` (helper for callers computing ack deadlines).
+pub fn deadline(now: Instant, d: Duration) -> Instant {
+    now + d
+}
+
+#[doc(hidden)]
+pub use crate::engine::server::Transmit as EngineTransmit;
