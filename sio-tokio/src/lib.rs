@@ -1,4 +1,126 @@
-//! The tokio driver for [`sio`](https://docs.rs/sio): sockets, timers and spawning.
+//! The tokio driver for `sio`: a [`Runtime`] on tokio, [`listen`] and [`serve`] to run a
+//! [`Server`] on a TCP port, and [`SioService`] to mount it under axum or any hyper/tower
+//! stack.
 //!
-//! Not written yet; the protocol core lives in [`sio_proto`].
-pub use sio_proto as proto;
+//! ```no_run
+//! use sio_tokio::{listen, new_server};
+//! use sio::{ServerConfig, Socket};
+//!
+//! #[tokio::main]
+//! async fn main() -> std::io::Result<()> {
+//!     let io = new_server(ServerConfig::default());
+//!     io.on_connection(|socket: Socket| async move {
+//!         socket.on("chat", |socket: Socket, msg: String| async move {
+//!             let _ = socket.broadcast().emit("chat", &msg);
+//!         });
+//!     });
+//!     listen("127.0.0.1:3000", io).await
+//! }
+//! ```
+#![warn(missing_docs)]
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use sio::server::Fallback;
+pub use sio::{Runtime, Server, ServerConfig};
+use tokio::net::{TcpListener, ToSocketAddrs};
+use tokio_util::compat::TokioAsyncReadCompatExt;
+
+/// The tokio implementation of [`Runtime`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TokioRuntime;
+
+impl Runtime for TokioRuntime {
+    fn spawn(&self, fut: sio::BoxFuture<()>) {
+        tokio::spawn(fut);
+    }
+
+    fn sleep_until(&self, deadline: Instant) -> sio::BoxFuture<()> {
+        Box::pin(tokio::time::sleep_until(tokio::time::Instant::from_std(
+            deadline,
+        )))
+    }
+
+    fn now(&self) -> Instant {
+        Instant::now()
+    }
+}
+
+/// A server on the tokio runtime.
+pub fn new_server(config: ServerConfig) -> Server {
+    Server::new(Arc::new(TokioRuntime), config)
+}
+
+/// Binds `addr` and serves `server` on it until an accept error.
+pub async fn listen(addr: impl ToSocketAddrs, server: Server) -> std::io::Result<()> {
+    serve(TcpListener::bind(addr).await?, server).await
+}
+
+/// Serves `server` on an already bound listener.
+pub async fn serve(listener: TcpListener, server: Server) -> std::io::Result<()> {
+    serve_with(listener, server, None).await
+}
+
+/// Serves `server` on `listener`, answering other paths with `fallback` (for example the
+/// page of a demo).
+pub async fn serve_with(
+    listener: TcpListener,
+    server: Server,
+    fallback: Option<Fallback>,
+) -> std::io::Result<()> {
+    loop {
+        let (stream, peer) = listener.accept().await?;
+        let _ = stream.set_nodelay(true);
+        let server = server.clone();
+        let fallback = fallback.clone();
+        tokio::spawn(sio::server::serve_connection_with(
+            server,
+            stream.compat(),
+            Some(peer),
+            fallback,
+        ));
+    }
+}
+
+/// A tower/hyper service answering Socket.IO requests, to mount under another server, for
+/// example `axum::Router::new().route_service("/socket.io/", SioService::new(io))`. Other paths
+/// get 404. The peer address is read from a `SocketAddr` request extension when present.
+#[derive(Debug, Clone)]
+pub struct SioService {
+    server: Server,
+}
+
+impl SioService {
+    /// A service for `server`.
+    pub fn new(server: Server) -> Self {
+        Self { server }
+    }
+}
+
+impl<B> tower_service::Service<http::Request<B>> for SioService
+where
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: std::error::Error + Send + Sync + 'static,
+{
+    type Response = http::Response<Full<Bytes>>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: http::Request<B>) -> Self::Future {
+        let server = self.server.clone();
+        let remote = req.extensions().get::<SocketAddr>().copied();
+        Box::pin(async move { Ok(server.handle_request(req, remote).await) })
+    }
+}

@@ -1,4 +1,19 @@
-//! The runtime-agnostic async API of the project (server, namespaces, sockets, client).
+//! Socket.IO for Rust: the async API, written once for every runtime.
 //!
-//! This crate is being built on top of [`sio_proto`]; for now it re-exports the protocol core.
+//! The protocol lives in [`sio_proto`] (sans-IO state machines); this crate runs them: one task
+//! per connection owns its state machine and its transport, handlers are called with typed
+//! arguments, and broadcasts are encoded once. A runtime driver (`sio-tokio`,
+//! `sio-async-std`) supplies a [`Runtime`] and accepts TCP connections.
+#![warn(missing_docs)]
+
+pub mod io;
+pub mod payload;
+pub mod runtime;
+pub mod server;
+
+pub use runtime::{BoxFuture, Runtime};
+pub use server::{
+    AckError, AckResponse, AckSender, BroadcastOperator, ConnectError, Cors, CorsOrigins,
+    DisconnectReason, EmitError, Handshake, Namespace, Server, ServerConfig, Socket,
+};
 pub use sio_proto as proto;

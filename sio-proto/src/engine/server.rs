@@ -562,6 +562,9 @@ impl ServerSession {
                 self.queue.push_back(Packet::Close.encode());
                 self.state = State::Closing;
                 self.pending_close_reason = Some(reason);
+                // No ping is sent while closing; a ping deadline left armed would stay in
+                // `poll_timeout` once passed and make the runtime spin until the close timeout.
+                self.timers.ping = None;
                 self.timers.close = Some(now + self.config.close_timeout);
                 self.flush();
             }
@@ -756,7 +759,8 @@ impl ServerSession {
         match p {
             Packet::Message(m) => self.events.push_back(Event::Message(m)),
             Packet::Pong(_) => {
-                if self.timers.pong.take().is_some() {
+                // No next ping while closing (see `close`): it would never be sent.
+                if self.timers.pong.take().is_some() && self.state == State::Open {
                     self.timers.ping = Some(now + self.config.ping_interval);
                 }
             }

@@ -15,7 +15,7 @@
 //! the application wants; the application answers with [`Manager::send_connect`] and the auth
 //! payload (evaluated anew on every connection, as the Node client does with an auth function).
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -154,7 +154,7 @@ pub struct Manager {
     generation: u64,
     decoder: Decoder,
     namespaces: Vec<Namespace>,
-    acks: HashMap<(Nsp, u64), Option<Instant>>,
+    acks: BTreeMap<(Nsp, u64), Option<Instant>>,
     ack_deadlines: BTreeSet<(Instant, Nsp, u64)>,
     next_ack_id: u64,
     backoff: Backoff,
@@ -174,7 +174,7 @@ impl Manager {
             generation: 0,
             decoder: Decoder::new(config.decode),
             namespaces: Vec::new(),
-            acks: HashMap::new(),
+            acks: BTreeMap::new(),
             ack_deadlines: BTreeSet::new(),
             next_ack_id: 0,
             backoff: Backoff::new(config.backoff),

@@ -13,7 +13,7 @@
 //! [`Connection::reject`]; an [`Event::Event`] with an ack id is answered with
 //! [`Connection::send_ack`].
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -108,7 +108,7 @@ pub struct Connection {
     config: ConnectionConfig,
     decoder: Decoder,
     namespaces: Vec<Namespace>,
-    acks: HashMap<(Nsp, u64), Option<Instant>>,
+    acks: BTreeMap<(Nsp, u64), Option<Instant>>,
     ack_deadlines: BTreeSet<(Instant, Nsp, u64)>,
     connect_deadline: Option<Instant>,
     events: VecDeque<Event>,
@@ -123,7 +123,7 @@ impl Connection {
             config,
             decoder: Decoder::new(config.decode),
             namespaces: Vec::new(),
-            acks: HashMap::new(),
+            acks: BTreeMap::new(),
             ack_deadlines: BTreeSet::new(),
             connect_deadline: Some(now + config.connect_timeout),
             events: VecDeque::new(),

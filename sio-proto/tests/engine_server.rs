@@ -1,0 +1,1040 @@
+//! The Engine.IO v4 server driven directly: raw requests, raw frames, virtual time.
+//!
+//! Every test reads one real `Instant` as the origin of virtual time and moves it forward by
+//! adding durations; nothing sleeps. Expected bytes and statuses are the Node `engine.io`
+//! server's (`docs/engine.io-protocol/v4-current.md` where the specification says it).
+
+// The crate bans `Instant::now` (time is an argument); a test needs one origin for its clock.
+#![allow(clippy::disallowed_methods)]
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use sio_proto::engine::server::{
+    EngineServer, ErrorCode, ErrorResponse, Event, Method, PollGet, PostResponse, Request,
+    Route, ServerConfig, ServerSession, SessionRequest, Transmit, Transports,
+};
+use sio_proto::engine::{CloseReason, Frame, Message, TransportKind};
+use sio_proto::{IdGenerator, ProtocolError, UsageError};
+
+// ----- helpers -----
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+fn router(config: ServerConfig) -> EngineServer {
+    EngineServer::new(config, IdGenerator::from_u64(1))
+}
+
+fn request(method: Method, query: &str) -> Request<'_> {
+    Request {
+        method,
+        query,
+        websocket_upgrade: false,
+        origin: None,
+    }
+}
+
+/// Drains transmits, then events, as the drive loop does.
+fn drain(s: &mut ServerSession) -> (Vec<Transmit>, Vec<Event>) {
+    let mut t = Vec::new();
+    while let Some(x) = s.poll_transmit() {
+        t.push(x);
+    }
+    let mut e = Vec::new();
+    while let Some(x) = s.poll_event() {
+        e.push(x);
+    }
+    (t, e)
+}
+
+fn poll(body: &str) -> Transmit {
+    Transmit::PollResponse(Bytes::copy_from_slice(body.as_bytes()))
+}
+
+fn ws(text: &str) -> Transmit {
+    Transmit::Ws(text_frame(text))
+}
+
+fn text_frame(text: &str) -> Frame {
+    Frame::Text(Bytes::copy_from_slice(text.as_bytes()))
+}
+
+fn text_msg(s: &str) -> Event {
+    Event::Message(Message::text(s))
+}
+
+fn body(s: &str) -> Bytes {
+    Bytes::copy_from_slice(s.as_bytes())
+}
+
+fn ok() -> PostResponse {
+    PostResponse {
+        status: 200,
+        body: Bytes::from_static(b"ok"),
+    }
+}
+
+/// A polling session whose handshake `GET` has been answered with the `open` packet.
+fn polling_session(t0: Instant, config: ServerConfig) -> ServerSession {
+    let mut s = router(config).accept(t0, TransportKind::Polling);
+    let (t, e) = drain(&mut s);
+    assert_eq!(t.len(), 1, "handshake answer: {t:?}");
+    assert!(matches!(&t[0], Transmit::PollResponse(b) if b.starts_with(b"0{")));
+    assert!(e.is_empty());
+    s
+}
+
+/// A polling session with a long-poll `GET` held at `at`.
+fn polling_session_with_get(t0: Instant, config: ServerConfig, at: Instant) -> ServerSession {
+    let mut s = polling_session(t0, config);
+    assert_eq!(s.handle_poll_get(at), PollGet::Held);
+    assert_eq!(drain(&mut s), (vec![], vec![]));
+    s
+}
+
+/// A polling session that completed the upgrade to websocket at `t0`.
+fn upgraded_session(t0: Instant, config: ServerConfig) -> ServerSession {
+    let mut s = polling_session(t0, config);
+    s.handle_ws_open(t0).unwrap();
+    s.handle_ws_frame(t0, text_frame("2probe"));
+    s.handle_ws_frame(t0, text_frame("5"));
+    let (t, e) = drain(&mut s);
+    assert_eq!(t, vec![ws("3probe")]);
+    assert_eq!(e, vec![Event::Upgrading, Event::Upgraded]);
+    assert_eq!(s.transport(), TransportKind::WebSocket);
+    s
+}
+
+fn assert_reject(route: Route, status: u16, json: &str) {
+    match route {
+        Route::Reject(ErrorResponse {
+            status: st, body, ..
+        }) => {
+            assert_eq!(st, status);
+            assert_eq!(std::str::from_utf8(&body).unwrap(), json);
+        }
+        other => panic!("expected a rejection, got {other:?}"),
+    }
+}
+
+// ----- handshake -----
+
+#[test]
+fn polling_handshake_answers_first_get_with_open_packet() {
+    let t0 = Instant::now();
+    let mut s = router(ServerConfig::default()).accept(t0, TransportKind::Polling);
+    let sid = s.sid().to_owned();
+    let (t, e) = drain(&mut s);
+    let expected = format!(
+        r#"0{{"sid":"{sid}","upgrades":["websocket"],"pingInterval":25000,"pingTimeout":20000,"maxPayload":1000000}}"#
+    );
+    assert_eq!(t, vec![poll(&expected)]);
+    assert!(e.is_empty());
+}
+
+#[test]
+fn open_packet_fields_follow_the_configuration() {
+    let t0 = Instant::now();
+    let config = ServerConfig {
+        ping_interval: ms(300),
+        ping_timeout: ms(200),
+        max_http_buffer_size: 1234,
+        ..ServerConfig::default()
+    };
+    let mut s = router(config).accept(t0, TransportKind::Polling);
+    let (t, _) = drain(&mut s);
+    let Transmit::PollResponse(b) = &t[0] else {
+        panic!("{t:?}")
+    };
+    let v: serde_json::Value = serde_json::from_slice(&b[1..]).unwrap();
+    assert_eq!(v["sid"], s.sid());
+    assert_eq!(v["sid"].as_str().unwrap().len(), 20);
+    assert_eq!(v["upgrades"], serde_json::json!(["websocket"]));
+    assert_eq!(v["pingInterval"], 300);
+    assert_eq!(v["pingTimeout"], 200);
+    assert_eq!(v["maxPayload"], 1234);
+}
+
+#[test]
+fn open_packet_offers_no_upgrade_when_upgrades_are_off() {
+    let t0 = Instant::now();
+    let config = ServerConfig {
+        allow_upgrades: false,
+        ..ServerConfig::default()
+    };
+    let mut s = router(config).accept(t0, TransportKind::Polling);
+    let (t, _) = drain(&mut s);
+    let Transmit::PollResponse(b) = &t[0] else {
+        panic!("{t:?}")
+    };
+    let v: serde_json::Value = serde_json::from_slice(&b[1..]).unwrap();
+    assert_eq!(v["upgrades"], serde_json::json!([]));
+}
+
+#[test]
+fn session_ids_come_from_the_seed() {
+    let t0 = Instant::now();
+    let mut a = router(ServerConfig::default());
+    let mut b = router(ServerConfig::default());
+    let a1 = a.accept(t0, TransportKind::Polling).sid().to_owned();
+    let a2 = a.accept(t0, TransportKind::Polling).sid().to_owned();
+    let b1 = b.accept(t0, TransportKind::Polling).sid().to_owned();
+    assert_eq!(a1, b1);
+    assert_ne!(a1, a2);
+}
+
+#[test]
+fn route_accepts_polling_handshake() {
+    let r = router(ServerConfig::default());
+    let route = r.route(&request(Method::Get, "EIO=4&transport=polling&t=N8hyd6w"), |_| {
+        None
+    });
+    assert_eq!(route, Route::Handshake(TransportKind::Polling));
+}
+
+#[test]
+fn websocket_only_handshake_sends_open_as_first_ws_frame() {
+    let t0 = Instant::now();
+    let mut r = router(ServerConfig::default());
+    let req = Request {
+        websocket_upgrade: true,
+        ..request(Method::Get, "EIO=4&transport=websocket")
+    };
+    assert_eq!(
+        r.route(&req, |_| None),
+        Route::Handshake(TransportKind::WebSocket)
+    );
+    let mut s = r.accept(t0, TransportKind::WebSocket);
+    let sid = s.sid().to_owned();
+    let (t, e) = drain(&mut s);
+    let expected = format!(
+        r#"0{{"sid":"{sid}","upgrades":[],"pingInterval":25000,"pingTimeout":20000,"maxPayload":1000000}}"#
+    );
+    assert_eq!(t, vec![ws(&expected)]);
+    assert!(e.is_empty());
+    assert_eq!(s.transport(), TransportKind::WebSocket);
+}
+
+// ----- router rejections -----
+
+#[test]
+fn route_rejects_unknown_transport() {
+    let r = router(ServerConfig::default());
+    let route = r.route(&request(Method::Get, "EIO=4&transport=carrier-pigeon"), |_| None);
+    assert_reject(route, 400, r#"{"code":0,"message":"Transport unknown"}"#);
+}
+
+#[test]
+fn route_rejects_missing_transport() {
+    let r = router(ServerConfig::default());
+    let route = r.route(&request(Method::Get, "EIO=4"), |_| None);
+    assert_reject(route, 400, r#"{"code":0,"message":"Transport unknown"}"#);
+}
+
+#[test]
+fn route_rejects_disabled_transport() {
+    let r = router(ServerConfig {
+        transports: Transports {
+            polling: true,
+            websocket: false,
+        },
+        ..ServerConfig::default()
+    });
+    let req = Request {
+        websocket_upgrade: true,
+        ..request(Method::Get, "EIO=4&transport=websocket")
+    };
+    assert_reject(
+        r.route(&req, |_| None),
+        400,
+        r#"{"code":0,"message":"Transport unknown"}"#,
+    );
+}
+
+#[test]
+fn route_rejects_unknown_sid() {
+    let r = router(ServerConfig::default());
+    let route = r.route(&request(Method::Get, "EIO=4&transport=polling&sid=nope"), |sid| {
+        assert_eq!(sid, "nope");
+        None
+    });
+    assert_reject(route, 400, r#"{"code":1,"message":"Session ID unknown"}"#);
+}
+
+#[test]
+fn route_rejects_post_handshake_as_bad_handshake_method() {
+    let r = router(ServerConfig::default());
+    let route = r.route(&request(Method::Post, "EIO=4&transport=polling"), |_| None);
+    assert_reject(route, 400, r#"{"code":2,"message":"Bad handshake method"}"#);
+}
+
+#[test]
+fn route_rejects_websocket_handshake_without_upgrade_header() {
+    let r = router(ServerConfig::default());
+    let route = r.route(&request(Method::Get, "EIO=4&transport=websocket"), |_| None);
+    assert_reject(route, 400, r#"{"code":3,"message":"Bad request"}"#);
+}
+
+#[test]
+fn route_rejects_missing_eio() {
+    let r = router(ServerConfig::default());
+    let route = r.route(&request(Method::Get, "transport=polling"), |_| None);
+    assert_reject(
+        route,
+        400,
+        r#"{"code":5,"message":"Unsupported protocol version"}"#,
+    );
+}
+
+#[test]
+fn route_rejects_eio_3() {
+    let r = router(ServerConfig::default());
+    let route = r.route(&request(Method::Get, "EIO=3&transport=polling"), |_| None);
+    assert_reject(
+        route,
+        400,
+        r#"{"code":5,"message":"Unsupported protocol version"}"#,
+    );
+}
+
+#[test]
+fn route_rejects_polling_request_for_upgraded_session() {
+    let r = router(ServerConfig::default());
+    let route = r.route(&request(Method::Get, "EIO=4&transport=polling&sid=abc"), |_| {
+        Some(TransportKind::WebSocket)
+    });
+    assert_reject(route, 400, r#"{"code":3,"message":"Bad request"}"#);
+}
+
+#[test]
+fn route_rejects_origin_with_control_chars() {
+    let r = router(ServerConfig::default());
+    let req = Request {
+        origin: Some(b"http://example.com\r\nX-Evil: 1"),
+        ..request(Method::Get, "EIO=4&transport=polling")
+    };
+    assert_reject(
+        r.route(&req, |_| None),
+        400,
+        r#"{"code":3,"message":"Bad request"}"#,
+    );
+}
+
+#[test]
+fn route_accepts_origin_with_tab_and_high_bytes() {
+    // Node's `checkInvalidHeaderChar` allows `\t`, 0x20..=0x7e and 0x80..=0xff.
+    let r = router(ServerConfig::default());
+    let req = Request {
+        origin: Some(b"http://ex\tample.\xc3\xa9"),
+        ..request(Method::Get, "EIO=4&transport=polling")
+    };
+    assert_eq!(
+        r.route(&req, |_| None),
+        Route::Handshake(TransportKind::Polling)
+    );
+}
+
+#[test]
+fn forbidden_is_403_with_node_body() {
+    let e = ErrorResponse::new(ErrorCode::Forbidden);
+    assert_eq!(e.status, 403);
+    assert_eq!(&e.body[..], br#"{"code":4,"message":"Forbidden"}"#);
+}
+
+#[test]
+fn route_sends_get_and_post_with_sid_to_the_session() {
+    let r = router(ServerConfig::default());
+    let lookup = |_: &str| Some(TransportKind::Polling);
+    let q = "EIO=4&transport=polling&sid=abc";
+    assert_eq!(
+        r.route(&request(Method::Get, q), lookup),
+        Route::Session {
+            sid: "abc".into(),
+            kind: SessionRequest::PollGet
+        }
+    );
+    assert_eq!(
+        r.route(&request(Method::Post, q), lookup),
+        Route::Session {
+            sid: "abc".into(),
+            kind: SessionRequest::PollPost
+        }
+    );
+}
+
+#[test]
+fn route_sends_websocket_with_sid_to_the_session_as_upgrade() {
+    let r = router(ServerConfig::default());
+    let req = Request {
+        websocket_upgrade: true,
+        ..request(Method::Get, "EIO=4&transport=websocket&sid=abc")
+    };
+    assert_eq!(
+        r.route(&req, |_| Some(TransportKind::Polling)),
+        Route::Session {
+            sid: "abc".into(),
+            kind: SessionRequest::WebSocket
+        }
+    );
+}
+
+// ----- heartbeat -----
+
+#[test]
+fn ping_is_sent_after_ping_interval() {
+    let t0 = Instant::now();
+    let mut s = polling_session_with_get(t0, ServerConfig::default(), t0 + ms(1));
+    assert_eq!(s.poll_timeout(), Some(t0 + ms(25_000)));
+    s.handle_timeout(t0 + ms(24_999));
+    assert_eq!(drain(&mut s), (vec![], vec![]));
+    s.handle_timeout(t0 + ms(25_000));
+    assert_eq!(drain(&mut s), (vec![poll("2")], vec![]));
+}
+
+#[test]
+fn pong_keeps_session_alive_and_schedules_next_ping() {
+    let t0 = Instant::now();
+    let mut s = polling_session_with_get(t0, ServerConfig::default(), t0);
+    s.handle_timeout(t0 + ms(25_000));
+    assert_eq!(drain(&mut s).0, vec![poll("2")]);
+    assert_eq!(s.poll_timeout(), Some(t0 + ms(45_000)));
+
+    assert_eq!(s.handle_poll_post(t0 + ms(30_000), body("3")), ok());
+    assert_eq!(s.poll_timeout(), Some(t0 + ms(55_000)));
+    assert_eq!(s.handle_poll_get(t0 + ms(30_000)), PollGet::Held);
+    s.handle_timeout(t0 + ms(45_000));
+    assert_eq!(drain(&mut s), (vec![], vec![]));
+    assert!(!s.is_closed());
+
+    s.handle_timeout(t0 + ms(55_000));
+    assert_eq!(drain(&mut s), (vec![poll("2")], vec![]));
+}
+
+#[test]
+fn missing_pong_closes_with_ping_timeout_and_held_get_gets_close() {
+    let t0 = Instant::now();
+    let mut s = polling_session_with_get(t0, ServerConfig::default(), t0);
+    s.handle_timeout(t0 + ms(25_000));
+    assert_eq!(drain(&mut s).0, vec![poll("2")]);
+    assert_eq!(s.handle_poll_get(t0 + ms(25_010)), PollGet::Held);
+
+    s.handle_timeout(t0 + ms(44_999));
+    assert_eq!(drain(&mut s), (vec![], vec![]));
+    s.handle_timeout(t0 + ms(45_000));
+    assert_eq!(
+        drain(&mut s),
+        (vec![poll("1")], vec![Event::Closed(CloseReason::PingTimeout)])
+    );
+    assert!(s.is_closed());
+    assert_eq!(s.poll_timeout(), None);
+}
+
+#[test]
+fn ping_on_websocket_is_a_ws_frame() {
+    let t0 = Instant::now();
+    let mut s = upgraded_session(t0, ServerConfig::default());
+    s.handle_timeout(t0 + ms(25_000));
+    assert_eq!(drain(&mut s), (vec![ws("2")], vec![]));
+    s.handle_ws_frame(t0 + ms(25_100), text_frame("3"));
+    assert_eq!(s.poll_timeout(), Some(t0 + ms(50_100)));
+}
+
+#[test]
+fn missing_pong_on_websocket_closes_the_websocket() {
+    let t0 = Instant::now();
+    let mut s = upgraded_session(t0, ServerConfig::default());
+    s.handle_timeout(t0 + ms(25_000));
+    assert_eq!(drain(&mut s).0, vec![ws("2")]);
+    s.handle_timeout(t0 + ms(45_000));
+    assert_eq!(
+        drain(&mut s),
+        (
+            vec![Transmit::WsClose],
+            vec![Event::Closed(CloseReason::PingTimeout)]
+        )
+    );
+}
+
+// ----- long-polling data -----
+
+#[test]
+fn post_with_several_packets_yields_messages_in_order_and_ok() {
+    let t0 = Instant::now();
+    let mut s = polling_session(t0, ServerConfig::default());
+    assert_eq!(s.handle_poll_post(t0, body("4a\x1e4b")), ok());
+    assert_eq!(drain(&mut s), (vec![], vec![text_msg("a"), text_msg("b")]));
+}
+
+#[test]
+fn post_binary_segment_yields_binary_message() {
+    let t0 = Instant::now();
+    let mut s = polling_session(t0, ServerConfig::default());
+    assert_eq!(s.handle_poll_post(t0, body("4hello\x1ebAQIDBA==")), ok());
+    assert_eq!(
+        drain(&mut s).1,
+        vec![
+            text_msg("hello"),
+            Event::Message(Message::binary(vec![1u8, 2, 3, 4]))
+        ]
+    );
+}
+
+#[test]
+fn queued_messages_are_delivered_to_the_next_get_joined_by_separator() {
+    let t0 = Instant::now();
+    let mut s = polling_session(t0, ServerConfig::default());
+    s.send(Message::text("a")).unwrap();
+    s.send(Message::text("b")).unwrap();
+    assert_eq!(drain(&mut s), (vec![], vec![]));
+    assert_eq!(s.queued(), 2);
+    assert_eq!(s.handle_poll_get(t0 + ms(5)), PollGet::Held);
+    assert_eq!(drain(&mut s), (vec![poll("4a\x1e4b")], vec![]));
+    assert_eq!(s.queued(), 0);
+}
+
+#[test]
+fn held_get_is_answered_as_soon_as_a_message_is_sent() {
+    let t0 = Instant::now();
+    let mut s = polling_session_with_get(t0, ServerConfig::default(), t0);
+    s.send(Message::text("now")).unwrap();
+    assert_eq!(drain(&mut s), (vec![poll("4now")], vec![]));
+}
+
+#[test]
+fn binary_message_is_base64_on_polling() {
+    let t0 = Instant::now();
+    let mut s = polling_session(t0, ServerConfig::default());
+    s.send(Message::text("hello")).unwrap();
+    s.send(Message::binary(vec![1u8, 2, 3, 4])).unwrap();
+    assert_eq!(s.handle_poll_get(t0), PollGet::Held);
+    assert_eq!(drain(&mut s).0, vec![poll("4hello\x1ebAQIDBA==")]);
+}
+
+#[test]
+fn overlapping_get_is_rejected_and_closes_session() {
+    let t0 = Instant::now();
+    let mut s = polling_session_with_get(t0, ServerConfig::default(), t0);
+    assert_eq!(
+        s.handle_poll_get(t0 + ms(1)),
+        PollGet::Reject {
+            status: 400,
+            body: Bytes::new()
+        }
+    );
+    assert_eq!(
+        drain(&mut s),
+        (
+            vec![poll("1")],
+            vec![Event::Closed(CloseReason::TransportError)]
+        )
+    );
+    assert!(s.is_closed());
+}
+
+#[test]
+fn client_close_packet_releases_held_get_with_noop() {
+    let t0 = Instant::now();
+    let mut s = polling_session_with_get(t0, ServerConfig::default(), t0);
+    assert_eq!(s.handle_poll_post(t0 + ms(1), body("1")), ok());
+    assert_eq!(
+        drain(&mut s),
+        (
+            vec![poll("6")],
+            vec![Event::Closed(CloseReason::TransportClose)]
+        )
+    );
+    assert_eq!(s.poll_timeout(), None);
+}
+
+#[test]
+fn messages_before_client_close_in_one_post_are_delivered() {
+    let t0 = Instant::now();
+    let mut s = polling_session(t0, ServerConfig::default());
+    assert_eq!(s.handle_poll_post(t0, body("4last\x1e1\x1e4ignored")), ok());
+    assert_eq!(
+        drain(&mut s).1,
+        vec![
+            text_msg("last"),
+            Event::Closed(CloseReason::TransportClose)
+        ]
+    );
+}
+
+#[test]
+fn aborted_long_poll_closes_with_transport_close() {
+    let t0 = Instant::now();
+    let mut s = polling_session_with_get(t0, ServerConfig::default(), t0);
+    s.handle_poll_aborted(t0 + ms(1));
+    assert_eq!(
+        drain(&mut s),
+        (vec![], vec![Event::Closed(CloseReason::TransportClose)])
+    );
+}
+
+// ----- upgrade -----
+
+#[test]
+fn probe_is_answered_with_3probe_and_held_get_with_noop() {
+    let t0 = Instant::now();
+    let mut s = polling_session_with_get(t0, ServerConfig::default(), t0);
+    s.handle_ws_open(t0 + ms(1)).unwrap();
+    assert_eq!(drain(&mut s), (vec![], vec![]));
+    assert!(s.is_upgrading());
+    s.handle_ws_frame(t0 + ms(2), text_frame("2probe"));
+    assert_eq!(
+        drain(&mut s),
+        (vec![ws("3probe"), poll("6")], vec![Event::Upgrading])
+    );
+    assert_eq!(s.transport(), TransportKind::Polling);
+}
+
+#[test]
+fn upgrade_packet_completes_the_upgrade() {
+    let t0 = Instant::now();
+    let mut s = polling_session_with_get(t0, ServerConfig::default(), t0);
+    s.handle_ws_open(t0).unwrap();
+    s.handle_ws_frame(t0, text_frame("2probe"));
+    drain(&mut s);
+    s.handle_ws_frame(t0 + ms(3), text_frame("5"));
+    assert_eq!(drain(&mut s), (vec![], vec![Event::Upgraded]));
+    assert_eq!(s.transport(), TransportKind::WebSocket);
+    assert!(!s.is_upgrading());
+    // The upgrade timer is gone: only the ping remains.
+    assert_eq!(s.poll_timeout(), Some(t0 + ms(25_000)));
+}
+
+#[test]
+fn messages_queued_during_upgrade_leave_as_ws_frames_after_it() {
+    let t0 = Instant::now();
+    let mut s = polling_session(t0, ServerConfig::default());
+    s.handle_ws_open(t0).unwrap();
+    s.handle_ws_frame(t0, text_frame("2probe"));
+    assert_eq!(drain(&mut s).0, vec![ws("3probe")]);
+    s.send(Message::text("x")).unwrap();
+    s.send(Message::binary(vec![9u8])).unwrap();
+    assert_eq!(drain(&mut s), (vec![], vec![]));
+    s.handle_ws_frame(t0 + ms(1), text_frame("5"));
+    assert_eq!(
+        drain(&mut s),
+        (
+            vec![ws("4x"), Transmit::Ws(Frame::Binary(Bytes::from_static(&[9])))],
+            vec![Event::Upgraded]
+        )
+    );
+    s.send(Message::text("y")).unwrap();
+    assert_eq!(drain(&mut s).0, vec![ws("4y")]);
+}
+
+#[test]
+fn get_after_3probe_is_answered_with_noop_at_once() {
+    let t0 = Instant::now();
+    let mut s = polling_session(t0, ServerConfig::default());
+    s.handle_ws_open(t0).unwrap();
+    s.handle_ws_frame(t0, text_frame("2probe"));
+    assert_eq!(drain(&mut s).0, vec![ws("3probe")]);
+    assert_eq!(s.handle_poll_get(t0 + ms(1)), PollGet::Held);
+    assert_eq!(drain(&mut s), (vec![poll("6")], vec![]));
+}
+
+#[test]
+fn upgrade_timeout_closes_probe_and_session_keeps_polling() {
+    let t0 = Instant::now();
+    let mut s = polling_session(t0, ServerConfig::default());
+    s.handle_ws_open(t0 + ms(1_000)).unwrap();
+    s.handle_ws_frame(t0 + ms(1_000), text_frame("2probe"));
+    assert_eq!(drain(&mut s).0, vec![ws("3probe")]);
+    s.send(Message::text("m")).unwrap();
+    assert_eq!(s.poll_timeout(), Some(t0 + ms(11_000)));
+
+    s.handle_timeout(t0 + ms(11_000));
+    assert_eq!(drain(&mut s), (vec![Transmit::WsClose], vec![]));
+    assert!(!s.is_upgrading());
+    assert!(!s.is_closed());
+    assert_eq!(s.transport(), TransportKind::Polling);
+
+    assert_eq!(s.handle_poll_get(t0 + ms(11_001)), PollGet::Held);
+    assert_eq!(drain(&mut s).0, vec![poll("4m")]);
+    assert_eq!(s.handle_poll_post(t0 + ms(11_002), body("4up")), ok());
+    assert_eq!(drain(&mut s).1, vec![text_msg("up")]);
+}
+
+#[test]
+fn second_websocket_while_upgrading_is_refused() {
+    let t0 = Instant::now();
+    let mut s = polling_session(t0, ServerConfig::default());
+    s.handle_ws_open(t0).unwrap();
+    assert!(matches!(
+        s.handle_ws_open(t0 + ms(1)),
+        Err(ProtocolError::Unexpected(_))
+    ));
+    // The first probe is unaffected.
+    s.handle_ws_frame(t0 + ms(2), text_frame("2probe"));
+    assert_eq!(drain(&mut s), (vec![ws("3probe")], vec![Event::Upgrading]));
+}
+
+#[test]
+fn websocket_is_refused_when_upgrades_are_off() {
+    let t0 = Instant::now();
+    let config = ServerConfig {
+        allow_upgrades: false,
+        ..ServerConfig::default()
+    };
+    let mut s = polling_session(t0, config);
+    assert!(s.handle_ws_open(t0).is_err());
+    assert!(!s.is_upgrading());
+}
+
+#[test]
+fn wrong_probe_payload_cancels_the_upgrade() {
+    let t0 = Instant::now();
+    let mut s = polling_session(t0, ServerConfig::default());
+    s.handle_ws_open(t0).unwrap();
+    s.handle_ws_frame(t0, text_frame("2nope"));
+    assert_eq!(drain(&mut s), (vec![Transmit::WsClose], vec![]));
+    assert!(!s.is_upgrading());
+    assert!(!s.is_closed());
+}
+
+#[test]
+fn probe_websocket_closing_leaves_polling_session_open() {
+    let t0 = Instant::now();
+    let mut s = polling_session(t0, ServerConfig::default());
+    s.handle_ws_open(t0).unwrap();
+    s.handle_ws_closed(t0 + ms(1), false);
+    assert_eq!(drain(&mut s), (vec![], vec![]));
+    assert!(!s.is_upgrading());
+    assert!(!s.is_closed());
+    assert_eq!(s.poll_timeout(), Some(t0 + ms(25_000)));
+}
+
+// ----- limits and errors -----
+
+#[test]
+fn post_over_max_http_buffer_size_is_413_and_session_untouched() {
+    let t0 = Instant::now();
+    let config = ServerConfig {
+        max_http_buffer_size: 10,
+        ..ServerConfig::default()
+    };
+    let mut s = polling_session_with_get(t0, config, t0);
+    assert_eq!(
+        s.handle_poll_post(t0, body("4aaaaaaaaaa")),
+        PostResponse {
+            status: 413,
+            body: Bytes::new()
+        }
+    );
+    assert_eq!(drain(&mut s), (vec![], vec![]));
+    assert!(!s.is_closed());
+    assert_eq!(s.handle_poll_post(t0, body("4aaaaaaaaa")), ok());
+    assert_eq!(drain(&mut s).1, vec![text_msg("aaaaaaaaa")]);
+}
+
+#[test]
+fn malformed_post_body_closes_with_parse_error() {
+    let t0 = Instant::now();
+    let mut s = polling_session_with_get(t0, ServerConfig::default(), t0);
+    // Node still answers the POST with `ok`, then closes the session.
+    assert_eq!(s.handle_poll_post(t0, body("4a\x1eb!!not base64")), ok());
+    assert_eq!(
+        drain(&mut s),
+        (vec![poll("1")], vec![Event::Closed(CloseReason::ParseError)])
+    );
+}
+
+#[test]
+fn unknown_packet_type_in_post_closes_with_parse_error() {
+    let t0 = Instant::now();
+    let mut s = polling_session(t0, ServerConfig::default());
+    assert_eq!(s.handle_poll_post(t0, body("9")), ok());
+    assert_eq!(
+        drain(&mut s).1,
+        vec![Event::Closed(CloseReason::ParseError)]
+    );
+}
+
+#[test]
+fn get_on_closed_session_is_rejected_as_unknown_sid() {
+    let t0 = Instant::now();
+    let mut s = polling_session(t0, ServerConfig::default());
+    s.handle_poll_post(t0, body("1"));
+    drain(&mut s);
+    assert_eq!(
+        s.handle_poll_get(t0),
+        PollGet::Reject {
+            status: 400,
+            body: Bytes::from_static(br#"{"code":1,"message":"Session ID unknown"}"#)
+        }
+    );
+}
+
+// ----- server close -----
+
+#[test]
+fn server_close_on_polling_delivers_queued_message_then_close() {
+    let t0 = Instant::now();
+    let mut s = polling_session(t0, ServerConfig::default());
+    s.send(Message::text("bye")).unwrap();
+    s.close(t0 + ms(1), CloseReason::ForcedClose);
+    assert_eq!(drain(&mut s), (vec![], vec![]));
+    assert!(!s.is_closed());
+    assert_eq!(s.handle_poll_get(t0 + ms(2)), PollGet::Held);
+    assert_eq!(
+        drain(&mut s),
+        (
+            vec![poll("4bye\x1e1")],
+            vec![Event::Closed(CloseReason::ForcedClose)]
+        )
+    );
+    assert_eq!(s.poll_timeout(), None);
+}
+
+#[test]
+fn server_close_with_held_get_answers_close_at_once() {
+    let t0 = Instant::now();
+    let mut s = polling_session_with_get(t0, ServerConfig::default(), t0);
+    s.close(t0 + ms(1), CloseReason::ServerShuttingDown);
+    assert_eq!(
+        drain(&mut s),
+        (
+            vec![poll("1")],
+            vec![Event::Closed(CloseReason::ServerShuttingDown)]
+        )
+    );
+}
+
+#[test]
+fn server_close_without_get_closes_at_close_timeout() {
+    let t0 = Instant::now();
+    let config = ServerConfig {
+        close_timeout: ms(5_000),
+        ..ServerConfig::default()
+    };
+    let mut s = polling_session(t0, config);
+    s.close(t0 + ms(1_000), CloseReason::ForcedClose);
+    assert_eq!(s.poll_timeout(), Some(t0 + ms(6_000)));
+    s.handle_timeout(t0 + ms(5_999));
+    assert_eq!(drain(&mut s), (vec![], vec![]));
+    s.handle_timeout(t0 + ms(6_000));
+    assert_eq!(
+        drain(&mut s),
+        (vec![], vec![Event::Closed(CloseReason::ForcedClose)])
+    );
+    assert_eq!(s.poll_timeout(), None);
+}
+
+#[test]
+fn closing_session_does_not_report_a_past_ping_deadline() {
+    // Closing at 20 s with the default 30 s close timeout: the 25 s ping must not be sent,
+    // and its deadline must not stay in `poll_timeout` (the runtime would spin on it).
+    let t0 = Instant::now();
+    let mut s = polling_session(t0, ServerConfig::default());
+    s.close(t0 + ms(20_000), CloseReason::ForcedClose);
+    s.handle_timeout(t0 + ms(25_000));
+    assert_eq!(drain(&mut s), (vec![], vec![]));
+    let next = s.poll_timeout().expect("still closing");
+    assert!(next > t0 + ms(25_000), "poll_timeout in the past: {next:?}");
+    assert_eq!(next, t0 + ms(50_000));
+}
+
+#[test]
+fn pong_while_closing_does_not_schedule_another_ping() {
+    let t0 = Instant::now();
+    let mut s = polling_session(t0, ServerConfig::default());
+    s.handle_timeout(t0 + ms(25_000));
+    s.close(t0 + ms(25_001), CloseReason::ForcedClose);
+    assert_eq!(s.handle_poll_post(t0 + ms(25_002), body("3")), ok());
+    // Only the close deadline remains; a ping at 50 s would never be sent.
+    assert_eq!(s.poll_timeout(), Some(t0 + ms(55_001)));
+    s.handle_timeout(t0 + ms(50_002));
+    assert_eq!(drain(&mut s), (vec![], vec![]));
+    assert_eq!(s.poll_timeout(), Some(t0 + ms(55_001)));
+}
+
+#[test]
+fn server_close_on_websocket_flushes_then_closes_the_websocket() {
+    let t0 = Instant::now();
+    let mut s = upgraded_session(t0, ServerConfig::default());
+    s.send(Message::text("bye")).unwrap();
+    s.close(t0 + ms(1), CloseReason::ForcedClose);
+    assert_eq!(
+        drain(&mut s),
+        (
+            vec![ws("4bye"), Transmit::WsClose],
+            vec![Event::Closed(CloseReason::ForcedClose)]
+        )
+    );
+}
+
+// ----- websocket transport -----
+
+#[test]
+fn ws_frames_become_message_events() {
+    let t0 = Instant::now();
+    let mut s = upgraded_session(t0, ServerConfig::default());
+    s.handle_ws_frame(t0, text_frame("4hello"));
+    s.handle_ws_frame(t0, Frame::Binary(Bytes::from_static(&[1, 2])));
+    assert_eq!(
+        drain(&mut s).1,
+        vec![
+            text_msg("hello"),
+            Event::Message(Message::binary(vec![1u8, 2]))
+        ]
+    );
+}
+
+#[test]
+fn ws_frame_over_size_limit_closes_with_transport_error() {
+    let t0 = Instant::now();
+    let config = ServerConfig {
+        max_http_buffer_size: 10,
+        ..ServerConfig::default()
+    };
+    let mut s = router(config).accept(t0, TransportKind::WebSocket);
+    drain(&mut s);
+    s.handle_ws_frame(t0, text_frame("4aaaaaaaaaa"));
+    assert_eq!(
+        drain(&mut s),
+        (
+            vec![Transmit::WsClose],
+            vec![Event::Closed(CloseReason::TransportError)]
+        )
+    );
+}
+
+#[test]
+fn ws_close_closes_with_transport_close() {
+    let t0 = Instant::now();
+    let mut s = router(ServerConfig::default()).accept(t0, TransportKind::WebSocket);
+    drain(&mut s);
+    s.handle_ws_closed(t0 + ms(1), false);
+    assert_eq!(
+        drain(&mut s),
+        (vec![], vec![Event::Closed(CloseReason::TransportClose)])
+    );
+    assert_eq!(s.poll_timeout(), None);
+}
+
+#[test]
+fn ws_failure_closes_with_transport_error() {
+    let t0 = Instant::now();
+    let mut s = router(ServerConfig::default()).accept(t0, TransportKind::WebSocket);
+    drain(&mut s);
+    s.handle_ws_closed(t0 + ms(1), true);
+    assert_eq!(
+        drain(&mut s),
+        (vec![], vec![Event::Closed(CloseReason::TransportError)])
+    );
+}
+
+#[test]
+fn close_packet_on_websocket_closes_it_with_transport_close() {
+    let t0 = Instant::now();
+    let mut s = router(ServerConfig::default()).accept(t0, TransportKind::WebSocket);
+    drain(&mut s);
+    s.handle_ws_frame(t0, text_frame("1"));
+    assert_eq!(
+        drain(&mut s),
+        (
+            vec![Transmit::WsClose],
+            vec![Event::Closed(CloseReason::TransportClose)]
+        )
+    );
+}
+
+#[test]
+fn empty_ws_text_frame_closes_with_parse_error() {
+    let t0 = Instant::now();
+    let mut s = router(ServerConfig::default()).accept(t0, TransportKind::WebSocket);
+    drain(&mut s);
+    s.handle_ws_frame(t0, text_frame(""));
+    assert_eq!(
+        drain(&mut s),
+        (
+            vec![Transmit::WsClose],
+            vec![Event::Closed(CloseReason::ParseError)]
+        )
+    );
+}
+
+// ----- commands -----
+
+#[test]
+fn send_after_close_is_usage_error_closed() {
+    let t0 = Instant::now();
+    let mut s = router(ServerConfig::default()).accept(t0, TransportKind::WebSocket);
+    s.handle_ws_closed(t0, false);
+    drain(&mut s);
+    assert_eq!(s.send(Message::text("late")), Err(UsageError::Closed));
+}
+
+#[test]
+fn send_while_closing_is_usage_error_closed() {
+    let t0 = Instant::now();
+    let mut s = polling_session(t0, ServerConfig::default());
+    s.close(t0, CloseReason::ForcedClose);
+    assert_eq!(s.send(Message::text("late")), Err(UsageError::Closed));
+}
+
+#[test]
+fn send_beyond_queue_bound_is_queue_full() {
+    let t0 = Instant::now();
+    let config = ServerConfig {
+        max_queue: 2,
+        ..ServerConfig::default()
+    };
+    let mut s = polling_session(t0, config);
+    s.send(Message::text("1")).unwrap();
+    s.send(Message::text("2")).unwrap();
+    assert_eq!(s.send(Message::text("3")), Err(UsageError::QueueFull(2)));
+    assert_eq!(s.queued(), 2);
+}
+
+#[test]
+fn send_frames_is_all_or_nothing() {
+    let t0 = Instant::now();
+    let config = ServerConfig {
+        max_queue: 3,
+        ..ServerConfig::default()
+    };
+    let mut s = polling_session(t0, config);
+    s.send(Message::text("1")).unwrap();
+    s.send(Message::text("2")).unwrap();
+    let frames = [text_frame("451-[\"b\"]"), Frame::Binary(Bytes::from_static(b"x"))];
+    assert_eq!(
+        s.send_frames(frames.iter().cloned(), 2),
+        Err(UsageError::QueueFull(3))
+    );
+    assert_eq!(s.queued(), 2);
+}
+
+// ----- timers -----
+
+#[test]
+fn poll_timeout_is_the_minimum_of_the_timers() {
+    let t0 = Instant::now();
+    let mut s = polling_session(t0, ServerConfig::default());
+    assert_eq!(s.poll_timeout(), Some(t0 + ms(25_000)));
+    // A probe at 20 s: upgrade deadline 30 s, later than the ping.
+    s.handle_ws_open(t0 + ms(20_000)).unwrap();
+    assert_eq!(s.poll_timeout(), Some(t0 + ms(25_000)));
+    // The ping at 25 s arms the pong deadline (45 s): the upgrade deadline is now first.
+    s.handle_timeout(t0 + ms(25_000));
+    assert_eq!(s.poll_timeout(), Some(t0 + ms(30_000)));
+    s.handle_timeout(t0 + ms(30_000));
+    assert_eq!(drain(&mut s).0, vec![Transmit::WsClose]);
+    assert_eq!(s.poll_timeout(), Some(t0 + ms(45_000)));
+}
+
+#[test]
+fn poll_timeout_is_none_once_closed() {
+    let t0 = Instant::now();
+    let mut s = polling_session(t0, ServerConfig::default());
+    s.handle_ws_open(t0).unwrap();
+    s.handle_poll_post(t0, body("1"));
+    drain(&mut s);
+    assert!(s.is_closed());
+    assert_eq!(s.poll_timeout(), None);
+}

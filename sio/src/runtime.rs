@@ -1,0 +1,19 @@
+//! The small trait a runtime driver implements: spawn a task, sleep until an instant, read the
+//! clock. Everything else in this crate is written once against it.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Instant;
+
+/// A boxed, sendable future.
+pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+
+/// What `sio` needs from an async runtime.
+pub trait Runtime: Send + Sync + 'static {
+    /// Runs a future in the background (one per connection, never one per message).
+    fn spawn(&self, fut: BoxFuture<()>);
+    /// A future that completes at `deadline`.
+    fn sleep_until(&self, deadline: Instant) -> BoxFuture<()>;
+    /// The current time.
+    fn now(&self) -> Instant;
+}

@@ -1,0 +1,488 @@
+//! The task that owns one connection: its `sio_proto` [`Connection`], its websocket, its held
+//! long-poll, and the futures of the handlers it runs. It follows the drive loop of the core:
+//! wait for one input, feed it, drain transmits and events.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use async_tungstenite::tungstenite::Message as WsMessage;
+use async_tungstenite::WebSocketStream;
+use bytes::Bytes;
+use futures_channel::{mpsc, oneshot};
+use futures_util::stream::FuturesUnordered;
+use futures_util::{SinkExt, StreamExt};
+use sio_proto::engine::server::{PollGet, Transmit};
+use sio_proto::engine::{CloseReason, Frame, TransportKind};
+use sio_proto::socket::server::{Connection, Event};
+use sio_proto::socket::{EncodedPacket, Nsp, Packet};
+
+use super::namespace::ConnectError;
+use super::socket::{AckError, EmitError, Handshake, Socket, SocketId};
+use super::ServerInner;
+use crate::io::FuturesIo;
+use crate::runtime::BoxFuture;
+
+/// The websocket of a connection.
+pub(crate) type Ws = WebSocketStream<FuturesIo<hyper::upgrade::Upgraded>>;
+
+/// An answer to a long-polling request.
+#[derive(Debug)]
+pub(crate) struct HttpReply {
+    pub status: u16,
+    pub body: Bytes,
+}
+
+/// What the connection task is asked to do.
+pub(crate) enum Input {
+    PollGet(oneshot::Sender<HttpReply>),
+    PollPost(Bytes, oneshot::Sender<HttpReply>),
+    WebSocket(Box<Ws>),
+    Packet(EncodedPacket),
+    Volatile(EncodedPacket),
+    AckRequest {
+        nsp: Nsp,
+        id: u64,
+        packet: EncodedPacket,
+        timeout: Option<Duration>,
+        reply: oneshot::Sender<Result<Packet, AckError>>,
+    },
+    Disconnect {
+        nsp: Nsp,
+        close: bool,
+    },
+    Close(CloseReason),
+    ConnectDecision {
+        nsp: Nsp,
+        socket: Socket,
+        result: Result<(), ConnectError>,
+    },
+}
+
+impl Input {
+    fn is_outbound(&self) -> bool {
+        matches!(
+            self,
+            Input::Packet(_) | Input::Volatile(_) | Input::AckRequest { .. }
+        )
+    }
+}
+
+/// A handle to a connection task's inbox. Outbound packets count against `max`: a client that
+/// does not keep up makes further emits fail with `QueueFull` instead of growing memory.
+#[derive(Clone)]
+pub(crate) struct ConnHandle {
+    tx: mpsc::UnboundedSender<Input>,
+    queued: Arc<AtomicUsize>,
+    transport: Arc<AtomicU8>,
+    max: usize,
+}
+
+impl std::fmt::Debug for ConnHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnHandle")
+            .field("queued", &self.queued.load(Ordering::Relaxed))
+            .finish()
+    }
+}
+
+impl ConnHandle {
+    pub(crate) fn push(&self, input: Input) -> Result<(), EmitError> {
+        if input.is_outbound() {
+            if self.queued.load(Ordering::Relaxed) >= self.max {
+                return Err(EmitError::QueueFull);
+            }
+            self.queued.fetch_add(1, Ordering::Relaxed);
+        }
+        self.tx
+            .unbounded_send(input)
+            .map_err(|_| EmitError::Disconnected)
+    }
+
+    pub(crate) fn transport(&self) -> TransportKind {
+        if self.transport.load(Ordering::Relaxed) == 1 {
+            TransportKind::WebSocket
+        } else {
+            TransportKind::Polling
+        }
+    }
+}
+
+/// Creates the inbox of a new connection.
+pub(crate) fn channel(
+    max: usize,
+    transport: TransportKind,
+) -> (ConnHandle, mpsc::UnboundedReceiver<Input>) {
+    let (tx, rx) = mpsc::unbounded();
+    let h = ConnHandle {
+        tx,
+        queued: Arc::new(AtomicUsize::new(0)),
+        transport: Arc::new(AtomicU8::new(u8::from(transport == TransportKind::WebSocket))),
+        max,
+    };
+    (h, rx)
+}
+
+enum Wake {
+    Input(Input),
+    Ws(Option<Result<WsMessage, async_tungstenite::tungstenite::Error>>),
+    Timer,
+    Task,
+}
+
+pub(crate) struct ConnTask {
+    server: Arc<ServerInner>,
+    conn: Connection,
+    sid: String,
+    handle: ConnHandle,
+    rx: mpsc::UnboundedReceiver<Input>,
+    ws: Option<Box<Ws>>,
+    held_get: Option<oneshot::Sender<HttpReply>>,
+    sockets: HashMap<Nsp, Socket>,
+    acks: HashMap<(Nsp, u64), oneshot::Sender<Result<Packet, AckError>>>,
+    tasks: FuturesUnordered<BoxFuture<()>>,
+    sleep: Option<(Instant, BoxFuture<()>)>,
+    handshake: Handshake,
+}
+
+impl ConnTask {
+    pub(crate) fn new(
+        server: Arc<ServerInner>,
+        conn: Connection,
+        handle: ConnHandle,
+        rx: mpsc::UnboundedReceiver<Input>,
+        ws: Option<Box<Ws>>,
+        held_get: Option<oneshot::Sender<HttpReply>>,
+        handshake: Handshake,
+    ) -> Self {
+        Self {
+            sid: conn.sid().to_owned(),
+            server,
+            conn,
+            handle,
+            rx,
+            ws,
+            held_get,
+            sockets: HashMap::new(),
+            acks: HashMap::new(),
+            tasks: FuturesUnordered::new(),
+            sleep: None,
+            handshake,
+        }
+    }
+
+    pub(crate) async fn run(mut self) {
+        loop {
+            self.drain().await;
+            if self.conn.is_closed() && self.tasks.is_empty() {
+                break;
+            }
+            let wake = self.next_wake().await;
+            let now = self.server.rt.now();
+            match wake {
+                Wake::Input(i) => self.on_input(now, i),
+                Wake::Ws(Some(Ok(m))) => match m {
+                    WsMessage::Text(t) => {
+                        self.conn
+                            .handle_ws_frame(now, Frame::Text(Bytes::from(t)));
+                    }
+                    WsMessage::Binary(b) => self.conn.handle_ws_frame(now, Frame::Binary(b)),
+                    WsMessage::Close(_) => {
+                        self.ws = None;
+                        self.conn.handle_ws_closed(now, false);
+                    }
+                    _ => {}
+                },
+                Wake::Ws(Some(Err(_))) => {
+                    self.ws = None;
+                    self.conn.handle_ws_closed(now, true);
+                }
+                Wake::Ws(None) => {
+                    self.ws = None;
+                    self.conn.handle_ws_closed(now, false);
+                }
+                Wake::Timer => {
+                    self.sleep = None;
+                    self.conn.handle_timeout(now);
+                }
+                Wake::Task => {}
+            }
+        }
+        self.server.remove_session(&self.sid);
+    }
+
+    /// Waits for the next input: handler futures first (so that a handler registered by a
+    /// connection handler is in place before the next packet), then the inbox, the websocket
+    /// and the timer.
+    async fn next_wake(&mut self) -> Wake {
+        let deadline = self.conn.poll_timeout();
+        match (&self.sleep, deadline) {
+            (Some((t, _)), Some(d)) if *t == d => {}
+            (_, Some(d)) => self.sleep = Some((d, self.server.rt.sleep_until(d))),
+            (_, None) => self.sleep = None,
+        }
+        std::future::poll_fn(|cx| self.poll_wake(cx)).await
+    }
+
+    fn poll_wake(&mut self, cx: &mut Context<'_>) -> Poll<Wake> {
+        if !self.tasks.is_empty() {
+            if let Poll::Ready(Some(())) = self.tasks.poll_next_unpin(cx) {
+                return Poll::Ready(Wake::Task);
+            }
+        }
+        if let Poll::Ready(Some(i)) = self.rx.poll_next_unpin(cx) {
+            return Poll::Ready(Wake::Input(i));
+        }
+        if let Some(ws) = self.ws.as_mut() {
+            if let Poll::Ready(m) = ws.poll_next_unpin(cx) {
+                return Poll::Ready(Wake::Ws(m));
+            }
+        }
+        if let Some((_, sleep)) = self.sleep.as_mut() {
+            if Pin::new(sleep).poll(cx).is_ready() {
+                return Poll::Ready(Wake::Timer);
+            }
+        }
+        Poll::Pending
+    }
+
+    fn on_input(&mut self, now: Instant, input: Input) {
+        if input.is_outbound() {
+            self.handle.queued.fetch_sub(1, Ordering::Relaxed);
+        }
+        match input {
+            Input::PollGet(tx) => match self.conn.handle_poll_get(now) {
+                PollGet::Held => {
+                    if let Some(old) = self.held_get.replace(tx) {
+                        // Cannot happen: the session refuses overlapping GETs before this.
+                        let _ = old.send(HttpReply {
+                            status: 400,
+                            body: Bytes::new(),
+                        });
+                    }
+                }
+                PollGet::Reject { status, body } => {
+                    let _ = tx.send(HttpReply { status, body });
+                }
+            },
+            Input::PollPost(body, tx) => {
+                let r = self.conn.handle_poll_post(now, body);
+                let _ = tx.send(HttpReply {
+                    status: r.status,
+                    body: r.body,
+                });
+            }
+            Input::WebSocket(ws) => {
+                if self.conn.handle_ws_open(now).is_ok() {
+                    self.ws = Some(ws);
+                } else {
+                    let mut ws = ws;
+                    self.tasks.push(Box::pin(async move {
+                        let _ = SinkExt::close(&mut *ws).await;
+                    }));
+                }
+            }
+            Input::Packet(p) => {
+                let _ = self.conn.send_encoded(&p);
+            }
+            Input::Volatile(p) => {
+                self.conn.send_volatile(&p);
+            }
+            Input::AckRequest {
+                nsp,
+                id,
+                packet,
+                timeout,
+                reply,
+            } => {
+                let deadline = timeout.map(|d| now + d);
+                match self.conn.send_with_ack(&nsp, id, &packet, deadline) {
+                    Ok(()) => {
+                        self.acks.insert((nsp, id), reply);
+                    }
+                    Err(_) => {
+                        let _ = reply.send(Err(AckError::Emit(EmitError::QueueFull)));
+                    }
+                }
+            }
+            Input::Disconnect { nsp, close } => self.conn.disconnect(now, &nsp, close),
+            Input::Close(reason) => self.conn.close(now, reason),
+            Input::ConnectDecision {
+                nsp,
+                socket,
+                result,
+            } => match result {
+                Ok(()) => {
+                    if self.conn.accept(&nsp, socket.id()).is_ok() {
+                        socket
+                            .inner
+                            .connected
+                            .store(true, std::sync::atomic::Ordering::Release);
+                        let ns = socket.ns().clone();
+                        ns.add_socket(&socket);
+                        self.sockets.insert(nsp, socket.clone());
+                        for h in ns.connection_handlers() {
+                            self.tasks.push(h(socket.clone()));
+                        }
+                    }
+                }
+                Err(e) => {
+                    let _ = self.conn.reject(&nsp, &e.message, e.data.as_ref());
+                }
+            },
+        }
+    }
+
+    /// Writes every transmit and dispatches every event, until both queues are empty.
+    async fn drain(&mut self) {
+        loop {
+            let mut progressed = false;
+            let mut wrote = false;
+            while let Some(t) = self.conn.poll_transmit() {
+                progressed = true;
+                match t {
+                    Transmit::PollResponse(body) => {
+                        if let Some(tx) = self.held_get.take() {
+                            let _ = tx.send(HttpReply { status: 200, body });
+                        }
+                    }
+                    Transmit::Ws(frame) => {
+                        if let Some(ws) = self.ws.as_mut() {
+                            let msg = match frame {
+                                Frame::Text(b) => match std::str::from_utf8(&b) {
+                                    Ok(s) => WsMessage::text(s),
+                                    Err(_) => continue,
+                                },
+                                Frame::Binary(b) => WsMessage::Binary(b),
+                            };
+                            if ws.feed(msg).await.is_err() {
+                                self.ws = None;
+                                let now = self.server.rt.now();
+                                self.conn.handle_ws_closed(now, true);
+                            } else {
+                                wrote = true;
+                            }
+                        }
+                    }
+                    Transmit::WsClose => {
+                        if let Some(mut ws) = self.ws.take() {
+                            let _ = SinkExt::close(&mut *ws).await;
+                        }
+                    }
+                }
+            }
+            if wrote {
+                if let Some(ws) = self.ws.as_mut() {
+                    if ws.flush().await.is_err() {
+                        self.ws = None;
+                        let now = self.server.rt.now();
+                        self.conn.handle_ws_closed(now, true);
+                    }
+                }
+            }
+            while let Some(e) = self.conn.poll_event() {
+                progressed = true;
+                self.on_event(e);
+            }
+            if !progressed {
+                return;
+            }
+        }
+    }
+
+    fn on_event(&mut self, e: Event) {
+        match e {
+            Event::Connect { nsp, auth } => self.on_connect(nsp, auth),
+            Event::Event { nsp, packet } => {
+                let Some(socket) = self.sockets.get(&nsp).cloned() else {
+                    return;
+                };
+                let name = packet.event_name().map(|n| n.into_owned()).unwrap_or_default();
+                if !socket.pre_dispatch(&name, &packet) {
+                    return;
+                }
+                let ack = super::socket::AckSender {
+                    nsp,
+                    id: packet.id,
+                    conn: self.handle.clone(),
+                };
+                if let Some(h) = socket.handler(&name) {
+                    self.tasks.push(h(socket, packet, ack));
+                }
+            }
+            Event::Ack { nsp, packet } => {
+                if let Some(id) = packet.id {
+                    if let Some(tx) = self.acks.remove(&(nsp, id)) {
+                        let _ = tx.send(Ok(packet));
+                    }
+                }
+            }
+            Event::AckTimeout { nsp, id } => {
+                if let Some(tx) = self.acks.remove(&(nsp, id)) {
+                    let _ = tx.send(Err(AckError::Timeout));
+                }
+            }
+            Event::Disconnect { nsp, reason } => {
+                self.acks.retain(|(n, _), _| *n != nsp);
+                if let Some(s) = self.sockets.remove(&nsp) {
+                    s.inner
+                        .connected
+                        .store(false, std::sync::atomic::Ordering::Release);
+                    s.run_disconnecting(reason);
+                    s.ns().remove_socket(&s.sid());
+                    for f in s.disconnect_futures(reason) {
+                        self.tasks.push(f);
+                    }
+                }
+            }
+            Event::Upgraded => {
+                self.handle.transport.store(1, Ordering::Relaxed);
+            }
+            Event::Closed(_) => {
+                self.acks.clear();
+                self.server.remove_session(&self.sid);
+                if let Some(tx) = self.held_get.take() {
+                    let _ = tx.send(HttpReply {
+                        status: 200,
+                        body: Bytes::from_static(b"1"),
+                    });
+                }
+            }
+        }
+    }
+
+    fn on_connect(&mut self, nsp: Nsp, auth: Bytes) {
+        let Some(ns) = self.server.namespace_for(nsp.as_str()) else {
+            let _ = self.conn.reject(&nsp, "Invalid namespace", None);
+            return;
+        };
+        let id: SocketId = self.server.next_socket_id().into();
+        let mut hs = self.handshake.clone();
+        hs.auth = if auth.is_empty() {
+            serde_json::Value::Null
+        } else {
+            serde_json::from_slice(&auth).unwrap_or(serde_json::Value::Null)
+        };
+        let socket = Socket::new(id, ns.clone(), self.handle.clone(), hs);
+        let middlewares = ns.middlewares();
+        let handle = self.handle.clone();
+        self.tasks.push(Box::pin(async move {
+            let mut result = Ok(());
+            for m in middlewares {
+                if let Err(e) = m(socket.clone()).await {
+                    result = Err(e);
+                    break;
+                }
+            }
+            let _ = handle.push(Input::ConnectDecision {
+                nsp,
+                socket,
+                result,
+            });
+        }));
+    }
+}

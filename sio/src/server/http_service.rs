@@ -1,0 +1,376 @@
+//! The HTTP side of the server: hyper serves each TCP connection; requests under the
+//! configured path go to the Engine.IO router, websocket upgrades are completed here, and
+//! everything the protocol decides comes from `sio_proto`.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use async_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
+use async_tungstenite::WebSocketStream;
+use bytes::Bytes;
+use futures_channel::oneshot;
+use http::header::{self, HeaderValue};
+use http::{Method as HttpMethod, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full, Limited};
+use sio_proto::engine::server::{ErrorCode, ErrorResponse, Method, Request as EioRequest, Route, SessionRequest, Transmit};
+use sio_proto::engine::TransportKind;
+use sio_proto::socket::server::Connection;
+
+use super::conn::{self, ConnTask, HttpReply, Input, Ws};
+use super::socket::{lock, Handshake};
+use super::{CorsOrigins, Server, ServerInner, SessionEntry};
+use crate::io::{FuturesIo, HyperIo};
+
+/// Answers requests outside the Socket.IO path (a page, a health check); `None` gives 404.
+pub type Fallback = Arc<dyn Fn(&Request<()>) -> Option<Response<Full<Bytes>>> + Send + Sync>;
+
+/// Serves HTTP/1.1 on one accepted connection (any `futures-io` stream) until it closes.
+pub async fn serve_connection<IO>(server: Server, io: IO, remote: Option<SocketAddr>)
+where
+    IO: futures_io::AsyncRead + futures_io::AsyncWrite + Unpin + Send + 'static,
+{
+    serve_connection_with(server, io, remote, None).await
+}
+
+/// Like [`serve_connection`], with a fallback for requests outside the Socket.IO path.
+pub async fn serve_connection_with<IO>(
+    server: Server,
+    io: IO,
+    remote: Option<SocketAddr>,
+    fallback: Option<Fallback>,
+) where
+    IO: futures_io::AsyncRead + futures_io::AsyncWrite + Unpin + Send + 'static,
+{
+    let svc = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
+        let server = server.clone();
+        let fallback = fallback.clone();
+        async move {
+            if let Some(f) = fallback.filter(|_| !server.owns_path(req.uri().path())) {
+                let head = Request::builder()
+                    .method(req.method().clone())
+                    .uri(req.uri().clone())
+                    .body(())
+                    .unwrap_or_default();
+                if let Some(r) = f(&head) {
+                    return Ok::<_, Infallible>(r);
+                }
+            }
+            Ok::<_, Infallible>(server.handle_request(req, remote).await)
+        }
+    });
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder.header_read_timeout(None).keep_alive(true);
+    let _ = builder.serve_connection(HyperIo(io), svc).with_upgrades().await;
+}
+
+type Resp = Response<Full<Bytes>>;
+
+fn response(status: u16, content_type: &'static str, body: Bytes) -> Resp {
+    let mut r = Response::new(Full::new(body));
+    *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+    if !content_type.is_empty() {
+        r.headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    }
+    r
+}
+
+fn error_response(e: &ErrorResponse) -> Resp {
+    response(e.status, "application/json", e.body.clone())
+}
+
+fn reply_response(r: HttpReply) -> Resp {
+    if r.status == 200 {
+        response(200, "text/plain; charset=UTF-8", r.body)
+    } else if r.body.is_empty() {
+        response(r.status, "", r.body)
+    } else {
+        response(r.status, "application/json", r.body)
+    }
+}
+
+impl Server {
+    /// Whether `path` is under the Socket.IO path.
+    pub fn owns_path(&self, path: &str) -> bool {
+        let base = self.inner.config.path.trim_end_matches('/');
+        path == base || path.strip_prefix(base).is_some_and(|p| p.starts_with('/'))
+    }
+
+    /// Answers one HTTP request: Engine.IO requests under the configured path, the client
+    /// bundle when `serve_client` is set, 404 otherwise. This is the entry point to mount the
+    /// server under another HTTP framework.
+    pub async fn handle_request<B>(&self, req: Request<B>, remote: Option<SocketAddr>) -> Resp
+    where
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B::Error: std::error::Error + Send + Sync + 'static,
+    {
+        let inner = &self.inner;
+        let origin = req.headers().get(header::ORIGIN).cloned();
+        let cors = cors_headers(inner, origin.as_ref());
+        let path = req.uri().path();
+        let base = inner.config.path.trim_end_matches('/');
+        let mut resp = if path == base || path.strip_prefix(base) == Some("/") {
+            if req.method() == HttpMethod::OPTIONS && inner.config.cors.is_some() {
+                response(204, "", Bytes::new())
+            } else {
+                self.engine_request(req, remote).await
+            }
+        } else if let Some(file) = path.strip_prefix(base).and_then(|p| p.strip_prefix('/')) {
+            super::serve_client::serve(inner, file, req.headers())
+                .unwrap_or_else(|| response(404, "text/plain", Bytes::from_static(b"Not Found")))
+        } else {
+            response(404, "text/plain", Bytes::from_static(b"Not Found"))
+        };
+        if let Some(h) = cors {
+            resp.headers_mut().extend(h);
+        }
+        resp
+    }
+
+    async fn engine_request<B>(&self, mut req: Request<B>, remote: Option<SocketAddr>) -> Resp
+    where
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B::Error: std::error::Error + Send + Sync + 'static,
+    {
+        let inner = &self.inner;
+        let websocket_upgrade = req
+            .headers()
+            .get(header::UPGRADE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+        let method = match *req.method() {
+            HttpMethod::GET => Method::Get,
+            HttpMethod::POST => Method::Post,
+            HttpMethod::OPTIONS => Method::Options,
+            _ => Method::Other,
+        };
+        let query = req.uri().query().unwrap_or("").to_owned();
+        let origin = req.headers().get(header::ORIGIN).map(|v| v.as_bytes().to_vec());
+        let route = {
+            let sessions = lock(&inner.sessions);
+            let router = lock(&inner.router);
+            router.route(
+                &EioRequest {
+                    method,
+                    query: &query,
+                    websocket_upgrade,
+                    origin: origin.as_deref(),
+                },
+                |sid| sessions.get(sid).map(|e| e.handle.transport()),
+            )
+        };
+        match route {
+            Route::Reject(e) => error_response(&e),
+            Route::Handshake(kind) => {
+                if inner.closing.load(std::sync::atomic::Ordering::SeqCst) {
+                    return error_response(&ErrorResponse::with_message(
+                        ErrorCode::BadRequest,
+                        "Server is shutting down",
+                    ));
+                }
+                if let Some(allow) = inner.config.allow_request.clone() {
+                    let info = super::RequestInfo {
+                        method: req.method().clone(),
+                        uri: req.uri().clone(),
+                        headers: req.headers().clone(),
+                        remote,
+                    };
+                    if let Err(message) = allow(&info).await {
+                        return error_response(&ErrorResponse::with_message(
+                            ErrorCode::Forbidden,
+                            &message,
+                        ));
+                    }
+                }
+                let handshake = handshake_of(&req, &query, remote);
+                match kind {
+                    TransportKind::Polling => self.polling_handshake(handshake),
+                    TransportKind::WebSocket => self.websocket_handshake(&mut req, None, handshake),
+                }
+            }
+            Route::Session { sid, kind } => {
+                let Some(handle) = lock(&inner.sessions).get(&sid).map(|e| e.handle.clone())
+                else {
+                    return error_response(&ErrorResponse::new(ErrorCode::UnknownSid));
+                };
+                match kind {
+                    SessionRequest::PollGet => {
+                        let (tx, rx) = oneshot::channel();
+                        if handle.push(Input::PollGet(tx)).is_err() {
+                            return error_response(&ErrorResponse::new(ErrorCode::UnknownSid));
+                        }
+                        match rx.await {
+                            Ok(r) => reply_response(r),
+                            Err(_) => error_response(&ErrorResponse::new(ErrorCode::UnknownSid)),
+                        }
+                    }
+                    SessionRequest::PollPost => {
+                        let limit = inner.config.engine.max_http_buffer_size;
+                        let bytes = match Limited::new(req.into_body(), limit).collect().await {
+                            Ok(c) => c.to_bytes(),
+                            Err(_) => return response(413, "", Bytes::new()),
+                        };
+                        let (tx, rx) = oneshot::channel();
+                        if handle.push(Input::PollPost(bytes, tx)).is_err() {
+                            return error_response(&ErrorResponse::new(ErrorCode::UnknownSid));
+                        }
+                        match rx.await {
+                            Ok(r) => reply_response(r),
+                            Err(_) => error_response(&ErrorResponse::new(ErrorCode::UnknownSid)),
+                        }
+                    }
+                    SessionRequest::WebSocket => {
+                        let hs = handshake_of(&req, &query, remote);
+                        self.websocket_handshake(&mut req, Some(handle), hs)
+                    }
+                }
+            }
+        }
+    }
+
+    fn polling_handshake(&self, handshake: Handshake) -> Resp {
+        let inner = &self.inner;
+        let now = inner.rt.now();
+        let session = lock(&inner.router).accept(now, TransportKind::Polling);
+        let mut conn = Connection::new(now, session, inner.config.connection);
+        let mut body = Bytes::new();
+        while let Some(t) = conn.poll_transmit() {
+            if let Transmit::PollResponse(b) = t {
+                body = b;
+            }
+        }
+        let sid = conn.sid().to_owned();
+        let (handle, rx) = conn::channel(inner.config.max_inbox, TransportKind::Polling);
+        lock(&inner.sessions).insert(sid.clone(), SessionEntry { handle: handle.clone() });
+        let task = ConnTask::new(inner.clone(), conn, handle, rx, None, None, handshake);
+        inner.rt.spawn(Box::pin(task.run()));
+        let mut r = response(200, "text/plain; charset=UTF-8", body);
+        if let Some(c) = &inner.config.cookie {
+            let mut v = format!("{}={}; Path={}", c.name, sid, c.path);
+            if c.http_only {
+                v.push_str("; HttpOnly");
+            }
+            if !c.same_site.is_empty() {
+                v.push_str("; SameSite=");
+                v.push_str(&c.same_site);
+            }
+            if let Ok(v) = HeaderValue::from_str(&v) {
+                r.headers_mut().insert(header::SET_COOKIE, v);
+            }
+        }
+        r
+    }
+
+    /// Completes a websocket handshake: a new websocket-only session (`existing` is `None`)
+    /// or the upgrade of a polling session.
+    fn websocket_handshake<B>(
+        &self,
+        req: &mut Request<B>,
+        existing: Option<conn::ConnHandle>,
+        handshake: Handshake,
+    ) -> Resp {
+        let Some(key) = req.headers().get(header::SEC_WEBSOCKET_KEY).cloned() else {
+            return error_response(&ErrorResponse::new(ErrorCode::BadRequest));
+        };
+        let accept = async_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes());
+        let on_upgrade = hyper::upgrade::on(req);
+        let inner: Arc<ServerInner> = self.inner.clone();
+        let config = WebSocketConfig::default()
+            .read_buffer_size(4096)
+            .write_buffer_size(0)
+            .max_write_buffer_size(inner.config.engine.max_http_buffer_size.saturating_mul(2).max(1 << 20))
+            .max_message_size(Some(inner.config.engine.max_http_buffer_size))
+            .max_frame_size(Some(inner.config.engine.max_http_buffer_size));
+        inner.rt.clone().spawn(Box::pin(async move {
+            let Ok(upgraded) = on_upgrade.await else { return };
+            let ws: Ws =
+                WebSocketStream::from_raw_socket(FuturesIo(upgraded), Role::Server, Some(config))
+                    .await;
+            let ws = Box::new(ws);
+            match existing {
+                Some(handle) => {
+                    let _ = handle.push(Input::WebSocket(ws));
+                }
+                None => {
+                    let now = inner.rt.now();
+                    let session = lock(&inner.router).accept(now, TransportKind::WebSocket);
+                    let conn = Connection::new(now, session, inner.config.connection);
+                    let sid = conn.sid().to_owned();
+                    let (handle, rx) =
+                        conn::channel(inner.config.max_inbox, TransportKind::WebSocket);
+                    lock(&inner.sessions).insert(sid, SessionEntry { handle: handle.clone() });
+                    let task =
+                        ConnTask::new(inner.clone(), conn, handle, rx, Some(ws), None, handshake);
+                    task.run().await;
+                }
+            }
+        }));
+        let mut r = response(101, "", Bytes::new());
+        let h = r.headers_mut();
+        h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+        h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+        if let Ok(v) = HeaderValue::from_str(&accept) {
+            h.insert(header::SEC_WEBSOCKET_ACCEPT, v);
+        }
+        r
+    }
+}
+
+fn handshake_of<B>(req: &Request<B>, query: &str, remote: Option<SocketAddr>) -> Handshake {
+    Handshake {
+        headers: req.headers().clone(),
+        query: form_urlencoded(query),
+        auth: serde_json::Value::Null,
+        address: remote,
+        time: SystemTime::now(),
+        url: req.uri().to_string(),
+        secure: req.uri().scheme_str() == Some("https"),
+    }
+}
+
+fn form_urlencoded(q: &str) -> Vec<(String, String)> {
+    q.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (decode(k), decode(v))
+        })
+        .collect()
+}
+
+fn decode(s: &str) -> String {
+    let s = s.replace('+', " ");
+    percent_encoding::percent_decode_str(&s)
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+fn cors_headers(inner: &ServerInner, origin: Option<&HeaderValue>) -> Option<http::HeaderMap> {
+    let cors = inner.config.cors.as_ref()?;
+    let origin = origin?;
+    let o = origin.to_str().ok()?;
+    let allowed = match &cors.origins {
+        CorsOrigins::Any => true,
+        CorsOrigins::List(l) => l.iter().any(|x| x == o),
+        CorsOrigins::Predicate(p) => p(o),
+    };
+    if !allowed {
+        return None;
+    }
+    let mut h = http::HeaderMap::new();
+    h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
+    h.insert(header::VARY, HeaderValue::from_static("Origin"));
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("GET,HEAD,PUT,PATCH,POST,DELETE"),
+    );
+    if cors.credentials {
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+            HeaderValue::from_static("true"),
+        );
+    }
+    Some(h)
+}

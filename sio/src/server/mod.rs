@@ -1,0 +1,421 @@
+//! The Socket.IO server: configuration, namespaces, sessions, and the HTTP entry point.
+
+pub(crate) mod conn;
+pub mod handler;
+mod http_service;
+mod serve_client;
+pub mod namespace;
+pub mod socket;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use serde::Serialize;
+use sio_proto::engine::server::{EngineServer, ServerConfig as EngineConfig};
+use sio_proto::engine::CloseReason;
+use sio_proto::socket::server::ConnectionConfig;
+use sio_proto::socket::Nsp;
+use sio_proto::IdGenerator;
+
+pub use self::http_service::{serve_connection, serve_connection_with, Fallback};
+pub use self::namespace::{AckResponse, BroadcastOperator, ConnectError, Namespace};
+pub use self::socket::{AckError, AckSender, EmitError, Handshake, Socket, SocketId};
+use self::socket::{lock, read, write};
+use crate::runtime::{BoxFuture, Runtime};
+pub use sio_proto::socket::DisconnectReason;
+
+/// Which origins may make cross-origin requests.
+#[derive(Clone)]
+pub enum CorsOrigins {
+    /// Any origin (`Access-Control-Allow-Origin` echoes the request's origin).
+    Any,
+    /// These origins exactly.
+    List(Vec<String>),
+    /// Origins for which the predicate holds.
+    Predicate(Arc<dyn Fn(&str) -> bool + Send + Sync>),
+}
+
+impl std::fmt::Debug for CorsOrigins {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CorsOrigins::Any => f.write_str("Any"),
+            CorsOrigins::List(l) => f.debug_tuple("List").field(l).finish(),
+            CorsOrigins::Predicate(_) => f.write_str("Predicate"),
+        }
+    }
+}
+
+/// CORS settings (Node's `cors` option).
+#[derive(Debug, Clone)]
+pub struct Cors {
+    /// Allowed origins.
+    pub origins: CorsOrigins,
+    /// Whether credentials (cookies) are allowed.
+    pub credentials: bool,
+}
+
+/// The Engine.IO session cookie (Node's `cookie` option).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CookieConfig {
+    /// Cookie name (`io` in Node).
+    pub name: String,
+    /// Cookie path (`/`).
+    pub path: String,
+    /// `HttpOnly` (true).
+    pub http_only: bool,
+    /// `SameSite` value (`Lax`).
+    pub same_site: String,
+}
+
+impl Default for CookieConfig {
+    fn default() -> Self {
+        Self {
+            name: "io".into(),
+            path: "/".into(),
+            http_only: true,
+            same_site: "Lax".into(),
+        }
+    }
+}
+
+/// The handshake request as `allowRequest` sees it.
+#[derive(Debug, Clone)]
+pub struct RequestInfo {
+    /// The method.
+    pub method: http::Method,
+    /// The URI.
+    pub uri: http::Uri,
+    /// The headers.
+    pub headers: http::HeaderMap,
+    /// The peer address.
+    pub remote: Option<std::net::SocketAddr>,
+}
+
+/// A hook that accepts or refuses a handshake (Node's `allowRequest`): `Err(message)` answers
+/// 403 with `{"code":4,"message":...}`.
+pub type AllowRequest = Arc<dyn Fn(&RequestInfo) -> BoxFuture<Result<(), String>> + Send + Sync>;
+
+/// Server options. Defaults are Node's.
+#[derive(Clone)]
+pub struct ServerConfig {
+    /// The request path (`/socket.io`).
+    pub path: String,
+    /// Engine.IO settings: ping interval and timeout, upgrade timeout, `maxHttpBufferSize`,
+    /// transports, `allowUpgrades`.
+    pub engine: EngineConfig,
+    /// Socket.IO settings: `connectTimeout`, pending acks, attachments per packet.
+    pub connection: ConnectionConfig,
+    /// CORS, off by default.
+    pub cors: Option<Cors>,
+    /// The session cookie, off by default.
+    pub cookie: Option<CookieConfig>,
+    /// `serveClient`: the folder holding `socket.io.js`, `socket.io.min.js` and their maps
+    /// (for example `node_modules/socket.io-client/dist`). Off when `None`.
+    pub serve_client: Option<PathBuf>,
+    /// Bound on packets waiting in one connection's inbox (default 8192). Over it, emits to
+    /// that connection fail with [`EmitError::QueueFull`] and broadcasts skip it.
+    pub max_inbox: usize,
+    /// Seed of the id generator (`None`: drawn from the operating system).
+    pub seed: Option<[u8; 32]>,
+    /// Handshake hook.
+    pub allow_request: Option<AllowRequest>,
+}
+
+impl std::fmt::Debug for ServerConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerConfig")
+            .field("path", &self.path)
+            .field("engine", &self.engine)
+            .field("connection", &self.connection)
+            .field("cors", &self.cors)
+            .field("serve_client", &self.serve_client)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            path: "/socket.io".into(),
+            engine: EngineConfig::default(),
+            connection: ConnectionConfig::default(),
+            cors: None,
+            cookie: None,
+            serve_client: None,
+            max_inbox: 8192,
+            seed: None,
+            allow_request: None,
+        }
+    }
+}
+
+impl ServerConfig {
+    /// Sets the ping interval.
+    pub fn ping_interval(mut self, d: Duration) -> Self {
+        self.engine.ping_interval = d;
+        self
+    }
+
+    /// Sets the ping timeout.
+    pub fn ping_timeout(mut self, d: Duration) -> Self {
+        self.engine.ping_timeout = d;
+        self
+    }
+
+    /// Sets the connect timeout.
+    pub fn connect_timeout(mut self, d: Duration) -> Self {
+        self.connection.connect_timeout = d;
+        self
+    }
+
+    /// Sets the upgrade timeout.
+    pub fn upgrade_timeout(mut self, d: Duration) -> Self {
+        self.engine.upgrade_timeout = d;
+        self
+    }
+
+    /// Sets `maxHttpBufferSize`.
+    pub fn max_http_buffer_size(mut self, n: usize) -> Self {
+        self.engine.max_http_buffer_size = n;
+        self
+    }
+
+    /// Sets the request path.
+    pub fn path(mut self, p: impl Into<String>) -> Self {
+        self.path = p.into();
+        self
+    }
+
+    /// Enables `serveClient` from a folder with the client bundle.
+    pub fn serve_client(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.serve_client = Some(dir.into());
+        self
+    }
+
+    /// Enables CORS.
+    pub fn cors(mut self, cors: Cors) -> Self {
+        self.cors = Some(cors);
+        self
+    }
+}
+
+pub(crate) struct SessionEntry {
+    pub(crate) handle: conn::ConnHandle,
+}
+
+type DynamicMatcher = Arc<dyn Fn(&str) -> bool + Send + Sync>;
+type NewNamespaceHook = Arc<dyn Fn(&Namespace) + Send + Sync>;
+
+pub(crate) struct ServerInner {
+    pub(crate) rt: Arc<dyn Runtime>,
+    pub(crate) config: ServerConfig,
+    pub(crate) router: Mutex<EngineServer>,
+    ids: Mutex<IdGenerator>,
+    pub(crate) sessions: Mutex<HashMap<String, SessionEntry>>,
+    namespaces: RwLock<HashMap<String, Namespace>>,
+    dynamic: RwLock<Vec<(DynamicMatcher, NewNamespaceHook)>>,
+    pub(crate) closing: AtomicBool,
+}
+
+impl ServerInner {
+    pub(crate) fn next_socket_id(&self) -> String {
+        lock(&self.ids).next_id()
+    }
+
+    pub(crate) fn remove_session(&self, sid: &str) {
+        lock(&self.sessions).remove(sid);
+    }
+
+    /// The namespace for a CONNECT: a static one, or a new child of a dynamic pattern.
+    pub(crate) fn namespace_for(&self, name: &str) -> Option<Namespace> {
+        if let Some(ns) = read(&self.namespaces).get(name) {
+            return Some(ns.clone());
+        }
+        let dynamic = read(&self.dynamic).clone();
+        for (matcher, on_new) in dynamic {
+            if matcher(name) {
+                let ns = {
+                    let mut map = write(&self.namespaces);
+                    if let Some(ns) = map.get(name) {
+                        return Some(ns.clone());
+                    }
+                    let nsp = Nsp::new(name).ok()?;
+                    let ns = Namespace::new(nsp);
+                    map.insert(name.to_owned(), ns.clone());
+                    ns
+                };
+                on_new(&ns);
+                return Some(ns);
+            }
+        }
+        None
+    }
+}
+
+/// The Socket.IO server. Cloning is cheap (a shared handle).
+#[derive(Clone)]
+pub struct Server {
+    pub(crate) inner: Arc<ServerInner>,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Server {
+    /// A server running on `rt` with `config`. The main namespace `/` exists from the start.
+    pub fn new(rt: Arc<dyn Runtime>, config: ServerConfig) -> Self {
+        let (seed, router_seed) = match config.seed {
+            Some(s) => {
+                let mut r = s;
+                r[31] ^= 0x5a;
+                (s, r)
+            }
+            None => (os_seed(), os_seed()),
+        };
+        let ids = IdGenerator::from_seed(seed);
+        let router_ids = IdGenerator::from_seed(router_seed);
+        let s = Self {
+            inner: Arc::new(ServerInner {
+                rt,
+                router: Mutex::new(EngineServer::new(config.engine, router_ids)),
+                ids: Mutex::new(ids),
+                sessions: Mutex::default(),
+                namespaces: RwLock::default(),
+                dynamic: RwLock::default(),
+                closing: AtomicBool::new(false),
+                config,
+            }),
+        };
+        s.of("/");
+        s
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ServerConfig {
+        &self.inner.config
+    }
+
+    /// The namespace `name`, created if needed (Node's `io.of(name)`).
+    ///
+    /// # Panics
+    ///
+    /// When `name` does not start with `/` or contains a `,`.
+    pub fn of(&self, name: &str) -> Namespace {
+        let name = if name.starts_with('/') {
+            name.to_owned()
+        } else {
+            format!("/{name}")
+        };
+        let mut map = write(&self.inner.namespaces);
+        map.entry(name.clone())
+            .or_insert_with(|| {
+                Namespace::new(Nsp::new(&name).unwrap_or_else(|e| panic!("{e}")))
+            })
+            .clone()
+    }
+
+    /// Accepts namespaces whose name satisfies `matcher` (Node's `io.of(regex)` or
+    /// `io.of(fn)`), created on their first CONNECT; `on_new` sets each one up.
+    pub fn of_dynamic(
+        &self,
+        matcher: impl Fn(&str) -> bool + Send + Sync + 'static,
+        on_new: impl Fn(&Namespace) + Send + Sync + 'static,
+    ) {
+        write(&self.inner.dynamic).push((Arc::new(matcher), Arc::new(on_new)));
+    }
+
+    /// The main namespace's connection handler (Node's `io.on("connection")`).
+    pub fn on_connection<F, Fut>(&self, f: F)
+    where
+        F: Fn(Socket) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.of("/").on_connection(f)
+    }
+
+    /// A middleware of the main namespace (Node's `io.use`).
+    pub fn use_middleware<F, Fut>(&self, f: F)
+    where
+        F: Fn(Socket) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), ConnectError>> + Send + 'static,
+    {
+        self.of("/").use_middleware(f)
+    }
+
+    /// A broadcast to `room` of the main namespace.
+    pub fn to(&self, room: impl Into<sio_proto::rooms::Room>) -> BroadcastOperator {
+        self.of("/").to(room)
+    }
+
+    /// Same as [`Server::to`].
+    pub fn within(&self, room: impl Into<sio_proto::rooms::Room>) -> BroadcastOperator {
+        self.to(room)
+    }
+
+    /// A broadcast to the main namespace except `room`.
+    pub fn except(&self, room: impl Into<sio_proto::rooms::Room>) -> BroadcastOperator {
+        self.of("/").except(room)
+    }
+
+    /// Emits to every socket of the main namespace.
+    pub fn emit<T: Serialize + ?Sized>(&self, event: &str, data: &T) -> Result<(), EmitError> {
+        self.of("/").emit(event, data)
+    }
+
+    /// Sockets of the main namespace (Node's `io.fetchSockets()`).
+    pub fn fetch_sockets(&self) -> Vec<Socket> {
+        self.of("/").fetch_sockets()
+    }
+
+    /// Node's `serverSideEmit`: with the in-memory adapter there is no other server, so this
+    /// reaches nobody; it exists so that code written for a cluster runs unchanged.
+    pub fn server_side_emit<T: Serialize + ?Sized>(&self, _event: &str, _data: &T) {}
+
+    /// Number of open Engine.IO sessions.
+    pub fn session_count(&self) -> usize {
+        lock(&self.inner.sessions).len()
+    }
+
+    /// Closes every connection (`server shutting down`) and refuses new ones; resolves when
+    /// every connection is gone or after five seconds.
+    pub async fn close(&self) {
+        self.inner.closing.store(true, Ordering::SeqCst);
+        let handles: Vec<conn::ConnHandle> = lock(&self.inner.sessions)
+            .values()
+            .map(|e| e.handle.clone())
+            .collect();
+        for h in handles {
+            let _ = h.push(conn::Input::Close(CloseReason::ServerShuttingDown));
+        }
+        let give_up = self.inner.rt.now() + Duration::from_secs(5);
+        while self.session_count() > 0 && self.inner.rt.now() < give_up {
+            let t = self.inner.rt.now() + Duration::from_millis(5);
+            self.inner.rt.sleep_until(t).await;
+        }
+    }
+}
+
+/// 32 bytes from the operating system's RNG.
+fn os_seed() -> [u8; 32] {
+    let mut seed = [0u8; 32];
+    if getrandom::fill(&mut seed).is_err() {
+        // No OS randomness: fall back to std's randomly keyed hasher, itself OS-seeded when
+        // possible, so that ids are at least not constant.
+        use std::hash::{BuildHasher, Hasher};
+        for (i, chunk) in seed.chunks_mut(8).enumerate() {
+            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+            h.write_usize(i);
+            chunk.copy_from_slice(&h.finish().to_le_bytes());
+        }
+    }
+    seed
+}

@@ -1,0 +1,469 @@
+//! A server-side socket: one client on one namespace.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, SystemTime};
+
+use bytes::{BufMut, BytesMut};
+use futures_channel::oneshot;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use sio_proto::rooms::{BroadcastFilter, Room};
+use sio_proto::socket::packet::write_header;
+use sio_proto::socket::{DisconnectReason, EncodedPacket, Nsp, Packet, PacketKind};
+
+use super::conn::{ConnHandle, Input};
+use super::handler::{boxed, BoxedHandler, EventHandler};
+use super::namespace::{BroadcastOperator, Namespace};
+use crate::payload::{self, PayloadError};
+use crate::runtime::BoxFuture;
+
+/// A socket id (20 characters, unique per server).
+pub type SocketId = Arc<str>;
+
+/// What the client sent when it connected (Node's `socket.handshake`).
+#[derive(Debug, Clone)]
+pub struct Handshake {
+    /// Request headers of the Engine.IO handshake.
+    pub headers: http::HeaderMap,
+    /// The query string of the handshake request, decoded into pairs.
+    pub query: Vec<(String, String)>,
+    /// The auth payload of the namespace CONNECT (`Null` when none).
+    pub auth: serde_json::Value,
+    /// The client's address.
+    pub address: Option<SocketAddr>,
+    /// When the handshake happened.
+    pub time: SystemTime,
+    /// The request URL (path and query).
+    pub url: String,
+    /// Whether the connection is TLS (as far as the server knows).
+    pub secure: bool,
+}
+
+impl Handshake {
+    /// The first value of query parameter `key`.
+    pub fn query_param(&self, key: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Errors of an emit.
+#[derive(Debug, thiserror::Error)]
+pub enum EmitError {
+    /// The arguments could not be serialised.
+    #[error("cannot serialise the arguments: {0}")]
+    Payload(#[from] PayloadError),
+    /// The socket is disconnected.
+    #[error("the socket is disconnected")]
+    Disconnected,
+    /// The connection's queue is at its bound (a client that does not keep up).
+    #[error("the connection's outbound queue is full")]
+    QueueFull,
+    /// The event name is reserved (`connect`, `disconnect`, ...).
+    #[error("reserved event name {0:?}")]
+    Reserved(String),
+}
+
+/// Errors of an ack awaited from the client.
+#[derive(Debug, thiserror::Error)]
+pub enum AckError {
+    /// No answer before the timeout.
+    #[error("ack timed out")]
+    Timeout,
+    /// The socket disconnected before answering.
+    #[error("socket disconnected before the ack")]
+    Disconnected,
+    /// The answer did not deserialise into the expected type.
+    #[error("cannot deserialise the ack: {0}")]
+    Payload(#[from] PayloadError),
+    /// The emit itself failed.
+    #[error(transparent)]
+    Emit(#[from] EmitError),
+}
+
+/// Answers an event whose sender asked for an ack. Sending is a no-op when no ack was asked.
+#[derive(Debug, Clone)]
+pub struct AckSender {
+    pub(crate) nsp: Nsp,
+    pub(crate) id: Option<u64>,
+    pub(crate) conn: ConnHandle,
+}
+
+impl AckSender {
+    /// Whether the client asked for an ack.
+    pub fn expected(&self) -> bool {
+        self.id.is_some()
+    }
+
+    /// Sends the ack with `data` as its arguments (a tuple spreads into several).
+    pub fn send<T: Serialize + ?Sized>(self, data: &T) -> Result<(), EmitError> {
+        let Some(id) = self.id else { return Ok(()) };
+        let (json, attachments) = payload::to_payload(None, data)?;
+        let p = Packet::ack(self.nsp.clone(), id, json, attachments).encode();
+        self.conn.push(Input::Packet(p))
+    }
+}
+
+type DisconnectHandler = Arc<dyn Fn(Socket, DisconnectReason) -> BoxFuture<()> + Send + Sync>;
+type DisconnectingHandler = Arc<dyn Fn(&Socket, DisconnectReason) + Send + Sync>;
+type ErrorHandler = Arc<dyn Fn(&Socket, &str) + Send + Sync>;
+type AnyHandler = Arc<dyn Fn(&Socket, &str, &Packet) + Send + Sync>;
+type AnyOutgoingHandler = Arc<dyn Fn(&Socket, &str) + Send + Sync>;
+/// Per-packet middleware: returning an error drops the packet (the error goes to `on_error`).
+type PacketMiddleware = Arc<dyn Fn(&Socket, &str, &Packet) -> Result<(), String> + Send + Sync>;
+
+pub(crate) struct SocketInner {
+    pub(crate) id: SocketId,
+    pub(crate) ns: Namespace,
+    pub(crate) conn: ConnHandle,
+    pub(crate) handshake: Handshake,
+    pub(crate) connected: AtomicBool,
+    handlers: RwLock<HashMap<String, BoxedHandler>>,
+    any: RwLock<Vec<AnyHandler>>,
+    any_outgoing: RwLock<Vec<AnyOutgoingHandler>>,
+    middlewares: RwLock<Vec<PacketMiddleware>>,
+    on_disconnect: RwLock<Vec<DisconnectHandler>>,
+    on_disconnecting: RwLock<Vec<DisconnectingHandler>>,
+    on_error: RwLock<Vec<ErrorHandler>>,
+    data: Mutex<http::Extensions>,
+}
+
+/// A client connected to a namespace. Cloning is cheap (a shared handle).
+#[derive(Clone)]
+pub struct Socket {
+    pub(crate) inner: Arc<SocketInner>,
+}
+
+impl std::fmt::Debug for Socket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Socket")
+            .field("id", &self.inner.id)
+            .field("nsp", &self.inner.ns.name())
+            .finish()
+    }
+}
+
+impl Socket {
+    pub(crate) fn new(id: SocketId, ns: Namespace, conn: ConnHandle, handshake: Handshake) -> Self {
+        Self {
+            inner: Arc::new(SocketInner {
+                id,
+                ns,
+                conn,
+                handshake,
+                connected: AtomicBool::new(false),
+                handlers: RwLock::default(),
+                any: RwLock::default(),
+                any_outgoing: RwLock::default(),
+                middlewares: RwLock::default(),
+                on_disconnect: RwLock::default(),
+                on_disconnecting: RwLock::default(),
+                on_error: RwLock::default(),
+                data: Mutex::default(),
+            }),
+        }
+    }
+
+    /// The socket id.
+    pub fn id(&self) -> &str {
+        &self.inner.id
+    }
+
+    /// The socket id as a shared string.
+    pub fn sid(&self) -> SocketId {
+        self.inner.id.clone()
+    }
+
+    /// The namespace.
+    pub fn ns(&self) -> &Namespace {
+        &self.inner.ns
+    }
+
+    /// The handshake details.
+    pub fn handshake(&self) -> &Handshake {
+        &self.inner.handshake
+    }
+
+    /// Whether the socket is connected.
+    pub fn connected(&self) -> bool {
+        self.inner.connected.load(Ordering::Acquire)
+    }
+
+    /// The Engine.IO transport currently in use (`polling` or `websocket`).
+    pub fn transport(&self) -> &'static str {
+        self.inner.conn.transport().as_str()
+    }
+
+    /// Stores a value of type `T` in the socket's data (Node's `socket.data`), replacing any.
+    pub fn set_data<T: Clone + Send + Sync + 'static>(&self, value: T) {
+        lock(&self.inner.data).insert(value);
+    }
+
+    /// A copy of the value of type `T` in the socket's data.
+    pub fn data<T: Clone + Send + Sync + 'static>(&self) -> Option<T> {
+        lock(&self.inner.data).get::<T>().cloned()
+    }
+
+    /// Registers the handler of `event`, replacing an earlier one.
+    pub fn on<M, H: EventHandler<M>>(&self, event: impl Into<String>, handler: H) {
+        write(&self.inner.handlers).insert(event.into(), boxed(handler));
+    }
+
+    /// Removes the handler of `event`.
+    pub fn off(&self, event: &str) {
+        write(&self.inner.handlers).remove(event);
+    }
+
+    /// Registers a listener called for every incoming event, before its handler.
+    pub fn on_any(&self, f: impl Fn(&Socket, &str, &Packet) + Send + Sync + 'static) {
+        write(&self.inner.any).push(Arc::new(f));
+    }
+
+    /// Registers a listener called for every event this socket emits.
+    pub fn on_any_outgoing(&self, f: impl Fn(&Socket, &str) + Send + Sync + 'static) {
+        write(&self.inner.any_outgoing).push(Arc::new(f));
+    }
+
+    /// Adds a per-packet middleware (Node's `socket.use`): an error drops the packet and is
+    /// reported to the `on_error` listeners.
+    pub fn use_packet(
+        &self,
+        f: impl Fn(&Socket, &str, &Packet) -> Result<(), String> + Send + Sync + 'static,
+    ) {
+        write(&self.inner.middlewares).push(Arc::new(f));
+    }
+
+    /// Registers a listener for errors of per-packet middleware and argument decoding.
+    pub fn on_error(&self, f: impl Fn(&Socket, &str) + Send + Sync + 'static) {
+        write(&self.inner.on_error).push(Arc::new(f));
+    }
+
+    /// Registers a `disconnect` handler.
+    pub fn on_disconnect<F, Fut>(&self, f: F)
+    where
+        F: Fn(Socket, DisconnectReason) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        write(&self.inner.on_disconnect).push(Arc::new(move |s, r| Box::pin(f(s, r))));
+    }
+
+    /// Registers a `disconnecting` listener: called while the socket still is in its rooms.
+    pub fn on_disconnecting(&self, f: impl Fn(&Socket, DisconnectReason) + Send + Sync + 'static) {
+        write(&self.inner.on_disconnecting).push(Arc::new(f));
+    }
+
+    /// Emits `event` with `data` (a tuple spreads into several arguments; `bytes::Bytes`
+    /// anywhere travels as a binary attachment).
+    pub fn emit<T: Serialize + ?Sized>(&self, event: &str, data: &T) -> Result<(), EmitError> {
+        let p = encode_event(&self.inner.ns.nsp(), event, data, None)?;
+        self.notify_outgoing(event);
+        self.send_encoded(p)
+    }
+
+    /// Emits `event` only if it can leave at once (Node's `socket.volatile.emit`).
+    pub fn emit_volatile<T: Serialize + ?Sized>(&self, event: &str, data: &T) -> Result<(), EmitError> {
+        let p = encode_event(&self.inner.ns.nsp(), event, data, None)?;
+        self.notify_outgoing(event);
+        if !self.connected() {
+            return Ok(());
+        }
+        let _ = self.inner.conn.push(Input::Volatile(p));
+        Ok(())
+    }
+
+    /// Emits the `message` event (Node's `socket.send`).
+    pub fn send<T: Serialize + ?Sized>(&self, data: &T) -> Result<(), EmitError> {
+        self.emit("message", data)
+    }
+
+    /// Emits `event` and waits for the client's ack, deserialised as `R` (one argument: that
+    /// argument; several: the array), for at most `timeout` (`None`: forever).
+    pub async fn emit_with_ack<T: Serialize + ?Sized, R: DeserializeOwned>(
+        &self,
+        event: &str,
+        data: &T,
+        timeout: Option<Duration>,
+    ) -> Result<R, AckError> {
+        let id = self.inner.ns.next_ack_id();
+        let p = encode_event(&self.inner.ns.nsp(), event, data, Some(id))?;
+        self.notify_outgoing(event);
+        let rx = self.request_ack(id, p, timeout)?;
+        let packet = rx.await.map_err(|_| AckError::Disconnected)??;
+        Ok(payload::from_payload(&packet.data, 0, &packet.attachments)?)
+    }
+
+    pub(crate) fn request_ack(
+        &self,
+        id: u64,
+        p: EncodedPacket,
+        timeout: Option<Duration>,
+    ) -> Result<oneshot::Receiver<Result<Packet, AckError>>, EmitError> {
+        if !self.connected() {
+            return Err(EmitError::Disconnected);
+        }
+        let (tx, rx) = oneshot::channel();
+        self.inner.conn.push(Input::AckRequest {
+            nsp: self.inner.ns.nsp(),
+            id,
+            packet: p,
+            timeout,
+            reply: tx,
+        })?;
+        Ok(rx)
+    }
+
+    /// Joins rooms.
+    pub fn join<'a>(&self, rooms: impl IntoIterator<Item = &'a str>) {
+        self.inner.ns.join(&self.inner.id, rooms);
+    }
+
+    /// Leaves a room.
+    pub fn leave(&self, room: &str) {
+        self.inner.ns.leave(&self.inner.id, room);
+    }
+
+    /// The rooms the socket is in (its own id included).
+    pub fn rooms(&self) -> Vec<Room> {
+        self.inner.ns.rooms_of(&self.inner.id)
+    }
+
+    /// A broadcast to `room` from this socket: every member but this socket.
+    pub fn to(&self, room: impl Into<Room>) -> BroadcastOperator {
+        self.broadcast().to(room)
+    }
+
+    /// Same as [`Socket::to`].
+    pub fn within(&self, room: impl Into<Room>) -> BroadcastOperator {
+        self.to(room)
+    }
+
+    /// A broadcast excluding `room`'s members and this socket.
+    pub fn except(&self, room: impl Into<Room>) -> BroadcastOperator {
+        self.broadcast().except(room)
+    }
+
+    /// A broadcast to the whole namespace but this socket.
+    pub fn broadcast(&self) -> BroadcastOperator {
+        BroadcastOperator::new(
+            self.inner.ns.clone(),
+            BroadcastFilter::all().without(self.inner.id.clone()),
+        )
+    }
+
+    /// Disconnects the socket (`server namespace disconnect`); with `close`, the whole
+    /// underlying connection too.
+    pub fn disconnect(&self, close: bool) {
+        let _ = self.inner.conn.push(Input::Disconnect {
+            nsp: self.inner.ns.nsp(),
+            close,
+        });
+    }
+
+    pub(crate) fn send_encoded(&self, p: EncodedPacket) -> Result<(), EmitError> {
+        if !self.connected() {
+            return Err(EmitError::Disconnected);
+        }
+        self.inner.conn.push(Input::Packet(p))
+    }
+
+    pub(crate) fn notify_outgoing(&self, event: &str) {
+        let listeners = read(&self.inner.any_outgoing).clone();
+        for l in listeners {
+            l(self, event);
+        }
+    }
+
+    pub(crate) fn handler(&self, event: &str) -> Option<BoxedHandler> {
+        read(&self.inner.handlers).get(event).cloned()
+    }
+
+    /// Runs per-packet middleware and `on_any` listeners; false when the packet is dropped.
+    pub(crate) fn pre_dispatch(&self, event: &str, packet: &Packet) -> bool {
+        let mws = read(&self.inner.middlewares).clone();
+        for m in mws {
+            if let Err(e) = m(self, event, packet) {
+                self.report_error(&e);
+                return false;
+            }
+        }
+        let any = read(&self.inner.any).clone();
+        for a in any {
+            a(self, event, packet);
+        }
+        true
+    }
+
+    pub(crate) fn report_bad_args(&self, packet: &Packet, e: &PayloadError) {
+        let name = packet.event_name().unwrap_or_default();
+        self.report_error(&format!("invalid arguments for {name:?}: {e}"));
+    }
+
+    fn report_error(&self, e: &str) {
+        let l = read(&self.inner.on_error).clone();
+        for f in l {
+            f(self, e);
+        }
+    }
+
+    pub(crate) fn run_disconnecting(&self, reason: DisconnectReason) {
+        let l = read(&self.inner.on_disconnecting).clone();
+        for f in l {
+            f(self, reason);
+        }
+    }
+
+    pub(crate) fn disconnect_futures(&self, reason: DisconnectReason) -> Vec<BoxFuture<()>> {
+        let l = read(&self.inner.on_disconnect).clone();
+        l.into_iter().map(|f| f(self.clone(), reason)).collect()
+    }
+}
+
+/// Encodes an EVENT (or BINARY_EVENT) once: `4`, the header, then the JSON arguments.
+pub(crate) fn encode_event<T: Serialize + ?Sized>(
+    nsp: &Nsp,
+    event: &str,
+    data: &T,
+    id: Option<u64>,
+) -> Result<EncodedPacket, EmitError> {
+    if sio_proto::socket::packet::RESERVED_EVENTS.contains(&event) {
+        return Err(EmitError::Reserved(event.to_owned()));
+    }
+    let mut out = BytesMut::with_capacity(32 + event.len());
+    out.put_u8(b'4');
+    write_header(&mut out, PacketKind::Event, nsp, None, id);
+    let header_len = out.len();
+    let attachments = payload::write_payload(&mut out, Some(event), data)?;
+    if attachments.is_empty() {
+        return Ok(EncodedPacket {
+            text: out.freeze(),
+            attachments,
+        });
+    }
+    // Rare path: the header must announce the attachments; rewrite it in front of the JSON.
+    let json = out.split_off(header_len);
+    let mut text = BytesMut::with_capacity(16 + json.len());
+    text.put_u8(b'4');
+    write_header(&mut text, PacketKind::BinaryEvent, nsp, Some(attachments.len()), id);
+    text.extend_from_slice(&json);
+    Ok(EncodedPacket {
+        text: text.freeze(),
+        attachments,
+    })
+}
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+pub(crate) fn read<T>(m: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    m.read().unwrap_or_else(|e| e.into_inner())
+}
+
+pub(crate) fn write<T>(m: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    m.write().unwrap_or_else(|e| e.into_inner())
+}
