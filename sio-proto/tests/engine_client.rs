@@ -145,7 +145,10 @@ fn websocket_only_handshake_is_a_ws_connect() {
     );
     c.handle_ws_open(t0);
     c.handle_ws_frame(t0, Frame::Text(open_body(&[], 1_000_000)));
-    assert_eq!(drain(&mut c), (vec![], vec![Event::Open(open_data(&[], 1_000_000))]));
+    assert_eq!(
+        drain(&mut c),
+        (vec![], vec![Event::Open(open_data(&[], 1_000_000))])
+    );
     assert_eq!(c.transport(), TransportKind::WebSocket);
 }
 
@@ -295,7 +298,10 @@ fn ping_is_answered_with_pong() {
     let t0 = Instant::now();
     let mut c = open_client(t0, ClientConfig::default(), &[]);
     c.handle_poll_response(t0 + ms(25_000), Ok((200, b("2"))));
-    assert_eq!(drain(&mut c), (vec![post("3"), poll_get()], vec![Event::Ping]));
+    assert_eq!(
+        drain(&mut c),
+        (vec![post("3"), poll_get()], vec![Event::Ping])
+    );
 }
 
 #[test]
@@ -582,7 +588,10 @@ fn close_on_polling_posts_a_close_packet() {
     c.close();
     assert_eq!(
         drain(&mut c),
-        (vec![post("1")], vec![Event::Closed(CloseReason::ForcedClose)])
+        (
+            vec![post("1")],
+            vec![Event::Closed(CloseReason::ForcedClose)]
+        )
     );
     assert!(c.is_closed());
     assert_eq!(c.poll_timeout(), None);

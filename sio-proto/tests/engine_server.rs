@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use sio_proto::engine::server::{
-    EngineServer, ErrorCode, ErrorResponse, Event, Method, PollGet, PostResponse, Request,
-    Route, ServerConfig, ServerSession, SessionRequest, Transmit, Transports,
+    EngineServer, ErrorCode, ErrorResponse, Event, Method, PollGet, PostResponse, Request, Route,
+    ServerConfig, ServerSession, SessionRequest, Transmit, Transports,
 };
 use sio_proto::engine::{CloseReason, Frame, Message, TransportKind};
 use sio_proto::{IdGenerator, ProtocolError, UsageError};
@@ -188,9 +188,10 @@ fn session_ids_come_from_the_seed() {
 #[test]
 fn route_accepts_polling_handshake() {
     let r = router(ServerConfig::default());
-    let route = r.route(&request(Method::Get, "EIO=4&transport=polling&t=N8hyd6w"), |_| {
-        None
-    });
+    let route = r.route(
+        &request(Method::Get, "EIO=4&transport=polling&t=N8hyd6w"),
+        |_| None,
+    );
     assert_eq!(route, Route::Handshake(TransportKind::Polling));
 }
 
@@ -222,7 +223,10 @@ fn websocket_only_handshake_sends_open_as_first_ws_frame() {
 #[test]
 fn route_rejects_unknown_transport() {
     let r = router(ServerConfig::default());
-    let route = r.route(&request(Method::Get, "EIO=4&transport=carrier-pigeon"), |_| None);
+    let route = r.route(
+        &request(Method::Get, "EIO=4&transport=carrier-pigeon"),
+        |_| None,
+    );
     assert_reject(route, 400, r#"{"code":0,"message":"Transport unknown"}"#);
 }
 
@@ -256,10 +260,13 @@ fn route_rejects_disabled_transport() {
 #[test]
 fn route_rejects_unknown_sid() {
     let r = router(ServerConfig::default());
-    let route = r.route(&request(Method::Get, "EIO=4&transport=polling&sid=nope"), |sid| {
-        assert_eq!(sid, "nope");
-        None
-    });
+    let route = r.route(
+        &request(Method::Get, "EIO=4&transport=polling&sid=nope"),
+        |sid| {
+            assert_eq!(sid, "nope");
+            None
+        },
+    );
     assert_reject(route, 400, r#"{"code":1,"message":"Session ID unknown"}"#);
 }
 
@@ -302,9 +309,10 @@ fn route_rejects_eio_3() {
 #[test]
 fn route_rejects_polling_request_for_upgraded_session() {
     let r = router(ServerConfig::default());
-    let route = r.route(&request(Method::Get, "EIO=4&transport=polling&sid=abc"), |_| {
-        Some(TransportKind::WebSocket)
-    });
+    let route = r.route(
+        &request(Method::Get, "EIO=4&transport=polling&sid=abc"),
+        |_| Some(TransportKind::WebSocket),
+    );
     assert_reject(route, 400, r#"{"code":3,"message":"Bad request"}"#);
 }
 
@@ -425,7 +433,10 @@ fn missing_pong_closes_with_ping_timeout_and_held_get_gets_close() {
     s.handle_timeout(t0 + ms(45_000));
     assert_eq!(
         drain(&mut s),
-        (vec![poll("1")], vec![Event::Closed(CloseReason::PingTimeout)])
+        (
+            vec![poll("1")],
+            vec![Event::Closed(CloseReason::PingTimeout)]
+        )
     );
     assert!(s.is_closed());
     assert_eq!(s.poll_timeout(), None);
@@ -555,10 +566,7 @@ fn messages_before_client_close_in_one_post_are_delivered() {
     assert_eq!(s.handle_poll_post(t0, body("4last\x1e1\x1e4ignored")), ok());
     assert_eq!(
         drain(&mut s).1,
-        vec![
-            text_msg("last"),
-            Event::Closed(CloseReason::TransportClose)
-        ]
+        vec![text_msg("last"), Event::Closed(CloseReason::TransportClose)]
     );
 }
 
@@ -619,7 +627,10 @@ fn messages_queued_during_upgrade_leave_as_ws_frames_after_it() {
     assert_eq!(
         drain(&mut s),
         (
-            vec![ws("4x"), Transmit::Ws(Frame::Binary(Bytes::from_static(&[9])))],
+            vec![
+                ws("4x"),
+                Transmit::Ws(Frame::Binary(Bytes::from_static(&[9])))
+            ],
             vec![Event::Upgraded]
         )
     );
@@ -698,6 +709,18 @@ fn wrong_probe_payload_cancels_the_upgrade() {
 }
 
 #[test]
+#[ignore = "divergence from Node: `_maybeUpgrade` accepts `5` on the probe websocket without a \
+            prior `2probe`; sio-proto cancels the upgrade (low impact: clients always probe)"]
+fn upgrade_packet_without_probe_completes_the_upgrade_as_in_node() {
+    let t0 = Instant::now();
+    let mut s = polling_session(t0, ServerConfig::default());
+    s.handle_ws_open(t0).unwrap();
+    s.handle_ws_frame(t0, text_frame("5"));
+    assert_eq!(drain(&mut s), (vec![], vec![Event::Upgraded]));
+    assert_eq!(s.transport(), TransportKind::WebSocket);
+}
+
+#[test]
 fn probe_websocket_closing_leaves_polling_session_open() {
     let t0 = Instant::now();
     let mut s = polling_session(t0, ServerConfig::default());
@@ -737,18 +760,35 @@ fn malformed_post_body_closes_with_parse_error() {
     let t0 = Instant::now();
     let mut s = polling_session_with_get(t0, ServerConfig::default(), t0);
     // Node still answers the POST with `ok`, then closes the session.
-    assert_eq!(s.handle_poll_post(t0, body("4a\x1eb!!not base64")), ok());
+    assert_eq!(s.handle_poll_post(t0, body("x-not-a-packet")), ok());
     assert_eq!(
         drain(&mut s),
-        (vec![poll("1")], vec![Event::Closed(CloseReason::ParseError)])
+        (
+            vec![poll("1")],
+            vec![Event::Closed(CloseReason::ParseError)]
+        )
     );
 }
 
 #[test]
-fn unknown_packet_type_in_post_closes_with_parse_error() {
+#[ignore = "divergence from Node: engine.io-parser's decodePayload stops at the first bad \
+            segment and the packets before it are still delivered; sio-proto drops the whole \
+            payload"]
+fn packets_before_a_malformed_segment_are_delivered_as_in_node() {
     let t0 = Instant::now();
     let mut s = polling_session(t0, ServerConfig::default());
-    assert_eq!(s.handle_poll_post(t0, body("9")), ok());
+    assert_eq!(s.handle_poll_post(t0, body("4a\x1e9")), ok());
+    assert_eq!(
+        drain(&mut s).1,
+        vec![text_msg("a"), Event::Closed(CloseReason::ParseError)]
+    );
+}
+
+#[test]
+fn empty_post_body_closes_with_parse_error() {
+    let t0 = Instant::now();
+    let mut s = polling_session(t0, ServerConfig::default());
+    assert_eq!(s.handle_poll_post(t0, Bytes::new()), ok());
     assert_eq!(
         drain(&mut s).1,
         vec![Event::Closed(CloseReason::ParseError)]
@@ -1002,7 +1042,10 @@ fn send_frames_is_all_or_nothing() {
     let mut s = polling_session(t0, config);
     s.send(Message::text("1")).unwrap();
     s.send(Message::text("2")).unwrap();
-    let frames = [text_frame("451-[\"b\"]"), Frame::Binary(Bytes::from_static(b"x"))];
+    let frames = [
+        text_frame("451-[\"b\"]"),
+        Frame::Binary(Bytes::from_static(b"x")),
+    ];
     assert_eq!(
         s.send_frames(frames.iter().cloned(), 2),
         Err(UsageError::QueueFull(3))

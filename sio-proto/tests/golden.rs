@@ -334,14 +334,20 @@ fn engine_sample_session_open_packet() {
 fn engine_probe_ping_frame() {
     let packet = EnginePacket::Ping(b("probe"));
     assert_eq!(packet.encode(), Frame::Text(b("2probe")));
-    assert_eq!(EnginePacket::decode(Frame::Text(b("2probe"))).unwrap(), packet);
+    assert_eq!(
+        EnginePacket::decode(Frame::Text(b("2probe"))).unwrap(),
+        packet
+    );
 }
 
 #[test]
 fn engine_probe_pong_frame() {
     let packet = EnginePacket::Pong(b("probe"));
     assert_eq!(packet.encode(), Frame::Text(b("3probe")));
-    assert_eq!(EnginePacket::decode(Frame::Text(b("3probe"))).unwrap(), packet);
+    assert_eq!(
+        EnginePacket::decode(Frame::Text(b("3probe"))).unwrap(),
+        packet
+    );
 }
 
 #[test]

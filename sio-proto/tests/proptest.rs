@@ -99,18 +99,17 @@ fn socket_packet() -> impl Strategy<Value = Packet> {
         (namespace(), option::of(json_object()))
             .prop_map(|(nsp, auth)| Packet::connect(nsp, auth.as_ref().map(json_bytes))),
         namespace().prop_map(Packet::disconnect),
-        (namespace(), event_name(), json_args(), option::of(ack_id()))
-            .prop_map(|(nsp, name, args, id)| Packet::event(
-                nsp,
-                event_data(name, args, 0),
-                id,
-                vec![]
-            )),
-        (namespace(), ack_id(), json_args())
-            .prop_map(|(nsp, id, args)| Packet::ack(nsp, id, json_bytes(&Value::Array(args)), vec![])),
-        (namespace(), any::<String>(), option::of(simple_json())).prop_map(
-            |(nsp, message, data)| Packet::connect_error(nsp, &message, data.as_ref())
+        (namespace(), event_name(), json_args(), option::of(ack_id())).prop_map(
+            |(nsp, name, args, id)| Packet::event(nsp, event_data(name, args, 0), id, vec![])
         ),
+        (namespace(), ack_id(), json_args()).prop_map(|(nsp, id, args)| Packet::ack(
+            nsp,
+            id,
+            json_bytes(&Value::Array(args)),
+            vec![]
+        )),
+        (namespace(), any::<String>(), option::of(simple_json()))
+            .prop_map(|(nsp, message, data)| Packet::connect_error(nsp, &message, data.as_ref())),
         binary_event(),
         (namespace(), ack_id(), json_args(), attachments(max)).prop_map(
             |(nsp, id, mut args, att)| {
@@ -236,7 +235,10 @@ fn connected(t0: Instant, nsp: &Nsp) -> Result<Connection, TestCaseError> {
     let session = router.accept(t0, TransportKind::Polling);
     let mut c = Connection::new(t0, session, ConnectionConfig::default());
     drain_conn(&mut c);
-    let connect: Vec<Frame> = Packet::connect(nsp.clone(), None).encode().frames().collect();
+    let connect: Vec<Frame> = Packet::connect(nsp.clone(), None)
+        .encode()
+        .frames()
+        .collect();
     prop_assert_eq!(c.handle_poll_post(t0, encode_payload(&connect)).status, 200);
     prop_assert_eq!(
         drain_conn(&mut c).1,
@@ -337,8 +339,18 @@ proptest! {
 
 // ----- any input sequence ends by the heartbeat deadline -----
 
-const CANNED_WS: &[&str] = &["2probe", "5", "3", "4hello", "2probe", "5", "3", "1", "2", "6", "3probe"];
-const CANNED_POST: &[&str] = &["3", "4a\x1e4b", "1", "bAQIDBA==", "2probe", "4x\x1e3", "6\x1e5"];
+const CANNED_WS: &[&str] = &[
+    "2probe", "5", "3", "4hello", "2probe", "5", "3", "1", "2", "6", "3probe",
+];
+const CANNED_POST: &[&str] = &[
+    "3",
+    "4a\x1e4b",
+    "1",
+    "bAQIDBA==",
+    "2probe",
+    "4x\x1e3",
+    "6\x1e5",
+];
 
 #[derive(Debug, Clone)]
 enum Input {
@@ -347,11 +359,20 @@ enum Input {
     PollPostCanned(usize),
     PollAborted,
     WsOpen,
-    WsFrame { binary: bool, data: Vec<u8> },
+    WsFrame {
+        binary: bool,
+        data: Vec<u8>,
+    },
     WsFrameCanned(usize),
-    WsClosed { error: bool },
-    Send { binary: bool },
-    Close { shutting_down: bool },
+    WsClosed {
+        error: bool,
+    },
+    Send {
+        binary: bool,
+    },
+    Close {
+        shutting_down: bool,
+    },
     Step(u64),
     /// What a well-behaved client would do next (see [`Runtime::cooperate`]): keeps random
     /// sequences reaching the upgraded and heartbeat states.
@@ -440,7 +461,10 @@ impl Runtime {
         if s.poll_timeout().is_some_and(|t| t <= self.now) {
             s.handle_timeout(self.now);
             if let Some(t) = s.poll_timeout() {
-                prop_assert!(t > self.now, "poll_timeout not moved past now after handle_timeout");
+                prop_assert!(
+                    t > self.now,
+                    "poll_timeout not moved past now after handle_timeout"
+                );
             }
         }
         Ok(())
@@ -473,13 +497,20 @@ impl Runtime {
             Input::WsFrame { binary, data } => {
                 if self.ws_open {
                     let data = Bytes::from(data.clone());
-                    let f = if *binary { Frame::Binary(data) } else { Frame::Text(data) };
+                    let f = if *binary {
+                        Frame::Binary(data)
+                    } else {
+                        Frame::Text(data)
+                    };
                     s.handle_ws_frame(now, f);
                 }
             }
             Input::WsFrameCanned(i) => {
                 if self.ws_open {
-                    s.handle_ws_frame(now, Frame::Text(Bytes::from_static(CANNED_WS[*i].as_bytes())));
+                    s.handle_ws_frame(
+                        now,
+                        Frame::Text(Bytes::from_static(CANNED_WS[*i].as_bytes())),
+                    );
                 }
             }
             Input::WsClosed { error } => {

@@ -364,6 +364,16 @@ impl Socket {
         });
     }
 
+    /// Closes the underlying connection without a DISCONNECT packet (Node's
+    /// `socket.conn.close()`): every socket of the connection is disconnected with
+    /// `forced close`, and the client sees `transport close` and reconnects.
+    pub fn close_connection(&self) {
+        let _ = self
+            .inner
+            .conn
+            .push(Input::Close(sio_proto::engine::CloseReason::ForcedClose));
+    }
+
     pub(crate) fn send_encoded(&self, p: EncodedPacket) -> Result<(), EmitError> {
         if !self.connected() {
             return Err(EmitError::Disconnected);
