@@ -46,7 +46,10 @@ fn main() {
     };
 
     pair.connect("/");
-    show(&mut pair, "handshake over long-polling, CONNECT to `/`, upgrade to websocket");
+    show(
+        &mut pair,
+        "handshake over long-polling, CONNECT to `/`, upgrade to websocket",
+    );
 
     pair.connect("/chat");
     show(&mut pair, "a second namespace on the same connection");
@@ -68,7 +71,12 @@ fn main() {
     });
     if let Some(ack_id) = asked {
         pair.conn()
-            .send_ack(&nsp("/chat"), ack_id, Bytes::from_static(br#"["received"]"#), vec![])
+            .send_ack(
+                &nsp("/chat"),
+                ack_id,
+                Bytes::from_static(br#"["received"]"#),
+                vec![],
+            )
             .expect("ack");
     }
     pair.settle();
@@ -80,9 +88,14 @@ fn main() {
         None,
         vec![Bytes::from_static(&[0xde, 0xad, 0xbe, 0xef])],
     );
-    pair.client.emit(&nsp("/"), upload.encode(), false).expect("emit");
+    pair.client
+        .emit(&nsp("/"), upload.encode(), false)
+        .expect("emit");
     pair.settle();
-    show(&mut pair, "a binary event: the placeholder, then the attachment frame");
+    show(
+        &mut pair,
+        "a binary event: the placeholder, then the attachment frame",
+    );
 
     pair.advance(Duration::from_secs(5));
     show(&mut pair, "five seconds of virtual time: heartbeats");
@@ -95,5 +108,8 @@ fn main() {
     let now = pair.now;
     pair.client.disconnect(now, &nsp("/"));
     pair.settle();
-    show(&mut pair, "the client leaves `/`, the last namespace: the connection closes");
+    show(
+        &mut pair,
+        "the client leaves `/`, the last namespace: the connection closes",
+    );
 }

@@ -66,7 +66,11 @@ fn server_event_names(events: &[server::Event]) -> Vec<String> {
 
 #[test]
 fn polling_client_connects_to_main_namespace() {
-    let mut p = Pair::new(ServerConfig::default(), ConnectionConfig::default(), polling_only());
+    let mut p = Pair::new(
+        ServerConfig::default(),
+        ConnectionConfig::default(),
+        polling_only(),
+    );
     p.connect("/");
     let ev = p.take_client_events();
     assert!(matches!(ev[0], client::Event::Open(_)));
@@ -74,14 +78,20 @@ fn polling_client_connects_to_main_namespace() {
     assert_eq!(sid.len(), 20);
     assert!(p.client.is_connected("/"));
     assert!(p.conn().is_connected("/"));
-    assert_eq!(p.client.engine().unwrap().transport(), TransportKind::Polling);
+    assert_eq!(
+        p.client.engine().unwrap().transport(),
+        TransportKind::Polling
+    );
 }
 
 #[test]
 fn client_upgrades_to_websocket_by_default() {
     let mut p = Pair::default_pair();
     p.connect("/");
-    assert_eq!(p.client.engine().unwrap().transport(), TransportKind::WebSocket);
+    assert_eq!(
+        p.client.engine().unwrap().transport(),
+        TransportKind::WebSocket
+    );
     assert_eq!(p.conn().engine().transport(), TransportKind::WebSocket);
     assert!(p.take_client_events().contains(&client::Event::Upgraded));
     assert!(p.take_server_events().contains(&server::Event::Upgraded));
@@ -93,18 +103,34 @@ fn client_upgrades_to_websocket_by_default() {
             Wire::Down(s) => format!("< {s}"),
         })
         .collect();
-    let probe = wire.iter().position(|l| l == "> ws 2probe").expect("probe sent");
-    let pong = wire.iter().position(|l| l == "< ws 3probe").expect("probe answered");
-    let upgrade = wire.iter().position(|l| l == "> ws 5").expect("upgrade sent");
+    let probe = wire
+        .iter()
+        .position(|l| l == "> ws 2probe")
+        .expect("probe sent");
+    let pong = wire
+        .iter()
+        .position(|l| l == "< ws 3probe")
+        .expect("probe answered");
+    let upgrade = wire
+        .iter()
+        .position(|l| l == "> ws 5")
+        .expect("upgrade sent");
     assert!(probe < pong && pong < upgrade, "{wire:#?}");
 }
 
 #[test]
 fn websocket_only_client_connects() {
-    let mut p = Pair::new(ServerConfig::default(), ConnectionConfig::default(), websocket_only());
+    let mut p = Pair::new(
+        ServerConfig::default(),
+        ConnectionConfig::default(),
+        websocket_only(),
+    );
     p.connect("/");
     assert!(p.client.is_connected("/"));
-    assert_eq!(p.wire[0], Wire::Up("websocket EIO=4&transport=websocket".into()));
+    assert_eq!(
+        p.wire[0],
+        Wire::Up("websocket EIO=4&transport=websocket".into())
+    );
 }
 
 #[test]
@@ -124,7 +150,10 @@ fn rejected_namespace_gets_connect_error_with_message_and_data() {
     let mut p = Pair::default_pair();
     p.policy = Box::new(|nsp, _| {
         if nsp.as_str() == "/private" {
-            Err(("Not authorized".into(), Some(serde_json::json!({"code": 42}))))
+            Err((
+                "Not authorized".into(),
+                Some(serde_json::json!({"code": 42})),
+            ))
         } else {
             Ok(())
         }
@@ -135,7 +164,10 @@ fn rejected_namespace_gets_connect_error_with_message_and_data() {
         _ => None,
     });
     let v: serde_json::Value = serde_json::from_slice(&data.expect("connect_error")).unwrap();
-    assert_eq!(v, serde_json::json!({"message": "Not authorized", "data": {"code": 42}}));
+    assert_eq!(
+        v,
+        serde_json::json!({"message": "Not authorized", "data": {"code": 42}})
+    );
     assert!(!p.conn().is_connected("/private"));
 }
 
@@ -183,7 +215,12 @@ fn client_event_with_ack_is_answered() {
     p.connect("/");
     let id = p.client.next_ack_id();
     p.client
-        .emit_with_ack(&nsp("/"), id, event("/", r#"["hello","world"]"#, Some(id)), None)
+        .emit_with_ack(
+            &nsp("/"),
+            id,
+            event("/", r#"["hello","world"]"#, Some(id)),
+            None,
+        )
         .unwrap();
     p.settle();
     let ev = p.take_server_events();
@@ -198,7 +235,12 @@ fn client_event_with_ack_is_answered() {
     let (arg,): (String,) = packet.args().unwrap();
     assert_eq!(arg, "world");
     p.conn()
-        .send_ack(&nsp("/"), packet.id.unwrap(), Bytes::from_static(br#"["got it"]"#), vec![])
+        .send_ack(
+            &nsp("/"),
+            packet.id.unwrap(),
+            Bytes::from_static(br#"["got it"]"#),
+            vec![],
+        )
         .unwrap();
     p.settle();
     let ack = p.take_client_events().into_iter().find_map(|e| match e {
@@ -217,7 +259,12 @@ fn server_emit_with_ack_is_answered_by_the_client() {
     p.connect("/chat");
     let deadline = p.now + Duration::from_secs(5);
     p.conn()
-        .send_with_ack(&nsp("/chat"), 7, &event("/chat", r#"["ask"]"#, Some(7)), Some(deadline))
+        .send_with_ack(
+            &nsp("/chat"),
+            7,
+            &event("/chat", r#"["ask"]"#, Some(7)),
+            Some(deadline),
+        )
         .unwrap();
     p.settle();
     let asked = p.take_client_events().into_iter().find_map(|e| match e {
@@ -231,7 +278,9 @@ fn server_emit_with_ack_is_answered_by_the_client() {
         .unwrap();
     p.settle();
     let ev = p.take_server_events();
-    assert!(ev.iter().any(|e| matches!(e, server::Event::Ack { packet, .. } if packet.id == Some(7))));
+    assert!(ev
+        .iter()
+        .any(|e| matches!(e, server::Event::Ack { packet, .. } if packet.id == Some(7))));
     p.advance(Duration::from_secs(10));
     assert!(!p
         .take_server_events()
@@ -245,7 +294,12 @@ fn unanswered_server_ack_times_out() {
     p.connect("/");
     let deadline = p.now + Duration::from_millis(500);
     p.conn()
-        .send_with_ack(&nsp("/"), 1, &event("/", r#"["ask"]"#, Some(1)), Some(deadline))
+        .send_with_ack(
+            &nsp("/"),
+            1,
+            &event("/", r#"["ask"]"#, Some(1)),
+            Some(deadline),
+        )
         .unwrap();
     p.advance(Duration::from_millis(499));
     assert!(!p
@@ -253,9 +307,10 @@ fn unanswered_server_ack_times_out() {
         .iter()
         .any(|e| matches!(e, server::Event::AckTimeout { .. })));
     p.advance(Duration::from_millis(1));
-    assert!(p
-        .take_server_events()
-        .contains(&server::Event::AckTimeout { nsp: nsp("/"), id: 1 }));
+    assert!(p.take_server_events().contains(&server::Event::AckTimeout {
+        nsp: nsp("/"),
+        id: 1
+    }));
     assert_eq!(p.conn().pending_acks(), 0);
 }
 
@@ -266,7 +321,12 @@ fn unanswered_client_ack_times_out() {
     let id = p.client.next_ack_id();
     let deadline = p.now + Duration::from_millis(300);
     p.client
-        .emit_with_ack(&nsp("/"), id, event("/", r#"["x"]"#, Some(id)), Some(deadline))
+        .emit_with_ack(
+            &nsp("/"),
+            id,
+            event("/", r#"["x"]"#, Some(id)),
+            Some(deadline),
+        )
         .unwrap();
     p.advance(Duration::from_millis(300));
     assert!(p
@@ -285,7 +345,12 @@ fn binary_event_with_attachments_reaches_the_server() {
             Bytes::from_static(&[]),
             Bytes::from(vec![0xffu8; 3000]),
         ];
-        let packet = Packet::event(nsp("/"), Bytes::from_static(json.as_bytes()), None, atts.clone());
+        let packet = Packet::event(
+            nsp("/"),
+            Bytes::from_static(json.as_bytes()),
+            None,
+            atts.clone(),
+        );
         p.client.emit(&nsp("/"), packet.encode(), false).unwrap();
         p.settle();
         let got = p.take_server_events().into_iter().find_map(|e| match e {
@@ -301,7 +366,11 @@ fn binary_event_with_attachments_reaches_the_server() {
 
 #[test]
 fn binary_ack_reaches_the_client() {
-    let mut p = Pair::new(ServerConfig::default(), ConnectionConfig::default(), polling_only());
+    let mut p = Pair::new(
+        ServerConfig::default(),
+        ConnectionConfig::default(),
+        polling_only(),
+    );
     p.connect("/");
     let id = p.client.next_ack_id();
     p.client
@@ -323,7 +392,10 @@ fn binary_ack_reaches_the_client() {
     });
     let ack = ack.expect("binary ack");
     assert_eq!(ack.kind, PacketKind::BinaryAck);
-    assert_eq!(ack.attachments, vec![Bytes::from_static(b"ab"), Bytes::from_static(b"cd")]);
+    assert_eq!(
+        ack.attachments,
+        vec![Bytes::from_static(b"ab"), Bytes::from_static(b"cd")]
+    );
 }
 
 #[test]
@@ -352,9 +424,15 @@ fn emits_before_connect_are_buffered_and_flushed_in_order() {
             .emit(&nsp("/"), event("/", &format!(r#"["b{i}"]"#), None), false)
             .unwrap();
     }
-    assert!(!p.client.emit(&nsp("/"), event("/", r#"["v"]"#, None), true).unwrap());
+    assert!(!p
+        .client
+        .emit(&nsp("/"), event("/", r#"["v"]"#, None), true)
+        .unwrap());
     p.settle();
-    assert_eq!(server_event_names(&p.take_server_events()), vec!["b0", "b1", "b2"]);
+    assert_eq!(
+        server_event_names(&p.take_server_events()),
+        vec!["b0", "b1", "b2"]
+    );
 }
 
 #[test]
@@ -364,10 +442,12 @@ fn server_disconnect_is_io_server_disconnect_and_does_not_reconnect() {
     let now = p.now;
     p.conn().disconnect(now, &nsp("/"), false);
     p.settle();
-    assert!(p.take_client_events().contains(&client::Event::Disconnected {
-        nsp: nsp("/"),
-        reason: DisconnectReason::IoServerDisconnect,
-    }));
+    assert!(p
+        .take_client_events()
+        .contains(&client::Event::Disconnected {
+            nsp: nsp("/"),
+            reason: DisconnectReason::IoServerDisconnect,
+        }));
     assert!(p.take_server_events().contains(&server::Event::Disconnect {
         nsp: nsp("/"),
         reason: DisconnectReason::ServerNamespaceDisconnect,
@@ -400,10 +480,12 @@ fn last_client_disconnect_closes_the_connection() {
     let now = p.now;
     p.client.disconnect(now, &nsp("/"));
     p.settle();
-    assert!(p.take_client_events().contains(&client::Event::Disconnected {
-        nsp: nsp("/"),
-        reason: DisconnectReason::IoClientDisconnect,
-    }));
+    assert!(p
+        .take_client_events()
+        .contains(&client::Event::Disconnected {
+            nsp: nsp("/"),
+            reason: DisconnectReason::IoClientDisconnect,
+        }));
     let ev = p.take_server_events();
     assert!(ev.contains(&server::Event::Disconnect {
         nsp: nsp("/"),
@@ -416,7 +498,11 @@ fn last_client_disconnect_closes_the_connection() {
 
 #[test]
 fn silent_client_is_closed_with_ping_timeout() {
-    let mut p = Pair::new(fast_server(), ConnectionConfig::default(), ManagerConfig::default());
+    let mut p = Pair::new(
+        fast_server(),
+        ConnectionConfig::default(),
+        ManagerConfig::default(),
+    );
     p.connect("/");
     p.client_silent = true;
     p.advance(Duration::from_millis(300 + 200));
@@ -510,11 +596,17 @@ fn reconnection_backoff_follows_the_seeded_sequence() {
 
 #[test]
 fn malformed_socket_packet_closes_with_parse_error() {
-    let mut p = Pair::new(ServerConfig::default(), ConnectionConfig::default(), websocket_only());
+    let mut p = Pair::new(
+        ServerConfig::default(),
+        ConnectionConfig::default(),
+        websocket_only(),
+    );
     p.connect("/");
     let now = p.now;
-    p.conn()
-        .handle_ws_frame(now, sio_proto::engine::Frame::Text(Bytes::from_static(b"42{not an array")));
+    p.conn().handle_ws_frame(
+        now,
+        sio_proto::engine::Frame::Text(Bytes::from_static(b"42{not an array")),
+    );
     p.settle();
     let ev = p.take_server_events();
     assert!(ev.contains(&server::Event::Disconnect {
@@ -526,11 +618,17 @@ fn malformed_socket_packet_closes_with_parse_error() {
 
 #[test]
 fn event_for_a_namespace_not_joined_closes_the_connection() {
-    let mut p = Pair::new(ServerConfig::default(), ConnectionConfig::default(), websocket_only());
+    let mut p = Pair::new(
+        ServerConfig::default(),
+        ConnectionConfig::default(),
+        websocket_only(),
+    );
     p.connect("/");
     let now = p.now;
-    p.conn()
-        .handle_ws_frame(now, sio_proto::engine::Frame::Text(Bytes::from_static(br#"42/other,["x"]"#)));
+    p.conn().handle_ws_frame(
+        now,
+        sio_proto::engine::Frame::Text(Bytes::from_static(br#"42/other,["x"]"#)),
+    );
     p.settle();
     assert!(p.conn().is_closed());
 }
@@ -553,13 +651,20 @@ fn server_close_disconnects_every_socket_with_shutdown_reason() {
     assert!(ev.contains(&server::Event::Closed(CloseReason::ServerShuttingDown)));
     assert!(p.take_client_events().iter().any(|e| matches!(
         e,
-        client::Event::Disconnected { reason: DisconnectReason::TransportClose, .. }
+        client::Event::Disconnected {
+            reason: DisconnectReason::TransportClose,
+            ..
+        }
     )));
 }
 
 #[test]
 fn volatile_emit_is_dropped_when_the_transport_is_busy() {
-    let mut p = Pair::new(ServerConfig::default(), ConnectionConfig::default(), polling_only());
+    let mut p = Pair::new(
+        ServerConfig::default(),
+        ConnectionConfig::default(),
+        polling_only(),
+    );
     p.connect("/");
     // The client's long-poll is held: the first volatile packet leaves at once, the second
     // finds the GET answered and nothing to carry it.
@@ -582,7 +687,11 @@ fn one_encoding_serves_many_connections() {
     let encoded = event("/", r#"["news","hi"]"#, None);
     let mut pairs: Vec<Pair> = (0..3)
         .map(|_| {
-            let mut p = Pair::new(ServerConfig::default(), ConnectionConfig::default(), websocket_only());
+            let mut p = Pair::new(
+                ServerConfig::default(),
+                ConnectionConfig::default(),
+                websocket_only(),
+            );
             p.connect("/");
             p
         })

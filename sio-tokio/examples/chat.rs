@@ -42,7 +42,10 @@ fn session(s: &Socket) -> Session {
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
-    let port: u16 = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3000);
+    let port: u16 = std::env::var("PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(3000);
     let dist = std::env::var("SIO_CLIENT_DIST")
         .map(PathBuf::from)
         .unwrap_or_else(|_| PathBuf::from("tests/js/node_modules/socket.io-client/dist"));
@@ -59,16 +62,22 @@ async fn main() -> std::io::Result<()> {
         let me = session(&socket);
         socket.set_data(me.clone());
         socket.join([me.room.as_str()]);
-        let _ = socket.emit("welcome", &ChatLine {
-            user: "server".into(),
-            room: me.room.clone(),
-            text: format!("you are {} in #{}", me.nick, me.room),
-        });
-        let _ = socket.to(me.room.as_str()).emit("chat message", &ChatLine {
-            user: "server".into(),
-            room: me.room.clone(),
-            text: format!("{} joined", me.nick),
-        });
+        let _ = socket.emit(
+            "welcome",
+            &ChatLine {
+                user: "server".into(),
+                room: me.room.clone(),
+                text: format!("you are {} in #{}", me.nick, me.room),
+            },
+        );
+        let _ = socket.to(me.room.as_str()).emit(
+            "chat message",
+            &ChatLine {
+                user: "server".into(),
+                room: me.room.clone(),
+                text: format!("{} joined", me.nick),
+            },
+        );
 
         socket.on("nick", |socket: Socket, nick: String| async move {
             let mut me = session(&socket);
@@ -82,20 +91,26 @@ async fn main() -> std::io::Result<()> {
             let _ = socket.ns().to(me.room.as_str()).emit("chat message", &line);
         });
 
-        socket.on("join", |socket: Socket, room: String, ack: sio::AckSender| async move {
-            let mut me = session(&socket);
-            let room: String = room.chars().take(32).collect();
-            socket.leave(&me.room);
-            socket.join([room.as_str()]);
-            me.room = room.clone();
-            socket.set_data(me.clone());
-            let _ = ack.send(&room);
-            let _ = socket.to(room.as_str()).emit("chat message", &ChatLine {
-                user: "server".into(),
-                room: room.clone(),
-                text: format!("{} joined", me.nick),
-            });
-        });
+        socket.on(
+            "join",
+            |socket: Socket, room: String, ack: sio::AckSender| async move {
+                let mut me = session(&socket);
+                let room: String = room.chars().take(32).collect();
+                socket.leave(&me.room);
+                socket.join([room.as_str()]);
+                me.room = room.clone();
+                socket.set_data(me.clone());
+                let _ = ack.send(&room);
+                let _ = socket.to(room.as_str()).emit(
+                    "chat message",
+                    &ChatLine {
+                        user: "server".into(),
+                        room: room.clone(),
+                        text: format!("{} joined", me.nick),
+                    },
+                );
+            },
+        );
 
         socket.on("chat message", |socket: Socket, msg: Outgoing| async move {
             let me = session(&socket);
@@ -109,11 +124,14 @@ async fn main() -> std::io::Result<()> {
 
         socket.on_disconnect(|socket: Socket, reason| async move {
             let me = session(&socket);
-            let _ = socket.ns().to(me.room.as_str()).emit("chat message", &ChatLine {
-                user: "server".into(),
-                room: me.room,
-                text: format!("{} left ({reason})", me.nick),
-            });
+            let _ = socket.ns().to(me.room.as_str()).emit(
+                "chat message",
+                &ChatLine {
+                    user: "server".into(),
+                    room: me.room,
+                    text: format!("{} left ({reason})", me.nick),
+                },
+            );
         });
     });
 

@@ -52,6 +52,19 @@ impl Runtime for TokioRuntime {
     fn now(&self) -> Instant {
         Instant::now()
     }
+
+    fn connect(
+        &self,
+        host: &str,
+        port: u16,
+    ) -> sio::BoxFuture<std::io::Result<sio::runtime::BoxStream>> {
+        let host = host.to_owned();
+        Box::pin(async move {
+            let s = tokio::net::TcpStream::connect((host.as_str(), port)).await?;
+            let _ = s.set_nodelay(true);
+            Ok(Box::new(s.compat()) as sio::runtime::BoxStream)
+        })
+    }
 }
 
 /// A server on the tokio runtime.

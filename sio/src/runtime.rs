@@ -1,5 +1,5 @@
 //! The small trait a runtime driver implements: spawn a task, sleep until an instant, read the
-//! clock. Everything else in this crate is written once against it.
+//! clock, open a TCP connection. Everything else in this crate is written once against it.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -7,6 +7,14 @@ use std::time::Instant;
 
 /// A boxed, sendable future.
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+
+/// A byte stream (a TCP connection) as `futures-io` sees it.
+pub trait Stream: futures_io::AsyncRead + futures_io::AsyncWrite + Send + Unpin + 'static {}
+
+impl<T: futures_io::AsyncRead + futures_io::AsyncWrite + Send + Unpin + 'static> Stream for T {}
+
+/// A boxed byte stream.
+pub type BoxStream = Box<dyn Stream>;
 
 /// What `sio` needs from an async runtime.
 pub trait Runtime: Send + Sync + 'static {
@@ -16,4 +24,6 @@ pub trait Runtime: Send + Sync + 'static {
     fn sleep_until(&self, deadline: Instant) -> BoxFuture<()>;
     /// The current time.
     fn now(&self) -> Instant;
+    /// Opens a TCP connection to `host:port` (with `TCP_NODELAY`).
+    fn connect(&self, host: &str, port: u16) -> BoxFuture<std::io::Result<BoxStream>>;
 }

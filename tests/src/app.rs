@@ -100,14 +100,17 @@ fn on_connection(s: Socket, created: Arc<Mutex<Vec<String>>>) {
     s.on("whoami", |s: Socket, _: Value, ack: AckSender| async move {
         let _ = ack.send(&json!({"id": s.id(), "transport": s.transport()}));
     });
-    s.on("handshake", |s: Socket, _: Value, ack: AckSender| async move {
-        let h = s.handshake();
-        let _ = ack.send(&json!({
-            "query": h.query_param("room"),
-            "auth": h.auth,
-            "address": h.address.map(|a| a.to_string()),
-        }));
-    });
+    s.on(
+        "handshake",
+        |s: Socket, _: Value, ack: AckSender| async move {
+            let h = s.handshake();
+            let _ = ack.send(&json!({
+                "query": h.query_param("room"),
+                "auth": h.auth,
+                "address": h.address.map(|a| a.to_string()),
+            }));
+        },
+    );
     s.on("echo", |_: Socket, v: Value, ack: AckSender| async move {
         let _ = ack.send(&v);
     });
@@ -124,9 +127,12 @@ fn on_connection(s: Socket, created: Arc<Mutex<Vec<String>>>) {
             Err(e) => s.emit("answer", &e.to_string()),
         };
     });
-    s.on("binary-echo", |_: Socket, f: File, ack: AckSender| async move {
-        let _ = ack.send(&f);
-    });
+    s.on(
+        "binary-echo",
+        |_: Socket, f: File, ack: AckSender| async move {
+            let _ = ack.send(&f);
+        },
+    );
     s.on("send-me-binary", |s: Socket| async move {
         let _ = s.emit(
             "binary",
@@ -141,21 +147,33 @@ fn on_connection(s: Socket, created: Arc<Mutex<Vec<String>>>) {
     s.on("seq-echo", |s: Socket, i: u64| async move {
         let _ = s.emit("seq", &i);
     });
-    s.on("message", |s: Socket, (text, n): (String, i64)| async move {
-        let _ = s.send(&(format!("{text} back"), n));
-    });
-    s.on("join", |s: Socket, rooms: Vec<String>, ack: AckSender| async move {
-        s.join(rooms.iter().map(String::as_str));
-        let _ = ack.send(&());
-    });
-    s.on("leave", |s: Socket, room: String, ack: AckSender| async move {
-        s.leave(&room);
-        let _ = ack.send(&());
-    });
-    s.on("my-rooms", |s: Socket, _: Value, ack: AckSender| async move {
-        let rooms: Vec<String> = s.rooms().iter().map(|r| r.to_string()).collect();
-        let _ = ack.send(&rooms);
-    });
+    s.on(
+        "message",
+        |s: Socket, (text, n): (String, i64)| async move {
+            let _ = s.send(&(format!("{text} back"), n));
+        },
+    );
+    s.on(
+        "join",
+        |s: Socket, rooms: Vec<String>, ack: AckSender| async move {
+            s.join(rooms.iter().map(String::as_str));
+            let _ = ack.send(&());
+        },
+    );
+    s.on(
+        "leave",
+        |s: Socket, room: String, ack: AckSender| async move {
+            s.leave(&room);
+            let _ = ack.send(&());
+        },
+    );
+    s.on(
+        "my-rooms",
+        |s: Socket, _: Value, ack: AckSender| async move {
+            let rooms: Vec<String> = s.rooms().iter().map(|r| r.to_string()).collect();
+            let _ = ack.send(&rooms);
+        },
+    );
     s.on("to-room", |s: Socket, t: ToRoom| async move {
         let mut op = s.ns().broadcast();
         for r in t.rooms {
@@ -169,15 +187,23 @@ fn on_connection(s: Socket, created: Arc<Mutex<Vec<String>>>) {
     s.on("shout", |s: Socket, msg: Value| async move {
         let _ = s.broadcast().emit("shouted", &msg);
     });
-    s.on("created-namespaces", move |_: Socket, _: Value, ack: AckSender| {
-        let list = lock(&created).clone();
-        async move {
-            let _ = ack.send(&list);
-        }
-    });
+    s.on(
+        "created-namespaces",
+        move |_: Socket, _: Value, ack: AckSender| {
+            let list = lock(&created).clone();
+            async move {
+                let _ = ack.send(&list);
+            }
+        },
+    );
     s.on("kick-me", |s: Socket| async move { s.disconnect(false) });
-    s.on("kick-me-hard", |s: Socket| async move { s.disconnect(true) });
-    s.on("close-my-transport", |s: Socket| async move { s.close_connection() });
+    s.on(
+        "kick-me-hard",
+        |s: Socket| async move { s.disconnect(true) },
+    );
+    s.on("close-my-transport", |s: Socket| async move {
+        s.close_connection()
+    });
     s.on_disconnecting(|s, _| {
         let rooms = s.rooms().iter().map(|r| r.to_string()).collect();
         s.set_data(RoomsAtDisconnect(rooms));
@@ -189,37 +215,57 @@ fn on_connection(s: Socket, created: Arc<Mutex<Vec<String>>>) {
             .to("observers")
             .emit("left", &json!({"reason": reason.as_str(), "rooms": rooms}));
     });
-    s.on("everyone-join", |s: Socket, room: String, ack: AckSender| async move {
-        let ns = s.ns().clone();
-        ns.sockets_join([room.as_str()]);
-        let _ = ns.to(room).emit("all-joined", &());
-        let _ = ack.send(&ns.fetch_sockets().len());
-    });
-    s.on("fetch-ids", |s: Socket, _: Value, ack: AckSender| async move {
-        let ids: Vec<String> = s.ns().fetch_sockets().iter().map(|x| x.id().to_owned()).collect();
-        let _ = ack.send(&ids);
-    });
-    s.on("poll-voters", |s: Socket, _: Value, ack: AckSender| async move {
-        let answers = s
-            .ns()
-            .to("voters")
-            .timeout(Duration::from_secs(2))
-            .emit_with_ack::<_, String>("vote", &())
-            .await
-            .unwrap_or_default();
-        let votes: Vec<String> = answers.into_iter().filter_map(|a| a.result.ok()).collect();
-        let _ = ack.send(&votes);
-    });
-    s.on("seen-events", |s: Socket, _: Value, ack: AckSender| async move {
-        let seen = s.data::<Seen>().unwrap_or_default();
-        let list = lock(&seen.events).clone();
-        let _ = ack.send(&list);
-    });
-    s.on("seen-errors", |s: Socket, _: Value, ack: AckSender| async move {
-        let seen = s.data::<Seen>().unwrap_or_default();
-        let list = lock(&seen.errors).clone();
-        let _ = ack.send(&list);
-    });
+    s.on(
+        "everyone-join",
+        |s: Socket, room: String, ack: AckSender| async move {
+            let ns = s.ns().clone();
+            ns.sockets_join([room.as_str()]);
+            let _ = ns.to(room).emit("all-joined", &());
+            let _ = ack.send(&ns.fetch_sockets().len());
+        },
+    );
+    s.on(
+        "fetch-ids",
+        |s: Socket, _: Value, ack: AckSender| async move {
+            let ids: Vec<String> = s
+                .ns()
+                .fetch_sockets()
+                .iter()
+                .map(|x| x.id().to_owned())
+                .collect();
+            let _ = ack.send(&ids);
+        },
+    );
+    s.on(
+        "poll-voters",
+        |s: Socket, _: Value, ack: AckSender| async move {
+            let answers = s
+                .ns()
+                .to("voters")
+                .timeout(Duration::from_secs(2))
+                .emit_with_ack::<_, String>("vote", &())
+                .await
+                .unwrap_or_default();
+            let votes: Vec<String> = answers.into_iter().filter_map(|a| a.result.ok()).collect();
+            let _ = ack.send(&votes);
+        },
+    );
+    s.on(
+        "seen-events",
+        |s: Socket, _: Value, ack: AckSender| async move {
+            let seen = s.data::<Seen>().unwrap_or_default();
+            let list = lock(&seen.events).clone();
+            let _ = ack.send(&list);
+        },
+    );
+    s.on(
+        "seen-errors",
+        |s: Socket, _: Value, ack: AckSender| async move {
+            let seen = s.data::<Seen>().unwrap_or_default();
+            let list = lock(&seen.errors).clone();
+            let _ = ack.send(&list);
+        },
+    );
     s.on("tick-me", |s: Socket, n: u32| async move {
         for i in 0..n {
             let _ = s.emit_volatile("tick", &i);

@@ -91,9 +91,12 @@ pub fn ensure_node_modules() {
         return;
     }
     let dir = js_dir();
-    let ready = ["socket.io-client", "socket.io"]
-        .iter()
-        .all(|p| dir.join("node_modules").join(p).join("package.json").exists());
+    let ready = ["socket.io-client", "socket.io"].iter().all(|p| {
+        dir.join("node_modules")
+            .join(p)
+            .join("package.json")
+            .exists()
+    });
     if !ready {
         let status = Command::new("npm")
             .args(["ci", "--no-audit", "--no-fund"])
@@ -150,12 +153,13 @@ pub fn run_node(script: &str, args: &[&str], limit: Duration) -> Result<String, 
 pub fn client_scenario<D: Driver>(mode: &str, scenario: &str) {
     let srv = D::start(app::config(), app::setup);
     let url = srv.url();
-    match run_node("client_scenarios.js", &[&url, mode, scenario], Duration::from_secs(30)) {
+    match run_node(
+        "client_scenarios.js",
+        &[&url, mode, scenario],
+        Duration::from_secs(30),
+    ) {
         Ok(out) => assert!(out.trim_end().ends_with("PASS"), "{out}"),
-        Err(out) => panic!(
-            "scenario {scenario} ({mode}, {}) failed:\n{out}",
-            D::NAME
-        ),
+        Err(out) => panic!("scenario {scenario} ({mode}, {}) failed:\n{out}", D::NAME),
     }
 }
 

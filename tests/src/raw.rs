@@ -37,15 +37,25 @@ impl Answer {
 }
 
 /// Sends one request (`Connection: close`) and reads the whole answer.
-pub fn request(port: u16, method: &str, target: &str, headers: &[(&str, &str)], body: &[u8]) -> Answer {
+pub fn request(
+    port: u16,
+    method: &str,
+    target: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Answer {
     let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
     s.set_read_timeout(Some(Duration::from_secs(30))).ok();
-    let mut req = format!("{method} {target} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n");
+    let mut req =
+        format!("{method} {target} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n");
     for (k, v) in headers {
         req.push_str(&format!("{k}: {v}\r\n"));
     }
     if !body.is_empty() || method == "POST" {
-        req.push_str(&format!("Content-Length: {}\r\nContent-Type: text/plain;charset=UTF-8\r\n", body.len()));
+        req.push_str(&format!(
+            "Content-Length: {}\r\nContent-Type: text/plain;charset=UTF-8\r\n",
+            body.len()
+        ));
     }
     req.push_str("\r\n");
     s.write_all(req.as_bytes()).expect("write");
@@ -72,7 +82,11 @@ fn parse(raw: &[u8]) -> Answer {
         .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
         .collect();
     let body = raw.get(split + 4..).unwrap_or_default().to_vec();
-    Answer { status, headers, body }
+    Answer {
+        status,
+        headers,
+        body,
+    }
 }
 
 /// `GET /socket.io/?<query>`.

@@ -32,19 +32,57 @@ pub fn handshake_json<D: Driver>() {
 pub fn error_answers<D: Driver>() {
     let port = start::<D>();
     let cases = [
-        ("GET", "EIO=4&transport=carrier-pigeon", 400, 0, "Transport unknown"),
+        (
+            "GET",
+            "EIO=4&transport=carrier-pigeon",
+            400,
+            0,
+            "Transport unknown",
+        ),
         ("GET", "EIO=4", 400, 0, "Transport unknown"),
-        ("GET", "EIO=4&transport=polling&sid=nope", 400, 1, "Session ID unknown"),
-        ("POST", "EIO=4&transport=polling", 400, 2, "Bad handshake method"),
+        (
+            "GET",
+            "EIO=4&transport=polling&sid=nope",
+            400,
+            1,
+            "Session ID unknown",
+        ),
+        (
+            "POST",
+            "EIO=4&transport=polling",
+            400,
+            2,
+            "Bad handshake method",
+        ),
         ("GET", "EIO=4&transport=websocket", 400, 3, "Bad request"),
-        ("GET", "EIO=3&transport=polling", 400, 5, "Unsupported protocol version"),
-        ("GET", "transport=polling", 400, 5, "Unsupported protocol version"),
+        (
+            "GET",
+            "EIO=3&transport=polling",
+            400,
+            5,
+            "Unsupported protocol version",
+        ),
+        (
+            "GET",
+            "transport=polling",
+            400,
+            5,
+            "Unsupported protocol version",
+        ),
     ];
     for (method, query, status, code, message) in cases {
         let a = request(port, method, &format!("/socket.io/?{query}"), &[], b"");
         assert_eq!(a.status, status, "{method} {query}");
-        assert_eq!(a.header("content-type"), Some("application/json"), "{query}");
-        assert_eq!(a.json(), json!({"code": code, "message": message}), "{query}");
+        assert_eq!(
+            a.header("content-type"),
+            Some("application/json"),
+            "{query}"
+        );
+        assert_eq!(
+            a.json(),
+            json!({"code": code, "message": message}),
+            "{query}"
+        );
     }
     let a = request(port, "GET", "/elsewhere", &[], b"");
     assert_eq!(a.status, 404);
@@ -60,7 +98,11 @@ pub fn polling_exchange<D: Driver>() {
     let text = g.text();
     assert!(text.starts_with("40{\"sid\":\""), "{text}");
     assert!(text.contains("\u{1e}42[\"welcome\""), "{text}");
-    let a = post(port, &q(&sid), b"421[\"echo\",{\"x\":1}]\x1e422[\"echo\",2]");
+    let a = post(
+        port,
+        &q(&sid),
+        b"421[\"echo\",{\"x\":1}]\x1e422[\"echo\",2]",
+    );
     assert_eq!(a.status, 200);
     let g = get(port, &q(&sid));
     assert_eq!(g.text(), "431[{\"x\":1}]\u{1e}432[2]");
@@ -80,14 +122,24 @@ pub fn malformed_packet_closes_only_that_session<D: Driver>() {
     // ...and is gone after that.
     let g = get(port, &q(&a));
     assert_eq!(g.status, 400, "{}", g.text());
-    assert_eq!(g.json(), json!({"code": 1, "message": "Session ID unknown"}));
-    assert_eq!(post(port, &q(&b), b"421[\"echo\",\"still here\"]").status, 200);
+    assert_eq!(
+        g.json(),
+        json!({"code": 1, "message": "Session ID unknown"})
+    );
+    assert_eq!(
+        post(port, &q(&b), b"421[\"echo\",\"still here\"]").status,
+        200
+    );
     assert_eq!(get(port, &q(&b)).text(), "431[\"still here\"]");
 }
 
 /// A body over `maxHttpBufferSize` gets 413 and the session goes on.
 pub fn oversized_body_is_413<D: Driver>() {
-    let port = D::start(ServerConfig::default().max_http_buffer_size(1000), app::setup).port;
+    let port = D::start(
+        ServerConfig::default().max_http_buffer_size(1000),
+        app::setup,
+    )
+    .port;
     let sid = handshake(port);
     let big = vec![b'4'; 1001];
     assert_eq!(post(port, &q(&sid), &big).status, 413);
@@ -157,7 +209,10 @@ pub fn raw_websocket<D: Driver>() {
     let welcome = ws.read().unwrap().into_text().unwrap();
     assert!(welcome.starts_with("42[\"welcome\""), "{welcome}");
     ws.send(Message::text("421[\"echo\",\"ws\"]")).unwrap();
-    assert_eq!(ws.read().unwrap().into_text().unwrap().as_str(), "431[\"ws\"]");
+    assert_eq!(
+        ws.read().unwrap().into_text().unwrap().as_str(),
+        "431[\"ws\"]"
+    );
     ws.send(Message::text("42{broken")).unwrap();
     loop {
         match ws.read() {
@@ -167,6 +222,151 @@ pub fn raw_websocket<D: Driver>() {
     }
 }
 
+/// CORS: allowed origins get the headers (preflight included), others do not.
+pub fn cors_headers<D: Driver>() {
+    let config = ServerConfig::default().cors(sio::Cors {
+        origins: sio::CorsOrigins::List(vec!["http://good.example".into()]),
+        credentials: true,
+    });
+    let port = D::start(config, app::setup).port;
+    let target = "/socket.io/?EIO=4&transport=polling";
+    let a = request(
+        port,
+        "GET",
+        target,
+        &[("Origin", "http://good.example")],
+        b"",
+    );
+    assert_eq!(a.status, 200);
+    assert_eq!(
+        a.header("access-control-allow-origin"),
+        Some("http://good.example")
+    );
+    assert_eq!(a.header("access-control-allow-credentials"), Some("true"));
+    let a = request(
+        port,
+        "GET",
+        target,
+        &[("Origin", "http://evil.example")],
+        b"",
+    );
+    assert_eq!(a.header("access-control-allow-origin"), None);
+    let a = request(
+        port,
+        "OPTIONS",
+        target,
+        &[("Origin", "http://good.example")],
+        b"",
+    );
+    assert_eq!(a.status, 204);
+    assert_eq!(
+        a.header("access-control-allow-origin"),
+        Some("http://good.example")
+    );
+}
+
+/// `allowRequest` refusing a handshake: 403 with the hook's message.
+pub fn allow_request_refuses<D: Driver>() {
+    let mut config = ServerConfig::default();
+    config.allow_request = Some(std::sync::Arc::new(|info: &sio::server::RequestInfo| {
+        let ok = info
+            .headers
+            .get("x-token")
+            .is_some_and(|v| v == "let-me-in");
+        Box::pin(async move {
+            if ok {
+                Ok(())
+            } else {
+                Err("no token".to_owned())
+            }
+        })
+    }));
+    let port = D::start(config, app::setup).port;
+    let a = get(port, "EIO=4&transport=polling");
+    assert_eq!(a.status, 403);
+    assert_eq!(a.json(), json!({"code": 4, "message": "no token"}));
+    let a = request(
+        port,
+        "GET",
+        "/socket.io/?EIO=4&transport=polling",
+        &[("x-token", "let-me-in")],
+        b"",
+    );
+    assert_eq!(a.status, 200);
+}
+
+/// The session cookie when configured.
+pub fn cookie_is_set<D: Driver>() {
+    let mut config = ServerConfig::default();
+    config.cookie = Some(sio::server::CookieConfig::default());
+    let port = D::start(config, app::setup).port;
+    let a = get(port, "EIO=4&transport=polling");
+    let sid = serde_json::from_slice::<serde_json::Value>(&a.body[1..]).unwrap()["sid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        a.header("set-cookie"),
+        Some(format!("io={sid}; Path=/; HttpOnly; SameSite=Lax").as_str())
+    );
+}
+
+/// `serveClient`: the bundle with an ETag, 304 on a match, gzip when accepted.
+pub fn serve_client_bundle<D: Driver>() {
+    crate::ensure_node_modules();
+    let dist = crate::js_dir().join("node_modules/socket.io-client/dist");
+    let port = D::start(ServerConfig::default().serve_client(&dist), app::setup).port;
+    let a = request(port, "GET", "/socket.io/socket.io.js", &[], b"");
+    assert_eq!(a.status, 200);
+    assert_eq!(
+        a.header("content-type"),
+        Some("application/javascript; charset=utf-8")
+    );
+    let on_disk = std::fs::read(dist.join("socket.io.js")).unwrap();
+    assert_eq!(a.body, on_disk);
+    let etag = a.header("etag").unwrap().to_owned();
+    let b = request(
+        port,
+        "GET",
+        "/socket.io/socket.io.js",
+        &[("If-None-Match", &etag)],
+        b"",
+    );
+    assert_eq!(b.status, 304);
+    assert!(b.body.is_empty());
+    let g = request(
+        port,
+        "GET",
+        "/socket.io/socket.io.min.js",
+        &[("Accept-Encoding", "gzip, br")],
+        b"",
+    );
+    assert_eq!(g.status, 200);
+    assert_eq!(g.header("content-encoding"), Some("gzip"));
+    assert_eq!(&g.body[..2], &[0x1f, 0x8b]);
+    let m = request(port, "GET", "/socket.io/socket.io.min.js.map", &[], b"");
+    assert_eq!(m.header("content-type"), Some("application/json"));
+    assert_eq!(
+        request(port, "GET", "/socket.io/other.js", &[], b"").status,
+        404
+    );
+}
+
+/// `close()`: open sessions end with `close` and new handshakes are refused.
+pub fn server_close<D: Driver>() {
+    let srv = D::start(app::config(), app::setup);
+    let port = srv.port;
+    let sid = handshake(port);
+    assert_eq!(post(port, &q(&sid), b"40").status, 200);
+    assert!(get(port, &q(&sid)).text().starts_with("40"));
+    let query = q(&sid);
+    let held = std::thread::spawn(move || get(port, &query));
+    D::block_on(srv.server.close());
+    assert_eq!(held.join().unwrap().text(), "1");
+    assert_eq!(srv.server.session_count(), 0);
+    assert_eq!(get(port, "EIO=4&transport=polling").status, 400);
+}
+
 /// Instantiates the raw suite for a driver.
 #[macro_export]
 macro_rules! raw_suite {
@@ -174,7 +374,8 @@ macro_rules! raw_suite {
         $crate::raw_suite!(@ $driver; handshake_json, error_answers, polling_exchange,
             malformed_packet_closes_only_that_session, oversized_body_is_413,
             concurrent_get_closes_the_session, missing_pong_closes_the_session,
-            pong_keeps_the_session, raw_websocket);
+            pong_keeps_the_session, raw_websocket, cors_headers, allow_request_refuses,
+            cookie_is_set, serve_client_bundle, server_close);
     };
     (@ $driver:ty; $($name:ident),*) => {
         $( #[test] fn $name() { $crate::raw_suite::$name::<$driver>(); } )*

@@ -299,7 +299,8 @@ impl ClientSession {
         };
         if status != 200 {
             if self.state == State::Opening {
-                self.events.push_back(Event::OpenFailed(OpenError::Refused { status, body }));
+                self.events
+                    .push_back(Event::OpenFailed(OpenError::Refused { status, body }));
                 return self.finish(CloseReason::TransportError);
             }
             return self.finish(CloseReason::TransportError);
@@ -346,8 +347,9 @@ impl ClientSession {
         }
         if self.transport == TransportKind::Polling && self.probe == Probe::Connecting {
             self.probe = Probe::Sent;
-            self.transmits
-                .push_back(Transmit::Ws(Packet::Ping(Bytes::from_static(b"probe")).encode()));
+            self.transmits.push_back(Transmit::Ws(
+                Packet::Ping(Bytes::from_static(b"probe")).encode(),
+            ));
         }
     }
 
@@ -497,9 +499,8 @@ impl ClientSession {
     }
 
     fn reset_ping(&mut self, now: Instant, open: &OpenData) {
-        self.ping_deadline = Some(
-            now + Duration::from_millis(open.ping_interval.saturating_add(open.ping_timeout)),
-        );
+        self.ping_deadline =
+            Some(now + Duration::from_millis(open.ping_interval.saturating_add(open.ping_timeout)));
     }
 
     /// Sends a control frame ahead of nothing else: queued after the current queue.
@@ -520,7 +521,8 @@ impl ClientSession {
             }
             self.probe = Probe::Over;
             self.transport = TransportKind::WebSocket;
-            self.transmits.push_back(Transmit::Ws(Packet::Upgrade.encode()));
+            self.transmits
+                .push_back(Transmit::Ws(Packet::Upgrade.encode()));
             self.events.push_back(Event::Upgraded);
             self.flush();
             return;
@@ -580,7 +582,8 @@ impl ClientSession {
 
     fn fail_transport(&mut self) {
         if self.state == State::Opening {
-            self.events.push_back(Event::OpenFailed(OpenError::Transport));
+            self.events
+                .push_back(Event::OpenFailed(OpenError::Transport));
         }
         if self.probe_active() {
             self.transmits.push_back(Transmit::WsClose);

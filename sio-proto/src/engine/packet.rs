@@ -122,7 +122,10 @@ impl Packet {
     pub fn encode(&self) -> Frame {
         match self {
             Packet::Message(Message::Binary(b)) => Frame::Binary(b.clone()),
-            Packet::Open(d) | Packet::Ping(d) | Packet::Pong(d) | Packet::Message(Message::Text(d)) => {
+            Packet::Open(d)
+            | Packet::Ping(d)
+            | Packet::Pong(d)
+            | Packet::Message(Message::Text(d)) => {
                 let mut out = BytesMut::with_capacity(1 + d.len());
                 out.put_u8(self.type_id());
                 out.extend_from_slice(d);

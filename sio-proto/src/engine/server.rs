@@ -255,7 +255,10 @@ impl EngineServer {
             _ => return Route::Reject(ErrorResponse::new(ErrorCode::UnknownTransport)),
         };
         if let Some(origin) = req.origin {
-            if origin.iter().any(|&c| (c < 0x20 && c != b'\t') || c == 0x7f) {
+            if origin
+                .iter()
+                .any(|&c| (c < 0x20 && c != b'\t') || c == 0x7f)
+            {
                 return Route::Reject(ErrorResponse::new(ErrorCode::BadRequest));
             }
         }
@@ -636,7 +639,9 @@ impl ServerSession {
             || self.upgrade != Upgrade::None
             || !self.config.allow_upgrades
         {
-            return Err(ProtocolError::Unexpected("second websocket for the session"));
+            return Err(ProtocolError::Unexpected(
+                "second websocket for the session",
+            ));
         }
         self.upgrade = Upgrade::Probing;
         self.timers.upgrade = Some(now + self.config.upgrade_timeout);
@@ -703,7 +708,9 @@ impl ServerSession {
         }
         if self.timers.close.is_some_and(|t| t <= now) {
             self.timers.close = None;
-            let reason = self.pending_close_reason.unwrap_or(CloseReason::ForcedClose);
+            let reason = self
+                .pending_close_reason
+                .unwrap_or(CloseReason::ForcedClose);
             self.finish(reason);
             return;
         }
@@ -836,7 +843,9 @@ impl ServerSession {
         }
         self.answer_get(out.freeze());
         if closing && self.state == State::Closing {
-            let reason = self.pending_close_reason.unwrap_or(CloseReason::ForcedClose);
+            let reason = self
+                .pending_close_reason
+                .unwrap_or(CloseReason::ForcedClose);
             self.finish(reason);
         }
     }

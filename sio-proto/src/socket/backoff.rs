@@ -96,7 +96,9 @@ mod tests {
             randomization_factor: 0.0,
             ..BackoffConfig::default()
         });
-        let d: Vec<u64> = (0..5).map(|_| b.next_delay(0.3).as_millis() as u64).collect();
+        let d: Vec<u64> = (0..5)
+            .map(|_| b.next_delay(0.3).as_millis() as u64)
+            .collect();
         assert_eq!(d, vec![1000, 2000, 4000, 5000, 5000]);
         b.reset();
         assert_eq!(b.next_delay(0.0).as_millis(), 1000);

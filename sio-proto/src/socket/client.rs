@@ -316,7 +316,12 @@ impl Manager {
     /// Emits a packet on `nsp`: sent at once when the namespace is connected, otherwise
     /// buffered until it is (bounded by `max_buffered`), or dropped when `volatile` (returns
     /// `Ok(false)` then). The packet is never sent twice.
-    pub fn emit(&mut self, nsp: &Nsp, p: EncodedPacket, volatile: bool) -> Result<bool, UsageError> {
+    pub fn emit(
+        &mut self,
+        nsp: &Nsp,
+        p: EncodedPacket,
+        volatile: bool,
+    ) -> Result<bool, UsageError> {
         let Some(n) = self.namespaces.iter_mut().find(|n| n.nsp == *nsp) else {
             return Err(UsageError::NotConnected(nsp.to_string()));
         };
@@ -521,7 +526,8 @@ impl Manager {
                     self.events.push_back(Event::Open(data));
                     for n in &mut self.namespaces {
                         n.state = NsState::Idle;
-                        self.events.push_back(Event::NamespaceReady { nsp: n.nsp.clone() });
+                        self.events
+                            .push_back(Event::NamespaceReady { nsp: n.nsp.clone() });
                     }
                 }
                 eng::Event::Ping => self.events.push_back(Event::Ping),

@@ -441,7 +441,8 @@ pub fn decode_text(text: Bytes, limits: &DecodeLimits) -> Result<(Packet, usize)
         if i == start || i - start > 6 || s.get(i) != Some(&b'-') {
             return Err(DecodeError::InvalidAttachmentCount);
         }
-        attachments = parse_digits(&s[start..i]).ok_or(DecodeError::InvalidAttachmentCount)? as usize;
+        attachments =
+            parse_digits(&s[start..i]).ok_or(DecodeError::InvalidAttachmentCount)? as usize;
         if attachments > limits.max_attachments {
             return Err(DecodeError::TooManyAttachments(attachments));
         }
@@ -497,8 +498,9 @@ fn parse_digits(d: &[u8]) -> Option<u64> {
     if d.len() > 19 {
         return None;
     }
-    d.iter()
-        .try_fold(0u64, |acc, &c| acc.checked_mul(10)?.checked_add(u64::from(c - b'0')))
+    d.iter().try_fold(0u64, |acc, &c| {
+        acc.checked_mul(10)?.checked_add(u64::from(c - b'0'))
+    })
 }
 
 fn first_non_ws(data: &[u8]) -> Option<u8> {
@@ -558,7 +560,9 @@ pub fn parse_event_name(data: &[u8]) -> Result<(Cow<'_, str>, usize), DecodeErro
             }
             let name = if escaped {
                 let raw = data.get(start - 1..=j).ok_or(DecodeError::InvalidJson)?;
-                Cow::Owned(serde_json::from_slice::<String>(raw).map_err(|_| DecodeError::InvalidJson)?)
+                Cow::Owned(
+                    serde_json::from_slice::<String>(raw).map_err(|_| DecodeError::InvalidJson)?,
+                )
             } else {
                 let raw = data.get(start..j).ok_or(DecodeError::InvalidJson)?;
                 Cow::Borrowed(std::str::from_utf8(raw).map_err(|_| DecodeError::InvalidUtf8)?)
@@ -567,10 +571,9 @@ pub fn parse_event_name(data: &[u8]) -> Result<(Cow<'_, str>, usize), DecodeErro
         }
         Some(c) if c.is_ascii_digit() || *c == b'-' => {
             let start = i;
-            while data
-                .get(i)
-                .is_some_and(|c| c.is_ascii_digit() || matches!(c, b'-' | b'.' | b'e' | b'E' | b'+'))
-            {
+            while data.get(i).is_some_and(|c| {
+                c.is_ascii_digit() || matches!(c, b'-' | b'.' | b'e' | b'E' | b'+')
+            }) {
                 i += 1;
             }
             let raw = std::str::from_utf8(&data[start..i]).map_err(|_| DecodeError::InvalidJson)?;
@@ -642,7 +645,10 @@ mod tests {
     use super::*;
 
     fn dec(s: &str) -> Result<(Packet, usize), DecodeError> {
-        decode_text(Bytes::copy_from_slice(s.as_bytes()), &DecodeLimits::default())
+        decode_text(
+            Bytes::copy_from_slice(s.as_bytes()),
+            &DecodeLimits::default(),
+        )
     }
 
     #[test]
@@ -662,13 +668,19 @@ mod tests {
 
     #[test]
     fn reserved_and_bad_shapes_are_rejected() {
-        assert_eq!(dec(r#"2["connect"]"#).unwrap_err(), DecodeError::InvalidPayload);
+        assert_eq!(
+            dec(r#"2["connect"]"#).unwrap_err(),
+            DecodeError::InvalidPayload
+        );
         assert_eq!(dec(r#"2{"a":1}"#).unwrap_err(), DecodeError::InvalidPayload);
         assert_eq!(dec(r#"1["x"]"#).unwrap_err(), DecodeError::InvalidPayload);
         assert_eq!(dec(r#"3["x"]"#).unwrap_err(), DecodeError::InvalidPayload);
         assert_eq!(dec(r#"0[]"#).unwrap_err(), DecodeError::InvalidPayload);
         assert_eq!(dec(r#"4[]"#).unwrap_err(), DecodeError::InvalidPayload);
-        assert_eq!(dec(r#"5["a"]"#).unwrap_err(), DecodeError::InvalidAttachmentCount);
+        assert_eq!(
+            dec(r#"5["a"]"#).unwrap_err(),
+            DecodeError::InvalidAttachmentCount
+        );
         assert_eq!(dec("7").unwrap_err(), DecodeError::UnknownPacketType(b'7'));
         assert_eq!(dec("").unwrap_err(), DecodeError::Empty);
         assert_eq!(
@@ -698,13 +710,21 @@ mod tests {
     #[test]
     fn reassembly_in_order() {
         let mut d = Decoder::default();
-        let text = Bytes::from_static(br#"52-["up",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]"#);
+        let text = Bytes::from_static(
+            br#"52-["up",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]"#,
+        );
         assert_eq!(d.decode_text(text).unwrap(), None);
         assert_eq!(d.decode_binary(Bytes::from_static(b"a")).unwrap(), None);
         let p = d.decode_binary(Bytes::from_static(b"b")).unwrap().unwrap();
-        assert_eq!(p.attachments, vec![Bytes::from_static(b"a"), Bytes::from_static(b"b")]);
+        assert_eq!(
+            p.attachments,
+            vec![Bytes::from_static(b"a"), Bytes::from_static(b"b")]
+        );
         assert!(p.value().is_ok());
-        assert_eq!(d.decode_binary(Bytes::from_static(b"c")).unwrap_err(), DecodeError::UnexpectedAttachment);
+        assert_eq!(
+            d.decode_binary(Bytes::from_static(b"c")).unwrap_err(),
+            DecodeError::UnexpectedAttachment
+        );
     }
 
     #[test]

@@ -256,7 +256,9 @@ impl Connection {
             .iter_mut()
             .find(|n| !n.connected && n.nsp == *nsp)
         else {
-            return Err(UsageError::InvalidState("no pending CONNECT for this namespace"));
+            return Err(UsageError::InvalidState(
+                "no pending CONNECT for this namespace",
+            ));
         };
         n.connected = true;
         let data = serde_json::json!({ "sid": socket_id }).to_string();
@@ -276,7 +278,9 @@ impl Connection {
             .iter()
             .position(|n| !n.connected && n.nsp == *nsp)
         else {
-            return Err(UsageError::InvalidState("no pending CONNECT for this namespace"));
+            return Err(UsageError::InvalidState(
+                "no pending CONNECT for this namespace",
+            ));
         };
         self.namespaces.remove(i);
         self.send_encoded(&Packet::connect_error(nsp.clone(), message, data).encode())
@@ -345,7 +349,11 @@ impl Connection {
             });
         }
         if close {
-            self.close_with(now, CloseReason::ForcedClose, DisconnectReason::ForcedServerClose);
+            self.close_with(
+                now,
+                CloseReason::ForcedClose,
+                DisconnectReason::ForcedServerClose,
+            );
         }
     }
 
@@ -367,7 +375,8 @@ impl Connection {
     fn disconnect_all(&mut self, reason: DisconnectReason) {
         for n in self.namespaces.drain(..) {
             if n.connected {
-                self.events.push_back(Event::Disconnect { nsp: n.nsp, reason });
+                self.events
+                    .push_back(Event::Disconnect { nsp: n.nsp, reason });
             }
         }
         self.acks.clear();

@@ -29,7 +29,8 @@ pub enum Wire {
 }
 
 /// What the server application decides on a CONNECT.
-pub type ConnectPolicy = Box<dyn FnMut(&Nsp, &Bytes) -> Result<(), (String, Option<serde_json::Value>)>>;
+pub type ConnectPolicy =
+    Box<dyn FnMut(&Nsp, &Bytes) -> Result<(), (String, Option<serde_json::Value>)>>;
 
 /// The pair.
 pub struct Pair {
@@ -247,7 +248,10 @@ impl Pair {
                         self.gen = gen;
                         self.held_get = true;
                     }
-                    Route::Session { kind: SessionRequest::PollGet, .. } => {
+                    Route::Session {
+                        kind: SessionRequest::PollGet,
+                        ..
+                    } => {
                         self.wire.push(Wire::Up("GET".into()));
                         match self.conn().handle_poll_get(now) {
                             PollGet::Held => self.held_get = true,
@@ -273,7 +277,10 @@ impl Pair {
                 };
                 self.wire.push(Wire::Up(format!("POST {}", show(&body))));
                 match self.route(&req) {
-                    Route::Session { kind: SessionRequest::PollPost, .. } => {
+                    Route::Session {
+                        kind: SessionRequest::PollPost,
+                        ..
+                    } => {
                         let r = self.conn().handle_poll_post(now, body);
                         self.client.handle_post_response(now, gen, r.status == 200);
                     }
@@ -294,7 +301,10 @@ impl Pair {
                         self.ws_open = true;
                         self.client.handle_ws_open(now, gen);
                     }
-                    Route::Session { kind: SessionRequest::WebSocket, .. } => {
+                    Route::Session {
+                        kind: SessionRequest::WebSocket,
+                        ..
+                    } => {
                         if self.conn().handle_ws_open(now).is_ok() {
                             self.ws_open = true;
                             self.client.handle_ws_open(now, gen);
@@ -306,7 +316,8 @@ impl Pair {
                 }
             }
             ClientTransmit::Ws(frame) => {
-                self.wire.push(Wire::Up(format!("ws {}", show_frame(&frame))));
+                self.wire
+                    .push(Wire::Up(format!("ws {}", show_frame(&frame))));
                 if self.ws_open {
                     if let Some(c) = self.conn.as_mut() {
                         c.handle_ws_frame(now, frame);
@@ -330,14 +341,16 @@ impl Pair {
         let gen = self.gen;
         match t {
             ServerTransmit::PollResponse(body) => {
-                self.wire.push(Wire::Down(format!("GET <- {}", show(&body))));
+                self.wire
+                    .push(Wire::Down(format!("GET <- {}", show(&body))));
                 if self.held_get {
                     self.held_get = false;
                     self.client.handle_poll_response(now, gen, Ok((200, body)));
                 }
             }
             ServerTransmit::Ws(frame) => {
-                self.wire.push(Wire::Down(format!("ws {}", show_frame(&frame))));
+                self.wire
+                    .push(Wire::Down(format!("ws {}", show_frame(&frame))));
                 if self.ws_open {
                     self.client.handle_ws_frame(now, gen, frame);
                 }
@@ -365,7 +378,8 @@ impl Pair {
         self.held_get = false;
         self.ws_open = false;
         let session = self.router.accept(self.now, kind);
-        self.wire.push(Wire::Up(format!("handshake {}", kind.as_str())));
+        self.wire
+            .push(Wire::Up(format!("handshake {}", kind.as_str())));
         self.conn = Some(Connection::new(self.now, session, self.conn_config));
         self.gen = self.client.generation();
     }
@@ -395,7 +409,10 @@ pub fn show_frame(f: &Frame) -> String {
 }
 
 fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect::<Vec<_>>().join(" ")
+    b.iter()
+        .map(|x| format!("{x:02x}"))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// `Nsp` from a literal.

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use async_tungstenite::tungstenite::Message as WsMessage;
+use async_tungstenite::tungstenite::{Message as WsMessage, Utf8Bytes};
 use async_tungstenite::WebSocketStream;
 use bytes::Bytes;
 use futures_channel::{mpsc, oneshot};
@@ -78,6 +78,8 @@ impl Input {
 pub(crate) struct ConnHandle {
     tx: mpsc::UnboundedSender<Input>,
     queued: Arc<AtomicUsize>,
+    /// A POST is being read or processed (the protocol allows one at a time).
+    pub(crate) post_in_flight: Arc<std::sync::atomic::AtomicBool>,
     transport: Arc<AtomicU8>,
     max: usize,
 }
@@ -121,7 +123,10 @@ pub(crate) fn channel(
     let h = ConnHandle {
         tx,
         queued: Arc::new(AtomicUsize::new(0)),
-        transport: Arc::new(AtomicU8::new(u8::from(transport == TransportKind::WebSocket))),
+        post_in_flight: Arc::default(),
+        transport: Arc::new(AtomicU8::new(u8::from(
+            transport == TransportKind::WebSocket,
+        ))),
         max,
     };
     (h, rx)
@@ -129,6 +134,7 @@ pub(crate) fn channel(
 
 enum Wake {
     Input(Input),
+    GetAborted,
     Ws(Option<Result<WsMessage, async_tungstenite::tungstenite::Error>>),
     Timer,
     Task,
@@ -185,10 +191,15 @@ impl ConnTask {
             let now = self.server.rt.now();
             match wake {
                 Wake::Input(i) => self.on_input(now, i),
+                Wake::GetAborted => {
+                    // The client went away while its long-poll was held (Node: "poll
+                    // connection closed prematurely").
+                    self.held_get = None;
+                    self.conn.handle_poll_aborted(now);
+                }
                 Wake::Ws(Some(Ok(m))) => match m {
                     WsMessage::Text(t) => {
-                        self.conn
-                            .handle_ws_frame(now, Frame::Text(Bytes::from(t)));
+                        self.conn.handle_ws_frame(now, Frame::Text(Bytes::from(t)));
                     }
                     WsMessage::Binary(b) => self.conn.handle_ws_frame(now, Frame::Binary(b)),
                     WsMessage::Close(_) => {
@@ -236,6 +247,11 @@ impl ConnTask {
         }
         if let Poll::Ready(Some(i)) = self.rx.poll_next_unpin(cx) {
             return Poll::Ready(Wake::Input(i));
+        }
+        if let Some(tx) = self.held_get.as_mut() {
+            if tx.poll_canceled(cx).is_ready() {
+                return Poll::Ready(Wake::GetAborted);
+            }
         }
         if let Some(ws) = self.ws.as_mut() {
             if let Poll::Ready(m) = ws.poll_next_unpin(cx) {
@@ -353,8 +369,8 @@ impl ConnTask {
                     Transmit::Ws(frame) => {
                         if let Some(ws) = self.ws.as_mut() {
                             let msg = match frame {
-                                Frame::Text(b) => match std::str::from_utf8(&b) {
-                                    Ok(s) => WsMessage::text(s),
+                                Frame::Text(b) => match Utf8Bytes::try_from(b) {
+                                    Ok(s) => WsMessage::Text(s),
                                     Err(_) => continue,
                                 },
                                 Frame::Binary(b) => WsMessage::Binary(b),
@@ -401,7 +417,10 @@ impl ConnTask {
                 let Some(socket) = self.sockets.get(&nsp).cloned() else {
                     return;
                 };
-                let name = packet.event_name().map(|n| n.into_owned()).unwrap_or_default();
+                let name = packet
+                    .event_name()
+                    .map(|n| n.into_owned())
+                    .unwrap_or_default();
                 if !socket.pre_dispatch(&name, &packet) {
                     return;
                 }

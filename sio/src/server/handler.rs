@@ -70,7 +70,8 @@ where
 }
 
 /// A type-erased event handler.
-pub(crate) type BoxedHandler = Arc<dyn Fn(Socket, Packet, AckSender) -> BoxFuture<()> + Send + Sync>;
+pub(crate) type BoxedHandler =
+    Arc<dyn Fn(Socket, Packet, AckSender) -> BoxFuture<()> + Send + Sync>;
 
 pub(crate) fn boxed<M, H: EventHandler<M>>(h: H) -> BoxedHandler {
     Arc::new(move |s, p, a| h.call(s, p, a))

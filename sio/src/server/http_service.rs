@@ -14,7 +14,9 @@ use futures_channel::oneshot;
 use http::header::{self, HeaderValue};
 use http::{Method as HttpMethod, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
-use sio_proto::engine::server::{ErrorCode, ErrorResponse, Method, Request as EioRequest, Route, SessionRequest, Transmit};
+use sio_proto::engine::server::{
+    ErrorCode, ErrorResponse, Method, Request as EioRequest, Route, SessionRequest, Transmit,
+};
 use sio_proto::engine::TransportKind;
 use sio_proto::socket::server::Connection;
 
@@ -62,7 +64,10 @@ pub async fn serve_connection_with<IO>(
     });
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder.header_read_timeout(None).keep_alive(true);
-    let _ = builder.serve_connection(HyperIo(io), svc).with_upgrades().await;
+    let _ = builder
+        .serve_connection(HyperIo(io), svc)
+        .with_upgrades()
+        .await;
 }
 
 type Resp = Response<Full<Bytes>>;
@@ -147,7 +152,10 @@ impl Server {
             _ => Method::Other,
         };
         let query = req.uri().query().unwrap_or("").to_owned();
-        let origin = req.headers().get(header::ORIGIN).map(|v| v.as_bytes().to_vec());
+        let origin = req
+            .headers()
+            .get(header::ORIGIN)
+            .map(|v| v.as_bytes().to_vec());
         let route = {
             let sessions = lock(&inner.sessions);
             let router = lock(&inner.router);
@@ -191,8 +199,7 @@ impl Server {
                 }
             }
             Route::Session { sid, kind } => {
-                let Some(handle) = lock(&inner.sessions).get(&sid).map(|e| e.handle.clone())
-                else {
+                let Some(handle) = lock(&inner.sessions).get(&sid).map(|e| e.handle.clone()) else {
                     return error_response(&ErrorResponse::new(ErrorCode::UnknownSid));
                 };
                 match kind {
@@ -207,19 +214,16 @@ impl Server {
                         }
                     }
                     SessionRequest::PollPost => {
-                        let limit = inner.config.engine.max_http_buffer_size;
-                        let bytes = match Limited::new(req.into_body(), limit).collect().await {
-                            Ok(c) => c.to_bytes(),
-                            Err(_) => return response(413, "", Bytes::new()),
-                        };
-                        let (tx, rx) = oneshot::channel();
-                        if handle.push(Input::PollPost(bytes, tx)).is_err() {
-                            return error_response(&ErrorResponse::new(ErrorCode::UnknownSid));
+                        use std::sync::atomic::Ordering::AcqRel;
+                        if handle.post_in_flight.swap(true, AcqRel) {
+                            // Node: "data request overlap from client": 400, session closed.
+                            let _ = handle
+                                .push(Input::Close(sio_proto::engine::CloseReason::TransportError));
+                            return response(400, "", Bytes::new());
                         }
-                        match rx.await {
-                            Ok(r) => reply_response(r),
-                            Err(_) => error_response(&ErrorResponse::new(ErrorCode::UnknownSid)),
-                        }
+                        // Cleared however this request ends (answered, or dropped mid-body).
+                        let _guard = PostGuard(handle.post_in_flight.clone());
+                        self.poll_post(&handle, req).await
                     }
                     SessionRequest::WebSocket => {
                         let hs = handshake_of(&req, &query, remote);
@@ -227,6 +231,26 @@ impl Server {
                     }
                 }
             }
+        }
+    }
+
+    async fn poll_post<B>(&self, handle: &conn::ConnHandle, req: Request<B>) -> Resp
+    where
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B::Error: std::error::Error + Send + Sync + 'static,
+    {
+        let limit = self.inner.config.engine.max_http_buffer_size;
+        let bytes = match Limited::new(req.into_body(), limit).collect().await {
+            Ok(c) => c.to_bytes(),
+            Err(_) => return response(413, "", Bytes::new()),
+        };
+        let (tx, rx) = oneshot::channel();
+        if handle.push(Input::PollPost(bytes, tx)).is_err() {
+            return error_response(&ErrorResponse::new(ErrorCode::UnknownSid));
+        }
+        match rx.await {
+            Ok(r) => reply_response(r),
+            Err(_) => error_response(&ErrorResponse::new(ErrorCode::UnknownSid)),
         }
     }
 
@@ -243,7 +267,12 @@ impl Server {
         }
         let sid = conn.sid().to_owned();
         let (handle, rx) = conn::channel(inner.config.max_inbox, TransportKind::Polling);
-        lock(&inner.sessions).insert(sid.clone(), SessionEntry { handle: handle.clone() });
+        lock(&inner.sessions).insert(
+            sid.clone(),
+            SessionEntry {
+                handle: handle.clone(),
+            },
+        );
         let task = ConnTask::new(inner.clone(), conn, handle, rx, None, None, handshake);
         inner.rt.spawn(Box::pin(task.run()));
         let mut r = response(200, "text/plain; charset=UTF-8", body);
@@ -280,11 +309,20 @@ impl Server {
         let config = WebSocketConfig::default()
             .read_buffer_size(4096)
             .write_buffer_size(0)
-            .max_write_buffer_size(inner.config.engine.max_http_buffer_size.saturating_mul(2).max(1 << 20))
+            .max_write_buffer_size(
+                inner
+                    .config
+                    .engine
+                    .max_http_buffer_size
+                    .saturating_mul(2)
+                    .max(1 << 20),
+            )
             .max_message_size(Some(inner.config.engine.max_http_buffer_size))
             .max_frame_size(Some(inner.config.engine.max_http_buffer_size));
         inner.rt.clone().spawn(Box::pin(async move {
-            let Ok(upgraded) = on_upgrade.await else { return };
+            let Ok(upgraded) = on_upgrade.await else {
+                return;
+            };
             let ws: Ws =
                 WebSocketStream::from_raw_socket(FuturesIo(upgraded), Role::Server, Some(config))
                     .await;
@@ -300,7 +338,12 @@ impl Server {
                     let sid = conn.sid().to_owned();
                     let (handle, rx) =
                         conn::channel(inner.config.max_inbox, TransportKind::WebSocket);
-                    lock(&inner.sessions).insert(sid, SessionEntry { handle: handle.clone() });
+                    lock(&inner.sessions).insert(
+                        sid,
+                        SessionEntry {
+                            handle: handle.clone(),
+                        },
+                    );
                     let task =
                         ConnTask::new(inner.clone(), conn, handle, rx, Some(ws), None, handshake);
                     task.run().await;
@@ -315,6 +358,14 @@ impl Server {
             h.insert(header::SEC_WEBSOCKET_ACCEPT, v);
         }
         r
+    }
+}
+
+struct PostGuard(Arc<std::sync::atomic::AtomicBool>);
+
+impl Drop for PostGuard {
+    fn drop(&mut self) {
+        self.0.store(false, std::sync::atomic::Ordering::Release);
     }
 }
 

@@ -3,8 +3,8 @@
 pub(crate) mod conn;
 pub mod handler;
 mod http_service;
-mod serve_client;
 pub mod namespace;
+mod serve_client;
 pub mod socket;
 
 use std::collections::HashMap;
@@ -23,8 +23,8 @@ use sio_proto::IdGenerator;
 
 pub use self::http_service::{serve_connection, serve_connection_with, Fallback};
 pub use self::namespace::{AckResponse, BroadcastOperator, ConnectError, Namespace};
-pub use self::socket::{AckError, AckSender, EmitError, Handshake, Socket, SocketId};
 use self::socket::{lock, read, write};
+pub use self::socket::{AckError, AckSender, EmitError, Handshake, Socket, SocketId};
 use crate::runtime::{BoxFuture, Runtime};
 pub use sio_proto::socket::DisconnectReason;
 
@@ -203,6 +203,42 @@ impl ServerConfig {
     }
 }
 
+/// Support for benchmarks of the broadcast path: sockets attached to a namespace whose
+/// connection inbox is read by the caller instead of a connection task. Not a public API.
+#[doc(hidden)]
+pub mod bench_support {
+    use std::sync::atomic::Ordering;
+
+    use futures_channel::mpsc::UnboundedReceiver;
+    use sio_proto::engine::TransportKind;
+
+    use super::conn::{self, Input};
+    use super::{Handshake, Namespace, Socket};
+
+    /// The inbox of an attached socket.
+    pub struct Inbox(UnboundedReceiver<Input>);
+
+    impl Inbox {
+        /// Takes every queued packet; returns how many there were.
+        pub fn drain(&mut self) -> usize {
+            let mut n = 0;
+            while self.0.try_recv().is_ok() {
+                n += 1;
+            }
+            n
+        }
+    }
+
+    /// Attaches a socket with id `id` to `ns`, as a connection would after CONNECT.
+    pub fn attach(ns: &Namespace, id: &str) -> (Socket, Inbox) {
+        let (handle, rx) = conn::channel(usize::MAX, TransportKind::WebSocket);
+        let s = Socket::new(id.into(), ns.clone(), handle, Handshake::default());
+        s.inner.connected.store(true, Ordering::Release);
+        ns.add_socket(&s);
+        (s, Inbox(rx))
+    }
+}
+
 pub(crate) struct SessionEntry {
     pub(crate) handle: conn::ConnHandle,
 }
@@ -317,9 +353,7 @@ impl Server {
         };
         let mut map = write(&self.inner.namespaces);
         map.entry(name.clone())
-            .or_insert_with(|| {
-                Namespace::new(Nsp::new(&name).unwrap_or_else(|e| panic!("{e}")))
-            })
+            .or_insert_with(|| Namespace::new(Nsp::new(&name).unwrap_or_else(|e| panic!("{e}"))))
             .clone()
     }
 

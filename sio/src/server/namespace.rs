@@ -150,7 +150,11 @@ impl Namespace {
     }
 
     pub(crate) fn rooms_of(&self, id: &SocketId) -> Vec<Room> {
-        read(&self.inner.state).rooms.rooms_of(id).cloned().collect()
+        read(&self.inner.state)
+            .rooms
+            .rooms_of(id)
+            .cloned()
+            .collect()
     }
 
     /// The socket with this id, if connected to this namespace.
@@ -339,8 +343,10 @@ impl BroadcastOperator {
                     Ok(rx) => match rx.await {
                         Err(_) => Err(AckError::Disconnected),
                         Ok(Err(e)) => Err(e),
-                        Ok(Ok(packet)) => payload::from_payload(&packet.data, 0, &packet.attachments)
-                            .map_err(AckError::from),
+                        Ok(Ok(packet)) => {
+                            payload::from_payload(&packet.data, 0, &packet.attachments)
+                                .map_err(AckError::from)
+                        }
                     },
                 };
                 AckResponse { socket, result }

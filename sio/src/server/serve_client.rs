@@ -45,9 +45,9 @@ fn load(path: &std::path::Path) -> Option<std::sync::Arc<Cached>> {
     enc.write_all(&plain).ok()?;
     let gzip = Bytes::from(enc.finish().ok()?);
     // FNV-1a over the content: a stable validator, not a security measure.
-    let hash = plain
-        .iter()
-        .fold(0xcbf29ce484222325u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x100000001b3));
+    let hash = plain.iter().fold(0xcbf29ce484222325u64, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x100000001b3)
+    });
     let etag = HeaderValue::from_str(&format!("W/\"{:x}-{:016x}\"", plain.len(), hash)).ok()?;
     let c = std::sync::Arc::new(Cached { plain, gzip, etag });
     lock(cache()).insert(path.to_owned(), c.clone());
@@ -68,7 +68,10 @@ pub(crate) fn serve(
     let mut r = Response::new(Full::new(Bytes::new()));
     let h = r.headers_mut();
     h.insert(header::ETAG, c.etag.clone());
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=0"));
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=0"),
+    );
     if headers.get(header::IF_NONE_MATCH) == Some(&c.etag) {
         *r.status_mut() = StatusCode::NOT_MODIFIED;
         return Some(r);

@@ -42,6 +42,20 @@ pub struct Handshake {
     pub secure: bool,
 }
 
+impl Default for Handshake {
+    fn default() -> Self {
+        Self {
+            headers: http::HeaderMap::new(),
+            query: Vec::new(),
+            auth: serde_json::Value::Null,
+            address: None,
+            time: SystemTime::UNIX_EPOCH,
+            url: String::new(),
+            secure: false,
+        }
+    }
+}
+
 impl Handshake {
     /// The first value of query parameter `key`.
     pub fn query_param(&self, key: &str) -> Option<&str> {
@@ -266,7 +280,11 @@ impl Socket {
     }
 
     /// Emits `event` only if it can leave at once (Node's `socket.volatile.emit`).
-    pub fn emit_volatile<T: Serialize + ?Sized>(&self, event: &str, data: &T) -> Result<(), EmitError> {
+    pub fn emit_volatile<T: Serialize + ?Sized>(
+        &self,
+        event: &str,
+        data: &T,
+    ) -> Result<(), EmitError> {
         let p = encode_event(&self.inner.ns.nsp(), event, data, None)?;
         self.notify_outgoing(event);
         if !self.connected() {
@@ -458,7 +476,13 @@ pub(crate) fn encode_event<T: Serialize + ?Sized>(
     let json = out.split_off(header_len);
     let mut text = BytesMut::with_capacity(16 + json.len());
     text.put_u8(b'4');
-    write_header(&mut text, PacketKind::BinaryEvent, nsp, Some(attachments.len()), id);
+    write_header(
+        &mut text,
+        PacketKind::BinaryEvent,
+        nsp,
+        Some(attachments.len()),
+        id,
+    );
     text.extend_from_slice(&json);
     Ok(EncodedPacket {
         text: text.freeze(),
