@@ -1081,3 +1081,54 @@ fn poll_timeout_is_none_once_closed() {
     assert!(s.is_closed());
     assert_eq!(s.poll_timeout(), None);
 }
+
+/// Closing while the client is switching (`3probe` sent): the probe stays, and once the client
+/// sends `5` the close goes out on the websocket, so a client that paused its polling is not
+/// left waiting.
+#[test]
+fn close_after_probe_answer_finishes_on_the_websocket() {
+    use bytes::Bytes;
+    use sio_proto::engine::server::{Event, PollGet, ServerSession, Transmit};
+    use sio_proto::engine::{CloseReason, Frame, TransportKind};
+    let t0 = std::time::Instant::now();
+    let mut s = ServerSession::new(t0, "sid".into(), TransportKind::Polling, Default::default());
+    while s.poll_transmit().is_some() {}
+    s.handle_ws_open(t0).unwrap();
+    s.handle_ws_frame(t0, Frame::Text(Bytes::from_static(b"2probe")));
+    assert_eq!(
+        s.poll_transmit(),
+        Some(Transmit::Ws(Frame::Text(Bytes::from_static(b"3probe"))))
+    );
+    s.close(t0, CloseReason::ForcedClose);
+    assert_eq!(s.poll_transmit(), None, "the probe is kept");
+    s.handle_ws_frame(t0, Frame::Text(Bytes::from_static(b"5")));
+    assert_eq!(
+        s.poll_transmit(),
+        Some(Transmit::Ws(Frame::Text(Bytes::from_static(b"1"))))
+    );
+    assert_eq!(s.poll_transmit(), Some(Transmit::WsClose));
+    let events: Vec<Event> = std::iter::from_fn(|| s.poll_event()).collect();
+    assert!(events.contains(&Event::Upgraded));
+    assert_eq!(events.last(), Some(&Event::Closed(CloseReason::ForcedClose)));
+    assert!(matches!(s.handle_poll_get(t0), PollGet::Reject { .. }));
+}
+
+/// Closing during an unanswered probe drops the probe and closes on polling.
+#[test]
+fn close_before_probe_answer_drops_the_probe() {
+    use bytes::Bytes;
+    use sio_proto::engine::server::{PollGet, ServerSession, Transmit};
+    use sio_proto::engine::{CloseReason, TransportKind};
+    let t0 = std::time::Instant::now();
+    let mut s = ServerSession::new(t0, "sid".into(), TransportKind::Polling, Default::default());
+    while s.poll_transmit().is_some() {}
+    s.handle_ws_open(t0).unwrap();
+    s.close(t0, CloseReason::ForcedClose);
+    assert_eq!(s.poll_transmit(), Some(Transmit::WsClose));
+    assert_eq!(s.handle_poll_get(t0), PollGet::Held);
+    assert_eq!(
+        s.poll_transmit(),
+        Some(Transmit::PollResponse(Bytes::from_static(b"1")))
+    );
+    assert!(s.is_closed());
+}

@@ -6,6 +6,7 @@
 //! `sio-async-std`) supplies a [`Runtime`] and accepts TCP connections.
 #![warn(missing_docs)]
 
+pub mod engine;
 pub mod io;
 pub mod payload;
 pub mod runtime;

@@ -36,6 +36,8 @@ pub trait Driver {
     const NAME: &'static str;
     /// Starts a server with `config` on a free port, after `setup` installed its handlers.
     fn start(config: ServerConfig, setup: impl FnOnce(&Server)) -> TestServer;
+    /// Starts a plain Engine.IO server on a free port; returns the port.
+    fn start_engine(setup: impl FnOnce(&sio::engine::EngineIo)) -> u16;
     /// Runs a future on the driver's runtime to completion (for Rust-side clients and checks).
     fn block_on<F: std::future::Future>(f: F) -> F::Output;
 }
@@ -70,6 +72,21 @@ impl Driver for Tokio {
         setup(&server);
         rt.spawn(sio_tokio::serve(listener, server.clone()));
         TestServer { server, port }
+    }
+
+    fn start_engine(setup: impl FnOnce(&sio::engine::EngineIo)) -> u16 {
+        let rt = tokio_rt();
+        let listener = rt
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .expect("bind 127.0.0.1:0");
+        let port = listener.local_addr().expect("local addr").port();
+        let eio = sio::engine::EngineIo::new(
+            std::sync::Arc::new(sio_tokio::TokioRuntime),
+            ServerConfig::default(),
+        );
+        setup(&eio);
+        rt.spawn(sio_tokio::serve(listener, eio.server().clone()));
+        port
     }
 
     fn block_on<F: std::future::Future>(f: F) -> F::Output {

@@ -367,6 +367,44 @@ pub fn server_close<D: Driver>() {
     assert_eq!(get(port, "EIO=4&transport=polling").status, 400);
 }
 
+/// A plain Engine.IO server echoes text and binary over polling and websocket.
+pub fn engine_only_echo<D: Driver>() {
+    let port = D::start_engine(|eio| {
+        eio.on_connection(|s: sio::engine::EngineSocket| async move {
+            s.on_message(|s, m| {
+                let _ = s.send(m);
+            });
+        });
+    });
+    let target = |q: &str| format!("/engine.io/?{q}");
+    let a = request(port, "GET", &target("EIO=4&transport=polling"), &[], b"");
+    assert_eq!(a.status, 200);
+    let sid = serde_json::from_slice::<serde_json::Value>(&a.body[1..]).unwrap()["sid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let qs = target(&q(&sid));
+    assert_eq!(
+        request(port, "POST", &qs, &[], b"4hello\x1ebAQIDBA==").status,
+        200
+    );
+    assert_eq!(
+        request(port, "GET", &qs, &[], b"").text(),
+        "4hello\x1ebAQIDBA=="
+    );
+    // The Socket.IO path is not served by a plain Engine.IO server.
+    assert_eq!(get(port, "EIO=4&transport=polling").status, 404);
+
+    use tungstenite::Message;
+    let url = format!("ws://127.0.0.1:{port}/engine.io/?EIO=4&transport=websocket");
+    let (mut ws, _) = tungstenite::connect(url).expect("websocket");
+    assert!(ws.read().unwrap().into_text().unwrap().starts_with("0{"));
+    ws.send(Message::text("4text")).unwrap();
+    assert_eq!(ws.read().unwrap().into_text().unwrap().as_str(), "4text");
+    ws.send(Message::binary(vec![9u8, 8, 7])).unwrap();
+    assert_eq!(ws.read().unwrap().into_data().to_vec(), vec![9u8, 8, 7]);
+}
+
 /// Instantiates the raw suite for a driver.
 #[macro_export]
 macro_rules! raw_suite {
@@ -375,7 +413,7 @@ macro_rules! raw_suite {
             malformed_packet_closes_only_that_session, oversized_body_is_413,
             concurrent_get_closes_the_session, missing_pong_closes_the_session,
             pong_keeps_the_session, raw_websocket, cors_headers, allow_request_refuses,
-            cookie_is_set, serve_client_bundle, server_close);
+            cookie_is_set, serve_client_bundle, server_close, engine_only_echo);
     };
     (@ $driver:ty; $($name:ident),*) => {
         $( #[test] fn $name() { $crate::raw_suite::$name::<$driver>(); } )*

@@ -559,7 +559,12 @@ impl ServerSession {
                 self.finish(reason);
             }
             TransportKind::Polling => {
-                if self.upgrade != Upgrade::None {
+                // A probe that has not been answered yet is dropped: the client keeps polling
+                // and gets `close` on its next GET. A probe already answered (`3probe` sent)
+                // is kept: the client may be pausing its polling to switch, and a websocket
+                // closed under it then would leave it paused; the close goes out on whichever
+                // transport the client uses next.
+                if self.upgrade == Upgrade::Probing {
                     self.cancel_upgrade();
                 }
                 self.queue.push_back(Packet::Close.encode());
@@ -592,7 +597,7 @@ impl ServerSession {
             };
         }
         self.held_get = true;
-        if self.upgrade == Upgrade::Probed {
+        if self.upgrade == Upgrade::Probed && self.state == State::Open {
             // Release the client so that it can complete the upgrade.
             self.answer_get(Packet::Noop.encode_text());
         } else {
@@ -806,6 +811,13 @@ impl ServerSession {
                 self.transport = TransportKind::WebSocket;
                 self.events.push_back(Event::Upgraded);
                 let _ = now;
+                if self.state == State::Closing {
+                    // Closed while the client was switching: finish on the websocket (the
+                    // queued packets, `close` among them, then the websocket closes).
+                    self.ws_close_pending = true;
+                    let reason = self.pending_close_reason.unwrap_or(CloseReason::ForcedClose);
+                    self.finish(reason);
+                }
             }
             (Upgrade::None, _) => {}
             _ => self.cancel_upgrade(),
@@ -831,7 +843,7 @@ impl ServerSession {
         if self.transport != TransportKind::Polling
             || !self.held_get
             || self.queue.is_empty()
-            || self.upgrade == Upgrade::Probed
+            || (self.upgrade == Upgrade::Probed && self.state == State::Open)
         {
             return;
         }

@@ -16,9 +16,12 @@ use bytes::Bytes;
 use futures_channel::{mpsc, oneshot};
 use futures_util::stream::FuturesUnordered;
 use futures_util::{SinkExt, StreamExt};
-use sio_proto::engine::server::{PollGet, Transmit};
+use sio_proto::engine::server::{
+    Event as EngineEvent, PollGet, PostResponse, ServerSession, Transmit,
+};
 use sio_proto::engine::{CloseReason, Frame, TransportKind};
 use sio_proto::socket::server::{Connection, Event};
+
 use sio_proto::socket::{EncodedPacket, Nsp, Packet};
 
 use super::namespace::ConnectError;
@@ -26,6 +29,110 @@ use super::socket::{AckError, EmitError, Handshake, Socket, SocketId};
 use super::ServerInner;
 use crate::io::FuturesIo;
 use crate::runtime::BoxFuture;
+
+/// The state machine a connection task drives: a Socket.IO connection, or a bare Engine.IO
+/// session when the server runs as a plain Engine.IO server ([`crate::engine`]).
+#[allow(clippy::large_enum_variant)] // one per connection, not worth a box
+pub(crate) enum Machine {
+    Socket(Connection),
+    Engine(ServerSession),
+}
+
+/// What a machine reports.
+pub(crate) enum MachineEvent {
+    Socket(Event),
+    Engine(EngineEvent),
+}
+
+macro_rules! both {
+    ($self:ident, $m:ident => $e:expr) => {
+        match $self {
+            Machine::Socket($m) => $e,
+            Machine::Engine($m) => $e,
+        }
+    };
+}
+
+impl Machine {
+    pub(crate) fn new(now: Instant, session: ServerSession, server: &ServerInner) -> Self {
+        if server.engine_app.is_some() {
+            Machine::Engine(session)
+        } else {
+            Machine::Socket(Connection::new(now, session, server.config.connection))
+        }
+    }
+    pub(crate) fn sid(&self) -> &str {
+        both!(self, m => m.sid())
+    }
+    fn is_closed(&self) -> bool {
+        both!(self, m => m.is_closed())
+    }
+    fn handle_poll_get(&mut self, now: Instant) -> PollGet {
+        both!(self, m => m.handle_poll_get(now))
+    }
+    fn handle_poll_post(&mut self, now: Instant, body: Bytes) -> PostResponse {
+        both!(self, m => m.handle_poll_post(now, body))
+    }
+    fn handle_ws_open(&mut self, now: Instant) -> bool {
+        both!(self, m => m.handle_ws_open(now).is_ok())
+    }
+    fn handle_ws_frame(&mut self, now: Instant, frame: Frame) {
+        both!(self, m => m.handle_ws_frame(now, frame))
+    }
+    fn handle_ws_closed(&mut self, now: Instant, error: bool) {
+        both!(self, m => m.handle_ws_closed(now, error))
+    }
+    fn handle_poll_aborted(&mut self, now: Instant) {
+        both!(self, m => m.handle_poll_aborted(now))
+    }
+    fn handle_timeout(&mut self, now: Instant) {
+        both!(self, m => m.handle_timeout(now))
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        both!(self, m => m.poll_timeout())
+    }
+    pub(crate) fn poll_transmit(&mut self) -> Option<Transmit> {
+        both!(self, m => m.poll_transmit())
+    }
+    fn poll_event(&mut self) -> Option<MachineEvent> {
+        match self {
+            Machine::Socket(c) => c.poll_event().map(MachineEvent::Socket),
+            Machine::Engine(s) => s.poll_event().map(MachineEvent::Engine),
+        }
+    }
+    fn close(&mut self, now: Instant, reason: CloseReason) {
+        both!(self, m => m.close(now, reason))
+    }
+    fn send_encoded(&mut self, p: &EncodedPacket) {
+        let _ = match self {
+            Machine::Socket(c) => c.send_encoded(p),
+            Machine::Engine(s) => s.send_frames(p.frames(), p.frame_count()),
+        };
+    }
+    fn send_frame(&mut self, f: Frame) {
+        if let Machine::Engine(s) = self {
+            let _ = s.send_frame(f);
+        }
+    }
+    fn send_volatile(&mut self, p: &EncodedPacket) {
+        match self {
+            Machine::Socket(c) => {
+                c.send_volatile(p);
+            }
+            Machine::Engine(s) => {
+                if s.is_writable() {
+                    let _ = s.send_frames(p.frames(), p.frame_count());
+                }
+            }
+        }
+    }
+    fn socket(&mut self) -> Option<&mut Connection> {
+        match self {
+            Machine::Socket(c) => Some(c),
+            Machine::Engine(_) => None,
+        }
+    }
+}
 
 /// The websocket of a connection.
 pub(crate) type Ws = WebSocketStream<FuturesIo<hyper::upgrade::Upgraded>>;
@@ -43,6 +150,8 @@ pub(crate) enum Input {
     PollPost(Bytes, oneshot::Sender<HttpReply>),
     WebSocket(Box<Ws>),
     Packet(EncodedPacket),
+    /// One bare Engine.IO frame (plain Engine.IO servers).
+    Frame(Frame),
     Volatile(EncodedPacket),
     AckRequest {
         nsp: Nsp,
@@ -67,7 +176,7 @@ impl Input {
     fn is_outbound(&self) -> bool {
         matches!(
             self,
-            Input::Packet(_) | Input::Volatile(_) | Input::AckRequest { .. }
+            Input::Packet(_) | Input::Frame(_) | Input::Volatile(_) | Input::AckRequest { .. }
         )
     }
 }
@@ -142,7 +251,7 @@ enum Wake {
 
 pub(crate) struct ConnTask {
     server: Arc<ServerInner>,
-    conn: Connection,
+    conn: Machine,
     sid: String,
     handle: ConnHandle,
     rx: mpsc::UnboundedReceiver<Input>,
@@ -153,12 +262,13 @@ pub(crate) struct ConnTask {
     tasks: FuturesUnordered<BoxFuture<()>>,
     sleep: Option<(Instant, BoxFuture<()>)>,
     handshake: Handshake,
+    engine_socket: Option<crate::engine::EngineSocket>,
 }
 
 impl ConnTask {
     pub(crate) fn new(
         server: Arc<ServerInner>,
-        conn: Connection,
+        conn: Machine,
         handle: ConnHandle,
         rx: mpsc::UnboundedReceiver<Input>,
         ws: Option<Box<Ws>>,
@@ -178,10 +288,12 @@ impl ConnTask {
             tasks: FuturesUnordered::new(),
             sleep: None,
             handshake,
+            engine_socket: None,
         }
     }
 
     pub(crate) async fn run(mut self) {
+        self.start_engine_socket();
         loop {
             self.drain().await;
             if self.conn.is_closed() && self.tasks.is_empty() {
@@ -293,7 +405,7 @@ impl ConnTask {
                 });
             }
             Input::WebSocket(ws) => {
-                if self.conn.handle_ws_open(now).is_ok() {
+                if self.conn.handle_ws_open(now) {
                     self.ws = Some(ws);
                 } else {
                     let mut ws = ws;
@@ -302,9 +414,8 @@ impl ConnTask {
                     }));
                 }
             }
-            Input::Packet(p) => {
-                let _ = self.conn.send_encoded(&p);
-            }
+            Input::Packet(p) => self.conn.send_encoded(&p),
+            Input::Frame(f) => self.conn.send_frame(f),
             Input::Volatile(p) => {
                 self.conn.send_volatile(&p);
             }
@@ -316,7 +427,10 @@ impl ConnTask {
                 reply,
             } => {
                 let deadline = timeout.map(|d| now + d);
-                match self.conn.send_with_ack(&nsp, id, &packet, deadline) {
+                let Some(conn) = self.conn.socket() else {
+                    return;
+                };
+                match conn.send_with_ack(&nsp, id, &packet, deadline) {
                     Ok(()) => {
                         self.acks.insert((nsp, id), reply);
                     }
@@ -325,7 +439,11 @@ impl ConnTask {
                     }
                 }
             }
-            Input::Disconnect { nsp, close } => self.conn.disconnect(now, &nsp, close),
+            Input::Disconnect { nsp, close } => {
+                if let Some(conn) = self.conn.socket() {
+                    conn.disconnect(now, &nsp, close);
+                }
+            }
             Input::Close(reason) => self.conn.close(now, reason),
             Input::ConnectDecision {
                 nsp,
@@ -333,7 +451,10 @@ impl ConnTask {
                 result,
             } => match result {
                 Ok(()) => {
-                    if self.conn.accept(&nsp, socket.id()).is_ok() {
+                    let Some(conn) = self.conn.socket() else {
+                        return;
+                    };
+                    if conn.accept(&nsp, socket.id()).is_ok() {
                         socket
                             .inner
                             .connected
@@ -347,7 +468,9 @@ impl ConnTask {
                     }
                 }
                 Err(e) => {
-                    let _ = self.conn.reject(&nsp, &e.message, e.data.as_ref());
+                    if let Some(conn) = self.conn.socket() {
+                        let _ = conn.reject(&nsp, &e.message, e.data.as_ref());
+                    }
                 }
             },
         }
@@ -402,7 +525,10 @@ impl ConnTask {
             }
             while let Some(e) = self.conn.poll_event() {
                 progressed = true;
-                self.on_event(e);
+                match e {
+                    MachineEvent::Socket(e) => self.on_event(e),
+                    MachineEvent::Engine(e) => self.on_engine_event(e),
+                }
             }
             if !progressed {
                 return;
@@ -474,9 +600,47 @@ impl ConnTask {
         }
     }
 
+    /// Events of a bare Engine.IO session ([`crate::engine`]).
+    fn on_engine_event(&mut self, e: EngineEvent) {
+        let Some(socket) = self.engine_socket.clone() else {
+            return;
+        };
+        match e {
+            EngineEvent::Message(m) => socket.dispatch_message(m),
+            EngineEvent::Upgrading => {}
+            EngineEvent::Upgraded => self.handle.transport.store(1, Ordering::Relaxed),
+            EngineEvent::Closed(reason) => {
+                self.server.remove_session(&self.sid);
+                if let Some(tx) = self.held_get.take() {
+                    let _ = tx.send(HttpReply {
+                        status: 200,
+                        body: Bytes::from_static(b"1"),
+                    });
+                }
+                self.tasks.extend(socket.dispatch_close(reason));
+            }
+        }
+    }
+
+    /// Starts a bare Engine.IO session: its connection handlers run now.
+    pub(crate) fn start_engine_socket(&mut self) {
+        let Some(app) = self.server.engine_app.clone() else {
+            return;
+        };
+        let socket = crate::engine::EngineSocket::new(
+            self.sid.clone(),
+            self.handle.clone(),
+            self.handshake.clone(),
+        );
+        self.engine_socket = Some(socket.clone());
+        self.tasks.extend(app.connection_futures(&socket));
+    }
+
     fn on_connect(&mut self, nsp: Nsp, auth: Bytes) {
         let Some(ns) = self.server.namespace_for(nsp.as_str()) else {
-            let _ = self.conn.reject(&nsp, "Invalid namespace", None);
+            if let Some(conn) = self.conn.socket() {
+                let _ = conn.reject(&nsp, "Invalid namespace", None);
+            }
             return;
         };
         let id: SocketId = self.server.next_socket_id().into();

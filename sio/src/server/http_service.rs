@@ -18,7 +18,6 @@ use sio_proto::engine::server::{
     ErrorCode, ErrorResponse, Method, Request as EioRequest, Route, SessionRequest, Transmit,
 };
 use sio_proto::engine::TransportKind;
-use sio_proto::socket::server::Connection;
 
 use super::conn::{self, ConnTask, HttpReply, Input, Ws};
 use super::socket::{lock, Handshake};
@@ -258,7 +257,7 @@ impl Server {
         let inner = &self.inner;
         let now = inner.rt.now();
         let session = lock(&inner.router).accept(now, TransportKind::Polling);
-        let mut conn = Connection::new(now, session, inner.config.connection);
+        let mut conn = conn::Machine::new(now, session, inner);
         let mut body = Bytes::new();
         while let Some(t) = conn.poll_transmit() {
             if let Transmit::PollResponse(b) = t {
@@ -334,7 +333,7 @@ impl Server {
                 None => {
                     let now = inner.rt.now();
                     let session = lock(&inner.router).accept(now, TransportKind::WebSocket);
-                    let conn = Connection::new(now, session, inner.config.connection);
+                    let conn = conn::Machine::new(now, session, &inner);
                     let sid = conn.sid().to_owned();
                     let (handle, rx) =
                         conn::channel(inner.config.max_inbox, TransportKind::WebSocket);

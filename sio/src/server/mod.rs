@@ -255,6 +255,8 @@ pub(crate) struct ServerInner {
     namespaces: RwLock<HashMap<String, Namespace>>,
     dynamic: RwLock<Vec<(DynamicMatcher, NewNamespaceHook)>>,
     pub(crate) closing: AtomicBool,
+    /// Set when the server runs as a bare Engine.IO server.
+    pub(crate) engine_app: Option<Arc<crate::engine::EngineApp>>,
 }
 
 impl ServerInner {
@@ -309,6 +311,14 @@ impl std::fmt::Debug for Server {
 impl Server {
     /// A server running on `rt` with `config`. The main namespace `/` exists from the start.
     pub fn new(rt: Arc<dyn Runtime>, config: ServerConfig) -> Self {
+        Self::build(rt, config, None)
+    }
+
+    pub(crate) fn build(
+        rt: Arc<dyn Runtime>,
+        config: ServerConfig,
+        engine_app: Option<Arc<crate::engine::EngineApp>>,
+    ) -> Self {
         let (seed, router_seed) = match config.seed {
             Some(s) => {
                 let mut r = s;
@@ -328,6 +338,7 @@ impl Server {
                 namespaces: RwLock::default(),
                 dynamic: RwLock::default(),
                 closing: AtomicBool::new(false),
+                engine_app,
                 config,
             }),
         };
