@@ -6,12 +6,17 @@
 //! `sio-async-std`) supplies a [`Runtime`] and accepts TCP connections.
 #![warn(missing_docs)]
 
+pub mod client;
 pub mod engine;
 pub mod io;
 pub mod payload;
 pub mod runtime;
 pub mod server;
 
+pub use client::{
+    Auth, ClientAckError, ClientAckSender, ClientEmitError, ClientError, ClientOptions,
+    ClientSocket, Manager, SocketOptions, Transport,
+};
 pub use runtime::{BoxFuture, Runtime};
 pub use server::{
     AckError, AckResponse, AckSender, BroadcastOperator, ConnectError, Cors, CorsOrigins,

@@ -1,5 +1,6 @@
 //! The Socket.IO server: configuration, namespaces, sessions, and the HTTP entry point.
 
+pub mod adapter;
 pub(crate) mod conn;
 pub mod handler;
 mod http_service;
@@ -21,6 +22,7 @@ use sio_proto::socket::server::ConnectionConfig;
 use sio_proto::socket::Nsp;
 use sio_proto::IdGenerator;
 
+pub use self::adapter::{Adapter, InMemoryAdapter};
 pub use self::http_service::{serve_connection, serve_connection_with, Fallback};
 pub use self::namespace::{AckResponse, BroadcastOperator, ConnectError, Namespace};
 use self::socket::{lock, read, write};
@@ -123,7 +125,12 @@ pub struct ServerConfig {
     pub seed: Option<[u8; 32]>,
     /// Handshake hook.
     pub allow_request: Option<AllowRequest>,
+    /// Makes the adapter of each namespace (default: [`InMemoryAdapter`]).
+    pub adapter: AdapterFactory,
 }
+
+/// Makes one adapter per namespace (given its name).
+pub type AdapterFactory = Arc<dyn Fn(&str) -> Box<dyn Adapter> + Send + Sync>;
 
 impl std::fmt::Debug for ServerConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -149,6 +156,7 @@ impl Default for ServerConfig {
             max_inbox: 8192,
             seed: None,
             allow_request: None,
+            adapter: Arc::new(|_| Box::<InMemoryAdapter>::default()),
         }
     }
 }
@@ -282,7 +290,7 @@ impl ServerInner {
                         return Some(ns.clone());
                     }
                     let nsp = Nsp::new(name).ok()?;
-                    let ns = Namespace::new(nsp);
+                    let ns = Namespace::new(nsp, (self.config.adapter)(name));
                     map.insert(name.to_owned(), ns.clone());
                     ns
                 };
@@ -364,7 +372,10 @@ impl Server {
         };
         let mut map = write(&self.inner.namespaces);
         map.entry(name.clone())
-            .or_insert_with(|| Namespace::new(Nsp::new(&name).unwrap_or_else(|e| panic!("{e}"))))
+            .or_insert_with(|| {
+                let nsp = Nsp::new(&name).unwrap_or_else(|e| panic!("{e}"));
+                Namespace::new(nsp, (self.inner.config.adapter)(&name))
+            })
             .clone()
     }
 
@@ -423,7 +434,16 @@ impl Server {
 
     /// Node's `serverSideEmit`: with the in-memory adapter there is no other server, so this
     /// reaches nobody; it exists so that code written for a cluster runs unchanged.
-    pub fn server_side_emit<T: Serialize + ?Sized>(&self, _event: &str, _data: &T) {}
+    pub fn server_side_emit<T: Serialize + ?Sized>(
+        &self,
+        event: &str,
+        data: &T,
+    ) -> Result<(), EmitError> {
+        let ns = self.of("/");
+        let p = socket::encode_event(&ns.nsp(), event, data, None)?;
+        ns.inner.adapter.server_side_emit_remote(&p);
+        Ok(())
+    }
 
     /// Number of open Engine.IO sessions.
     pub fn session_count(&self) -> usize {

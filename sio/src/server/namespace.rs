@@ -9,7 +9,9 @@ use std::time::Duration;
 use futures_util::future::join_all;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use sio_proto::rooms::{BroadcastFilter, Room, RoomIndex};
+use sio_proto::rooms::{BroadcastFilter, Room};
+
+use super::adapter::Adapter;
 use sio_proto::socket::Nsp;
 
 use super::socket::{encode_event, read, write, AckError, EmitError, Socket, SocketId};
@@ -45,18 +47,13 @@ impl ConnectError {
 type ConnectionHandler = Arc<dyn Fn(Socket) -> BoxFuture<()> + Send + Sync>;
 type Middleware = Arc<dyn Fn(Socket) -> BoxFuture<Result<(), ConnectError>> + Send + Sync>;
 
-#[derive(Default)]
-struct State {
-    sockets: HashMap<SocketId, Socket>,
-    rooms: RoomIndex<SocketId>,
-}
-
 pub(crate) struct NsInner {
     name: String,
     nsp: Nsp,
     on_connection: RwLock<Vec<ConnectionHandler>>,
     middlewares: RwLock<Vec<Middleware>>,
-    state: RwLock<State>,
+    sockets: RwLock<HashMap<SocketId, Socket>>,
+    pub(crate) adapter: Box<dyn Adapter>,
     ack_ids: AtomicU64,
 }
 
@@ -73,14 +70,15 @@ impl std::fmt::Debug for Namespace {
 }
 
 impl Namespace {
-    pub(crate) fn new(nsp: Nsp) -> Self {
+    pub(crate) fn new(nsp: Nsp, adapter: Box<dyn Adapter>) -> Self {
         Self {
             inner: Arc::new(NsInner {
                 name: nsp.as_str().to_owned(),
                 nsp,
                 on_connection: RwLock::default(),
                 middlewares: RwLock::default(),
-                state: RwLock::default(),
+                sockets: RwLock::default(),
+                adapter,
                 ack_ids: AtomicU64::new(0),
             }),
         }
@@ -127,44 +125,38 @@ impl Namespace {
     }
 
     pub(crate) fn add_socket(&self, s: &Socket) {
-        let mut st = write(&self.inner.state);
-        st.rooms.add_socket(s.sid(), s.id());
-        st.sockets.insert(s.sid(), s.clone());
+        self.inner.adapter.add_socket(&s.sid());
+        write(&self.inner.sockets).insert(s.sid(), s.clone());
     }
 
     pub(crate) fn remove_socket(&self, id: &SocketId) {
-        let mut st = write(&self.inner.state);
-        st.rooms.remove_socket(id);
-        st.sockets.remove(id);
+        write(&self.inner.sockets).remove(id);
+        self.inner.adapter.remove_socket(id);
     }
 
     pub(crate) fn join<'a>(&self, id: &SocketId, rooms: impl IntoIterator<Item = &'a str>) {
-        let mut st = write(&self.inner.state);
-        if st.sockets.contains_key(id) {
-            st.rooms.join_many(id, rooms);
+        if read(&self.inner.sockets).contains_key(id) {
+            let rooms: Vec<&str> = rooms.into_iter().collect();
+            self.inner.adapter.join(id, &rooms);
         }
     }
 
     pub(crate) fn leave(&self, id: &SocketId, room: &str) {
-        write(&self.inner.state).rooms.leave(id, room);
+        self.inner.adapter.leave(id, room);
     }
 
     pub(crate) fn rooms_of(&self, id: &SocketId) -> Vec<Room> {
-        read(&self.inner.state)
-            .rooms
-            .rooms_of(id)
-            .cloned()
-            .collect()
+        self.inner.adapter.rooms_of(id)
     }
 
     /// The socket with this id, if connected to this namespace.
     pub fn get_socket(&self, id: &str) -> Option<Socket> {
-        read(&self.inner.state).sockets.get(id).cloned()
+        read(&self.inner.sockets).get(id).cloned()
     }
 
     /// Number of connected sockets.
     pub fn len(&self) -> usize {
-        read(&self.inner.state).sockets.len()
+        read(&self.inner.sockets).len()
     }
 
     /// Whether no socket is connected.
@@ -174,7 +166,7 @@ impl Namespace {
 
     /// Every room that has members.
     pub fn rooms(&self) -> Vec<Room> {
-        read(&self.inner.state).rooms.all_rooms().cloned().collect()
+        self.inner.adapter.rooms()
     }
 
     /// A broadcast to the whole namespace.
@@ -223,10 +215,10 @@ impl Namespace {
     }
 
     fn recipients(&self, filter: &BroadcastFilter<SocketId>) -> Vec<Socket> {
-        let st = read(&self.inner.state);
+        let sockets = read(&self.inner.sockets);
         let mut out = Vec::new();
-        st.rooms.for_each_recipient(filter, |id| {
-            if let Some(s) = st.sockets.get(id) {
+        self.inner.adapter.for_each_recipient(filter, &mut |id| {
+            if let Some(s) = sockets.get(id) {
                 out.push(s.clone());
             }
         });
@@ -316,6 +308,9 @@ impl BroadcastOperator {
     /// push. A recipient whose queue is full is skipped (its client does not keep up).
     pub fn emit<T: Serialize + ?Sized>(&self, event: &str, data: &T) -> Result<(), EmitError> {
         let p = encode_event(&self.ns.nsp(), event, data, None)?;
+        if !self.filter.local {
+            self.ns.inner.adapter.broadcast_remote(&p, &self.filter);
+        }
         for s in self.ns.recipients(&self.filter) {
             if self.volatile {
                 let _ = s.inner.conn.push(super::conn::Input::Volatile(p.clone()));

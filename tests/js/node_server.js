@@ -1,0 +1,118 @@
+// The real npm `socket.io` server our Rust client is tested against.
+// Usage: node node_server.js [port]   (port 0 or none: a free one)
+// Listens on 127.0.0.1 and prints "PORT <n>" once listening. The events mirror the Rust
+// scenario application (tests/src/app.rs), plus a few that only this server has (conn-id,
+// flaky, never-acks). To test reconnection the harness kills this process and starts it again
+// on the same port: listening is retried while the port is still taken.
+"use strict";
+const { createServer } = require("node:http");
+const { Server } = require("socket.io");
+
+const wanted = Number(process.argv[2] || 0);
+const httpServer = createServer();
+const io = new Server(httpServer, {
+  pingInterval: 1000,
+  pingTimeout: 3000,
+  connectTimeout: 10000,
+  maxHttpBufferSize: 1e7,
+});
+
+const flakyTries = new Map();
+
+function install(nsp) {
+  nsp.on("connection", (socket) => {
+    // Handlers take the arguments as an array and an ack function (a no-op when the client
+    // asked for none), whatever number of arguments the client sent.
+    const on = (event, fn) =>
+      socket.on(event, (...args) => {
+        const ack = typeof args[args.length - 1] === "function" ? args.pop() : () => {};
+        return fn(args, ack);
+      });
+    const seen = [];
+    socket.onAny((event) => seen.push(event));
+    socket.emit("welcome", { id: socket.id, nsp: nsp.name, connId: socket.conn.id });
+
+    on("whoami", (_, ack) =>
+      ack({ id: socket.id, transport: socket.conn.transport.name, connId: socket.conn.id }),
+    );
+    on("handshake", (_, ack) =>
+      ack({
+        query: socket.handshake.query.room ?? null,
+        auth: socket.handshake.auth,
+        address: socket.handshake.address,
+      }),
+    );
+    on("conn-id", (_, ack) => ack(socket.conn.id));
+    on("echo", ([v], ack) => ack(v));
+    on("sum", ([v], ack) => ack(v.reduce((a, b) => a + b, 0), v.length));
+    on("ask-me", async ([n]) => {
+      try {
+        const r = await socket.timeout(500).emitWithAck("question", n);
+        socket.emit("answer", r);
+      } catch {
+        socket.emit("answer", "timeout");
+      }
+    });
+    // The server asks with binary and checks that the client answers with binary.
+    on("ask-binary", async () => {
+      try {
+        const r = await socket.timeout(2000).emitWithAck("bin-question", Buffer.from([1, 2, 3]));
+        socket.emit("bin-answer", {
+          isBuffer: Buffer.isBuffer(r.data),
+          bytes: [...r.data],
+          label: r.label,
+        });
+      } catch (e) {
+        socket.emit("bin-answer", { error: String(e) });
+      }
+    });
+    on("binary-echo", ([f], ack) => ack(f));
+    on("binary-check", ([f], ack) =>
+      ack({
+        data: Buffer.isBuffer(f.data) ? [...f.data] : null,
+        parts: f.parts.map((p) => (Buffer.isBuffer(p) ? p.length : -1)),
+        nested: Buffer.isBuffer(f.nested?.deep?.bin) ? [...f.nested.deep.bin] : null,
+      }),
+    );
+    on("send-me-binary", () =>
+      socket.emit("binary", Buffer.from([0xde, 0xad]), { inner: Buffer.from([0xbe, 0xef]) }),
+    );
+    on("seq-echo", ([i]) => socket.emit("seq", i));
+    on("message", ([text, n]) => socket.send(`${text} back`, n));
+    on("kick-me", () => socket.disconnect());
+    on("close-my-transport", () => socket.conn.close());
+    on("seen-events", (_, ack) => ack(seen));
+    // Acked only from the second try on: checks the client's retries.
+    on("flaky", ([key], ack) => {
+      const n = (flakyTries.get(key) ?? 0) + 1;
+      flakyTries.set(key, n);
+      if (n >= 2) ack(n);
+    });
+    on("never-acks", () => {});
+  });
+}
+
+for (const name of ["/", "/chat", "/news", "/private"]) install(io.of(name));
+
+io.of("/private").use((socket, next) => {
+  if (socket.handshake.auth && socket.handshake.auth.token === "secret") return next();
+  const err = new Error("Not authorized");
+  err.data = { code: 401, hint: "send a token" };
+  next(err);
+});
+
+let tries = 0;
+function listen() {
+  httpServer.once("error", (e) => {
+    if (e.code === "EADDRINUSE" && tries++ < 200) {
+      setTimeout(listen, 25);
+    } else {
+      console.error(e);
+      process.exit(1);
+    }
+  });
+  httpServer.listen(wanted, "127.0.0.1", () => {
+    console.log(`PORT ${httpServer.address().port}`);
+  });
+}
+listen();
