@@ -97,6 +97,17 @@ const scenarios = {
     assert.equal(answer, 42);
   },
 
+  async server_ack_callback() {
+    const s = connect();
+    s.on("question", (n, cb) => cb(n + 1));
+    await connected(s);
+    s.emit("ask-me-cb", 41);
+    const [answer] = await once(s, "answer");
+    assert.equal(answer, 42);
+    const [outgoing] = await ack(s, "outgoing-seen");
+    assert.deepEqual(outgoing, ["question", "answer"]);
+  },
+
   async server_ack_timeout() {
     const s = connect();
     s.on("question", () => {}); // never answers

@@ -36,6 +36,7 @@ struct ToRoom {
 #[derive(Clone, Default)]
 struct Seen {
     events: Arc<Mutex<Vec<String>>>,
+    outgoing: Arc<Mutex<Vec<String>>>,
     errors: Arc<Mutex<Vec<String>>>,
 }
 
@@ -94,6 +95,8 @@ fn on_connection(s: Socket, created: Arc<Mutex<Vec<String>>>) {
             Ok(())
         }
     });
+    let out = seen.outgoing.clone();
+    s.on_any_outgoing(move |_, event| lock(&out).push(event.to_owned()));
     let errs = seen.errors.clone();
     s.on_error(move |_, e| lock(&errs).push(e.to_owned()));
 
@@ -117,6 +120,28 @@ fn on_connection(s: Socket, created: Arc<Mutex<Vec<String>>>) {
     s.on("sum", |_: Socket, v: Vec<i64>, ack: AckSender| async move {
         let _ = ack.send(&(v.iter().sum::<i64>(), v.len()));
     });
+    s.on("ask-me-cb", |s: Socket, n: i64| async move {
+        let s2 = s.clone();
+        let _ = s.emit_with_ack_callback(
+            "question",
+            &n,
+            Some(Duration::from_millis(500)),
+            move |r: Result<i64, sio::AckError>| {
+                let _ = match r {
+                    Ok(v) => s2.emit("answer", &v),
+                    Err(e) => s2.emit("answer", &e.to_string()),
+                };
+            },
+        );
+    });
+    s.on(
+        "outgoing-seen",
+        |s: Socket, _: Value, ack: AckSender| async move {
+            let seen = s.data::<Seen>().unwrap_or_default();
+            let list = lock(&seen.outgoing).clone();
+            let _ = ack.send(&list);
+        },
+    );
     s.on("ask-me", |s: Socket, n: i64| async move {
         let r = s
             .emit_with_ack::<_, i64>("question", &n, Some(Duration::from_millis(500)))

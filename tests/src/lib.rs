@@ -5,6 +5,7 @@
 //! The suites are written against [`Driver`], so that one suite runs on every runtime.
 
 pub mod app;
+pub mod node_server;
 pub mod raw;
 pub mod raw_suite;
 

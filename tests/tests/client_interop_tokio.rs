@@ -8,6 +8,7 @@ sio_tests::client_interop_suite!(sio_tests::Tokio;
     multiple_arguments,
     server_asks_client_for_ack,
     server_ack_timeout,
+    server_ack_callback,
     binary_both_ways,
     events_in_order,
     message_event,

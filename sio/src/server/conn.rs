@@ -158,7 +158,7 @@ pub(crate) enum Input {
         id: u64,
         packet: EncodedPacket,
         timeout: Option<Duration>,
-        reply: oneshot::Sender<Result<Packet, AckError>>,
+        reply: AckReply,
     },
     Disconnect {
         nsp: Nsp,
@@ -178,6 +178,24 @@ impl Input {
             self,
             Input::Packet(_) | Input::Frame(_) | Input::Volatile(_) | Input::AckRequest { .. }
         )
+    }
+}
+
+/// Where an ack awaited from the client goes: a future's channel, or a callback run on the
+/// connection task.
+pub(crate) enum AckReply {
+    Future(oneshot::Sender<Result<Packet, AckError>>),
+    Callback(Box<dyn FnOnce(Result<Packet, AckError>) + Send>),
+}
+
+impl AckReply {
+    pub(crate) fn send(self, r: Result<Packet, AckError>) {
+        match self {
+            AckReply::Future(tx) => {
+                let _ = tx.send(r);
+            }
+            AckReply::Callback(f) => f(r),
+        }
     }
 }
 
@@ -258,7 +276,7 @@ pub(crate) struct ConnTask {
     ws: Option<Box<Ws>>,
     held_get: Option<oneshot::Sender<HttpReply>>,
     sockets: HashMap<Nsp, Socket>,
-    acks: HashMap<(Nsp, u64), oneshot::Sender<Result<Packet, AckError>>>,
+    acks: HashMap<(Nsp, u64), AckReply>,
     tasks: FuturesUnordered<BoxFuture<()>>,
     sleep: Option<(Instant, BoxFuture<()>)>,
     handshake: Handshake,
@@ -435,7 +453,7 @@ impl ConnTask {
                         self.acks.insert((nsp, id), reply);
                     }
                     Err(_) => {
-                        let _ = reply.send(Err(AckError::Emit(EmitError::QueueFull)));
+                        reply.send(Err(AckError::Emit(EmitError::QueueFull)));
                     }
                 }
             }
@@ -562,17 +580,27 @@ impl ConnTask {
             Event::Ack { nsp, packet } => {
                 if let Some(id) = packet.id {
                     if let Some(tx) = self.acks.remove(&(nsp, id)) {
-                        let _ = tx.send(Ok(packet));
+                        tx.send(Ok(packet));
                     }
                 }
             }
             Event::AckTimeout { nsp, id } => {
                 if let Some(tx) = self.acks.remove(&(nsp, id)) {
-                    let _ = tx.send(Err(AckError::Timeout));
+                    tx.send(Err(AckError::Timeout));
                 }
             }
             Event::Disconnect { nsp, reason } => {
-                self.acks.retain(|(n, _), _| *n != nsp);
+                let gone: Vec<(Nsp, u64)> = self
+                    .acks
+                    .keys()
+                    .filter(|(n, _)| *n == nsp)
+                    .cloned()
+                    .collect();
+                for k in gone {
+                    if let Some(r) = self.acks.remove(&k) {
+                        r.send(Err(AckError::Disconnected));
+                    }
+                }
                 if let Some(s) = self.sockets.remove(&nsp) {
                     s.inner
                         .connected
@@ -588,7 +616,9 @@ impl ConnTask {
                 self.handle.transport.store(1, Ordering::Relaxed);
             }
             Event::Closed(_) => {
-                self.acks.clear();
+                for (_, r) in self.acks.drain() {
+                    r.send(Err(AckError::Disconnected));
+                }
                 self.server.remove_session(&self.sid);
                 if let Some(tx) = self.held_get.take() {
                     let _ = tx.send(HttpReply {

@@ -14,7 +14,7 @@ use sio_proto::rooms::{BroadcastFilter, Room};
 use sio_proto::socket::packet::write_header;
 use sio_proto::socket::{DisconnectReason, EncodedPacket, Nsp, Packet, PacketKind};
 
-use super::conn::{ConnHandle, Input};
+use super::conn::{AckReply, ConnHandle, Input};
 use super::handler::{boxed, BoxedHandler, EventHandler};
 use super::namespace::{BroadcastOperator, Namespace};
 use crate::payload::{self, PayloadError};
@@ -315,24 +315,65 @@ impl Socket {
         Ok(payload::from_payload(&packet.data, 0, &packet.attachments)?)
     }
 
+    /// Emits `event` and calls `callback` with the client's ack (or the reason there is none:
+    /// timeout, disconnection). The callback runs on the connection's task: keep it short.
+    pub fn emit_with_ack_callback<T, R, F>(
+        &self,
+        event: &str,
+        data: &T,
+        timeout: Option<Duration>,
+        callback: F,
+    ) -> Result<(), EmitError>
+    where
+        T: Serialize + ?Sized,
+        R: DeserializeOwned,
+        F: FnOnce(Result<R, AckError>) + Send + 'static,
+    {
+        let id = self.inner.ns.next_ack_id();
+        let p = encode_event(&self.inner.ns.nsp(), event, data, Some(id))?;
+        self.notify_outgoing(event);
+        let reply = AckReply::Callback(Box::new(move |r: Result<Packet, AckError>| {
+            callback(r.and_then(|packet| {
+                payload::from_payload(&packet.data, 0, &packet.attachments).map_err(AckError::from)
+            }))
+        }));
+        self.push_ack_request(id, p, timeout, reply)
+    }
+
+    /// Accepted for API parity with Node (`socket.compress(false)`); per-message compression
+    /// is not negotiated by this server.
+    pub fn compress(&self, _compress: bool) -> &Self {
+        self
+    }
+
     pub(crate) fn request_ack(
         &self,
         id: u64,
         p: EncodedPacket,
         timeout: Option<Duration>,
     ) -> Result<oneshot::Receiver<Result<Packet, AckError>>, EmitError> {
+        let (tx, rx) = oneshot::channel();
+        self.push_ack_request(id, p, timeout, AckReply::Future(tx))?;
+        Ok(rx)
+    }
+
+    fn push_ack_request(
+        &self,
+        id: u64,
+        p: EncodedPacket,
+        timeout: Option<Duration>,
+        reply: AckReply,
+    ) -> Result<(), EmitError> {
         if !self.connected() {
             return Err(EmitError::Disconnected);
         }
-        let (tx, rx) = oneshot::channel();
         self.inner.conn.push(Input::AckRequest {
             nsp: self.inner.ns.nsp(),
             id,
             packet: p,
             timeout,
-            reply: tx,
-        })?;
-        Ok(rx)
+            reply,
+        })
     }
 
     /// Joins rooms.
