@@ -1,4 +1,120 @@
-//! The async-std / smol driver for `sio`: sockets, timers and spawning.
+//! The async-std and smol driver for `sio`.
 //!
-//! Not written yet; the protocol core lives in [`sio_proto`].
-pub use sio_proto as proto;
+//! Both runtimes sit on the same `async-io` reactor, so one crate serves both: networking
+//! and timers come from `async-io` (through `smol`), and only spawning differs —
+//! [`AsyncStdRuntime`] spawns on async-std's executor, [`SmolRuntime`] on smol's global
+//! executor. Nothing here knows the protocol.
+//!
+//! ```no_run
+//! use sio::{ServerConfig, Socket};
+//!
+//! fn main() -> std::io::Result<()> {
+//!     smol::block_on(async {
+//!         let io = sio_async_std::new_server(sio_async_std::SmolRuntime, ServerConfig::default());
+//!         io.on_connection(|socket: Socket| async move {
+//!             socket.on("ping", |socket: Socket| async move {
+//!                 let _ = socket.emit("pong", &());
+//!             });
+//!         });
+//!         sio_async_std::listen("127.0.0.1:3000", io).await
+//!     })
+//! }
+//! ```
+#![warn(missing_docs)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use sio::runtime::BoxStream;
+pub use sio::{BoxFuture, Runtime, Server, ServerConfig};
+use smol::net::{TcpListener, TcpStream};
+
+/// Timers and connections shared by both runtimes (the `async-io` reactor).
+fn sleep_until(deadline: Instant) -> BoxFuture<()> {
+    Box::pin(async move {
+        smol::Timer::at(deadline).await;
+    })
+}
+
+fn connect(host: &str, port: u16) -> BoxFuture<std::io::Result<BoxStream>> {
+    let host = host.to_owned();
+    Box::pin(async move {
+        let s = TcpStream::connect((host.as_str(), port)).await?;
+        let _ = s.set_nodelay(true);
+        Ok(Box::new(s) as BoxStream)
+    })
+}
+
+/// The async-std implementation of [`Runtime`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AsyncStdRuntime;
+
+impl Runtime for AsyncStdRuntime {
+    fn spawn(&self, fut: BoxFuture<()>) {
+        async_std::task::spawn(fut);
+    }
+    fn sleep_until(&self, deadline: Instant) -> BoxFuture<()> {
+        sleep_until(deadline)
+    }
+    fn now(&self) -> Instant {
+        Instant::now()
+    }
+    fn connect(&self, host: &str, port: u16) -> BoxFuture<std::io::Result<BoxStream>> {
+        connect(host, port)
+    }
+}
+
+/// The smol implementation of [`Runtime`] (its global executor).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SmolRuntime;
+
+impl Runtime for SmolRuntime {
+    fn spawn(&self, fut: BoxFuture<()>) {
+        smol::spawn(fut).detach();
+    }
+    fn sleep_until(&self, deadline: Instant) -> BoxFuture<()> {
+        sleep_until(deadline)
+    }
+    fn now(&self) -> Instant {
+        Instant::now()
+    }
+    fn connect(&self, host: &str, port: u16) -> BoxFuture<std::io::Result<BoxStream>> {
+        connect(host, port)
+    }
+}
+
+/// A server on runtime `rt`.
+pub fn new_server(rt: impl Runtime, config: ServerConfig) -> Server {
+    Server::new(Arc::new(rt), config)
+}
+
+/// Binds `addr` and serves `server` on it until an accept error.
+pub async fn listen(addr: impl Into<String>, server: Server) -> std::io::Result<()> {
+    let addr: String = addr.into();
+    serve(TcpListener::bind(addr.as_str()).await?, server).await
+}
+
+/// Serves `server` on an already bound listener; connections run on the server's runtime.
+pub async fn serve(listener: TcpListener, server: Server) -> std::io::Result<()> {
+    serve_with(listener, server, None).await
+}
+
+/// Serves `server` on `listener`, answering other paths with `fallback`.
+pub async fn serve_with(
+    listener: TcpListener,
+    server: Server,
+    fallback: Option<sio::server::Fallback>,
+) -> std::io::Result<()> {
+    loop {
+        let (stream, peer): (TcpStream, SocketAddr) = listener.accept().await?;
+        let _ = stream.set_nodelay(true);
+        let conn = sio::server::serve_connection_with(
+            server.clone(),
+            stream,
+            Some(peer),
+            fallback.clone(),
+        );
+        server.runtime().spawn(Box::pin(conn));
+    }
+}

@@ -95,6 +95,77 @@ impl Driver for Tokio {
     }
 }
 
+/// Starts a server on an `async-io` runtime (async-std or smol): bind, then serve on the
+/// server's own runtime.
+fn start_async_io(
+    rt: impl sio::Runtime,
+    config: ServerConfig,
+    setup: impl FnOnce(&Server),
+) -> TestServer {
+    let listener =
+        smol::block_on(smol::net::TcpListener::bind("127.0.0.1:0")).expect("bind 127.0.0.1:0");
+    let port = listener.local_addr().expect("local addr").port();
+    let server = sio_async_std::new_server(rt, config);
+    setup(&server);
+    let s2 = server.clone();
+    server.runtime().spawn(Box::pin(async move {
+        let _ = sio_async_std::serve(listener, s2).await;
+    }));
+    TestServer { server, port }
+}
+
+fn start_engine_async_io(rt: impl sio::Runtime, setup: impl FnOnce(&sio::engine::EngineIo)) -> u16 {
+    let listener =
+        smol::block_on(smol::net::TcpListener::bind("127.0.0.1:0")).expect("bind 127.0.0.1:0");
+    let port = listener.local_addr().expect("local addr").port();
+    let eio = sio::engine::EngineIo::new(std::sync::Arc::new(rt), ServerConfig::default());
+    setup(&eio);
+    let server = eio.server().clone();
+    let s2 = server.clone();
+    server.runtime().spawn(Box::pin(async move {
+        let _ = sio_async_std::serve(listener, s2).await;
+    }));
+    port
+}
+
+/// The async-std driver.
+pub struct AsyncStd;
+
+impl Driver for AsyncStd {
+    const NAME: &'static str = "async-std";
+
+    fn start(config: ServerConfig, setup: impl FnOnce(&Server)) -> TestServer {
+        start_async_io(sio_async_std::AsyncStdRuntime, config, setup)
+    }
+
+    fn start_engine(setup: impl FnOnce(&sio::engine::EngineIo)) -> u16 {
+        start_engine_async_io(sio_async_std::AsyncStdRuntime, setup)
+    }
+
+    fn block_on<F: std::future::Future>(f: F) -> F::Output {
+        async_std::task::block_on(f)
+    }
+}
+
+/// The smol driver.
+pub struct Smol;
+
+impl Driver for Smol {
+    const NAME: &'static str = "smol";
+
+    fn start(config: ServerConfig, setup: impl FnOnce(&Server)) -> TestServer {
+        start_async_io(sio_async_std::SmolRuntime, config, setup)
+    }
+
+    fn start_engine(setup: impl FnOnce(&sio::engine::EngineIo)) -> u16 {
+        start_engine_async_io(sio_async_std::SmolRuntime, setup)
+    }
+
+    fn block_on<F: std::future::Future>(f: F) -> F::Output {
+        smol::block_on(f)
+    }
+}
+
 /// The `tests/js` folder.
 pub fn js_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("js")

@@ -359,6 +359,11 @@ impl Server {
         &self.inner.config
     }
 
+    /// The runtime the server runs on.
+    pub fn runtime(&self) -> &Arc<dyn Runtime> {
+        &self.inner.rt
+    }
+
     /// The namespace `name`, created if needed (Node's `io.of(name)`).
     ///
     /// # Panics

@@ -1,0 +1,37 @@
+// The Node baseline of the load measurement (benches/load.sh, benches/src/bin/sio_load.rs):
+// the npm `socket.io` server with default options and the same events as
+// sio-tokio/examples/bench_server.rs.
+//   - "echo" with an ack: the ack carries the payload back;
+//   - "broadcast": the payload goes to every socket of the main namespace, the sender
+//     included, as the event "bcast".
+// With TICK_HZ set (> 0), a server-side timer also broadcasts "bcast" to everyone that many
+// times a second, its payload {"t": <microseconds since the Unix epoch>}.
+// Usage: PORT=0 node bench_server.js   (PORT unset or 0: a free port). Prints "PID <pid>" and
+// "PORT <n>" once listening on 127.0.0.1, and serves until killed.
+"use strict";
+const { createServer } = require("node:http");
+const { Server } = require("socket.io");
+
+const httpServer = createServer();
+const io = new Server(httpServer);
+
+io.on("connection", (socket) => {
+  socket.on("echo", (payload, ack) => {
+    if (typeof ack === "function") ack(payload);
+  });
+  socket.on("broadcast", (payload) => {
+    io.emit("bcast", payload);
+  });
+});
+
+const hz = Number(process.env.TICK_HZ || 0);
+if (hz > 0) {
+  setInterval(() => {
+    const t = Math.round((performance.timeOrigin + performance.now()) * 1000);
+    io.emit("bcast", { t });
+  }, 1000 / hz);
+}
+
+httpServer.listen(Number(process.env.PORT || 0), "127.0.0.1", () => {
+  process.stdout.write(`PID ${process.pid}\nPORT ${httpServer.address().port}\n`);
+});
