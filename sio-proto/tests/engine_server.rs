@@ -1109,7 +1109,10 @@ fn close_after_probe_answer_finishes_on_the_websocket() {
     assert_eq!(s.poll_transmit(), Some(Transmit::WsClose));
     let events: Vec<Event> = std::iter::from_fn(|| s.poll_event()).collect();
     assert!(events.contains(&Event::Upgraded));
-    assert_eq!(events.last(), Some(&Event::Closed(CloseReason::ForcedClose)));
+    assert_eq!(
+        events.last(),
+        Some(&Event::Closed(CloseReason::ForcedClose))
+    );
     assert!(matches!(s.handle_poll_get(t0), PollGet::Reject { .. }));
 }
 

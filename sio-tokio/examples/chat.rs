@@ -1,150 +1,21 @@
-//! The chat demo: a page at `http://127.0.0.1:3000` (two browser tabs can talk), rooms, nicknames,
-//! and a Socket.IO server on the same port.
+//! The chat demo: a page at `http://127.0.0.1:3000` (two browser tabs can talk), rooms,
+//! nicknames, and a Socket.IO server on the same port — on tokio.
 //!
 //! Run: `cargo run -p sio-tokio --example chat` (`PORT` changes the port). The page loads the
 //! client bundle served by this server when `SIO_CLIENT_DIST` (or the default
 //! `tests/js/node_modules/socket.io-client/dist`) exists, and a public CDN copy otherwise.
+//! The same application runs on async-std and smol: `cargo run -p sio-async-std --example
+//! chat_async_std` / `--example chat_smol`.
 
-use std::path::PathBuf;
-use std::sync::Arc;
-
-use bytes::Bytes;
-use http_body_util::Full;
-use serde::{Deserialize, Serialize};
-use sio::{ServerConfig, Socket};
-
-const PAGE: &str = include_str!("chat.html");
-
-#[derive(Debug, Clone, Deserialize)]
-struct Outgoing {
-    text: String,
-}
-
-#[derive(Debug, Clone, Serialize)]
-struct ChatLine {
-    user: String,
-    room: String,
-    text: String,
-}
-
-#[derive(Clone)]
-struct Session {
-    nick: String,
-    room: String,
-}
-
-fn session(s: &Socket) -> Session {
-    s.data::<Session>().unwrap_or(Session {
-        nick: format!("guest-{}", &s.id()[..4]),
-        room: "lobby".into(),
-    })
-}
+#[path = "shared/chat_app.rs"]
+mod chat_app;
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
-    let port: u16 = std::env::var("PORT")
-        .ok()
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(3000);
-    let dist = std::env::var("SIO_CLIENT_DIST")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from("tests/js/node_modules/socket.io-client/dist"));
-    let mut config = ServerConfig::default();
-    let script = if dist.join("socket.io.min.js").exists() {
-        config = config.serve_client(&dist);
-        "/socket.io/socket.io.min.js".to_owned()
-    } else {
-        "https://cdn.socket.io/4.8.1/socket.io.min.js".to_owned()
-    };
+    let (config, script) = chat_app::config();
     let io = sio_tokio::new_server(config);
-
-    io.on_connection(|socket: Socket| async move {
-        let me = session(&socket);
-        socket.set_data(me.clone());
-        socket.join([me.room.as_str()]);
-        let _ = socket.emit(
-            "welcome",
-            &ChatLine {
-                user: "server".into(),
-                room: me.room.clone(),
-                text: format!("you are {} in #{}", me.nick, me.room),
-            },
-        );
-        let _ = socket.to(me.room.as_str()).emit(
-            "chat message",
-            &ChatLine {
-                user: "server".into(),
-                room: me.room.clone(),
-                text: format!("{} joined", me.nick),
-            },
-        );
-
-        socket.on("nick", |socket: Socket, nick: String| async move {
-            let mut me = session(&socket);
-            let old = std::mem::replace(&mut me.nick, nick.chars().take(32).collect());
-            socket.set_data(me.clone());
-            let line = ChatLine {
-                user: "server".into(),
-                room: me.room.clone(),
-                text: format!("{old} is now {}", me.nick),
-            };
-            let _ = socket.ns().to(me.room.as_str()).emit("chat message", &line);
-        });
-
-        socket.on(
-            "join",
-            |socket: Socket, room: String, ack: sio::AckSender| async move {
-                let mut me = session(&socket);
-                let room: String = room.chars().take(32).collect();
-                socket.leave(&me.room);
-                socket.join([room.as_str()]);
-                me.room = room.clone();
-                socket.set_data(me.clone());
-                let _ = ack.send(&room);
-                let _ = socket.to(room.as_str()).emit(
-                    "chat message",
-                    &ChatLine {
-                        user: "server".into(),
-                        room: room.clone(),
-                        text: format!("{} joined", me.nick),
-                    },
-                );
-            },
-        );
-
-        socket.on("chat message", |socket: Socket, msg: Outgoing| async move {
-            let me = session(&socket);
-            let line = ChatLine {
-                user: me.nick,
-                room: me.room.clone(),
-                text: msg.text.chars().take(500).collect(),
-            };
-            let _ = socket.ns().to(me.room.as_str()).emit("chat message", &line);
-        });
-
-        socket.on_disconnect(|socket: Socket, reason| async move {
-            let me = session(&socket);
-            let _ = socket.ns().to(me.room.as_str()).emit(
-                "chat message",
-                &ChatLine {
-                    user: "server".into(),
-                    room: me.room,
-                    text: format!("{} left ({reason})", me.nick),
-                },
-            );
-        });
-    });
-
-    let page = Bytes::from(PAGE.replace("{{CLIENT_SCRIPT}}", &script));
-    let fallback: sio::server::Fallback = Arc::new(move |req| {
-        (req.uri().path() == "/").then(|| {
-            http::Response::builder()
-                .header("content-type", "text/html; charset=utf-8")
-                .body(Full::new(page.clone()))
-                .unwrap_or_default()
-        })
-    });
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+    chat_app::install(&io);
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", chat_app::port())).await?;
     println!("chat server on http://{}", listener.local_addr()?);
-    sio_tokio::serve_with(listener, io, Some(fallback)).await
+    sio_tokio::serve_with(listener, io, Some(chat_app::page(&script))).await
 }

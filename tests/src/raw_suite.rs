@@ -224,11 +224,9 @@ pub fn raw_websocket<D: Driver>() {
         "431[\"ws\"]"
     );
     ws.send(Message::text("42{broken")).unwrap();
-    loop {
-        match ws.read() {
-            Ok(Message::Close(_)) | Err(_) => break,
-            Ok(m) => panic!("unexpected frame after a parse error: {m:?}"),
-        }
+    match ws.read() {
+        Ok(Message::Close(_)) | Err(_) => {}
+        Ok(m) => panic!("unexpected frame after a parse error: {m:?}"),
     }
 }
 
@@ -277,20 +275,22 @@ pub fn cors_headers<D: Driver>() {
 
 /// `allowRequest` refusing a handshake: 403 with the hook's message.
 pub fn allow_request_refuses<D: Driver>() {
-    let mut config = ServerConfig::default();
-    config.allow_request = Some(std::sync::Arc::new(|info: &sio::server::RequestInfo| {
-        let ok = info
-            .headers
-            .get("x-token")
-            .is_some_and(|v| v == "let-me-in");
-        Box::pin(async move {
-            if ok {
-                Ok(())
-            } else {
-                Err("no token".to_owned())
-            }
-        })
-    }));
+    let config = ServerConfig {
+        allow_request: Some(std::sync::Arc::new(|info: &sio::server::RequestInfo| {
+            let ok = info
+                .headers
+                .get("x-token")
+                .is_some_and(|v| v == "let-me-in");
+            Box::pin(async move {
+                if ok {
+                    Ok(())
+                } else {
+                    Err("no token".to_owned())
+                }
+            })
+        })),
+        ..ServerConfig::default()
+    };
     let port = D::start(config, app::setup).port;
     let a = get(port, "EIO=4&transport=polling");
     assert_eq!(a.status, 403);
@@ -307,8 +307,10 @@ pub fn allow_request_refuses<D: Driver>() {
 
 /// The session cookie when configured.
 pub fn cookie_is_set<D: Driver>() {
-    let mut config = ServerConfig::default();
-    config.cookie = Some(sio::server::CookieConfig::default());
+    let config = ServerConfig {
+        cookie: Some(sio::server::CookieConfig::default()),
+        ..ServerConfig::default()
+    };
     let port = D::start(config, app::setup).port;
     let a = get(port, "EIO=4&transport=polling");
     let sid = serde_json::from_slice::<serde_json::Value>(&a.body[1..]).unwrap()["sid"]

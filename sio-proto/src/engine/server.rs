@@ -815,7 +815,9 @@ impl ServerSession {
                     // Closed while the client was switching: finish on the websocket (the
                     // queued packets, `close` among them, then the websocket closes).
                     self.ws_close_pending = true;
-                    let reason = self.pending_close_reason.unwrap_or(CloseReason::ForcedClose);
+                    let reason = self
+                        .pending_close_reason
+                        .unwrap_or(CloseReason::ForcedClose);
                     self.finish(reason);
                 }
             }

@@ -384,6 +384,48 @@ impl Server {
             .clone()
     }
 
+    /// The namespace `name` if it exists (static, or a dynamic one already created); unlike
+    /// [`Server::of`], never creates one.
+    pub fn get_namespace(&self, name: &str) -> Option<Namespace> {
+        read(&self.inner.namespaces).get(name).cloned()
+    }
+
+    /// The names of the existing namespaces.
+    pub fn namespace_names(&self) -> Vec<String> {
+        read(&self.inner.namespaces).keys().cloned().collect()
+    }
+
+    /// A broadcast of the main namespace whose acks are awaited for at most `d`
+    /// (Node's `io.timeout(d)`).
+    pub fn timeout(&self, d: Duration) -> BroadcastOperator {
+        self.of("/").broadcast().timeout(d)
+    }
+
+    /// A volatile broadcast of the main namespace (Node's `io.volatile`).
+    pub fn volatile(&self) -> BroadcastOperator {
+        self.of("/").broadcast().volatile()
+    }
+
+    /// A broadcast of the main namespace to this server's sockets only (Node's `io.local`).
+    pub fn local(&self) -> BroadcastOperator {
+        self.of("/").broadcast().local()
+    }
+
+    /// Makes every socket of the main namespace join `rooms` (Node's `io.socketsJoin`).
+    pub fn sockets_join<'a>(&self, rooms: impl IntoIterator<Item = &'a str> + Clone) {
+        self.of("/").sockets_join(rooms)
+    }
+
+    /// Makes every socket of the main namespace leave `room` (Node's `io.socketsLeave`).
+    pub fn sockets_leave(&self, room: &str) {
+        self.of("/").sockets_leave(room)
+    }
+
+    /// Disconnects every socket of the main namespace (Node's `io.disconnectSockets`).
+    pub fn disconnect_sockets(&self, close: bool) {
+        self.of("/").disconnect_sockets(close)
+    }
+
     /// Accepts namespaces whose name satisfies `matcher` (Node's `io.of(regex)` or
     /// `io.of(fn)`), created on their first CONNECT; `on_new` sets each one up.
     pub fn of_dynamic(

@@ -189,6 +189,16 @@ impl Namespace {
         self.broadcast().except(room)
     }
 
+    /// A volatile broadcast to the whole namespace.
+    pub fn volatile(&self) -> BroadcastOperator {
+        self.broadcast().volatile()
+    }
+
+    /// A broadcast to the whole namespace whose acks are awaited for at most `d`.
+    pub fn timeout(&self, d: Duration) -> BroadcastOperator {
+        self.broadcast().timeout(d)
+    }
+
     /// Emits to every socket of the namespace.
     pub fn emit<T: Serialize + ?Sized>(&self, event: &str, data: &T) -> Result<(), EmitError> {
         self.broadcast().emit(event, data)
