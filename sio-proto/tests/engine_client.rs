@@ -598,8 +598,6 @@ fn close_on_polling_posts_a_close_packet() {
 }
 
 #[test]
-#[ignore = "bug: close() posts `1` while a POST is in flight (two concurrent POSTs; the spec \
-            says the server answers 400 and closes). Node waits for `drain` first."]
 fn close_on_polling_waits_for_the_post_in_flight() {
     let t0 = Instant::now();
     let mut c = open_client(t0, ClientConfig::default(), &[]);

@@ -709,8 +709,6 @@ fn wrong_probe_payload_cancels_the_upgrade() {
 }
 
 #[test]
-#[ignore = "divergence from Node: `_maybeUpgrade` accepts `5` on the probe websocket without a \
-            prior `2probe`; sio-proto cancels the upgrade (low impact: clients always probe)"]
 fn upgrade_packet_without_probe_completes_the_upgrade_as_in_node() {
     let t0 = Instant::now();
     let mut s = polling_session(t0, ServerConfig::default());
@@ -771,9 +769,6 @@ fn malformed_post_body_closes_with_parse_error() {
 }
 
 #[test]
-#[ignore = "divergence from Node: engine.io-parser's decodePayload stops at the first bad \
-            segment and the packets before it are still delivered; sio-proto drops the whole \
-            payload"]
 fn packets_before_a_malformed_segment_are_delivered_as_in_node() {
     let t0 = Instant::now();
     let mut s = polling_session(t0, ServerConfig::default());

@@ -372,9 +372,26 @@ pub fn server_close<D: Driver>() {
     assert_eq!(post(port, &q(&sid), b"40").status, 200);
     assert!(get(port, &q(&sid)).text().starts_with("40"));
     let query = q(&sid);
-    let held = std::thread::spawn(move || get(port, &query));
+    // Long-poll until the `close` packet (the `welcome` event may come first).
+    let held = std::thread::spawn(move || {
+        let mut seen = Vec::new();
+        for _ in 0..5 {
+            let a = get(port, &query);
+            seen.push((a.status, a.text()));
+            if a.status != 200 || a.text().split('\u{1e}').last() == Some("1") {
+                break;
+            }
+        }
+        seen
+    });
     D::block_on(srv.server.close());
-    assert_eq!(held.join().unwrap().text(), "1");
+    let seen = held.join().unwrap();
+    assert_eq!(
+        seen.last()
+            .map(|(s, t)| (*s, t.split('\u{1e}').last().unwrap_or("").to_owned())),
+        Some((200, "1".to_owned())),
+        "{seen:?}"
+    );
     assert_eq!(srv.server.session_count(), 0);
     assert_eq!(get(port, "EIO=4&transport=polling").status, 400);
 }

@@ -153,6 +153,10 @@ pub struct ClientSession {
     events: VecDeque<Event>,
     ping_deadline: Option<Instant>,
     open_deadline: Option<Instant>,
+    /// A websocket was asked for and is not closed yet.
+    ws_live: bool,
+    /// `close()` came while a POST was in flight: the `close` packet goes out after it.
+    close_after_post: bool,
 }
 
 impl ClientSession {
@@ -171,6 +175,8 @@ impl ClientSession {
             events: VecDeque::new(),
             ping_deadline: None,
             open_deadline: Some(now + config.open_timeout),
+            ws_live: false,
+            close_after_post: false,
         };
         let query = format!("EIO=4&transport={}", s.transport.as_str());
         match s.transport {
@@ -178,7 +184,10 @@ impl ClientSession {
                 s.get_in_flight = true;
                 s.transmits.push_back(Transmit::PollGet { query });
             }
-            TransportKind::WebSocket => s.transmits.push_back(Transmit::WsConnect { query }),
+            TransportKind::WebSocket => {
+                s.ws_live = true;
+                s.transmits.push_back(Transmit::WsConnect { query });
+            }
         }
         s
     }
@@ -248,30 +257,50 @@ impl ClientSession {
         }
         if self.state == State::Open {
             match self.transport {
-                TransportKind::Polling => {
-                    let mut body = BytesMut::new();
-                    let mut first = true;
-                    for f in self.queue.drain(..).chain([Packet::Close.encode()]) {
-                        packet::encode_payload_frame(&mut body, &f, first);
-                        first = false;
-                    }
-                    self.transmits.push_back(Transmit::PollPost {
-                        query: self.query(TransportKind::Polling),
-                        body: body.freeze(),
-                    });
+                TransportKind::Polling if self.post_in_flight => {
+                    // One POST at a time: the `close` packet follows the one in flight.
+                    self.close_after_post = true;
                 }
+                TransportKind::Polling => self.post_close(),
                 TransportKind::WebSocket => {
                     while let Some(f) = self.queue.pop_front() {
                         self.transmits.push_back(Transmit::Ws(f));
                     }
-                    self.transmits.push_back(Transmit::WsClose);
+                    self.close_ws();
                 }
             }
         }
-        if self.probe != Probe::None && self.probe != Probe::Over {
+        self.finish(CloseReason::ForcedClose);
+    }
+
+    /// POSTs what is queued (as much as `maxPayload` allows; the rest is dropped) and `close`.
+    fn post_close(&mut self) {
+        let max = self.open.as_ref().map_or(1_000_000, |o| o.max_payload) as usize;
+        let close = Packet::Close.encode();
+        let mut body = BytesMut::new();
+        for f in self.queue.drain(..) {
+            let add = packet::payload_frame_len(&f) + 2;
+            if body.len() + add + 1 > max {
+                break;
+            }
+            let first = body.is_empty();
+            packet::encode_payload_frame(&mut body, &f, first);
+        }
+        let first = body.is_empty();
+        packet::encode_payload_frame(&mut body, &close, first);
+        self.post_in_flight = true;
+        self.transmits.push_back(Transmit::PollPost {
+            query: self.query(TransportKind::Polling),
+            body: body.freeze(),
+        });
+    }
+
+    /// Closes the websocket if one was asked for and is not closed yet.
+    fn close_ws(&mut self) {
+        if self.ws_live {
+            self.ws_live = false;
             self.transmits.push_back(Transmit::WsClose);
         }
-        self.finish(CloseReason::ForcedClose);
     }
 
     /// Closes the session because the layer above found the peer at fault (for example
@@ -281,7 +310,7 @@ impl ClientSession {
             return;
         }
         if self.transport == TransportKind::WebSocket || self.probe_active() {
-            self.transmits.push_back(Transmit::WsClose);
+            self.close_ws();
         }
         self.finish(reason);
     }
@@ -331,6 +360,13 @@ impl ClientSession {
     /// The answer to a `POST`: `true` for `200 ok`.
     pub fn handle_post_response(&mut self, _now: Instant, ok: bool) {
         self.post_in_flight = false;
+        if self.close_after_post {
+            self.close_after_post = false;
+            if ok {
+                self.post_close();
+            }
+            return;
+        }
         if self.state == State::Closed {
             return;
         }
@@ -372,7 +408,7 @@ impl ClientSession {
         match packet {
             Ok(p) => self.on_packet(now, p),
             Err(_) => {
-                self.transmits.push_back(Transmit::WsClose);
+                self.close_ws();
                 self.finish(CloseReason::ParseError);
             }
         }
@@ -380,6 +416,7 @@ impl ClientSession {
 
     /// The websocket closed (`error`: it failed).
     pub fn handle_ws_closed(&mut self, _now: Instant, error: bool) {
+        self.ws_live = false;
         if self.state == State::Closed {
             return;
         }
@@ -404,14 +441,14 @@ impl ClientSession {
             self.open_deadline = None;
             self.events.push_back(Event::OpenFailed(OpenError::Timeout));
             if self.transport == TransportKind::WebSocket {
-                self.transmits.push_back(Transmit::WsClose);
+                self.close_ws();
             }
             return self.finish(CloseReason::TransportError);
         }
         if self.ping_deadline.is_some_and(|t| t <= now) {
             self.ping_deadline = None;
             if self.transport == TransportKind::WebSocket || self.probe_active() {
-                self.transmits.push_back(Transmit::WsClose);
+                self.close_ws();
             }
             self.finish(CloseReason::PingTimeout);
         }
@@ -452,7 +489,7 @@ impl ClientSession {
                 let Ok(open) = OpenData::parse(&data) else {
                     self.events.push_back(Event::OpenFailed(OpenError::Invalid));
                     if self.transport == TransportKind::WebSocket {
-                        self.transmits.push_back(Transmit::WsClose);
+                        self.close_ws();
                     }
                     return self.finish(CloseReason::ParseError);
                 };
@@ -466,6 +503,7 @@ impl ClientSession {
                 self.events.push_back(Event::Open(open));
                 if can_upgrade {
                     self.probe = Probe::Connecting;
+                    self.ws_live = true;
                     self.transmits.push_back(Transmit::WsConnect {
                         query: self.query(TransportKind::WebSocket),
                     });
@@ -487,10 +525,10 @@ impl ClientSession {
             Packet::Message(m) => self.events.push_back(Event::Message(m)),
             Packet::Close => {
                 if self.transport == TransportKind::WebSocket {
-                    self.transmits.push_back(Transmit::WsClose);
+                    self.close_ws();
                 }
                 if self.probe_active() {
-                    self.transmits.push_back(Transmit::WsClose);
+                    self.close_ws();
                 }
                 self.finish(CloseReason::TransportClose);
             }
@@ -575,7 +613,7 @@ impl ClientSession {
     fn abandon_probe(&mut self) {
         if self.probe_active() {
             self.probe = Probe::Over;
-            self.transmits.push_back(Transmit::WsClose);
+            self.close_ws();
             self.after_poll_io();
         }
     }
@@ -586,7 +624,7 @@ impl ClientSession {
                 .push_back(Event::OpenFailed(OpenError::Transport));
         }
         if self.probe_active() {
-            self.transmits.push_back(Transmit::WsClose);
+            self.close_ws();
         }
         self.finish(CloseReason::TransportError);
     }
@@ -598,7 +636,10 @@ impl ClientSession {
         self.state = State::Closed;
         self.ping_deadline = None;
         self.open_deadline = None;
-        self.queue.clear();
+        if !self.close_after_post {
+            self.queue.clear();
+        }
+        self.close_ws();
         self.events.push_back(Event::Closed(reason));
     }
 }

@@ -573,6 +573,9 @@ impl ServerSession {
                 // No ping is sent while closing; a ping deadline left armed would stay in
                 // `poll_timeout` once passed and make the runtime spin until the close timeout.
                 self.timers.ping = None;
+                // Nor is the heartbeat checked: what the client sends is ignored now, and the
+                // close timeout bounds the wait.
+                self.timers.pong = None;
                 self.timers.close = Some(now + self.config.close_timeout);
                 self.flush();
             }
@@ -621,16 +624,24 @@ impl ServerSession {
                 body: e.body,
             };
         }
-        match packet::decode_payload(body, self.config.max_packets_per_payload) {
-            Ok(packets) => {
-                for p in packets {
-                    if self.state == State::Closed {
-                        break;
-                    }
-                    self.on_packet(now, p, false);
-                }
+        if self.state != State::Open {
+            // Closing: Node ignores what the client still sends.
+            return PostResponse::ok();
+        }
+        // As in Node, the packets before a malformed one are delivered, then the session
+        // closes with `parse error`.
+        let mut packets = Vec::new();
+        let r = packet::decode_payload_with(body, self.config.max_packets_per_payload, |p| {
+            packets.push(p)
+        });
+        for p in packets {
+            if self.state != State::Open {
+                break;
             }
-            Err(_) => self.fail(CloseReason::ParseError),
+            self.on_packet(now, p, false);
+        }
+        if r.is_err() && self.state == State::Open {
+            self.fail(CloseReason::ParseError);
         }
         PostResponse::ok()
     }
@@ -669,6 +680,9 @@ impl ServerSession {
         let packet = Packet::decode(frame);
         if self.transport == TransportKind::Polling {
             self.on_probe_packet(now, packet);
+            return;
+        }
+        if self.state != State::Open {
             return;
         }
         match packet {
@@ -802,7 +816,8 @@ impl ServerSession {
                     self.answer_get(Packet::Noop.encode_text());
                 }
             }
-            (Upgrade::Probed, Ok(Packet::Upgrade)) => {
+            // Node also completes an upgrade whose probe was skipped.
+            (Upgrade::Probed | Upgrade::Probing, Ok(Packet::Upgrade)) => {
                 self.upgrade = Upgrade::None;
                 self.timers.upgrade = None;
                 if self.held_get {

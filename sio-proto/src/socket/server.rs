@@ -113,6 +113,9 @@ pub struct Connection {
     connect_deadline: Option<Instant>,
     events: VecDeque<Event>,
     closed: bool,
+    /// The connection is being closed (by the application or after a violation): nothing the
+    /// client still sends is delivered.
+    closing: bool,
 }
 
 impl Connection {
@@ -128,6 +131,7 @@ impl Connection {
             connect_deadline: Some(now + config.connect_timeout),
             events: VecDeque::new(),
             closed: false,
+            closing: false,
         }
     }
 
@@ -251,19 +255,30 @@ impl Connection {
 
     /// Accepts the pending CONNECT to `nsp`, giving the socket the id `socket_id`.
     pub fn accept(&mut self, nsp: &Nsp, socket_id: &str) -> Result<(), UsageError> {
-        let Some(n) = self
+        if self.closing || self.closed {
+            return Err(UsageError::Closed);
+        }
+        if !self
             .namespaces
-            .iter_mut()
-            .find(|n| !n.connected && n.nsp == *nsp)
-        else {
+            .iter()
+            .any(|n| !n.connected && n.nsp == *nsp)
+        {
             return Err(UsageError::InvalidState(
                 "no pending CONNECT for this namespace",
             ));
-        };
-        n.connected = true;
+        }
         let data = serde_json::json!({ "sid": socket_id }).to_string();
-        let p = Packet::connect(nsp.clone(), Some(Bytes::from(data)));
-        self.send_encoded(&p.encode())
+        let p = Packet::connect(nsp.clone(), Some(Bytes::from(data))).encode();
+        // Joined only once the CONNECT reply is queued.
+        self.engine.send_frames(p.frames(), p.frame_count())?;
+        if let Some(n) = self
+            .namespaces
+            .iter_mut()
+            .find(|n| !n.connected && n.nsp == *nsp)
+        {
+            n.connected = true;
+        }
+        Ok(())
     }
 
     /// Refuses the pending CONNECT to `nsp` with CONNECT_ERROR `{"message", "data"}`.
@@ -367,6 +382,7 @@ impl Connection {
         if self.closed {
             return;
         }
+        self.closing = true;
         self.disconnect_all(sockets);
         self.engine.close(now, reason);
         self.pump(now);
@@ -416,7 +432,7 @@ impl Connection {
     }
 
     fn on_decoded(&mut self, now: Instant, r: Result<Option<Packet>, crate::DecodeError>) {
-        if self.closed {
+        if self.closed || self.closing {
             return;
         }
         match r {
@@ -427,6 +443,7 @@ impl Connection {
     }
 
     fn protocol_violation(&mut self, now: Instant, reason: CloseReason) {
+        self.closing = true;
         self.disconnect_all(DisconnectReason::from(reason));
         self.engine.close(now, reason);
     }
