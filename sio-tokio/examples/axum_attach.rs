@@ -16,8 +16,10 @@
 //!   it in `ConnectInfo<SocketAddr>` instead, so a small middleware copies it over, and the
 //!   server is started with `into_make_service_with_connect_info`.
 
+#[path = "shared/page.rs"]
+mod page;
+
 use std::net::SocketAddr;
-use std::path::PathBuf;
 
 use axum::extract::{ConnectInfo, Request, State};
 use axum::middleware::Next;
@@ -45,7 +47,7 @@ struct Welcome<'a> {
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
-    let (config, script) = with_client_bundle(ServerConfig::default());
+    let (config, script) = page::with_client_bundle(ServerConfig::default());
     let io = sio_tokio::new_server(config);
 
     io.on_connection(|socket: Socket| async move {
@@ -89,7 +91,7 @@ async fn main() -> std::io::Result<()> {
         .layer(axum::middleware::from_fn(peer_address))
         .with_state(app);
 
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port())).await?;
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", page::port(DEFAULT_PORT))).await?;
     println!("axum + Socket.IO on http://{}", listener.local_addr()?);
     axum::serve(
         listener,
@@ -140,33 +142,3 @@ const PAGE: &str = r#"<!doctype html>
   });
 </script>
 "#;
-
-/// The port: `PORT`, or this example's default.
-fn port() -> u16 {
-    std::env::var("PORT")
-        .ok()
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(DEFAULT_PORT)
-}
-
-/// Serves the official client bundle under `/socket.io/` (`serveClient`) when the npm package
-/// is installed, and points the page at a public CDN copy otherwise.
-fn with_client_bundle(config: ServerConfig) -> (ServerConfig, String) {
-    let dist = std::env::var("SIO_CLIENT_DIST")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-                .join("../tests/js/node_modules/socket.io-client/dist")
-        });
-    if dist.join("socket.io.min.js").exists() {
-        (
-            config.serve_client(dist),
-            "/socket.io/socket.io.min.js".into(),
-        )
-    } else {
-        (
-            config,
-            "https://cdn.socket.io/4.8.1/socket.io.min.js".into(),
-        )
-    }
-}

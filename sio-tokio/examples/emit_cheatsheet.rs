@@ -16,14 +16,13 @@
 //! Node's `socket.to(socket.id)` pitfall holds here too: it reaches the room named after the
 //! socket minus the socket itself, that is nobody; use `socket.emit`.
 
-use std::path::PathBuf;
-use std::sync::Arc;
+#[path = "shared/page.rs"]
+mod page;
+
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::Full;
 use serde_json::{json, Value};
-use sio::server::Fallback;
 use sio::{AckError, AckSender, Server, ServerConfig, Socket};
 
 const DEFAULT_PORT: u16 = 3004;
@@ -243,7 +242,7 @@ async fn run(io: &Server, socket: &Socket, variant: &str, arg: Option<String>) -
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
-    let (config, script) = with_client_bundle(ServerConfig::default());
+    let (config, script) = page::with_client_bundle(ServerConfig::default());
     let io = sio_tokio::new_server(config);
 
     let server = io.clone();
@@ -293,9 +292,9 @@ async fn main() -> std::io::Result<()> {
             socket.join(["room1"]);
         });
 
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port())).await?;
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", page::port(DEFAULT_PORT))).await?;
     println!("emit cheat sheet on http://{}", listener.local_addr()?);
-    sio_tokio::serve_with(listener, io, Some(page(PAGE, &script))).await
+    sio_tokio::serve_with(listener, io, Some(page::page(PAGE, &script))).await
 }
 
 const PAGE: &str = r#"<!doctype html>
@@ -352,46 +351,3 @@ const PAGE: &str = r#"<!doctype html>
   $("clear").onclick = () => { $("log").textContent = ""; };
 </script>
 "#;
-
-/// The port: `PORT`, or this example's default.
-fn port() -> u16 {
-    std::env::var("PORT")
-        .ok()
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(DEFAULT_PORT)
-}
-
-/// Serves the official client bundle under `/socket.io/` (`serveClient`) when the npm package
-/// is installed, and points the page at a public CDN copy otherwise.
-fn with_client_bundle(config: ServerConfig) -> (ServerConfig, String) {
-    let dist = std::env::var("SIO_CLIENT_DIST")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-                .join("../tests/js/node_modules/socket.io-client/dist")
-        });
-    if dist.join("socket.io.min.js").exists() {
-        (
-            config.serve_client(dist),
-            "/socket.io/socket.io.min.js".into(),
-        )
-    } else {
-        (
-            config,
-            "https://cdn.socket.io/4.8.1/socket.io.min.js".into(),
-        )
-    }
-}
-
-/// Answers `GET /` with the page (client script filled in); other paths get 404.
-fn page(html: &str, script: &str) -> Fallback {
-    let body = Bytes::from(html.replace("{{CLIENT_SCRIPT}}", script));
-    Arc::new(move |req| {
-        (req.uri().path() == "/").then(|| {
-            http::Response::builder()
-                .header("content-type", "text/html; charset=utf-8")
-                .body(Full::new(body.clone()))
-                .unwrap_or_default()
-        })
-    })
-}

@@ -13,12 +13,11 @@
 //! server when `tests/js/node_modules/socket.io-client/dist` exists (`npm ci --prefix
 //! tests/js`, or `SIO_CLIENT_DIST`), and a public CDN copy otherwise.
 
-use std::path::PathBuf;
+#[path = "shared/page.rs"]
+mod page;
+
 use std::sync::{Arc, Mutex};
 
-use bytes::Bytes;
-use http_body_util::Full;
-use sio::server::Fallback;
 use sio::{AckSender, Namespace, ServerConfig, Socket};
 
 const DEFAULT_PORT: u16 = 3007;
@@ -36,7 +35,7 @@ fn is_team(name: &str) -> bool {
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
-    let (config, script) = with_client_bundle(ServerConfig::default());
+    let (config, script) = page::with_client_bundle(ServerConfig::default());
     let io = sio_tokio::new_server(config);
 
     // `/chat`: messages go to everyone in `/chat`.
@@ -113,9 +112,9 @@ async fn main() -> std::io::Result<()> {
         }
     });
 
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port())).await?;
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", page::port(DEFAULT_PORT))).await?;
     println!("namespaces example on http://{}", listener.local_addr()?);
-    sio_tokio::serve_with(listener, io, Some(page(PAGE, &script))).await
+    sio_tokio::serve_with(listener, io, Some(page::page(PAGE, &script))).await
 }
 
 const PAGE: &str = r#"<!doctype html>
@@ -162,46 +161,3 @@ const PAGE: &str = r#"<!doctype html>
   $("bad").onclick = () => io("/nope").on("connect_error", (err) => { $("out").textContent = "/nope: " + err.message; });
 </script>
 "#;
-
-/// The port: `PORT`, or this example's default.
-fn port() -> u16 {
-    std::env::var("PORT")
-        .ok()
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(DEFAULT_PORT)
-}
-
-/// Serves the official client bundle under `/socket.io/` (`serveClient`) when the npm package
-/// is installed, and points the page at a public CDN copy otherwise.
-fn with_client_bundle(config: ServerConfig) -> (ServerConfig, String) {
-    let dist = std::env::var("SIO_CLIENT_DIST")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-                .join("../tests/js/node_modules/socket.io-client/dist")
-        });
-    if dist.join("socket.io.min.js").exists() {
-        (
-            config.serve_client(dist),
-            "/socket.io/socket.io.min.js".into(),
-        )
-    } else {
-        (
-            config,
-            "https://cdn.socket.io/4.8.1/socket.io.min.js".into(),
-        )
-    }
-}
-
-/// Answers `GET /` with the page (client script filled in); other paths get 404.
-fn page(html: &str, script: &str) -> Fallback {
-    let body = Bytes::from(html.replace("{{CLIENT_SCRIPT}}", script));
-    Arc::new(move |req| {
-        (req.uri().path() == "/").then(|| {
-            http::Response::builder()
-                .header("content-type", "text/html; charset=utf-8")
-                .body(Full::new(body.clone()))
-                .unwrap_or_default()
-        })
-    })
-}

@@ -238,7 +238,7 @@ impl ClientSession {
         frames: impl IntoIterator<Item = Frame>,
         count: usize,
     ) -> Result<(), UsageError> {
-        if self.state == State::Closed {
+        if self.state == State::Closed || self.close_after_post {
             return Err(UsageError::Closed);
         }
         if self.queue.len() + count > self.config.max_queue {
@@ -252,14 +252,16 @@ impl ClientSession {
     /// Closes the session from this side (reason `forced close`): polling sends a `close`
     /// packet, a websocket is closed.
     pub fn close(&mut self) {
-        if self.state == State::Closed {
+        if self.state == State::Closed || self.close_after_post {
             return;
         }
         if self.state == State::Open {
             match self.transport {
                 TransportKind::Polling if self.post_in_flight => {
-                    // One POST at a time: the `close` packet follows the one in flight.
+                    // One POST at a time: the `close` packet follows the one in flight, and
+                    // the session is closed then.
                     self.close_after_post = true;
+                    return;
                 }
                 TransportKind::Polling => self.post_close(),
                 TransportKind::WebSocket => {
@@ -365,7 +367,7 @@ impl ClientSession {
             if ok {
                 self.post_close();
             }
-            return;
+            return self.finish(CloseReason::ForcedClose);
         }
         if self.state == State::Closed {
             return;
@@ -430,8 +432,10 @@ impl ClientSession {
             } else {
                 CloseReason::TransportClose
             });
-        } else if matches!(self.probe, Probe::Connecting | Probe::Sent) {
+        } else if self.probe_active() {
+            // The probe failed (even while polling was pausing for it): keep polling.
             self.probe = Probe::Over;
+            self.after_poll_io();
         }
     }
 
@@ -550,7 +554,10 @@ impl ClientSession {
 
     /// After a long-polling request returned: complete a pending upgrade, or poll again.
     fn after_poll_io(&mut self) {
-        if self.state != State::Open || self.transport != TransportKind::Polling {
+        if self.state != State::Open
+            || self.transport != TransportKind::Polling
+            || self.close_after_post
+        {
             return;
         }
         if self.probe == Probe::Pausing {
@@ -636,9 +643,8 @@ impl ClientSession {
         self.state = State::Closed;
         self.ping_deadline = None;
         self.open_deadline = None;
-        if !self.close_after_post {
-            self.queue.clear();
-        }
+        self.close_after_post = false;
+        self.queue.clear();
         self.close_ws();
         self.events.push_back(Event::Closed(reason));
     }

@@ -570,12 +570,8 @@ impl ServerSession {
                 self.queue.push_back(Packet::Close.encode());
                 self.state = State::Closing;
                 self.pending_close_reason = Some(reason);
-                // No ping is sent while closing; a ping deadline left armed would stay in
-                // `poll_timeout` once passed and make the runtime spin until the close timeout.
-                self.timers.ping = None;
-                // Nor is the heartbeat checked: what the client sends is ignored now, and the
-                // close timeout bounds the wait.
-                self.timers.pong = None;
+                // The heartbeat keeps running while closing, as in Node: no ping is sent, but
+                // the session ends by `ping timeout` if the close does not get through first.
                 self.timers.close = Some(now + self.config.close_timeout);
                 self.flush();
             }
@@ -741,12 +737,16 @@ impl ServerSession {
         if self.timers.upgrade.is_some_and(|t| t <= now) {
             self.cancel_upgrade();
         }
-        if self.state == State::Open && self.timers.ping.is_some_and(|t| t <= now) {
+        if self.timers.ping.is_some_and(|t| t <= now) {
             self.timers.ping = None;
             self.timers.pong = Some(now + self.config.ping_timeout);
-            // A ping ignores the queue bound: dropping it would end a healthy session.
-            self.queue.push_back(Packet::Ping(Bytes::new()).encode());
-            self.flush();
+            // While closing no ping is sent (Node's `sendPacket` refuses), but the pong
+            // deadline is armed all the same: it bounds how long a closing session lasts.
+            if self.state == State::Open {
+                // A ping ignores the queue bound: dropping it would end a healthy session.
+                self.queue.push_back(Packet::Ping(Bytes::new()).encode());
+                self.flush();
+            }
         }
     }
 

@@ -162,6 +162,11 @@ pub struct Manager {
     reconnect_at: Option<Instant>,
     reconnecting: bool,
     skip_reconnect: bool,
+    /// The engine was asked to close and waits for its POST in flight before it does.
+    closing: bool,
+    /// Open a new engine as soon as the closing one is closed (`open`/`connect` came while it
+    /// was closing).
+    reopen: bool,
     events: VecDeque<Event>,
 }
 
@@ -182,12 +187,20 @@ impl Manager {
             reconnect_at: None,
             reconnecting: false,
             skip_reconnect: false,
+            closing: false,
+            reopen: false,
             events: VecDeque::new(),
         }
     }
 
-    /// Opens the connection (manager `open()`); a no-op when already open or opening.
+    /// Opens the connection (manager `open()`); a no-op when already open or opening. While
+    /// the engine is closing (a `close` waiting for the POST in flight), a new one opens as
+    /// soon as it is closed.
     pub fn open(&mut self, now: Instant) {
+        if self.closing {
+            self.reopen = true;
+            return;
+        }
         if self.engine.as_ref().is_some_and(|e| !e.is_closed()) {
             return;
         }
@@ -234,6 +247,7 @@ impl Manager {
             });
         }
         match &self.engine {
+            _ if self.closing => self.reopen = true,
             Some(e) if e.is_open() => {
                 if let Some(n) = self.namespaces.iter().find(|n| n.nsp == nsp) {
                     if n.state == NsState::Idle {
@@ -298,6 +312,7 @@ impl Manager {
         self.skip_reconnect = true;
         self.reconnect_at = None;
         self.reconnecting = false;
+        self.reopen = false;
         for n in &mut self.namespaces {
             if n.state == NsState::Connected {
                 self.events.push_back(Event::Disconnected {
@@ -309,6 +324,7 @@ impl Manager {
         }
         if let Some(e) = self.engine.as_mut() {
             e.close();
+            self.closing = !e.is_closed();
         }
         self.pump();
     }
@@ -495,6 +511,8 @@ impl Manager {
     }
 
     fn start_engine(&mut self, now: Instant) {
+        self.closing = false;
+        self.reopen = false;
         self.generation += 1;
         self.decoder.reset();
         self.engine = Some(ClientSession::new(now, self.config.engine));
@@ -564,6 +582,14 @@ impl Manager {
         }
         self.decoder.reset();
         self.events.push_back(Event::Closed(reason));
+        self.closing = false;
+        if std::mem::take(&mut self.reopen) {
+            if let Some(now) = now {
+                self.skip_reconnect = false;
+                self.start_engine(now);
+                return;
+            }
+        }
         if self.skip_reconnect || !self.config.reconnection || self.namespaces.is_empty() {
             return;
         }
@@ -679,4 +705,56 @@ impl Manager {
 /// Convenience: `now + d`.
 pub fn deadline(now: Instant, d: Duration) -> Instant {
     now + d
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HANDSHAKE: &[u8] =
+        br#"0{"sid":"s1","upgrades":[],"pingInterval":25000,"pingTimeout":20000,"maxPayload":1000000}"#;
+
+    fn transmits(m: &mut Manager) -> Vec<Transmit> {
+        std::iter::from_fn(|| m.poll_transmit()).collect()
+    }
+
+    /// `disconnect` of the last namespace while a POST is in flight closes the engine only
+    /// after that POST; a `connect` meanwhile opens a new engine once it is closed, instead of
+    /// being lost on the closing one.
+    #[test]
+    // A test needs one origin for its clock; the crate itself never reads one.
+    #[allow(clippy::disallowed_methods)]
+    fn connect_while_closing_opens_a_new_engine() {
+        let now = Instant::now();
+        let mut m = Manager::new(ManagerConfig::default(), IdGenerator::from_u64(1));
+        m.connect(now, Nsp::ROOT);
+        assert!(matches!(&transmits(&mut m)[..], [Transmit::PollGet { .. }]));
+        m.handle_poll_response(now, 1, Ok((200, Bytes::from_static(HANDSHAKE))));
+        while let Some(e) = m.poll_event() {
+            if let Event::NamespaceReady { nsp } = e {
+                m.send_connect(&nsp, None).unwrap();
+            }
+        }
+        // The CONNECT is in flight (and the next long-poll GET).
+        let t = transmits(&mut m);
+        assert!(t.iter().any(|t| matches!(t, Transmit::PollPost { .. })));
+        m.disconnect(now, &Nsp::ROOT);
+        m.connect(now, Nsp::ROOT);
+        assert!(!std::iter::from_fn(|| m.poll_event())
+            .any(|e| matches!(e, Event::NamespaceReady { .. })));
+        assert_eq!(m.generation(), 1);
+        // The POST returns: the `close` is posted, the engine closes, a new one opens.
+        m.handle_post_response(now, 1, true);
+        let events: Vec<Event> = std::iter::from_fn(|| m.poll_event()).collect();
+        assert!(events.contains(&Event::Closed(CloseReason::ForcedClose)), "{events:?}");
+        assert_eq!(m.generation(), 2);
+        let t = transmits(&mut m);
+        assert!(
+            t.iter().any(|t| matches!(t, Transmit::PollGet { query } if query == "EIO=4&transport=polling")),
+            "{t:?}"
+        );
+        m.handle_poll_response(now, 2, Ok((200, Bytes::from_static(HANDSHAKE))));
+        assert!(std::iter::from_fn(|| m.poll_event())
+            .any(|e| e == Event::NamespaceReady { nsp: Nsp::ROOT }));
+    }
 }

@@ -1,0 +1,72 @@
+//! The server side of the load measurement (`benches/load.sh`, `benches/src/bin/sio_load.rs`):
+//! one server core (a tokio `current_thread` runtime), default configuration, two events.
+//!
+//! - `echo` with an ack: the ack carries the payload back;
+//! - `broadcast`: the payload goes to every socket of the main namespace, the sender included,
+//!   as the event `bcast`.
+//!
+//! With `TICK_HZ` set (> 0), a server-side timer also broadcasts `bcast` to everyone that many
+//! times a second, its payload `{"t":<microseconds since the Unix epoch>}`.
+//!
+//! Run: `PORT=0 cargo run --release -p sio-tokio --example bench_server`. It prints `PID <pid>`
+//! and `PORT <port>` (`PORT` unset or 0: a free port) and serves on 127.0.0.1 until killed.
+
+use std::io::Write;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde_json::Value;
+use sio::{AckSender, ServerConfig, Socket};
+
+fn main() -> std::io::Result<()> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(run())
+}
+
+async fn run() -> std::io::Result<()> {
+    let io = sio_tokio::new_server(ServerConfig::default());
+    io.on_connection(|socket: Socket| async move {
+        socket.on(
+            "echo",
+            |_: Socket, payload: Value, ack: AckSender| async move {
+                let _ = ack.send(&payload);
+            },
+        );
+        socket.on("broadcast", |socket: Socket, payload: Value| async move {
+            let _ = socket.ns().emit("bcast", &payload);
+        });
+    });
+
+    let hz: f64 = env_or("TICK_HZ", 0.0);
+    if hz > 0.0 {
+        let ns = io.of("/");
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_secs_f64(1.0 / hz));
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+            loop {
+                every.tick().await;
+                let t = SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .unwrap_or_default()
+                    .as_micros() as u64;
+                let _ = ns.emit("bcast", &serde_json::json!({ "t": t }));
+            }
+        });
+    }
+
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", env_or("PORT", 0u16))).await?;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "PID {}", std::process::id())?;
+    writeln!(out, "PORT {}", listener.local_addr()?.port())?;
+    out.flush()?;
+    drop(out);
+    sio_tokio::serve(listener, io).await
+}
+
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
