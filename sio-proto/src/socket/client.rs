@@ -746,11 +746,16 @@ mod tests {
         // The POST returns: the `close` is posted, the engine closes, a new one opens.
         m.handle_post_response(now, 1, true);
         let events: Vec<Event> = std::iter::from_fn(|| m.poll_event()).collect();
-        assert!(events.contains(&Event::Closed(CloseReason::ForcedClose)), "{events:?}");
+        assert!(
+            events.contains(&Event::Closed(CloseReason::ForcedClose)),
+            "{events:?}"
+        );
         assert_eq!(m.generation(), 2);
         let t = transmits(&mut m);
         assert!(
-            t.iter().any(|t| matches!(t, Transmit::PollGet { query } if query == "EIO=4&transport=polling")),
+            t.iter().any(
+                |t| matches!(t, Transmit::PollGet { query } if query == "EIO=4&transport=polling")
+            ),
             "{t:?}"
         );
         m.handle_poll_response(now, 2, Ok((200, Bytes::from_static(HANDSHAKE))));

@@ -1,0 +1,576 @@
+//! A client socket: one namespace on a [`Manager`]'s connection.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::{BufMut, Bytes, BytesMut};
+use futures_channel::oneshot;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use sio_proto::socket::packet::{write_header, RESERVED_EVENTS};
+use sio_proto::socket::{DisconnectReason, EncodedPacket, Nsp, Packet, PacketKind};
+
+use super::handler::{boxed, BoxedHandler, ClientEventHandler};
+use super::manager::{Cmd, Manager};
+use super::{Auth, ClientAckError, ClientEmitError, SocketOptions};
+use crate::payload::{self, PayloadError};
+use crate::runtime::BoxFuture;
+
+type ConnectHandler = Arc<dyn Fn(ClientSocket) -> BoxFuture<()> + Send + Sync>;
+type ConnectErrorHandler =
+    Arc<dyn Fn(ClientSocket, String, Option<serde_json::Value>) -> BoxFuture<()> + Send + Sync>;
+type DisconnectHandler = Arc<dyn Fn(ClientSocket, DisconnectReason) -> BoxFuture<()> + Send + Sync>;
+type AnyHandler = Arc<dyn Fn(&ClientSocket, &str, &Packet) + Send + Sync>;
+type AnyOutgoingHandler = Arc<dyn Fn(&ClientSocket, &str) + Send + Sync>;
+type ErrorHandler = Arc<dyn Fn(&ClientSocket, &str) + Send + Sync>;
+
+pub(crate) struct SocketInner {
+    pub(crate) nsp: Nsp,
+    pub(crate) manager: Manager,
+    pub(crate) opts: SocketOptions,
+    pub(crate) id: Mutex<Option<String>>,
+    pub(crate) connected: AtomicBool,
+    pub(crate) active: AtomicBool,
+    handlers: RwLock<HashMap<String, BoxedHandler>>,
+    any: RwLock<Vec<AnyHandler>>,
+    any_outgoing: RwLock<Vec<AnyOutgoingHandler>>,
+    on_connect: RwLock<Vec<ConnectHandler>>,
+    on_connect_error: RwLock<Vec<ConnectErrorHandler>>,
+    on_disconnect: RwLock<Vec<DisconnectHandler>>,
+    on_error: RwLock<Vec<ErrorHandler>>,
+}
+
+/// The client side of one namespace (Node's client `Socket`). Cloning is cheap (a shared
+/// handle); every clone is the same socket.
+///
+/// Emits made while the socket is not connected are buffered and sent, in order, once it is
+/// (volatile emits are dropped instead). Handlers run inside the manager's task, one future
+/// per event.
+#[derive(Clone)]
+pub struct ClientSocket {
+    pub(crate) inner: Arc<SocketInner>,
+}
+
+impl std::fmt::Debug for ClientSocket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientSocket")
+            .field("nsp", &self.inner.nsp)
+            .field("id", &self.id())
+            .field("connected", &self.connected())
+            .finish()
+    }
+}
+
+impl ClientSocket {
+    pub(crate) fn new(nsp: Nsp, manager: Manager, opts: SocketOptions) -> Self {
+        Self {
+            inner: Arc::new(SocketInner {
+                nsp,
+                manager,
+                opts,
+                id: Mutex::new(None),
+                connected: AtomicBool::new(false),
+                active: AtomicBool::new(false),
+                handlers: RwLock::default(),
+                any: RwLock::default(),
+                any_outgoing: RwLock::default(),
+                on_connect: RwLock::default(),
+                on_connect_error: RwLock::default(),
+                on_disconnect: RwLock::default(),
+                on_error: RwLock::default(),
+            }),
+        }
+    }
+
+    /// The socket id the server gave, while connected.
+    pub fn id(&self) -> Option<String> {
+        lock(&self.inner.id).clone()
+    }
+
+    /// Whether the socket is connected to its namespace.
+    pub fn connected(&self) -> bool {
+        self.inner.connected.load(Ordering::Acquire)
+    }
+
+    /// Whether the socket wants to be connected: `connect()` was called and neither
+    /// `disconnect()`, the server, nor a refused CONNECT ended it (Node's `socket.active`).
+    /// An active socket that is not connected is waiting for a (re)connection.
+    pub fn active(&self) -> bool {
+        self.inner.active.load(Ordering::Acquire)
+    }
+
+    /// The namespace.
+    pub fn nsp(&self) -> &str {
+        self.inner.nsp.as_str()
+    }
+
+    /// The manager this socket belongs to (Node's `socket.io`).
+    pub fn manager(&self) -> &Manager {
+        &self.inner.manager
+    }
+
+    /// Connects the socket (opens the manager if needed); a no-op when already active.
+    pub fn connect(&self) {
+        if self.inner.active.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        if self.inner.manager.send(Cmd::Connect(self.clone())).is_err() {
+            self.inner.active.store(false, Ordering::Release);
+        }
+    }
+
+    /// Disconnects the socket on purpose (`io client disconnect`): DISCONNECT is sent if it
+    /// was connected, it is not reconnected, and when no socket of the manager is left the
+    /// Engine.IO connection closes. [`ClientSocket::connect`] connects it again.
+    pub fn disconnect(&self) {
+        if !self.inner.active.swap(false, Ordering::AcqRel) {
+            return;
+        }
+        let _ = self
+            .inner
+            .manager
+            .send(Cmd::Disconnect(self.inner.nsp.clone()));
+    }
+
+    /// Emits `event` with `data` (a tuple spreads into several arguments, `()` is none;
+    /// `bytes::Bytes` anywhere travels as a binary attachment).
+    pub fn emit<T: Serialize + ?Sized>(
+        &self,
+        event: &str,
+        data: &T,
+    ) -> Result<(), ClientEmitError> {
+        check_event(event)?;
+        if self.inner.opts.retries > 0 {
+            let (json, attachments) = payload::to_payload(Some(event), data)?;
+            self.notify_outgoing(event);
+            return self.inner.manager.send(Cmd::Queued {
+                nsp: self.inner.nsp.clone(),
+                json,
+                attachments,
+                timeout: self.inner.opts.ack_timeout,
+                retries: self.inner.opts.retries,
+                reply: None,
+            });
+        }
+        let packet = encode_event(&self.inner.nsp, event, data, None)?;
+        self.notify_outgoing(event);
+        self.inner.manager.send(Cmd::Emit {
+            nsp: self.inner.nsp.clone(),
+            packet,
+            volatile: false,
+        })
+    }
+
+    /// Emits the `message` event (Node's `socket.send`).
+    pub fn send<T: Serialize + ?Sized>(&self, data: &T) -> Result<(), ClientEmitError> {
+        self.emit("message", data)
+    }
+
+    /// Emits `event` only if it can leave at once: dropped while disconnected or while the
+    /// transport is busy (Node's `socket.volatile.emit`).
+    pub fn emit_volatile<T: Serialize + ?Sized>(
+        &self,
+        event: &str,
+        data: &T,
+    ) -> Result<(), ClientEmitError> {
+        check_event(event)?;
+        let packet = encode_event(&self.inner.nsp, event, data, None)?;
+        self.notify_outgoing(event);
+        if !self.connected() {
+            return Ok(());
+        }
+        self.inner.manager.send(Cmd::Emit {
+            nsp: self.inner.nsp.clone(),
+            packet,
+            volatile: true,
+        })
+    }
+
+    /// The volatile flag, as in Node: `socket.volatile().emit(..)`.
+    pub fn volatile(&self) -> Volatile<'_> {
+        Volatile(self)
+    }
+
+    /// Node's `socket.compress(flag)`: accepted for compatibility; this client does not
+    /// compress (no per-message deflate), so it changes nothing.
+    pub fn compress(&self, _compress: bool) -> &Self {
+        self
+    }
+
+    /// Emits `event` and waits for the server's ack, deserialised as `R` (one argument: that
+    /// argument; several: the array), for at most `timeout` (`None`: the socket's
+    /// `ack_timeout`, or forever). The packet leaves (or is buffered) when this is called, not
+    /// when the future is first polled. With `retries > 0`, the emit goes through the
+    /// at-least-once queue and `timeout` applies to each try.
+    pub fn emit_with_ack<T: Serialize + ?Sized, R: DeserializeOwned>(
+        &self,
+        event: &str,
+        data: &T,
+        timeout: Option<Duration>,
+    ) -> AckFuture<R> {
+        let timeout = timeout.or(self.inner.opts.ack_timeout);
+        match self.start_ack(event, data, timeout) {
+            Ok((rx, guard)) => AckFuture {
+                rx: Some(rx),
+                error: None,
+                guard,
+                _r: PhantomData,
+            },
+            Err(e) => AckFuture {
+                rx: None,
+                error: Some(e),
+                guard: None,
+                _r: PhantomData,
+            },
+        }
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn start_ack<T: Serialize + ?Sized>(
+        &self,
+        event: &str,
+        data: &T,
+        timeout: Option<Duration>,
+    ) -> Result<
+        (
+            oneshot::Receiver<Result<Packet, ClientAckError>>,
+            Option<AckGuard>,
+        ),
+        ClientAckError,
+    > {
+        check_event(event)?;
+        let (tx, rx) = oneshot::channel();
+        let nsp = self.inner.nsp.clone();
+        if self.inner.opts.retries > 0 {
+            let (json, attachments) = payload::to_payload(Some(event), data)?;
+            self.notify_outgoing(event);
+            self.inner.manager.send(Cmd::Queued {
+                nsp,
+                json,
+                attachments,
+                timeout,
+                retries: self.inner.opts.retries,
+                reply: Some(tx),
+            })?;
+            return Ok((rx, None));
+        }
+        let id = self.inner.manager.next_ack_id();
+        let packet = encode_event(&nsp, event, data, Some(id))?;
+        self.notify_outgoing(event);
+        self.inner.manager.send(Cmd::EmitWithAck {
+            nsp: nsp.clone(),
+            id,
+            packet,
+            timeout,
+            reply: tx,
+        })?;
+        let guard = AckGuard {
+            manager: self.inner.manager.clone(),
+            nsp,
+            id,
+            armed: true,
+        };
+        Ok((rx, Some(guard)))
+    }
+
+    /// Registers the handler of `event`, replacing an earlier one. Handlers may take the
+    /// socket, the socket and the arguments, or those and a [`ClientAckSender`] to answer the
+    /// server's ack.
+    pub fn on<M, H: ClientEventHandler<M>>(&self, event: impl Into<String>, handler: H) {
+        write(&self.inner.handlers).insert(event.into(), boxed(handler));
+    }
+
+    /// Removes the handler of `event`.
+    pub fn off(&self, event: &str) {
+        write(&self.inner.handlers).remove(event);
+    }
+
+    /// Registers a listener called for every incoming event, before its handler (Node's
+    /// `onAny`); the packet's arguments can be read with [`crate::payload::from_payload`] or
+    /// [`Packet::value`].
+    pub fn on_any(&self, f: impl Fn(&ClientSocket, &str, &Packet) + Send + Sync + 'static) {
+        write(&self.inner.any).push(Arc::new(f));
+    }
+
+    /// Registers a listener called for every event this socket emits (Node's
+    /// `onAnyOutgoing`).
+    pub fn on_any_outgoing(&self, f: impl Fn(&ClientSocket, &str) + Send + Sync + 'static) {
+        write(&self.inner.any_outgoing).push(Arc::new(f));
+    }
+
+    /// Registers a `connect` handler, run on each connection and reconnection.
+    pub fn on_connect<F, Fut>(&self, f: F)
+    where
+        F: Fn(ClientSocket) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        write(&self.inner.on_connect).push(Arc::new(move |s| Box::pin(f(s))));
+    }
+
+    /// Registers a `connect_error` handler: the server refused the namespace (a middleware
+    /// error with its message and `data`), or the connection could not be established
+    /// (message only).
+    pub fn on_connect_error<F, Fut>(&self, f: F)
+    where
+        F: Fn(ClientSocket, String, Option<serde_json::Value>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        write(&self.inner.on_connect_error).push(Arc::new(move |s, m, d| Box::pin(f(s, m, d))));
+    }
+
+    /// Registers a `disconnect` handler, with the reason (`io server disconnect`,
+    /// `io client disconnect`, `transport close`, `ping timeout`, ...). After the first two
+    /// the socket is not reconnected.
+    pub fn on_disconnect<F, Fut>(&self, f: F)
+    where
+        F: Fn(ClientSocket, DisconnectReason) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        write(&self.inner.on_disconnect).push(Arc::new(move |s, r| Box::pin(f(s, r))));
+    }
+
+    /// Registers a listener for events whose arguments do not deserialise into the type
+    /// their handler takes (the event is dropped).
+    pub fn on_error(&self, f: impl Fn(&ClientSocket, &str) + Send + Sync + 'static) {
+        write(&self.inner.on_error).push(Arc::new(f));
+    }
+
+    // ----- used by the manager's task -----
+
+    pub(crate) fn auth_json(&self) -> Option<Bytes> {
+        let v = self.inner.opts.auth.as_ref().map(Auth::evaluate)?;
+        if !v.is_object() {
+            // The protocol requires an object; Node's client sends nothing else either.
+            return None;
+        }
+        serde_json::to_vec(&v).ok().map(Bytes::from)
+    }
+
+    pub(crate) fn handler(&self, event: &str) -> Option<BoxedHandler> {
+        read(&self.inner.handlers).get(event).cloned()
+    }
+
+    pub(crate) fn run_any(&self, event: &str, packet: &Packet) {
+        let l = read(&self.inner.any).clone();
+        for f in l {
+            guarded(|| f(self, event, packet));
+        }
+    }
+
+    pub(crate) fn connect_futures(&self) -> Vec<BoxFuture<()>> {
+        let l = read(&self.inner.on_connect).clone();
+        l.into_iter()
+            .filter_map(|f| guarded(|| f(self.clone())))
+            .collect()
+    }
+
+    pub(crate) fn connect_error_futures(
+        &self,
+        message: &str,
+        data: Option<&serde_json::Value>,
+    ) -> Vec<BoxFuture<()>> {
+        let l = read(&self.inner.on_connect_error).clone();
+        l.into_iter()
+            .filter_map(|f| guarded(|| f(self.clone(), message.to_owned(), data.cloned())))
+            .collect()
+    }
+
+    pub(crate) fn disconnect_futures(&self, reason: DisconnectReason) -> Vec<BoxFuture<()>> {
+        let l = read(&self.inner.on_disconnect).clone();
+        l.into_iter()
+            .filter_map(|f| guarded(|| f(self.clone(), reason)))
+            .collect()
+    }
+
+    pub(crate) fn report_bad_args(&self, packet: &Packet, e: &PayloadError) {
+        let name = packet.event_name().unwrap_or_default();
+        let msg = format!("invalid arguments for {name:?}: {e}");
+        let l = read(&self.inner.on_error).clone();
+        for f in l {
+            guarded(|| f(self, &msg));
+        }
+    }
+
+    fn notify_outgoing(&self, event: &str) {
+        let l = read(&self.inner.any_outgoing).clone();
+        for f in l {
+            f(self, event);
+        }
+    }
+}
+
+/// `socket.volatile()`: emits that are dropped unless they can leave at once.
+#[derive(Debug, Clone, Copy)]
+pub struct Volatile<'a>(&'a ClientSocket);
+
+impl Volatile<'_> {
+    /// See [`ClientSocket::emit_volatile`].
+    pub fn emit<T: Serialize + ?Sized>(
+        &self,
+        event: &str,
+        data: &T,
+    ) -> Result<(), ClientEmitError> {
+        self.0.emit_volatile(event, data)
+    }
+}
+
+/// Answers an event whose sender (the server) asked for an ack. Sending is a no-op when no
+/// ack was asked.
+#[derive(Debug, Clone)]
+pub struct ClientAckSender {
+    pub(crate) nsp: Nsp,
+    pub(crate) id: Option<u64>,
+    pub(crate) manager: Manager,
+}
+
+impl ClientAckSender {
+    /// Whether the server asked for an ack.
+    pub fn expected(&self) -> bool {
+        self.id.is_some()
+    }
+
+    /// Sends the ack with `data` as its arguments (a tuple spreads into several, `()` is
+    /// none; `bytes::Bytes` travels as binary).
+    pub fn send<T: Serialize + ?Sized>(self, data: &T) -> Result<(), ClientEmitError> {
+        let Some(id) = self.id else { return Ok(()) };
+        let (json, attachments) = payload::to_payload(None, data)?;
+        self.manager.send(Cmd::SendAck {
+            nsp: self.nsp,
+            id,
+            json,
+            attachments,
+        })
+    }
+}
+
+/// Stops the manager waiting for an ack whose future was dropped before the answer.
+struct AckGuard {
+    manager: Manager,
+    nsp: Nsp,
+    id: u64,
+    armed: bool,
+}
+
+impl Drop for AckGuard {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        let _ = self.manager.send(Cmd::ForgetAck {
+            nsp: self.nsp.clone(),
+            id: self.id,
+        });
+    }
+}
+
+/// The answer to [`ClientSocket::emit_with_ack`]. Dropping it stops waiting for the ack.
+#[must_use = "the ack is only received by awaiting the future"]
+pub struct AckFuture<R> {
+    rx: Option<oneshot::Receiver<Result<Packet, ClientAckError>>>,
+    error: Option<ClientAckError>,
+    guard: Option<AckGuard>,
+    _r: PhantomData<fn() -> R>,
+}
+
+impl<R> std::fmt::Debug for AckFuture<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AckFuture").finish_non_exhaustive()
+    }
+}
+
+impl<R: DeserializeOwned> Future for AckFuture<R> {
+    type Output = Result<R, ClientAckError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        if let Some(e) = this.error.take() {
+            return Poll::Ready(Err(e));
+        }
+        let Some(rx) = this.rx.as_mut() else {
+            return Poll::Ready(Err(ClientAckError::Disconnected));
+        };
+        let r = match Pin::new(rx).poll(cx) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(r) => r,
+        };
+        this.rx = None;
+        if let Some(g) = this.guard.as_mut() {
+            // Answered (or failed) inside the task: nothing to forget.
+            g.armed = false;
+        }
+        let packet = match r {
+            Ok(Ok(p)) => p,
+            Ok(Err(e)) => return Poll::Ready(Err(e)),
+            Err(_) => return Poll::Ready(Err(ClientAckError::Disconnected)),
+        };
+        Poll::Ready(payload::from_payload(&packet.data, 0, &packet.attachments).map_err(Into::into))
+    }
+}
+
+/// Runs user code inside the manager's task: a panic is caught (the panic hook reports it) so
+/// that it cannot take the connection down.
+pub(crate) fn guarded<R>(f: impl FnOnce() -> R) -> Option<R> {
+    std::panic::catch_unwind(AssertUnwindSafe(f)).ok()
+}
+
+fn check_event(event: &str) -> Result<(), ClientEmitError> {
+    if RESERVED_EVENTS.contains(&event) {
+        return Err(ClientEmitError::Reserved(event.to_owned()));
+    }
+    Ok(())
+}
+
+/// Encodes an EVENT (or BINARY_EVENT) once: `4`, the header, then the JSON arguments.
+pub(crate) fn encode_event<T: Serialize + ?Sized>(
+    nsp: &Nsp,
+    event: &str,
+    data: &T,
+    id: Option<u64>,
+) -> Result<EncodedPacket, PayloadError> {
+    let mut out = BytesMut::with_capacity(32 + event.len());
+    out.put_u8(b'4');
+    write_header(&mut out, PacketKind::Event, nsp, None, id);
+    let header_len = out.len();
+    let attachments = payload::write_payload(&mut out, Some(event), data)?;
+    if attachments.is_empty() {
+        return Ok(EncodedPacket {
+            text: out.freeze(),
+            attachments,
+        });
+    }
+    // The header must announce the attachments: rewrite it in front of the JSON.
+    let json = out.split_off(header_len);
+    let mut text = BytesMut::with_capacity(16 + json.len());
+    text.put_u8(b'4');
+    write_header(
+        &mut text,
+        PacketKind::BinaryEvent,
+        nsp,
+        Some(attachments.len()),
+        id,
+    );
+    text.extend_from_slice(&json);
+    Ok(EncodedPacket {
+        text: text.freeze(),
+        attachments,
+    })
+}
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+pub(crate) fn read<T>(m: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    m.read().unwrap_or_else(|e| e.into_inner())
+}
+
+pub(crate) fn write<T>(m: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    m.write().unwrap_or_else(|e| e.into_inner())
+}

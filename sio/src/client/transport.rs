@@ -1,0 +1,381 @@
+//! The client's I/O: URL parsing, one HTTP/1.1 request per long-polling `GET`/`POST` (hyper
+//! over a runtime connection), the websocket handshake (async-tungstenite), TLS (rustls with
+//! the `ring` provider and the `webpki-roots` roots).
+//!
+//! These functions run in futures spawned by the manager's task; their results go back into
+//! the task's inbox, tagged with the generation of the Engine.IO session they belong to.
+
+use std::sync::{Arc, OnceLock};
+
+use async_tungstenite::tungstenite::client::IntoClientRequest;
+use async_tungstenite::tungstenite::protocol::WebSocketConfig;
+use async_tungstenite::WebSocketStream;
+use bytes::Bytes;
+use futures_rustls::rustls;
+use http::header::{HeaderName, HeaderValue};
+use http::{Method, Request};
+use http_body_util::{BodyExt, Full, Limited};
+use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+
+use super::{ClientError, ClientOptions};
+use crate::io::HyperIo;
+use crate::runtime::{BoxStream, Runtime};
+
+/// The client's websocket.
+pub(crate) type Ws = WebSocketStream<BoxStream>;
+
+/// What `io()` reads from a URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ParsedUrl {
+    /// `https` or `wss`.
+    pub secure: bool,
+    /// The host to connect to (IPv6 without brackets).
+    pub host: String,
+    /// The host as written in URLs and the `Host` header (IPv6 with brackets).
+    pub host_literal: String,
+    /// The port (80/443 when not given).
+    pub port: u16,
+    /// The path (`/` when none): the namespace for `io()`.
+    pub path: String,
+    /// The query pairs.
+    pub query: Vec<(String, String)>,
+}
+
+impl ParsedUrl {
+    /// The key of the manager cache: scheme, host, port.
+    pub fn origin(&self) -> String {
+        format!(
+            "{}://{}:{}",
+            if self.secure { "https" } else { "http" },
+            self.host_literal,
+            self.port
+        )
+    }
+}
+
+/// Parses `http(s)://host[:port][/path][?query]` (also `ws`/`wss`; no scheme means https,
+/// as in the Node client).
+pub(crate) fn parse_url(url: &str) -> Result<ParsedUrl, ClientError> {
+    let full = if url.contains("://") {
+        url.to_owned()
+    } else if let Some(rest) = url.strip_prefix("//") {
+        format!("https://{rest}")
+    } else {
+        format!("https://{url}")
+    };
+    let uri: http::Uri = full
+        .parse()
+        .map_err(|_| ClientError::InvalidUrl(url.to_owned()))?;
+    let secure = match uri.scheme_str().map(str::to_ascii_lowercase).as_deref() {
+        Some("http") | Some("ws") => false,
+        Some("https") | Some("wss") => true,
+        Some(other) => return Err(ClientError::UnsupportedScheme(other.to_owned())),
+        None => return Err(ClientError::InvalidUrl(url.to_owned())),
+    };
+    let host_literal = uri
+        .host()
+        .filter(|h| !h.is_empty())
+        .ok_or_else(|| ClientError::InvalidUrl(url.to_owned()))?
+        .to_owned();
+    let host = host_literal
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(&host_literal)
+        .to_owned();
+    let port = uri.port_u16().unwrap_or(if secure { 443 } else { 80 });
+    let path = match uri.path() {
+        "" => "/".to_owned(),
+        p => p.to_owned(),
+    };
+    let query = uri.query().map(parse_query).unwrap_or_default();
+    Ok(ParsedUrl {
+        secure,
+        host,
+        host_literal,
+        port,
+        path,
+        query,
+    })
+}
+
+fn parse_query(q: &str) -> Vec<(String, String)> {
+    q.split('&')
+        .filter(|kv| !kv.is_empty())
+        .map(|kv| {
+            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+            (decode(k), decode(v))
+        })
+        .collect()
+}
+
+fn decode(s: &str) -> String {
+    let s = s.replace('+', " ");
+    percent_decode_str(&s).decode_utf8_lossy().into_owned()
+}
+
+/// Characters left as they are in query components (as `encodeURIComponent` does).
+const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'!')
+    .remove(b'~')
+    .remove(b'*')
+    .remove(b'\'')
+    .remove(b'(')
+    .remove(b')');
+
+/// Where and how the manager connects.
+pub(crate) struct Endpoint {
+    pub secure: bool,
+    pub host: String,
+    pub host_literal: String,
+    pub port: u16,
+    /// The Engine.IO path with its trailing slash (`/socket.io/`).
+    pub path: String,
+    /// `&k=v...` appended to every query (the user's query parameters).
+    pub query_suffix: String,
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+    pub tls: Option<Arc<rustls::ClientConfig>>,
+    pub max_response: usize,
+    pub max_ws_message: usize,
+}
+
+impl std::fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Endpoint")
+            .field("secure", &self.secure)
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Endpoint {
+    pub(crate) fn new(url: &ParsedUrl, opts: &ClientOptions) -> Result<Self, ClientError> {
+        let mut path = opts.path.trim_end_matches('/').to_owned();
+        if !path.starts_with('/') {
+            path.insert(0, '/');
+        }
+        path.push('/');
+        if path.contains(['?', '#', ' ']) {
+            return Err(ClientError::InvalidOption("path"));
+        }
+        let mut query_suffix = String::new();
+        for (k, v) in &opts.query {
+            if matches!(k.as_str(), "EIO" | "transport" | "sid") {
+                continue;
+            }
+            query_suffix.push('&');
+            query_suffix.extend(utf8_percent_encode(k, COMPONENT));
+            query_suffix.push('=');
+            query_suffix.extend(utf8_percent_encode(v, COMPONENT));
+        }
+        let mut headers = Vec::with_capacity(opts.extra_headers.len());
+        for (k, v) in &opts.extra_headers {
+            let name = HeaderName::from_bytes(k.as_bytes())
+                .map_err(|_| ClientError::InvalidHeader(k.clone()))?;
+            let value =
+                HeaderValue::from_str(v).map_err(|_| ClientError::InvalidHeader(k.clone()))?;
+            headers.push((name, value));
+        }
+        let tls = if url.secure {
+            Some(opts.tls.clone().unwrap_or_else(default_tls))
+        } else {
+            None
+        };
+        Ok(Self {
+            secure: url.secure,
+            host: url.host.clone(),
+            host_literal: url.host_literal.clone(),
+            port: url.port,
+            path,
+            query_suffix,
+            headers,
+            tls,
+            max_response: opts.max_http_response_size,
+            max_ws_message: opts.max_ws_message_size,
+        })
+    }
+
+    fn host_header(&self) -> String {
+        let default = if self.secure { 443 } else { 80 };
+        if self.port == default {
+            self.host_literal.clone()
+        } else {
+            format!("{}:{}", self.host_literal, self.port)
+        }
+    }
+
+    fn path_and_query(&self, query: &str) -> String {
+        format!("{}?{}{}", self.path, query, self.query_suffix)
+    }
+}
+
+/// The default TLS configuration: the `webpki-roots` roots, the `ring` provider.
+fn default_tls() -> Arc<rustls::ClientConfig> {
+    static CONFIG: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
+    CONFIG
+        .get_or_init(|| {
+            let roots = rustls::RootCertStore {
+                roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+            };
+            Arc::new(tls_config_with_roots(roots))
+        })
+        .clone()
+}
+
+/// A rustls client configuration trusting `roots`, with the `ring` provider (the crypto
+/// provider `sio` is built with). Use it to trust a private CA in
+/// [`ClientOptions::tls`](super::ClientOptions::tls).
+pub fn tls_config_with_roots(roots: rustls::RootCertStore) -> rustls::ClientConfig {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    match rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+    {
+        Ok(b) => b.with_root_certificates(roots).with_no_client_auth(),
+        // The ring provider supports the safe default versions; this branch is unreachable
+        // in practice and falls back to the same defaults.
+        Err(_) => rustls::ClientConfig::builder()
+            .with_root_certificates(rustls::RootCertStore::empty())
+            .with_no_client_auth(),
+    }
+}
+
+/// Opens a TCP connection, and TLS on it for `https`/`wss`.
+async fn connect(rt: &Arc<dyn Runtime>, ep: &Endpoint) -> std::io::Result<BoxStream> {
+    let tcp = rt.connect(&ep.host, ep.port).await?;
+    let Some(tls) = ep.tls.clone() else {
+        return Ok(tcp);
+    };
+    let name = rustls::pki_types::ServerName::try_from(ep.host.clone())
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+    let stream = futures_rustls::TlsConnector::from(tls)
+        .connect(name, tcp)
+        .await?;
+    Ok(Box::new(stream))
+}
+
+/// One long-polling request on its own connection: `Ok((status, body))`, or `Err(())` when
+/// the connection or the HTTP exchange failed.
+pub(crate) async fn http_request(
+    rt: Arc<dyn Runtime>,
+    ep: Arc<Endpoint>,
+    query: String,
+    body: Option<Bytes>,
+) -> Result<(u16, Bytes), ()> {
+    let stream = connect(&rt, &ep).await.map_err(drop)?;
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake::<_, Full<Bytes>>(HyperIo(stream))
+            .await
+            .map_err(drop)?;
+    rt.spawn(Box::pin(async move {
+        let _ = conn.await;
+    }));
+    let mut req = Request::builder()
+        .method(if body.is_some() {
+            Method::POST
+        } else {
+            Method::GET
+        })
+        .uri(ep.path_and_query(&query))
+        .header(http::header::HOST, ep.host_header())
+        .header(http::header::ACCEPT, "*/*");
+    if body.is_some() {
+        req = req.header(http::header::CONTENT_TYPE, "text/plain;charset=UTF-8");
+    }
+    for (k, v) in &ep.headers {
+        req = req.header(k, v);
+    }
+    let req = req
+        .body(Full::new(body.unwrap_or_default()))
+        .map_err(drop)?;
+    let resp = sender.send_request(req).await.map_err(drop)?;
+    let status = resp.status().as_u16();
+    let body = Limited::new(resp.into_body(), ep.max_response)
+        .collect()
+        .await
+        .map_err(drop)?
+        .to_bytes();
+    Ok((status, body))
+}
+
+/// Opens the websocket of `query` (a handshake or an upgrade probe).
+pub(crate) async fn ws_connect(
+    rt: Arc<dyn Runtime>,
+    ep: Arc<Endpoint>,
+    query: String,
+) -> Result<Ws, ()> {
+    let stream = connect(&rt, &ep).await.map_err(drop)?;
+    let url = format!(
+        "{}://{}{}",
+        if ep.secure { "wss" } else { "ws" },
+        ep.host_header(),
+        ep.path_and_query(&query)
+    );
+    let mut req = url.into_client_request().map_err(drop)?;
+    for (k, v) in &ep.headers {
+        req.headers_mut().append(k.clone(), v.clone());
+    }
+    let config = WebSocketConfig::default()
+        .read_buffer_size(4096)
+        .write_buffer_size(0)
+        .max_write_buffer_size(ep.max_ws_message.saturating_mul(2).max(1 << 20))
+        .max_message_size(Some(ep.max_ws_message))
+        .max_frame_size(Some(ep.max_ws_message));
+    let (ws, _resp) = async_tungstenite::client_async_with_config(req, stream, Some(config))
+        .await
+        .map_err(drop)?;
+    Ok(ws)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_urls_like_the_node_client() {
+        let u = parse_url("http://127.0.0.1:3000/chat?room=a%20b&x").unwrap();
+        assert!(!u.secure);
+        assert_eq!(u.host, "127.0.0.1");
+        assert_eq!(u.port, 3000);
+        assert_eq!(u.path, "/chat");
+        assert_eq!(
+            u.query,
+            vec![("room".into(), "a b".into()), ("x".into(), String::new())]
+        );
+        let u = parse_url("wss://[::1]/").unwrap();
+        assert!(u.secure);
+        assert_eq!(u.host, "::1");
+        assert_eq!(u.host_literal, "[::1]");
+        assert_eq!(u.port, 443);
+        assert_eq!(u.path, "/");
+        assert_eq!(u.origin(), "https://[::1]:443");
+        let u = parse_url("example.com:8080").unwrap();
+        assert!(u.secure);
+        assert_eq!(u.path, "/");
+        assert!(matches!(
+            parse_url("ftp://x/"),
+            Err(ClientError::UnsupportedScheme(_))
+        ));
+        assert!(parse_url("http://").is_err());
+    }
+
+    #[test]
+    fn endpoint_paths_and_query() {
+        let u = parse_url("http://h:1/").unwrap();
+        let opts = ClientOptions {
+            path: "/custom/".into(),
+            query: vec![("a b".into(), "é&".into()), ("EIO".into(), "3".into())],
+            ..ClientOptions::default()
+        };
+        let ep = Endpoint::new(&u, &opts).unwrap();
+        assert_eq!(ep.path, "/custom/");
+        assert_eq!(
+            ep.path_and_query("EIO=4&transport=polling"),
+            "/custom/?EIO=4&transport=polling&a%20b=%C3%A9%26"
+        );
+        assert_eq!(ep.host_header(), "h:1");
+    }
+}
