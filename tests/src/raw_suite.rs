@@ -378,7 +378,7 @@ pub fn server_close<D: Driver>() {
         for _ in 0..5 {
             let a = get(port, &query);
             seen.push((a.status, a.text()));
-            if a.status != 200 || a.text().split('\u{1e}').last() == Some("1") {
+            if a.status != 200 || a.text().split('\u{1e}').next_back() == Some("1") {
                 break;
             }
         }
@@ -388,7 +388,7 @@ pub fn server_close<D: Driver>() {
     let seen = held.join().unwrap();
     assert_eq!(
         seen.last()
-            .map(|(s, t)| (*s, t.split('\u{1e}').last().unwrap_or("").to_owned())),
+            .map(|(s, t)| (*s, t.split('\u{1e}').next_back().unwrap_or("").to_owned())),
         Some((200, "1".to_owned())),
         "{seen:?}"
     );
