@@ -4,6 +4,9 @@
 //! per connection owns its state machine and its transport, handlers are called with typed
 //! arguments, and broadcasts are encoded once. A runtime driver (`sio-tokio`,
 //! `sio-async-std`) supplies a [`Runtime`] and accepts TCP connections.
+//!
+//! The client ([`client`]) runs the client state machine the same way: `client::io(rt, url,
+//! opts)` connects like Node's `io(url, opts)`, with one task per [`client::Manager`].
 #![warn(missing_docs)]
 
 pub mod client;
@@ -15,7 +18,7 @@ pub mod server;
 
 pub use client::{
     Auth, ClientAckError, ClientAckSender, ClientEmitError, ClientError, ClientOptions,
-    ClientSocket, Manager, SocketOptions, Transport,
+    ClientSocket, SocketOptions,
 };
 pub use runtime::{BoxFuture, Runtime};
 pub use server::{

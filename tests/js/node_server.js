@@ -1,15 +1,25 @@
 // The real npm `socket.io` server our Rust client is tested against.
-// Usage: node node_server.js [port]   (port 0 or none: a free one)
-// Listens on 127.0.0.1 and prints "PORT <n>" once listening. The events mirror the Rust
+// Usage: node node_server.js [port] [--tls]   (port 0 or none: a free one)
+// Listens on 127.0.0.1 and prints "PORT <n>" once listening. With --tls it serves HTTPS with
+// the test certificate in tls/ (issued for localhost and 127.0.0.1 by the test CA tls/ca.der;
+// the CA's key was thrown away). The events mirror the Rust
 // scenario application (tests/src/app.rs), plus a few that only this server has (conn-id,
 // flaky, never-acks). To test reconnection the harness kills this process and starts it again
 // on the same port: listening is retried while the port is still taken.
 "use strict";
-const { createServer } = require("node:http");
+const fs = require("node:fs");
+const path = require("node:path");
 const { Server } = require("socket.io");
 
-const wanted = Number(process.argv[2] || 0);
-const httpServer = createServer();
+const args = process.argv.slice(2);
+const tls = args.includes("--tls");
+const wanted = Number(args.find((a) => /^\d+$/.test(a)) ?? 0);
+const httpServer = tls
+  ? require("node:https").createServer({
+      key: fs.readFileSync(path.join(__dirname, "tls", "server.key")),
+      cert: fs.readFileSync(path.join(__dirname, "tls", "server.pem")),
+    })
+  : require("node:http").createServer();
 const io = new Server(httpServer, {
   pingInterval: 1000,
   pingTimeout: 3000,
@@ -40,6 +50,7 @@ function install(nsp) {
         query: socket.handshake.query.room ?? null,
         auth: socket.handshake.auth,
         address: socket.handshake.address,
+        header: socket.handshake.headers["x-sio-test"] ?? null,
       }),
     );
     on("conn-id", (_, ack) => ack(socket.conn.id));

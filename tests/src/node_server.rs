@@ -13,6 +13,8 @@ pub struct NodeServer {
     child: Option<Child>,
     /// Its port on 127.0.0.1.
     pub port: u16,
+    /// Whether it serves HTTPS (with the certificate of `tests/js/tls`).
+    pub tls: bool,
 }
 
 impl NodeServer {
@@ -21,12 +23,25 @@ impl NodeServer {
         Self::start_on(0)
     }
 
+    /// Starts the server with HTTPS on a free port: its certificate is issued for `localhost`
+    /// and `127.0.0.1` by the test CA `tests/js/tls/ca.der`.
+    pub fn start_tls() -> Self {
+        Self::spawn(0, true)
+    }
+
     /// Starts the server on `port` (0: a free one); waits until it listens.
     pub fn start_on(port: u16) -> Self {
+        Self::spawn(port, false)
+    }
+
+    fn spawn(port: u16, tls: bool) -> Self {
         ensure_node_modules();
-        let mut child = Command::new("node")
-            .arg("node_server.js")
-            .arg(port.to_string())
+        let mut cmd = Command::new("node");
+        cmd.arg("node_server.js").arg(port.to_string());
+        if tls {
+            cmd.arg("--tls");
+        }
+        let mut child = cmd
             .current_dir(js_dir())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -55,12 +70,14 @@ impl NodeServer {
         Self {
             child: Some(child),
             port,
+            tls,
         }
     }
 
-    /// `http://127.0.0.1:<port>`.
+    /// `http://127.0.0.1:<port>` (`https` with TLS).
     pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://127.0.0.1:{}", self.port)
     }
 
     /// Kills the server (SIGKILL: its connections are reset, nothing is said to the clients).
@@ -74,7 +91,7 @@ impl NodeServer {
     /// Starts the server again on the same port (killing it first if it runs).
     pub fn restart(&mut self) {
         self.kill();
-        let again = Self::start_on(self.port);
+        let again = Self::spawn(self.port, self.tls);
         self.child = Some(again.into_child());
     }
 
