@@ -706,3 +706,64 @@ fn one_encoding_serves_many_connections() {
         assert_eq!(got.unwrap().args::<(String,)>().unwrap().0, "hi");
     }
 }
+
+#[test]
+fn reconnection_delays_are_the_backoff_of_the_seeded_jitter() {
+    use sio_proto::socket::backoff::Backoff;
+    use sio_proto::IdGenerator;
+    let backoff = BackoffConfig {
+        max_attempts: Some(4),
+        ..BackoffConfig::default()
+    };
+    let mut p = Pair::new(
+        fast_server(),
+        ConnectionConfig::default(),
+        ManagerConfig {
+            backoff,
+            ..ManagerConfig::default()
+        },
+    );
+    p.connect("/");
+    p.take_client_events();
+    p.server_silent = true;
+    p.client_silent = true;
+    // Step from deadline to deadline, noting when each close and each attempt happens.
+    let mut log: Vec<(std::time::Instant, client::Event)> = Vec::new();
+    for _ in 0..64 {
+        let Some(t) = p.client.poll_timeout() else {
+            break;
+        };
+        p.advance(t.saturating_duration_since(p.now));
+        let now = p.now;
+        log.extend(p.take_client_events().into_iter().map(|e| (now, e)));
+    }
+    // The same seed (the pair's client uses 2) and the same formula give the expected delays.
+    let mut rng = IdGenerator::from_u64(2);
+    let mut expected = Backoff::new(backoff);
+    let mut last_close = None;
+    let mut delays = Vec::new();
+    for (t, e) in &log {
+        match e {
+            client::Event::Closed(_) => last_close = Some(*t),
+            client::Event::ReconnectAttempt(_) => {
+                delays.push((
+                    *t - last_close.expect("a close before each attempt"),
+                    expected.next_delay(rng.next_f64()),
+                ));
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(delays.len(), 4, "{log:?}");
+    for (got, want) in &delays {
+        assert_eq!(got, want);
+    }
+    // Jitter makes them differ from the bare exponential sequence (1 s, 2 s, 4 s, 5 s).
+    assert_ne!(
+        delays.iter().map(|d| d.0).collect::<Vec<_>>(),
+        [1000, 2000, 4000, 5000].map(Duration::from_millis).to_vec()
+    );
+    assert!(log
+        .iter()
+        .any(|(_, e)| *e == client::Event::ReconnectFailed));
+}
