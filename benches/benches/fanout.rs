@@ -54,6 +54,16 @@ const TICK: Tick<'static> = Tick {
     volume: 1000,
 };
 
+/// A 1 KiB argument: the per-recipient cost of a broadcast must not grow with it.
+fn big() -> Tick<'static> {
+    static TEXT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| "x".repeat(1000));
+    Tick {
+        symbol: TEXT.as_str(),
+        price: 1.0,
+        volume: 1,
+    }
+}
+
 fn setup(n: usize) -> (Server, Vec<Inbox>) {
     let server = Server::new(
         Arc::new(Inert),
@@ -90,6 +100,14 @@ fn emit(c: &mut Criterion) {
                 assert_eq!(got, n);
             })
         });
+        let big = big();
+        g.bench_with_input(BenchmarkId::new("all_1KiB", n), &n, |b, _| {
+            b.iter(|| {
+                ns.emit("tick", &big).expect("emit");
+                let got: usize = inboxes.iter_mut().map(Inbox::drain).sum();
+                assert_eq!(got, n);
+            })
+        });
         g.throughput(Throughput::Elements((n / 10) as u64));
         g.bench_with_input(BenchmarkId::new("room_of_tenth", n), &n, |b, _| {
             b.iter(|| {
@@ -109,10 +127,19 @@ fn encode_per_recipient(c: &mut Criterion) {
         .sample_size(20);
     for n in [1_000usize, 10_000] {
         g.throughput(Throughput::Elements(n as u64));
-        g.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, &n| {
+        g.bench_with_input(BenchmarkId::new("small", n), &n, |b, &n| {
             b.iter(|| {
                 for _ in 0..n {
                     let p = sio::payload::to_payload(Some("tick"), &TICK).expect("encode");
+                    std::hint::black_box(p);
+                }
+            })
+        });
+        let big = big();
+        g.bench_with_input(BenchmarkId::new("1KiB", n), &n, |b, &n| {
+            b.iter(|| {
+                for _ in 0..n {
+                    let p = sio::payload::to_payload(Some("tick"), &big).expect("encode");
                     std::hint::black_box(p);
                 }
             })
