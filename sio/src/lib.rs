@@ -11,6 +11,7 @@
 
 pub mod client;
 pub mod engine;
+pub mod handler;
 pub mod io;
 pub mod payload;
 pub mod runtime;

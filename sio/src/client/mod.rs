@@ -33,7 +33,6 @@
 //! ([`ClientOptions::max_pending_commands`]) and the response sizes.
 
 mod error;
-mod handler;
 mod manager;
 mod options;
 mod socket;
@@ -44,11 +43,11 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
 pub use self::error::{ClientAckError, ClientEmitError, ClientError};
-pub use self::handler::{ClientEventHandler, NoData, WithAck, WithData};
 pub use self::manager::Manager;
 pub use self::options::{Auth, ClientOptions, SocketOptions, Transport};
 pub use self::socket::{AckFuture, ClientAckSender, ClientSocket, Volatile};
 pub use self::transport::tls_config_with_roots;
+pub use crate::handler::{EventHandler, NoData, WithAck, WithData};
 pub use futures_rustls::rustls;
 pub use sio_proto::engine::client::OpenError;
 pub use sio_proto::engine::CloseReason;

@@ -17,9 +17,9 @@ use serde::Serialize;
 use sio_proto::socket::packet::{write_header, RESERVED_EVENTS};
 use sio_proto::socket::{DisconnectReason, EncodedPacket, Nsp, Packet, PacketKind};
 
-use super::handler::{boxed, BoxedHandler, ClientEventHandler};
 use super::manager::{Cmd, Manager};
 use super::{Auth, ClientAckError, ClientEmitError, SocketOptions};
+use crate::handler::{boxed, BoxedHandler, EventHandler, HandlerSocket};
 use crate::payload::{self, PayloadError};
 use crate::runtime::BoxFuture;
 
@@ -38,7 +38,7 @@ pub(crate) struct SocketInner {
     pub(crate) id: Mutex<Option<String>>,
     pub(crate) connected: AtomicBool,
     pub(crate) active: AtomicBool,
-    handlers: RwLock<HashMap<String, BoxedHandler>>,
+    handlers: RwLock<HashMap<String, BoxedHandler<ClientSocket>>>,
     any: RwLock<Vec<AnyHandler>>,
     any_outgoing: RwLock<Vec<AnyOutgoingHandler>>,
     on_connect: RwLock<Vec<ConnectHandler>>,
@@ -65,6 +65,13 @@ impl std::fmt::Debug for ClientSocket {
             .field("id", &self.id())
             .field("connected", &self.connected())
             .finish()
+    }
+}
+
+impl HandlerSocket for ClientSocket {
+    type Ack = ClientAckSender;
+    fn report_bad_args(&self, packet: &Packet, e: &PayloadError) {
+        self.report_bad_args_inner(packet, e)
     }
 }
 
@@ -283,7 +290,7 @@ impl ClientSocket {
     /// Registers the handler of `event`, replacing an earlier one. Handlers may take the
     /// socket, the socket and the arguments, or those and a [`ClientAckSender`] to answer the
     /// server's ack.
-    pub fn on<M, H: ClientEventHandler<M>>(&self, event: impl Into<String>, handler: H) {
+    pub fn on<M, H: EventHandler<ClientSocket, M>>(&self, event: impl Into<String>, handler: H) {
         write(&self.inner.handlers).insert(event.into(), boxed(handler));
     }
 
@@ -353,7 +360,7 @@ impl ClientSocket {
         serde_json::to_vec(&v).ok().map(Bytes::from)
     }
 
-    pub(crate) fn handler(&self, event: &str) -> Option<BoxedHandler> {
+    pub(crate) fn handler(&self, event: &str) -> Option<BoxedHandler<ClientSocket>> {
         read(&self.inner.handlers).get(event).cloned()
     }
 
@@ -389,7 +396,7 @@ impl ClientSocket {
             .collect()
     }
 
-    pub(crate) fn report_bad_args(&self, packet: &Packet, e: &PayloadError) {
+    fn report_bad_args_inner(&self, packet: &Packet, e: &PayloadError) {
         let name = packet.event_name().unwrap_or_default();
         let msg = format!("invalid arguments for {name:?}: {e}");
         let l = read(&self.inner.on_error).clone();

@@ -2,7 +2,6 @@
 
 pub mod adapter;
 pub(crate) mod conn;
-pub mod handler;
 mod http_service;
 pub mod namespace;
 mod serve_client;

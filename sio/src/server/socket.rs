@@ -15,8 +15,8 @@ use sio_proto::socket::packet::write_header;
 use sio_proto::socket::{DisconnectReason, EncodedPacket, Nsp, Packet, PacketKind};
 
 use super::conn::{AckReply, ConnHandle, Input};
-use super::handler::{boxed, BoxedHandler, EventHandler};
 use super::namespace::{BroadcastOperator, Namespace};
+use crate::handler::{boxed, BoxedHandler, EventHandler, HandlerSocket};
 use crate::payload::{self, PayloadError};
 use crate::runtime::BoxFuture;
 
@@ -137,7 +137,7 @@ pub(crate) struct SocketInner {
     pub(crate) conn: ConnHandle,
     pub(crate) handshake: Handshake,
     pub(crate) connected: AtomicBool,
-    handlers: RwLock<HashMap<String, BoxedHandler>>,
+    handlers: RwLock<HashMap<String, BoxedHandler<Socket>>>,
     any: RwLock<Vec<AnyHandler>>,
     any_outgoing: RwLock<Vec<AnyOutgoingHandler>>,
     middlewares: RwLock<Vec<PacketMiddleware>>,
@@ -159,6 +159,13 @@ impl std::fmt::Debug for Socket {
             .field("id", &self.inner.id)
             .field("nsp", &self.inner.ns.name())
             .finish()
+    }
+}
+
+impl HandlerSocket for Socket {
+    type Ack = AckSender;
+    fn report_bad_args(&self, packet: &Packet, e: &PayloadError) {
+        self.report_bad_args_inner(packet, e)
     }
 }
 
@@ -224,7 +231,7 @@ impl Socket {
     }
 
     /// Registers the handler of `event`, replacing an earlier one.
-    pub fn on<M, H: EventHandler<M>>(&self, event: impl Into<String>, handler: H) {
+    pub fn on<M, H: EventHandler<Socket, M>>(&self, event: impl Into<String>, handler: H) {
         write(&self.inner.handlers).insert(event.into(), boxed(handler));
     }
 
@@ -447,7 +454,7 @@ impl Socket {
         }
     }
 
-    pub(crate) fn handler(&self, event: &str) -> Option<BoxedHandler> {
+    pub(crate) fn handler(&self, event: &str) -> Option<BoxedHandler<Socket>> {
         read(&self.inner.handlers).get(event).cloned()
     }
 
@@ -467,7 +474,7 @@ impl Socket {
         true
     }
 
-    pub(crate) fn report_bad_args(&self, packet: &Packet, e: &PayloadError) {
+    fn report_bad_args_inner(&self, packet: &Packet, e: &PayloadError) {
         let name = packet.event_name().unwrap_or_default();
         self.report_error(&format!("invalid arguments for {name:?}: {e}"));
     }
