@@ -16,6 +16,7 @@ pub mod io;
 pub mod payload;
 pub mod runtime;
 pub mod server;
+mod sync;
 
 pub use client::{
     Auth, ClientAckError, ClientAckSender, ClientEmitError, ClientError, ClientOptions,

@@ -1897,6 +1897,47 @@ impl<'de, A: VariantAccess<'de>> VariantAccess<'de> for WrapVariant<'_, A> {
     }
 }
 
+/// Encodes an EVENT (or a BINARY_EVENT when the arguments hold `Bytes`) once, as Engine.IO
+/// frames: `4`, the header, the JSON arguments written straight after it, and the
+/// attachments. The rare binary case rewrites the header in front of the JSON, since it must
+/// announce the attachment count.
+pub fn encode_event<T: Serialize + ?Sized>(
+    nsp: &sio_proto::socket::Nsp,
+    event: &str,
+    data: &T,
+    id: Option<u64>,
+) -> Result<sio_proto::socket::EncodedPacket, PayloadError> {
+    use bytes::BufMut;
+    use sio_proto::socket::packet::write_header;
+    use sio_proto::socket::{EncodedPacket, PacketKind};
+    let mut out = BytesMut::with_capacity(32 + event.len());
+    out.put_u8(b'4');
+    write_header(&mut out, PacketKind::Event, nsp, None, id);
+    let header_len = out.len();
+    let attachments = write_payload(&mut out, Some(event), data)?;
+    if attachments.is_empty() {
+        return Ok(EncodedPacket {
+            text: out.freeze(),
+            attachments,
+        });
+    }
+    let json = out.split_off(header_len);
+    let mut text = BytesMut::with_capacity(16 + json.len());
+    text.put_u8(b'4');
+    write_header(
+        &mut text,
+        PacketKind::BinaryEvent,
+        nsp,
+        Some(attachments.len()),
+        id,
+    );
+    text.extend_from_slice(&json);
+    Ok(EncodedPacket {
+        text: text.freeze(),
+        attachments,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;

@@ -10,12 +10,12 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 use futures_channel::oneshot;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use sio_proto::socket::packet::{write_header, RESERVED_EVENTS};
-use sio_proto::socket::{DisconnectReason, EncodedPacket, Nsp, Packet, PacketKind};
+use sio_proto::socket::packet::RESERVED_EVENTS;
+use sio_proto::socket::{DisconnectReason, EncodedPacket, Nsp, Packet};
 
 use super::manager::{Cmd, Manager};
 use super::{Auth, ClientAckError, ClientEmitError, SocketOptions};
@@ -534,50 +534,14 @@ fn check_event(event: &str) -> Result<(), ClientEmitError> {
     Ok(())
 }
 
-/// Encodes an EVENT (or BINARY_EVENT) once: `4`, the header, then the JSON arguments.
+/// Encodes an EVENT once (see [`payload::encode_event`]).
 pub(crate) fn encode_event<T: Serialize + ?Sized>(
     nsp: &Nsp,
     event: &str,
     data: &T,
     id: Option<u64>,
 ) -> Result<EncodedPacket, PayloadError> {
-    let mut out = BytesMut::with_capacity(32 + event.len());
-    out.put_u8(b'4');
-    write_header(&mut out, PacketKind::Event, nsp, None, id);
-    let header_len = out.len();
-    let attachments = payload::write_payload(&mut out, Some(event), data)?;
-    if attachments.is_empty() {
-        return Ok(EncodedPacket {
-            text: out.freeze(),
-            attachments,
-        });
-    }
-    // The header must announce the attachments: rewrite it in front of the JSON.
-    let json = out.split_off(header_len);
-    let mut text = BytesMut::with_capacity(16 + json.len());
-    text.put_u8(b'4');
-    write_header(
-        &mut text,
-        PacketKind::BinaryEvent,
-        nsp,
-        Some(attachments.len()),
-        id,
-    );
-    text.extend_from_slice(&json);
-    Ok(EncodedPacket {
-        text: text.freeze(),
-        attachments,
-    })
+    payload::encode_event(nsp, event, data, id)
 }
 
-pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-pub(crate) fn read<T>(m: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
-    m.read().unwrap_or_else(|e| e.into_inner())
-}
-
-pub(crate) fn write<T>(m: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
-    m.write().unwrap_or_else(|e| e.into_inner())
-}
+pub(crate) use crate::sync::{lock, read, write};

@@ -6,13 +6,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, SystemTime};
 
-use bytes::{BufMut, BytesMut};
 use futures_channel::oneshot;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use sio_proto::rooms::{BroadcastFilter, Room};
-use sio_proto::socket::packet::write_header;
-use sio_proto::socket::{DisconnectReason, EncodedPacket, Nsp, Packet, PacketKind};
+use sio_proto::socket::{DisconnectReason, EncodedPacket, Nsp, Packet};
 
 use super::conn::{AckReply, ConnHandle, Input};
 use super::namespace::{BroadcastOperator, Namespace};
@@ -499,7 +497,7 @@ impl Socket {
     }
 }
 
-/// Encodes an EVENT (or BINARY_EVENT) once: `4`, the header, then the JSON arguments.
+/// Encodes an EVENT once (see [`payload::encode_event`]), refusing reserved names.
 pub(crate) fn encode_event<T: Serialize + ?Sized>(
     nsp: &Nsp,
     event: &str,
@@ -509,43 +507,7 @@ pub(crate) fn encode_event<T: Serialize + ?Sized>(
     if sio_proto::socket::packet::RESERVED_EVENTS.contains(&event) {
         return Err(EmitError::Reserved(event.to_owned()));
     }
-    let mut out = BytesMut::with_capacity(32 + event.len());
-    out.put_u8(b'4');
-    write_header(&mut out, PacketKind::Event, nsp, None, id);
-    let header_len = out.len();
-    let attachments = payload::write_payload(&mut out, Some(event), data)?;
-    if attachments.is_empty() {
-        return Ok(EncodedPacket {
-            text: out.freeze(),
-            attachments,
-        });
-    }
-    // Rare path: the header must announce the attachments; rewrite it in front of the JSON.
-    let json = out.split_off(header_len);
-    let mut text = BytesMut::with_capacity(16 + json.len());
-    text.put_u8(b'4');
-    write_header(
-        &mut text,
-        PacketKind::BinaryEvent,
-        nsp,
-        Some(attachments.len()),
-        id,
-    );
-    text.extend_from_slice(&json);
-    Ok(EncodedPacket {
-        text: text.freeze(),
-        attachments,
-    })
+    Ok(payload::encode_event(nsp, event, data, id)?)
 }
 
-pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-pub(crate) fn read<T>(m: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
-    m.read().unwrap_or_else(|e| e.into_inner())
-}
-
-pub(crate) fn write<T>(m: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
-    m.write().unwrap_or_else(|e| e.into_inner())
-}
+pub(crate) use crate::sync::{lock, read, write};
