@@ -1,114 +1,18 @@
-//! A command-line client for the chat demo (`cargo run -p sio-tokio --example chat`).
+//! A command-line client for the chat demo (`cargo run -p sio-tokio --example chat`), on tokio.
 //!
 //! Run: `cargo run -p sio-tokio --example chat_client -- [URL] [NICK]` (URL defaults to
 //! `http://127.0.0.1:3000`). Type a line to send it to your room; `/nick NAME` changes your
 //! nickname, `/join ROOM` moves you to another room (the server acknowledges), `/quit` leaves.
 //! Stop the server and start it again: the client reconnects by itself, and the lines typed
-//! meanwhile are sent once it is back.
+//! meanwhile are sent once it is back. The same client runs on async-std and smol:
+//! `cargo run -p sio-async-std --example chat_client_async_std` / `--example chat_client_smol`.
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-use sio::client::{io, ClientOptions, ClientSocket};
-use tokio::io::{AsyncBufReadExt, BufReader};
-
-/// What the server broadcasts.
-#[derive(Debug, Deserialize)]
-struct ChatLine {
-    user: String,
-    room: String,
-    text: String,
-}
-
-/// What the server expects for "chat message".
-#[derive(Debug, Serialize)]
-struct Outgoing<'a> {
-    text: &'a str,
-}
+#[path = "shared/chat_client.rs"]
+mod chat_client;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let mut args = std::env::args().skip(1);
-    let url = args
-        .next()
-        .unwrap_or_else(|| "http://127.0.0.1:3000".to_owned());
-    let nick = args.next();
-
-    let rt = Arc::new(sio_tokio::TokioRuntime);
-    let opts = ClientOptions {
-        // Register the handlers first, then connect.
-        auto_connect: false,
-        ..ClientOptions::default()
-    };
-    let socket = io(rt, &url, opts)?;
-
-    socket.on("welcome", |_: ClientSocket, line: ChatLine| async move {
-        println!("* {}", line.text);
-    });
-    socket.on(
-        "chat message",
-        |_: ClientSocket, line: ChatLine| async move {
-            println!("[#{}] {}: {}", line.room, line.user, line.text);
-        },
-    );
-    socket.on_connect(move |s: ClientSocket| {
-        let nick = nick.clone();
-        async move {
-            println!("* connected (id {})", s.id().unwrap_or_default());
-            // The server forgets the nickname with the connection: send it on every connect.
-            if let Some(n) = nick {
-                let _ = s.emit("nick", &n);
-            }
-        }
-    });
-    socket.on_connect_error(|_: ClientSocket, message, _| async move {
-        eprintln!("* cannot connect: {message}");
-    });
-    let (gone_tx, mut gone) = tokio::sync::mpsc::unbounded_channel();
-    socket.on_disconnect(move |s: ClientSocket, reason| {
-        let gone_tx = gone_tx.clone();
-        async move {
-            if s.active() {
-                println!("* disconnected ({reason}), reconnecting...");
-            } else {
-                println!("* disconnected ({reason})");
-                let _ = gone_tx.send(());
-            }
-        }
-    });
-    socket
-        .manager()
-        .on_reconnect_attempt(|n| eprintln!("* reconnection attempt {n}"));
-    socket.connect();
-
-    println!("type a message, /nick NAME, /join ROOM or /quit");
-    let mut lines = BufReader::new(tokio::io::stdin()).lines();
-    while let Some(line) = lines.next_line().await? {
-        let line = line.trim();
-        if line.is_empty() {
-            continue;
-        }
-        if line == "/quit" {
-            break;
-        } else if let Some(name) = line.strip_prefix("/nick ") {
-            socket.emit("nick", name.trim())?;
-        } else if let Some(room) = line.strip_prefix("/join ") {
-            let joined = socket
-                .emit_with_ack::<_, String>("join", room.trim(), Some(Duration::from_secs(5)))
-                .await;
-            match joined {
-                Ok(room) => println!("* you are now in #{room}"),
-                Err(e) => eprintln!("* /join failed: {e}"),
-            }
-        } else {
-            socket.emit("chat message", &Outgoing { text: line })?;
-        }
-    }
-    if socket.connected() {
-        socket.disconnect();
-        // Wait until the DISCONNECT left (bounded, in case the connection is gone already).
-        let _ = tokio::time::timeout(Duration::from_secs(2), gone.recv()).await;
-    }
-    Ok(())
+    chat_client::run(Arc::new(sio_tokio::TokioRuntime)).await
 }

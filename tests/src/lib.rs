@@ -5,16 +5,22 @@
 //! The suites are written against [`Driver`], so that one suite runs on every runtime.
 
 pub mod app;
+pub mod client_suite;
 pub mod node_server;
 pub mod raw;
 pub mod raw_suite;
 
+use std::future::Future;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
+use std::pin::pin;
 use std::process::{Command, Stdio};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use sio::{Server, ServerConfig};
+use futures_channel::oneshot;
+use futures_util::future::{select, Either};
+use sio::{BoxFuture, Server, ServerConfig};
 
 /// A server under test.
 pub struct TestServer {
@@ -22,6 +28,7 @@ pub struct TestServer {
     pub server: Server,
     /// Its port on 127.0.0.1.
     pub port: u16,
+    accept: AcceptLoop,
 }
 
 impl TestServer {
@@ -29,18 +36,103 @@ impl TestServer {
     pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
+
+    /// Stops accepting (the listener is closed when this returns, so the port can be bound
+    /// again), then closes the server ([`Server::close`]: every connection ends). Dropping a
+    /// `TestServer` without calling this leaves it running.
+    pub async fn close(&mut self) {
+        self.accept.stop().await;
+        self.server.close().await;
+    }
+}
+
+/// The accept loop of a [`TestServer`], raced against a stop signal so that it can be ended
+/// on every runtime (tokio could abort its task; async-std and smol tasks are detached).
+struct AcceptLoop {
+    stop: Option<oneshot::Sender<()>>,
+    stopped: Option<oneshot::Receiver<()>>,
+}
+
+impl AcceptLoop {
+    /// Wraps `serve` (which owns the listener) into the task to spawn.
+    fn new(
+        serve: impl Future<Output = std::io::Result<()>> + Send + 'static,
+    ) -> (Self, BoxFuture<()>) {
+        let (stop, stop_rx) = oneshot::channel::<()>();
+        let (stopped_tx, stopped) = oneshot::channel::<()>();
+        let task = async move {
+            {
+                // A dropped `AcceptLoop` (its sender gone) does not stop the server.
+                let stop = pin!(async move {
+                    if stop_rx.await.is_err() {
+                        std::future::pending::<()>().await;
+                    }
+                });
+                let serve = pin!(serve);
+                let _ = select(serve, stop).await;
+                // `serve`, and the listener with it, is dropped here.
+            }
+            let _ = stopped_tx.send(());
+        };
+        let this = Self {
+            stop: Some(stop),
+            stopped: Some(stopped),
+        };
+        (this, Box::pin(task))
+    }
+
+    /// Ends the loop; resolves once the listener is closed.
+    async fn stop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(stopped) = self.stopped.take() {
+            let _ = stopped.await;
+        }
+    }
+}
+
+/// `127.0.0.1:port`.
+fn loopback(port: u16) -> SocketAddr {
+    SocketAddr::from((Ipv4Addr::LOCALHOST, port))
 }
 
 /// A runtime driver the suites run on.
 pub trait Driver {
     /// The runtime's name.
     const NAME: &'static str;
+    /// Starts a server with `config` on `port` of 127.0.0.1 (0: a free one), after `setup`
+    /// installed its handlers; an error when the port cannot be bound. Does not block: it may be
+    /// called from inside [`Driver::block_on`].
+    fn start_on_port(
+        config: ServerConfig,
+        setup: impl FnOnce(&Server),
+        port: u16,
+    ) -> std::io::Result<TestServer>;
     /// Starts a server with `config` on a free port, after `setup` installed its handlers.
-    fn start(config: ServerConfig, setup: impl FnOnce(&Server)) -> TestServer;
+    fn start(config: ServerConfig, setup: impl FnOnce(&Server)) -> TestServer {
+        Self::start_on_port(config, setup, 0).expect("bind 127.0.0.1:0")
+    }
     /// Starts a plain Engine.IO server on a free port; returns the port.
     fn start_engine(setup: impl FnOnce(&sio::engine::EngineIo)) -> u16;
     /// Runs a future on the driver's runtime to completion (for Rust-side clients and checks).
-    fn block_on<F: std::future::Future>(f: F) -> F::Output;
+    fn block_on<F: Future>(f: F) -> F::Output;
+    /// The runtime for clients (`sio::client::io`), to be used inside [`Driver::block_on`].
+    fn runtime() -> Arc<dyn sio::Runtime>;
+}
+
+/// Waits for `f` until `d` has passed on `rt`'s clock; `None` when the time ran out.
+pub async fn timeout<F: Future>(rt: &dyn sio::Runtime, d: Duration, f: F) -> Option<F::Output> {
+    let deadline = rt.sleep_until(rt.now() + d);
+    match select(pin!(f), deadline).await {
+        Either::Left((v, _)) => Some(v),
+        Either::Right(_) => None,
+    }
+}
+
+/// Sleeps for `d` on `rt`.
+pub async fn sleep(rt: &dyn sio::Runtime, d: Duration) {
+    rt.sleep_until(rt.now() + d).await;
 }
 
 /// The tokio driver.
@@ -57,42 +149,62 @@ fn tokio_rt() -> &'static tokio::runtime::Runtime {
     })
 }
 
+/// Binds a tokio listener like `TcpListener::bind` does (`SO_REUSEADDR`, backlog 1024), without
+/// awaiting; needs the runtime's context.
+fn bind_tokio(port: u16) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = tokio::net::TcpSocket::new_v4()?;
+    socket.set_reuseaddr(true)?;
+    socket.bind(loopback(port))?;
+    socket.listen(1024)
+}
+
 impl Driver for Tokio {
     const NAME: &'static str = "tokio";
 
-    fn start(config: ServerConfig, setup: impl FnOnce(&Server)) -> TestServer {
+    fn start_on_port(
+        config: ServerConfig,
+        setup: impl FnOnce(&Server),
+        port: u16,
+    ) -> std::io::Result<TestServer> {
         let rt = tokio_rt();
-        let listener = rt
-            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-            .expect("bind 127.0.0.1:0");
+        let _guard = rt.enter();
+        let listener = bind_tokio(port)?;
         let port = listener.local_addr().expect("local addr").port();
-        let server = {
-            let _guard = rt.enter();
-            sio_tokio::new_server(config)
-        };
+        let server = sio_tokio::new_server(config);
         setup(&server);
-        rt.spawn(sio_tokio::serve(listener, server.clone()));
-        TestServer { server, port }
+        let (accept, task) = AcceptLoop::new(sio_tokio::serve(listener, server.clone()));
+        rt.spawn(task);
+        Ok(TestServer {
+            server,
+            port,
+            accept,
+        })
     }
 
     fn start_engine(setup: impl FnOnce(&sio::engine::EngineIo)) -> u16 {
         let rt = tokio_rt();
-        let listener = rt
-            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-            .expect("bind 127.0.0.1:0");
+        let _guard = rt.enter();
+        let listener = bind_tokio(0).expect("bind 127.0.0.1:0");
         let port = listener.local_addr().expect("local addr").port();
-        let eio = sio::engine::EngineIo::new(
-            std::sync::Arc::new(sio_tokio::TokioRuntime),
-            ServerConfig::default(),
-        );
+        let eio =
+            sio::engine::EngineIo::new(Arc::new(sio_tokio::TokioRuntime), ServerConfig::default());
         setup(&eio);
         rt.spawn(sio_tokio::serve(listener, eio.server().clone()));
         port
     }
 
-    fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    fn block_on<F: Future>(f: F) -> F::Output {
         tokio_rt().block_on(f)
     }
+
+    fn runtime() -> Arc<dyn sio::Runtime> {
+        Arc::new(sio_tokio::TokioRuntime)
+    }
+}
+
+/// Binds an `async-io` listener (async-std and smol), without awaiting.
+fn bind_async_io(port: u16) -> std::io::Result<smol::net::TcpListener> {
+    smol::Async::<std::net::TcpListener>::bind(loopback(port)).map(smol::net::TcpListener::from)
 }
 
 /// Starts a server on an `async-io` runtime (async-std or smol): bind, then serve on the
@@ -101,24 +213,25 @@ fn start_async_io(
     rt: impl sio::Runtime,
     config: ServerConfig,
     setup: impl FnOnce(&Server),
-) -> TestServer {
-    let listener =
-        smol::block_on(smol::net::TcpListener::bind("127.0.0.1:0")).expect("bind 127.0.0.1:0");
+    port: u16,
+) -> std::io::Result<TestServer> {
+    let listener = bind_async_io(port)?;
     let port = listener.local_addr().expect("local addr").port();
     let server = sio_async_std::new_server(rt, config);
     setup(&server);
-    let s2 = server.clone();
-    server.runtime().spawn(Box::pin(async move {
-        let _ = sio_async_std::serve(listener, s2).await;
-    }));
-    TestServer { server, port }
+    let (accept, task) = AcceptLoop::new(sio_async_std::serve(listener, server.clone()));
+    server.runtime().spawn(task);
+    Ok(TestServer {
+        server,
+        port,
+        accept,
+    })
 }
 
 fn start_engine_async_io(rt: impl sio::Runtime, setup: impl FnOnce(&sio::engine::EngineIo)) -> u16 {
-    let listener =
-        smol::block_on(smol::net::TcpListener::bind("127.0.0.1:0")).expect("bind 127.0.0.1:0");
+    let listener = bind_async_io(0).expect("bind 127.0.0.1:0");
     let port = listener.local_addr().expect("local addr").port();
-    let eio = sio::engine::EngineIo::new(std::sync::Arc::new(rt), ServerConfig::default());
+    let eio = sio::engine::EngineIo::new(Arc::new(rt), ServerConfig::default());
     setup(&eio);
     let server = eio.server().clone();
     let s2 = server.clone();
@@ -134,16 +247,24 @@ pub struct AsyncStd;
 impl Driver for AsyncStd {
     const NAME: &'static str = "async-std";
 
-    fn start(config: ServerConfig, setup: impl FnOnce(&Server)) -> TestServer {
-        start_async_io(sio_async_std::AsyncStdRuntime, config, setup)
+    fn start_on_port(
+        config: ServerConfig,
+        setup: impl FnOnce(&Server),
+        port: u16,
+    ) -> std::io::Result<TestServer> {
+        start_async_io(sio_async_std::AsyncStdRuntime, config, setup, port)
     }
 
     fn start_engine(setup: impl FnOnce(&sio::engine::EngineIo)) -> u16 {
         start_engine_async_io(sio_async_std::AsyncStdRuntime, setup)
     }
 
-    fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    fn block_on<F: Future>(f: F) -> F::Output {
         async_std::task::block_on(f)
+    }
+
+    fn runtime() -> Arc<dyn sio::Runtime> {
+        Arc::new(sio_async_std::AsyncStdRuntime)
     }
 }
 
@@ -153,16 +274,24 @@ pub struct Smol;
 impl Driver for Smol {
     const NAME: &'static str = "smol";
 
-    fn start(config: ServerConfig, setup: impl FnOnce(&Server)) -> TestServer {
-        start_async_io(sio_async_std::SmolRuntime, config, setup)
+    fn start_on_port(
+        config: ServerConfig,
+        setup: impl FnOnce(&Server),
+        port: u16,
+    ) -> std::io::Result<TestServer> {
+        start_async_io(sio_async_std::SmolRuntime, config, setup, port)
     }
 
     fn start_engine(setup: impl FnOnce(&sio::engine::EngineIo)) -> u16 {
         start_engine_async_io(sio_async_std::SmolRuntime, setup)
     }
 
-    fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    fn block_on<F: Future>(f: F) -> F::Output {
         smol::block_on(f)
+    }
+
+    fn runtime() -> Arc<dyn sio::Runtime> {
+        Arc::new(sio_async_std::SmolRuntime)
     }
 }
 
@@ -252,10 +381,16 @@ pub fn client_scenario<D: Driver>(mode: &str, scenario: &str) {
     }
 }
 
-/// Instantiates the client interop suite (every scenario in every transport mode) for a driver.
+/// Instantiates the client interop suite (every scenario of `tests/js/client_scenarios.js` in
+/// every transport mode) for a driver.
 #[macro_export]
 macro_rules! client_interop_suite {
-    ($driver:ty; $($scenario:ident),* $(,)?) => {
+    ($driver:ty) => {
+        $crate::client_interop_suite!(@ $driver;
+            connect, handshake_details, echo_ack, multiple_arguments, server_asks_client_for_ack, server_ack_timeout, server_ack_callback, binary_both_ways, events_in_order, message_event, rooms, broadcast_excludes_sender, namespaces_multiplexed, invalid_namespace, middleware_rejects_with_data, auth_function_is_called, dynamic_namespace, server_disconnect, server_disconnect_with_close, client_disconnect_reason_and_disconnecting_rooms, fetch_sockets_and_sockets_join, broadcast_with_ack, on_any_and_middleware, volatile_ticks_arrive, reconnect_after_transport_close,
+        );
+    };
+    (@ $driver:ty; $($scenario:ident),* $(,)?) => {
         mod websocket {
             $( #[test] fn $scenario() { $crate::client_scenario::<$driver>("websocket", stringify!($scenario)); } )*
         }
