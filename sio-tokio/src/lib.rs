@@ -94,9 +94,9 @@ pub async fn serve_with(
         let _ = stream.set_nodelay(true);
         let server = server.clone();
         let fallback = fallback.clone();
-        tokio::spawn(sio::server::serve_connection_with(
+        tokio::spawn(sio::server::serve_hyper_connection(
             server,
-            stream.compat(),
+            hyper_util::rt::TokioIo::new(stream),
             Some(peer),
             fallback,
         ));

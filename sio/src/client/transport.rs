@@ -320,7 +320,7 @@ pub(crate) async fn ws_connect(
     }
     let config = WebSocketConfig::default()
         .read_buffer_size(4096)
-        .write_buffer_size(0)
+        .write_buffer_size(16 * 1024)
         .max_write_buffer_size(ep.max_ws_message.saturating_mul(2).max(1 << 20))
         .max_message_size(Some(ep.max_ws_message))
         .max_frame_size(Some(ep.max_ws_message));

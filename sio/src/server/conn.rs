@@ -320,7 +320,15 @@ impl ConnTask {
             let wake = self.next_wake().await;
             let now = self.server.rt.now();
             match wake {
-                Wake::Input(i) => self.on_input(now, i),
+                Wake::Input(i) => {
+                    self.on_input(now, i);
+                    // Take what else is already queued before writing, so that a burst of
+                    // emits leaves in one write (bounded, to keep reading the websocket).
+                    for _ in 0..64 {
+                        let Ok(i) = self.rx.try_recv() else { break };
+                        self.on_input(now, i);
+                    }
+                }
                 Wake::GetAborted => {
                     // The client went away while its long-poll was held (Node: "poll
                     // connection closed prematurely").

@@ -44,6 +44,20 @@ pub async fn serve_connection_with<IO>(
 ) where
     IO: futures_io::AsyncRead + futures_io::AsyncWrite + Unpin + Send + 'static,
 {
+    serve_hyper_connection(server, HyperIo(io), remote, fallback).await
+}
+
+/// Like [`serve_connection_with`], for a stream that already implements hyper's I/O traits
+/// (a driver whose runtime has a native adapter, such as tokio's, uses this to skip the
+/// `futures-io` layer).
+pub async fn serve_hyper_connection<I>(
+    server: Server,
+    io: I,
+    remote: Option<SocketAddr>,
+    fallback: Option<Fallback>,
+) where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
     let svc = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
         let server = server.clone();
         let fallback = fallback.clone();
@@ -63,10 +77,7 @@ pub async fn serve_connection_with<IO>(
     });
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder.header_read_timeout(None).keep_alive(true);
-    let _ = builder
-        .serve_connection(HyperIo(io), svc)
-        .with_upgrades()
-        .await;
+    let _ = builder.serve_connection(io, svc).with_upgrades().await;
 }
 
 type Resp = Response<Full<Bytes>>;
@@ -307,7 +318,7 @@ impl Server {
         let inner: Arc<ServerInner> = self.inner.clone();
         let config = WebSocketConfig::default()
             .read_buffer_size(4096)
-            .write_buffer_size(0)
+            .write_buffer_size(16 * 1024)
             .max_write_buffer_size(
                 inner
                     .config
@@ -369,9 +380,18 @@ impl Drop for PostGuard {
 }
 
 fn handshake_of<B>(req: &Request<B>, query: &str, remote: Option<SocketAddr>) -> Handshake {
+    // The headers are copied, not cloned: hyper's header values are views of the
+    // connection's read buffer, and a clone would keep that buffer (8 KiB) alive for the
+    // whole life of the connection.
+    let mut headers = http::HeaderMap::with_capacity(req.headers().len());
+    for (k, v) in req.headers() {
+        if let Ok(v) = HeaderValue::from_bytes(v.as_bytes()) {
+            headers.append(k.clone(), v);
+        }
+    }
     Handshake {
-        headers: req.headers().clone(),
-        query: form_urlencoded(query),
+        headers: Arc::new(headers),
+        query: form_urlencoded(query).into(),
         auth: serde_json::Value::Null,
         address: remote,
         time: SystemTime::now(),

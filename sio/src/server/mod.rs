@@ -22,7 +22,9 @@ use sio_proto::socket::Nsp;
 use sio_proto::IdGenerator;
 
 pub use self::adapter::{Adapter, InMemoryAdapter};
-pub use self::http_service::{serve_connection, serve_connection_with, Fallback};
+pub use self::http_service::{
+    serve_connection, serve_connection_with, serve_hyper_connection, Fallback,
+};
 pub use self::namespace::{AckResponse, BroadcastOperator, ConnectError, Namespace};
 use self::socket::{lock, read, write};
 pub use self::socket::{AckError, AckSender, EmitError, Handshake, Socket, SocketId};

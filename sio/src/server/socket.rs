@@ -25,9 +25,9 @@ pub type SocketId = Arc<str>;
 #[derive(Debug, Clone)]
 pub struct Handshake {
     /// Request headers of the Engine.IO handshake.
-    pub headers: http::HeaderMap,
+    pub headers: Arc<http::HeaderMap>,
     /// The query string of the handshake request, decoded into pairs.
-    pub query: Vec<(String, String)>,
+    pub query: Arc<[(String, String)]>,
     /// The auth payload of the namespace CONNECT (`Null` when none).
     pub auth: serde_json::Value,
     /// The client's address.
@@ -43,8 +43,8 @@ pub struct Handshake {
 impl Default for Handshake {
     fn default() -> Self {
         Self {
-            headers: http::HeaderMap::new(),
-            query: Vec::new(),
+            headers: Arc::default(),
+            query: Arc::new([]),
             auth: serde_json::Value::Null,
             address: None,
             time: SystemTime::UNIX_EPOCH,
