@@ -42,8 +42,8 @@ pub enum DecodeError {
     /// not a non-empty array whose first element is a string).
     #[error("invalid payload for this packet type")]
     InvalidPayload,
-    /// A placeholder named an attachment that does not exist, or an attachment was never
-    /// referenced.
+    /// A placeholder named an attachment that does not exist. (An attachment no placeholder
+    /// names is not an error: Node's parser does not check it either.)
     #[error("invalid binary placeholder")]
     InvalidPlaceholder,
     /// A binary attachment arrived while no binary packet was waiting for one.
