@@ -317,7 +317,7 @@ impl Server {
         let on_upgrade = hyper::upgrade::on(req);
         let inner: Arc<ServerInner> = self.inner.clone();
         let config = WebSocketConfig::default()
-            .read_buffer_size(4096)
+            .read_buffer_size(1024)
             .write_buffer_size(16 * 1024)
             .max_write_buffer_size(
                 inner
