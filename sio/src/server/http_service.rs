@@ -356,7 +356,7 @@ impl Server {
                     );
                     let task =
                         ConnTask::new(inner.clone(), conn, handle, rx, Some(ws), None, handshake);
-                    task.run().await;
+                    inner.rt.spawn(Box::pin(task.run()));
                 }
             }
         }));
