@@ -16,7 +16,7 @@
 //! payload (evaluated anew on every connection, as the Node client does with an auth function).
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bytes::Bytes;
 
@@ -700,9 +700,4 @@ impl Manager {
         self.acks.retain(|(n, _), _| n != nsp);
         self.ack_deadlines.retain(|(_, n, _)| n != nsp);
     }
-}
-
-/// Convenience: `now + d`.
-pub fn deadline(now: Instant, d: Duration) -> Instant {
-    now + d
 }

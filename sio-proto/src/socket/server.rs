@@ -512,11 +512,3 @@ impl Connection {
         }
     }
 }
-
-/// An `Instant` `d` after `now` (helper for callers computing ack deadlines).
-pub fn deadline(now: Instant, d: Duration) -> Instant {
-    now + d
-}
-
-#[doc(hidden)]
-pub use crate::engine::server::Transmit as EngineTransmit;
