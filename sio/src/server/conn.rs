@@ -310,58 +310,63 @@ impl ConnTask {
         }
     }
 
-    pub(crate) async fn run(mut self) {
-        self.start_engine_socket();
-        loop {
-            self.drain().await;
-            if self.conn.is_closed() && self.tasks.is_empty() {
-                break;
-            }
-            let wake = self.next_wake().await;
-            let now = self.server.rt.now();
-            match wake {
-                Wake::Input(i) => {
-                    self.on_input(now, i);
-                    // Take what else is already queued before writing, so that a burst of
-                    // emits leaves in one write (bounded, to keep reading the websocket).
-                    for _ in 0..64 {
-                        let Ok(i) = self.rx.try_recv() else { break };
+    /// The task's future. (Not an `async fn`: its argument would be stored twice in the
+    /// future, about 1 KiB more per connection.)
+    #[allow(clippy::manual_async_fn)] // on purpose, see above
+    pub(crate) fn run(mut self) -> impl std::future::Future<Output = ()> + Send {
+        async move {
+            self.start_engine_socket();
+            loop {
+                self.drain().await;
+                if self.conn.is_closed() && self.tasks.is_empty() {
+                    break;
+                }
+                let wake = self.next_wake().await;
+                let now = self.server.rt.now();
+                match wake {
+                    Wake::Input(i) => {
                         self.on_input(now, i);
+                        // Take what else is already queued before writing, so that a burst of
+                        // emits leaves in one write (bounded, to keep reading the websocket).
+                        for _ in 0..64 {
+                            let Ok(i) = self.rx.try_recv() else { break };
+                            self.on_input(now, i);
+                        }
                     }
-                }
-                Wake::GetAborted => {
-                    // The client went away while its long-poll was held (Node: "poll
-                    // connection closed prematurely").
-                    self.held_get = None;
-                    self.conn.handle_poll_aborted(now);
-                }
-                Wake::Ws(Some(Ok(m))) => match m {
-                    WsMessage::Text(t) => {
-                        self.conn.handle_ws_frame(now, Frame::Text(Bytes::from(t)));
+                    Wake::GetAborted => {
+                        // The client went away while its long-poll was held (Node: "poll
+                        // connection closed prematurely").
+                        self.held_get = None;
+                        self.conn.handle_poll_aborted(now);
                     }
-                    WsMessage::Binary(b) => self.conn.handle_ws_frame(now, Frame::Binary(b)),
-                    WsMessage::Close(_) => {
+                    Wake::Ws(Some(Ok(m))) => match m {
+                        WsMessage::Text(t) => {
+                            self.conn.handle_ws_frame(now, Frame::Text(Bytes::from(t)));
+                        }
+                        WsMessage::Binary(b) => self.conn.handle_ws_frame(now, Frame::Binary(b)),
+                        WsMessage::Close(_) => {
+                            self.ws = None;
+                            self.conn.handle_ws_closed(now, false);
+                        }
+                        _ => {}
+                    },
+                    Wake::Ws(Some(Err(_))) => {
+                        self.ws = None;
+                        self.conn.handle_ws_closed(now, true);
+                    }
+                    Wake::Ws(None) => {
                         self.ws = None;
                         self.conn.handle_ws_closed(now, false);
                     }
-                    _ => {}
-                },
-                Wake::Ws(Some(Err(_))) => {
-                    self.ws = None;
-                    self.conn.handle_ws_closed(now, true);
+                    Wake::Timer => {
+                        self.sleep = None;
+                        self.conn.handle_timeout(now);
+                    }
+                    Wake::Task => {}
                 }
-                Wake::Ws(None) => {
-                    self.ws = None;
-                    self.conn.handle_ws_closed(now, false);
-                }
-                Wake::Timer => {
-                    self.sleep = None;
-                    self.conn.handle_timeout(now);
-                }
-                Wake::Task => {}
             }
+            self.server.remove_session(&self.sid);
         }
-        self.server.remove_session(&self.sid);
     }
 
     /// Waits for the next input: handler futures first (so that a handler registered by a
@@ -705,5 +710,56 @@ impl ConnTask {
                 result,
             });
         }));
+    }
+}
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Inert;
+
+    impl crate::Runtime for Inert {
+        fn spawn(&self, _f: BoxFuture<()>) {}
+        fn sleep_until(&self, _d: Instant) -> BoxFuture<()> {
+            Box::pin(std::future::pending())
+        }
+        #[allow(clippy::disallowed_methods)]
+        fn now(&self) -> Instant {
+            Instant::now()
+        }
+        fn connect(
+            &self,
+            _h: &str,
+            _p: u16,
+        ) -> BoxFuture<std::io::Result<crate::runtime::BoxStream>> {
+            Box::pin(async { Err(std::io::Error::other("no network")) })
+        }
+    }
+
+    /// One future per connection lives as long as the connection: it must hold the task once
+    /// (an `async fn run(mut self)` holds it twice, about 1 KiB more per connection).
+    #[test]
+    fn the_task_future_holds_the_task_once() {
+        let server = crate::Server::new(Arc::new(Inert), Default::default());
+        let inner = server.inner.clone();
+        let now = inner.rt.now();
+        let session = crate::sync::lock(&inner.router).accept(now, TransportKind::WebSocket);
+        let machine = Machine::new(now, session, &inner);
+        let (h, rx) = channel(10, TransportKind::WebSocket);
+        let task = ConnTask::new(
+            inner.clone(),
+            machine,
+            h,
+            rx,
+            None,
+            None,
+            Handshake::default(),
+        );
+        let task_size = std::mem::size_of_val(&task);
+        let future_size = std::mem::size_of_val(&task.run());
+        assert!(
+            future_size < task_size * 3 / 2,
+            "{future_size} B for a {task_size} B task"
+        );
     }
 }
