@@ -380,13 +380,23 @@ impl Drop for PostGuard {
 }
 
 fn handshake_of<B>(req: &Request<B>, query: &str, remote: Option<SocketAddr>) -> Handshake {
-    // The headers are copied, not cloned: hyper's header values are views of the
-    // connection's read buffer, and a clone would keep that buffer (8 KiB) alive for the
-    // whole life of the connection.
-    let mut headers = http::HeaderMap::with_capacity(req.headers().len());
-    for (k, v) in req.headers() {
-        if let Ok(v) = HeaderValue::from_bytes(v.as_bytes()) {
-            headers.append(k.clone(), v);
+    // The header values are copied, not cloned: hyper's are views of the connection's read
+    // buffer, and a clone would keep that buffer (8 KiB) alive for the whole life of the
+    // connection. They are copied into one buffer, each value a view of it (one allocation
+    // instead of one per header).
+    let src = req.headers();
+    let mut block = bytes::BytesMut::with_capacity(src.values().map(|v| v.len()).sum());
+    for v in src.values() {
+        block.extend_from_slice(v.as_bytes());
+    }
+    let block = block.freeze();
+    let mut headers = http::HeaderMap::with_capacity(src.len());
+    let mut at = 0;
+    for (k, v) in src {
+        let value = block.slice(at..at + v.len());
+        at += v.len();
+        if let Ok(value) = HeaderValue::from_maybe_shared(value) {
+            headers.append(k.clone(), value);
         }
     }
     Handshake {
