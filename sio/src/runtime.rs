@@ -27,3 +27,34 @@ pub trait Runtime: Send + Sync + 'static {
     /// Opens a TCP connection to `host:port` (with `TCP_NODELAY`).
     fn connect(&self, host: &str, port: u16) -> BoxFuture<std::io::Result<BoxStream>>;
 }
+
+/// The one timer of a task that drives a state machine: armed at the machine's
+/// `poll_timeout()`, re-armed only when that instant changes.
+#[derive(Default)]
+pub(crate) struct DeadlineTimer {
+    armed: Option<(Instant, BoxFuture<()>)>,
+}
+
+impl DeadlineTimer {
+    /// Arms the timer at `deadline` (`None`: disarmed), keeping the current sleep if it is
+    /// already for that instant.
+    pub(crate) fn set(&mut self, rt: &dyn Runtime, deadline: Option<Instant>) {
+        match (&self.armed, deadline) {
+            (Some((t, _)), Some(d)) if *t == d => {}
+            (_, Some(d)) => self.armed = Some((d, rt.sleep_until(d))),
+            (_, None) => self.armed = None,
+        }
+    }
+
+    /// Ready once the deadline passed; the timer is then disarmed.
+    pub(crate) fn poll(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+        let Some((_, sleep)) = self.armed.as_mut() else {
+            return std::task::Poll::Pending;
+        };
+        if sleep.as_mut().poll(cx).is_pending() {
+            return std::task::Poll::Pending;
+        }
+        self.armed = None;
+        std::task::Poll::Ready(())
+    }
+}

@@ -13,9 +13,8 @@
 //! again.
 
 use std::collections::{HashMap, VecDeque};
-use std::future::Future;
 use std::panic::AssertUnwindSafe;
-use std::pin::{pin, Pin};
+use std::pin::pin;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
 use std::task::{Context, Poll};
@@ -137,7 +136,7 @@ pub(crate) struct ManagerTask {
     sockets: HashMap<Nsp, ClientSocket>,
     ws: Option<(u64, Box<Ws>)>,
     tasks: FuturesUnordered<BoxFuture<()>>,
-    sleep: Option<(Instant, BoxFuture<()>)>,
+    timer: crate::runtime::DeadlineTimer,
 }
 
 impl ManagerTask {
@@ -165,7 +164,7 @@ impl ManagerTask {
             sockets,
             ws: None,
             tasks: FuturesUnordered::new(),
-            sleep: None,
+            timer: Default::default(),
         }
     }
 
@@ -193,7 +192,6 @@ impl ManagerTask {
                 Wake::Cmd(c) => self.on_cmd(now, c),
                 Wake::Ws(m) => self.on_ws(now, m),
                 Wake::Timer => {
-                    self.sleep = None;
                     self.proto.handle_timeout(now);
                 }
                 Wake::Task => {}
@@ -239,12 +237,7 @@ impl ManagerTask {
     }
 
     async fn next_wake(&mut self) -> Wake {
-        let deadline = self.proto.poll_timeout();
-        match (&self.sleep, deadline) {
-            (Some((t, _)), Some(d)) if *t == d => {}
-            (_, Some(d)) => self.sleep = Some((d, self.shared.rt.sleep_until(d))),
-            (_, None) => self.sleep = None,
-        }
+        self.timer.set(&*self.shared.rt, self.proto.poll_timeout());
         std::future::poll_fn(|cx| self.poll_wake(cx)).await
     }
 
@@ -264,10 +257,8 @@ impl ManagerTask {
                 return Poll::Ready(Wake::Ws(m));
             }
         }
-        if let Some((_, sleep)) = self.sleep.as_mut() {
-            if Pin::new(sleep).poll(cx).is_ready() {
-                return Poll::Ready(Wake::Timer);
-            }
+        if self.timer.poll(cx).is_ready() {
+            return Poll::Ready(Wake::Timer);
         }
         Poll::Pending
     }

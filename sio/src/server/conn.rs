@@ -3,8 +3,6 @@
 //! wait for one input, feed it, drain transmits and events.
 
 use std::collections::HashMap;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -278,7 +276,7 @@ pub(crate) struct ConnTask {
     sockets: HashMap<Nsp, Socket>,
     acks: HashMap<(Nsp, u64), AckReply>,
     tasks: FuturesUnordered<BoxFuture<()>>,
-    sleep: Option<(Instant, BoxFuture<()>)>,
+    timer: crate::runtime::DeadlineTimer,
     handshake: Handshake,
     engine_socket: Option<crate::engine::EngineSocket>,
 }
@@ -304,7 +302,7 @@ impl ConnTask {
             sockets: HashMap::new(),
             acks: HashMap::new(),
             tasks: FuturesUnordered::new(),
-            sleep: None,
+            timer: Default::default(),
             handshake,
             engine_socket: None,
         }
@@ -359,7 +357,6 @@ impl ConnTask {
                         self.conn.handle_ws_closed(now, false);
                     }
                     Wake::Timer => {
-                        self.sleep = None;
                         self.conn.handle_timeout(now);
                     }
                     Wake::Task => {}
@@ -373,12 +370,7 @@ impl ConnTask {
     /// connection handler is in place before the next packet), then the inbox, the websocket
     /// and the timer.
     async fn next_wake(&mut self) -> Wake {
-        let deadline = self.conn.poll_timeout();
-        match (&self.sleep, deadline) {
-            (Some((t, _)), Some(d)) if *t == d => {}
-            (_, Some(d)) => self.sleep = Some((d, self.server.rt.sleep_until(d))),
-            (_, None) => self.sleep = None,
-        }
+        self.timer.set(&*self.server.rt, self.conn.poll_timeout());
         std::future::poll_fn(|cx| self.poll_wake(cx)).await
     }
 
@@ -401,10 +393,8 @@ impl ConnTask {
                 return Poll::Ready(Wake::Ws(m));
             }
         }
-        if let Some((_, sleep)) = self.sleep.as_mut() {
-            if Pin::new(sleep).poll(cx).is_ready() {
-                return Poll::Ready(Wake::Timer);
-            }
+        if self.timer.poll(cx).is_ready() {
+            return Poll::Ready(Wake::Timer);
         }
         Poll::Pending
     }
