@@ -89,13 +89,15 @@ pub fn new_server(rt: impl Runtime, config: ServerConfig) -> Server {
     Server::new(Arc::new(rt), config)
 }
 
-/// Binds `addr` and serves `server` on it until an accept error.
+/// Binds `addr` and serves `server` on it. Runs until dropped; only binding can fail (accept
+/// errors are reported and retried, see [`sio::server::accept_loop`]).
 pub async fn listen(addr: impl Into<String>, server: Server) -> std::io::Result<()> {
     let addr: String = addr.into();
     serve(TcpListener::bind(addr.as_str()).await?, server).await
 }
 
-/// Serves `server` on an already bound listener; connections run on the server's runtime.
+/// Serves `server` on an already bound listener (see [`listen`]); connections run on the
+/// server's runtime.
 pub async fn serve(listener: TcpListener, server: Server) -> std::io::Result<()> {
     serve_with(listener, server, None).await
 }
@@ -106,15 +108,17 @@ pub async fn serve_with(
     server: Server,
     fallback: Option<sio::server::Fallback>,
 ) -> std::io::Result<()> {
-    loop {
-        let (stream, peer): (TcpStream, SocketAddr) = listener.accept().await?;
-        let _ = stream.set_nodelay(true);
-        let conn = sio::server::serve_connection_with(
-            server.clone(),
-            stream,
-            Some(peer),
-            fallback.clone(),
-        );
-        server.runtime().spawn(Box::pin(conn));
-    }
+    let s = server.clone();
+    sio::server::accept_loop(
+        &server,
+        || listener.accept(),
+        move |stream: TcpStream, peer: SocketAddr| {
+            let _ = stream.set_nodelay(true);
+            let conn =
+                sio::server::serve_connection_with(s.clone(), stream, Some(peer), fallback.clone());
+            s.runtime().spawn(Box::pin(conn));
+        },
+    )
+    .await;
+    Ok(())
 }

@@ -1017,7 +1017,7 @@ fn send_while_closing_is_usage_error_closed() {
 }
 
 #[test]
-fn send_beyond_queue_bound_is_queue_full() {
+fn send_beyond_queue_bound_closes_with_send_buffer_full() {
     let t0 = Instant::now();
     let config = ServerConfig {
         max_queue: 2,
@@ -1027,11 +1027,16 @@ fn send_beyond_queue_bound_is_queue_full() {
     s.send(Message::text("1")).unwrap();
     s.send(Message::text("2")).unwrap();
     assert_eq!(s.send(Message::text("3")), Err(UsageError::QueueFull(2)));
-    assert_eq!(s.queued(), 2);
+    // The client is not reading: the session ends and what it pinned is released.
+    assert!(s.is_closed());
+    assert_eq!((s.queued(), s.queued_bytes()), (0, 0));
+    let (_, e) = drain(&mut s);
+    assert_eq!(e, vec![Event::Closed(CloseReason::SendBufferFull)]);
+    assert_eq!(CloseReason::SendBufferFull.as_str(), "send buffer full");
 }
 
 #[test]
-fn send_frames_is_all_or_nothing() {
+fn send_frames_over_the_bound_queues_none_of_them() {
     let t0 = Instant::now();
     let config = ServerConfig {
         max_queue: 3,
@@ -1048,7 +1053,49 @@ fn send_frames_is_all_or_nothing() {
         s.send_frames(frames.iter().cloned(), 2),
         Err(UsageError::QueueFull(3))
     );
-    assert_eq!(s.queued(), 2);
+    assert_eq!(s.queued(), 0);
+    assert!(s.is_closed());
+}
+
+#[test]
+fn queued_bytes_over_the_bound_close_a_websocket_session_that_does_not_read() {
+    let t0 = Instant::now();
+    let config = ServerConfig {
+        max_queue_bytes: 100_000,
+        ..ServerConfig::default()
+    };
+    let mut s = upgraded_session(t0, config);
+    drain(&mut s);
+    let big = Message::text("4".repeat(40_000));
+    // The runtime does not drain: the writes are blocked.
+    s.send(big.clone()).unwrap();
+    s.send(big.clone()).unwrap();
+    assert_eq!(s.queued_bytes(), 80_002);
+    assert_eq!(s.send(big), Err(UsageError::QueueFull(4096)));
+    assert_eq!((s.queued(), s.queued_bytes()), (0, 0));
+    let (t, e) = drain(&mut s);
+    assert_eq!(t, vec![Transmit::WsClose]);
+    assert_eq!(e, vec![Event::Closed(CloseReason::SendBufferFull)]);
+}
+
+#[test]
+fn queued_bytes_go_down_as_frames_are_written() {
+    let t0 = Instant::now();
+    let config = ServerConfig {
+        max_queue_bytes: 100_000,
+        ..ServerConfig::default()
+    };
+    let mut s = upgraded_session(t0, config);
+    drain(&mut s);
+    let big = Message::text("4".repeat(40_000));
+    for _ in 0..10 {
+        s.send(big.clone()).unwrap();
+        assert_eq!(s.queued_bytes(), 40_001);
+        let (t, _) = drain(&mut s);
+        assert_eq!(t.len(), 1);
+        assert_eq!(s.queued_bytes(), 0);
+    }
+    assert!(!s.is_closed());
 }
 
 // ----- timers -----

@@ -72,12 +72,13 @@ pub fn new_server(config: ServerConfig) -> Server {
     Server::new(Arc::new(TokioRuntime), config)
 }
 
-/// Binds `addr` and serves `server` on it until an accept error.
+/// Binds `addr` and serves `server` on it. Runs until dropped; only binding can fail (accept
+/// errors are reported and retried, see [`sio::server::accept_loop`]).
 pub async fn listen(addr: impl ToSocketAddrs, server: Server) -> std::io::Result<()> {
     serve(TcpListener::bind(addr).await?, server).await
 }
 
-/// Serves `server` on an already bound listener.
+/// Serves `server` on an already bound listener (see [`listen`]).
 pub async fn serve(listener: TcpListener, server: Server) -> std::io::Result<()> {
     serve_with(listener, server, None).await
 }
@@ -89,18 +90,22 @@ pub async fn serve_with(
     server: Server,
     fallback: Option<Fallback>,
 ) -> std::io::Result<()> {
-    loop {
-        let (stream, peer) = listener.accept().await?;
-        let _ = stream.set_nodelay(true);
-        let server = server.clone();
-        let fallback = fallback.clone();
-        tokio::spawn(sio::server::serve_hyper_connection(
-            server,
-            hyper_util::rt::TokioIo::new(stream),
-            Some(peer),
-            fallback,
-        ));
-    }
+    let s = server.clone();
+    sio::server::accept_loop(
+        &server,
+        || listener.accept(),
+        move |stream, peer| {
+            let _ = stream.set_nodelay(true);
+            tokio::spawn(sio::server::serve_hyper_connection(
+                s.clone(),
+                hyper_util::rt::TokioIo::new(stream),
+                Some(peer),
+                fallback.clone(),
+            ));
+        },
+    )
+    .await;
+    Ok(())
 }
 
 /// A tower/hyper service answering Socket.IO requests, to mount under another server, for

@@ -58,3 +58,51 @@ impl DeadlineTimer {
         std::task::Poll::Ready(())
     }
 }
+
+/// The message of a caught panic.
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        s
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s
+    } else {
+        "(not a string)"
+    }
+}
+
+/// `fut`, with a panic inside it caught and reported (as a `tracing` error naming `what`)
+/// instead of unwinding into the executor: user code (handlers, middleware, callbacks) never
+/// takes a task, a thread or the process down with it. The future then ends as if it had
+/// completed.
+pub(crate) fn contained<F>(what: &'static str, fut: F) -> impl Future<Output = ()> + Send + 'static
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    use futures_util::FutureExt;
+    std::panic::AssertUnwindSafe(fut)
+        .catch_unwind()
+        .map(move |r| {
+            if let Err(p) = r {
+                tracing::error!(panic = panic_message(&*p), "{what} panicked");
+            }
+        })
+}
+
+/// Calls `f`, catching a panic in it (reported like [`contained`]); `None` when it panicked.
+pub(crate) fn catch<R>(what: &'static str, f: impl FnOnce() -> R) -> Option<R> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(r) => Some(r),
+        Err(p) => {
+            tracing::error!(panic = panic_message(&*p), "{what} panicked");
+            None
+        }
+    }
+}
+
+/// Spawns `fut` on `rt` with its panics contained (see [`contained`]).
+pub(crate) fn spawn_contained<F>(rt: &dyn Runtime, what: &'static str, fut: F)
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    rt.spawn(Box::pin(contained(what, fut)));
+}

@@ -9,6 +9,7 @@ pub mod client_suite;
 pub mod node_server;
 pub mod raw;
 pub mod raw_suite;
+pub mod robust_suite;
 
 use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr};

@@ -53,6 +53,10 @@ pub enum CloseReason {
     ForcedClose,
     /// The server is shutting down.
     ServerShuttingDown,
+    /// Server side: the peer does not read what is sent to it, and its outbound queue went
+    /// over its bound in packets or bytes (`max_queue`, `max_queue_bytes`). Not one of Node's
+    /// reasons: Node's buffers grow without bound.
+    SendBufferFull,
 }
 
 impl CloseReason {
@@ -65,6 +69,7 @@ impl CloseReason {
             CloseReason::ParseError => "parse error",
             CloseReason::ForcedClose => "forced close",
             CloseReason::ServerShuttingDown => "server shutting down",
+            CloseReason::SendBufferFull => "send buffer full",
         }
     }
 }

@@ -70,9 +70,16 @@ pub struct ServerConfig {
     pub transports: Transports,
     /// Whether polling sessions may upgrade to websocket (Node `allowUpgrades`, true).
     pub allow_upgrades: bool,
-    /// Bound on outbound packets waiting for a transport (default 4096). A session over it
-    /// refuses further sends with [`UsageError::QueueFull`] instead of growing.
+    /// Bound on outbound frames waiting for a transport (default 4096). A send that would go
+    /// over it is refused with [`UsageError::QueueFull`] and closes the session with
+    /// [`CloseReason::SendBufferFull`]: a client that does not read what is sent to it is
+    /// disconnected, not buffered for without bound.
     pub max_queue: usize,
+    /// Bound on the bytes of the outbound frames waiting for a transport (default 8 MiB; the
+    /// same rule as `max_queue`). Queued frames usually share their bytes with other sessions
+    /// (a broadcast is encoded once), but a client that stopped reading keeps every one of
+    /// them alive: this bounds what one such client can pin.
+    pub max_queue_bytes: usize,
     /// Bound on packets in one POST body (default 10 000): a 1 MB body of tiny packets
     /// cannot make one request do unbounded work.
     pub max_packets_per_payload: usize,
@@ -91,6 +98,7 @@ impl Default for ServerConfig {
             transports: Transports::default(),
             allow_upgrades: true,
             max_queue: 4096,
+            max_queue_bytes: 8 << 20,
             max_packets_per_payload: 10_000,
             close_timeout: Duration::from_millis(30_000),
         }
@@ -432,6 +440,8 @@ pub struct ServerSession {
     ws_close_pending: bool,
     pending_close_reason: Option<CloseReason>,
     queue: VecDeque<Frame>,
+    /// Bytes of the frames in `queue`.
+    queued_bytes: usize,
     control: VecDeque<Transmit>,
     events: VecDeque<Event>,
     timers: Timers,
@@ -466,6 +476,7 @@ impl ServerSession {
             ws_close_pending: false,
             pending_close_reason: None,
             queue: VecDeque::new(),
+            queued_bytes: 0,
             control: VecDeque::new(),
             events: VecDeque::new(),
             timers: Timers {
@@ -473,7 +484,7 @@ impl ServerSession {
                 ..Timers::default()
             },
         };
-        s.queue.push_back(open.to_packet().encode());
+        s.enqueue(open.to_packet().encode());
         s.flush();
         s
     }
@@ -518,6 +529,11 @@ impl ServerSession {
         self.queue.len()
     }
 
+    /// Bytes of the frames waiting for the transport.
+    pub fn queued_bytes(&self) -> usize {
+        self.queued_bytes
+    }
+
     /// Queues a message for the client.
     pub fn send(&mut self, message: Message) -> Result<(), UsageError> {
         self.send_frame(message.to_frame())
@@ -530,7 +546,10 @@ impl ServerSession {
     }
 
     /// Queues several frames that belong together (a packet and its binary attachments): all
-    /// of them or, if `count` would not fit the queue bound, none.
+    /// of them or none. When they would not fit the queue bounds (`max_queue` frames,
+    /// `max_queue_bytes` bytes) the send is refused with [`UsageError::QueueFull`] and the
+    /// session closes with [`CloseReason::SendBufferFull`], dropping what it had queued. (A
+    /// send that may be dropped instead, a volatile one, checks [`Self::is_writable`] first.)
     pub fn send_frames(
         &mut self,
         frames: impl IntoIterator<Item = Frame>,
@@ -540,9 +559,16 @@ impl ServerSession {
             return Err(UsageError::Closed);
         }
         if self.queue.len() + count > self.config.max_queue {
+            self.overflow();
             return Err(UsageError::QueueFull(self.config.max_queue));
         }
-        self.queue.extend(frames);
+        for f in frames {
+            self.enqueue(f);
+        }
+        if self.queued_bytes > self.config.max_queue_bytes {
+            self.overflow();
+            return Err(UsageError::QueueFull(self.config.max_queue));
+        }
         self.flush();
         Ok(())
     }
@@ -567,7 +593,7 @@ impl ServerSession {
                 if self.upgrade == Upgrade::Probing {
                     self.cancel_upgrade();
                 }
-                self.queue.push_back(Packet::Close.encode());
+                self.enqueue(Packet::Close.encode());
                 self.state = State::Closing;
                 self.pending_close_reason = Some(reason);
                 // The heartbeat keeps running while closing, as in Node: no ping is sent, but
@@ -694,7 +720,7 @@ impl ServerSession {
         }
         if self.transport == TransportKind::WebSocket {
             self.ws_close_pending = false;
-            self.queue.clear();
+            self.clear_queue();
             self.finish(if error {
                 CloseReason::TransportError
             } else {
@@ -744,7 +770,7 @@ impl ServerSession {
             // deadline is armed all the same: it bounds how long a closing session lasts.
             if self.state == State::Open {
                 // A ping ignores the queue bound: dropping it would end a healthy session.
-                self.queue.push_back(Packet::Ping(Bytes::new()).encode());
+                self.enqueue(Packet::Ping(Bytes::new()).encode());
                 self.flush();
             }
         }
@@ -766,6 +792,7 @@ impl ServerSession {
         }
         if self.transport == TransportKind::WebSocket {
             if let Some(f) = self.queue.pop_front() {
+                self.queued_bytes = self.queued_bytes.saturating_sub(f.len());
                 return Some(Transmit::Ws(f));
             }
             if self.ws_close_pending {
@@ -878,6 +905,7 @@ impl ServerSession {
             closing |= f == Frame::Text(Bytes::from_static(b"1"));
             packet::encode_payload_frame(&mut out, &f, i == 0);
         }
+        self.queued_bytes = 0;
         self.answer_get(out.freeze());
         if closing && self.state == State::Closing {
             let reason = self
@@ -909,9 +937,31 @@ impl ServerSession {
         self.state = State::Closed;
         self.timers = Timers::default();
         if self.transport == TransportKind::Polling {
-            self.queue.clear();
+            self.clear_queue();
         }
         self.events.push_back(Event::Closed(reason));
+    }
+
+    fn enqueue(&mut self, f: Frame) {
+        self.queued_bytes += f.len();
+        self.queue.push_back(f);
+    }
+
+    fn clear_queue(&mut self) {
+        self.queue.clear();
+        self.queued_bytes = 0;
+    }
+
+    /// A send went over the queue bounds: the client is not reading. What it had queued is
+    /// dropped (the memory it pinned returns now) and the session ends.
+    fn overflow(&mut self) {
+        self.clear_queue();
+        if self.transport == TransportKind::WebSocket {
+            self.ws_close_pending = true;
+        } else if self.held_get {
+            self.answer_get(Packet::Close.encode_text());
+        }
+        self.finish(CloseReason::SendBufferFull);
     }
 }
 

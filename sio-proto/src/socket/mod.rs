@@ -33,6 +33,9 @@ pub enum DisconnectReason {
     ForcedServerClose,
     /// The server shut down (`server shutting down`).
     ServerShuttingDown,
+    /// Server side: the client did not read what was sent to it and its outbound queue went
+    /// over its bound (`send buffer full`; see [`crate::engine::CloseReason::SendBufferFull`]).
+    SendBufferFull,
     /// Server side: the server disconnected the socket (`server namespace disconnect`).
     ServerNamespaceDisconnect,
     /// Server side: the client disconnected the socket (`client namespace disconnect`).
@@ -54,6 +57,7 @@ impl DisconnectReason {
             DisconnectReason::ForcedClose => "forced close",
             DisconnectReason::ForcedServerClose => "forced server close",
             DisconnectReason::ServerShuttingDown => "server shutting down",
+            DisconnectReason::SendBufferFull => "send buffer full",
             DisconnectReason::ServerNamespaceDisconnect => "server namespace disconnect",
             DisconnectReason::ClientNamespaceDisconnect => "client namespace disconnect",
             DisconnectReason::IoServerDisconnect => "io server disconnect",
@@ -80,6 +84,7 @@ impl From<CloseReason> for DisconnectReason {
             CloseReason::ParseError => DisconnectReason::ParseError,
             CloseReason::ForcedClose => DisconnectReason::ForcedClose,
             CloseReason::ServerShuttingDown => DisconnectReason::ServerShuttingDown,
+            CloseReason::SendBufferFull => DisconnectReason::SendBufferFull,
         }
     }
 }

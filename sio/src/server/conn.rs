@@ -3,12 +3,14 @@
 //! wait for one input, feed it, drain transmits and events.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use async_tungstenite::tungstenite::{Message as WsMessage, Utf8Bytes};
+use async_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use async_tungstenite::tungstenite::protocol::CloseFrame;
+use async_tungstenite::tungstenite::{Error as WsError, Message as WsMessage, Utf8Bytes};
 use async_tungstenite::WebSocketStream;
 use bytes::Bytes;
 use futures_channel::{mpsc, oneshot};
@@ -19,6 +21,7 @@ use sio_proto::engine::server::{
 };
 use sio_proto::engine::{CloseReason, Frame, TransportKind};
 use sio_proto::socket::server::{Connection, Event};
+use sio_proto::socket::DisconnectReason;
 
 use sio_proto::socket::{EncodedPacket, Nsp, Packet};
 
@@ -26,7 +29,7 @@ use super::namespace::ConnectError;
 use super::socket::{AckError, EmitError, Handshake, Socket, SocketId};
 use super::ServerInner;
 use crate::io::FuturesIo;
-use crate::runtime::BoxFuture;
+use crate::runtime::{catch, BoxFuture};
 
 /// The state machine a connection task drives: a Socket.IO connection, or a bare Engine.IO
 /// session when the server runs as a plain Engine.IO server ([`crate::engine`]).
@@ -171,11 +174,15 @@ pub(crate) enum Input {
 }
 
 impl Input {
-    fn is_outbound(&self) -> bool {
-        matches!(
-            self,
-            Input::Packet(_) | Input::Frame(_) | Input::Volatile(_) | Input::AckRequest { .. }
-        )
+    /// For a packet on its way out, its size in bytes (what it holds in the inbox).
+    fn outbound_bytes(&self) -> Option<usize> {
+        match self {
+            Input::Packet(p) | Input::Volatile(p) | Input::AckRequest { packet: p, .. } => {
+                Some(p.text.len() + p.attachments.iter().map(|a| a.len()).sum::<usize>())
+            }
+            Input::Frame(f) => Some(f.len()),
+            _ => None,
+        }
     }
 }
 
@@ -192,38 +199,69 @@ impl AckReply {
             AckReply::Future(tx) => {
                 let _ = tx.send(r);
             }
-            AckReply::Callback(f) => f(r),
+            AckReply::Callback(f) => {
+                catch("an ack callback", || f(r));
+            }
         }
     }
 }
 
-/// A handle to a connection task's inbox. Outbound packets count against `max`: a client that
-/// does not keep up makes further emits fail with `QueueFull` instead of growing memory.
+/// Bounds on what waits in a connection's inbox on its way out.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct InboxLimits {
+    pub(crate) packets: usize,
+    pub(crate) bytes: usize,
+}
+
+/// What the inbox holds on its way out, counted by the senders and the task.
+#[derive(Default)]
+struct Outbound {
+    packets: AtomicUsize,
+    bytes: AtomicUsize,
+    /// A `send buffer full` close was asked for already.
+    overflowed: AtomicBool,
+}
+
+/// A handle to a connection task's inbox. Outbound packets count against its bounds (in
+/// packets and in bytes): over them a volatile packet is dropped, and any other closes the
+/// connection with `send buffer full` (a client that does not keep up is disconnected, not
+/// buffered for without bound).
 #[derive(Clone)]
 pub(crate) struct ConnHandle {
     tx: mpsc::UnboundedSender<Input>,
-    queued: Arc<AtomicUsize>,
+    outbound: Arc<Outbound>,
     /// A POST is being read or processed (the protocol allows one at a time).
     pub(crate) post_in_flight: Arc<std::sync::atomic::AtomicBool>,
     transport: Arc<AtomicU8>,
-    max: usize,
+    limits: InboxLimits,
 }
 
 impl std::fmt::Debug for ConnHandle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ConnHandle")
-            .field("queued", &self.queued.load(Ordering::Relaxed))
+            .field("queued", &self.outbound.packets.load(Ordering::Relaxed))
             .finish()
     }
 }
 
 impl ConnHandle {
     pub(crate) fn push(&self, input: Input) -> Result<(), EmitError> {
-        if input.is_outbound() {
-            if self.queued.load(Ordering::Relaxed) >= self.max {
+        if let Some(bytes) = input.outbound_bytes() {
+            let o = &self.outbound;
+            if o.packets.load(Ordering::Relaxed) >= self.limits.packets
+                || o.bytes.load(Ordering::Relaxed).saturating_add(bytes) > self.limits.bytes
+            {
+                if !matches!(input, Input::Volatile(_))
+                    && !o.overflowed.swap(true, Ordering::AcqRel)
+                {
+                    let _ = self
+                        .tx
+                        .unbounded_send(Input::Close(CloseReason::SendBufferFull));
+                }
                 return Err(EmitError::QueueFull);
             }
-            self.queued.fetch_add(1, Ordering::Relaxed);
+            o.packets.fetch_add(1, Ordering::Relaxed);
+            o.bytes.fetch_add(bytes, Ordering::Relaxed);
         }
         self.tx
             .unbounded_send(input)
@@ -241,18 +279,18 @@ impl ConnHandle {
 
 /// Creates the inbox of a new connection.
 pub(crate) fn channel(
-    max: usize,
+    limits: InboxLimits,
     transport: TransportKind,
 ) -> (ConnHandle, mpsc::UnboundedReceiver<Input>) {
     let (tx, rx) = mpsc::unbounded();
     let h = ConnHandle {
         tx,
-        queued: Arc::new(AtomicUsize::new(0)),
+        outbound: Arc::default(),
         post_in_flight: Arc::default(),
         transport: Arc::new(AtomicU8::new(u8::from(
             transport == TransportKind::WebSocket,
         ))),
-        max,
+        limits,
     };
     (h, rx)
 }
@@ -260,10 +298,20 @@ pub(crate) fn channel(
 enum Wake {
     Input(Input),
     GetAborted,
-    Ws(Option<Result<WsMessage, async_tungstenite::tungstenite::Error>>),
+    Ws(Option<Result<WsMessage, WsError>>),
+    /// The websocket can take more (or its flush completed, or failed).
+    Writable(Result<(), WsError>),
     Timer,
     Task,
 }
+
+/// How long a websocket that is being closed may take to take its last frames and the close
+/// handshake, before it is dropped.
+const WS_CLOSE_LINGER: Duration = Duration::from_secs(5);
+
+/// A future the connection task runs (a handler, a middleware chain, a closing websocket),
+/// with a panic in it caught.
+type TaskFuture = futures_util::future::CatchUnwind<std::panic::AssertUnwindSafe<BoxFuture<()>>>;
 
 pub(crate) struct ConnTask {
     server: Arc<ServerInner>,
@@ -272,13 +320,19 @@ pub(crate) struct ConnTask {
     handle: ConnHandle,
     rx: mpsc::UnboundedReceiver<Input>,
     ws: Option<Box<Ws>>,
+    /// A message taken from the machine that the websocket could not take yet.
+    ws_out: Option<WsMessage>,
+    /// Messages were written since the last completed flush.
+    ws_flush: bool,
     held_get: Option<oneshot::Sender<HttpReply>>,
     sockets: HashMap<Nsp, Socket>,
     acks: HashMap<(Nsp, u64), AckReply>,
-    tasks: FuturesUnordered<BoxFuture<()>>,
+    tasks: FuturesUnordered<TaskFuture>,
     timer: crate::runtime::DeadlineTimer,
     handshake: Handshake,
     engine_socket: Option<crate::engine::EngineSocket>,
+    /// The task ran to its end (see `Drop`).
+    finished: bool,
 }
 
 impl ConnTask {
@@ -298,6 +352,8 @@ impl ConnTask {
             handle,
             rx,
             ws,
+            ws_out: None,
+            ws_flush: false,
             held_get,
             sockets: HashMap::new(),
             acks: HashMap::new(),
@@ -305,7 +361,15 @@ impl ConnTask {
             timer: Default::default(),
             handshake,
             engine_socket: None,
+            finished: false,
         }
+    }
+
+    /// Runs `fut` on this task, its panics caught.
+    fn run_here(&mut self, fut: BoxFuture<()>) {
+        use futures_util::FutureExt;
+        self.tasks
+            .push(std::panic::AssertUnwindSafe(fut).catch_unwind());
     }
 
     /// The task's future. (Not an `async fn`: its argument would be stored twice in the
@@ -315,7 +379,11 @@ impl ConnTask {
         async move {
             self.start_engine_socket();
             loop {
-                self.drain().await;
+                std::future::poll_fn(|cx| {
+                    self.drain(cx);
+                    Poll::Ready(())
+                })
+                .await;
                 if self.conn.is_closed() && self.tasks.is_empty() {
                     break;
                 }
@@ -343,32 +411,42 @@ impl ConnTask {
                         }
                         WsMessage::Binary(b) => self.conn.handle_ws_frame(now, Frame::Binary(b)),
                         WsMessage::Close(_) => {
-                            self.ws = None;
+                            self.drop_ws(None);
                             self.conn.handle_ws_closed(now, false);
                         }
                         _ => {}
                     },
-                    Wake::Ws(Some(Err(_))) => {
-                        self.ws = None;
+                    Wake::Ws(Some(Err(e))) => {
+                        // A message over `maxHttpBufferSize` is answered with close code 1009
+                        // (message too big) before the connection goes.
+                        let close = matches!(e, WsError::Capacity(_)).then(|| CloseFrame {
+                            code: CloseCode::Size,
+                            reason: "message too big".into(),
+                        });
+                        self.drop_ws(close);
                         self.conn.handle_ws_closed(now, true);
                     }
                     Wake::Ws(None) => {
-                        self.ws = None;
+                        self.drop_ws(None);
                         self.conn.handle_ws_closed(now, false);
                     }
+                    Wake::Writable(Ok(())) => {}
+                    Wake::Writable(Err(_)) => self.ws_failed(),
                     Wake::Timer => {
                         self.conn.handle_timeout(now);
                     }
                     Wake::Task => {}
                 }
             }
+            self.finished = true;
             self.server.remove_session(&self.sid);
         }
     }
 
     /// Waits for the next input: handler futures first (so that a handler registered by a
     /// connection handler is in place before the next packet), then the inbox, the websocket
-    /// and the timer.
+    /// (reads, and room for writes when a write is waiting) and the timer. The timer and the
+    /// inbox keep running while a write waits for a client that does not read.
     async fn next_wake(&mut self) -> Wake {
         self.timer.set(&*self.server.rt, self.conn.poll_timeout());
         std::future::poll_fn(|cx| self.poll_wake(cx)).await
@@ -376,8 +454,17 @@ impl ConnTask {
 
     fn poll_wake(&mut self, cx: &mut Context<'_>) -> Poll<Wake> {
         if !self.tasks.is_empty() {
-            if let Poll::Ready(Some(())) = self.tasks.poll_next_unpin(cx) {
-                return Poll::Ready(Wake::Task);
+            match self.tasks.poll_next_unpin(cx) {
+                Poll::Ready(Some(Ok(()))) => return Poll::Ready(Wake::Task),
+                Poll::Ready(Some(Err(p))) => {
+                    tracing::error!(
+                        sid = %self.sid,
+                        panic = crate::runtime::panic_message(&*p),
+                        "a handler panicked"
+                    );
+                    return Poll::Ready(Wake::Task);
+                }
+                _ => {}
             }
         }
         if let Poll::Ready(Some(i)) = self.rx.poll_next_unpin(cx) {
@@ -392,6 +479,16 @@ impl ConnTask {
             if let Poll::Ready(m) = ws.poll_next_unpin(cx) {
                 return Poll::Ready(Wake::Ws(m));
             }
+            if self.ws_out.is_some() {
+                if let Poll::Ready(r) = ws.poll_ready_unpin(cx) {
+                    return Poll::Ready(Wake::Writable(r));
+                }
+            } else if self.ws_flush {
+                if let Poll::Ready(r) = ws.poll_flush_unpin(cx) {
+                    self.ws_flush = false;
+                    return Poll::Ready(Wake::Writable(r));
+                }
+            }
         }
         if self.timer.poll(cx).is_ready() {
             return Poll::Ready(Wake::Timer);
@@ -400,8 +497,12 @@ impl ConnTask {
     }
 
     fn on_input(&mut self, now: Instant, input: Input) {
-        if input.is_outbound() {
-            self.handle.queued.fetch_sub(1, Ordering::Relaxed);
+        if let Some(bytes) = input.outbound_bytes() {
+            self.handle.outbound.packets.fetch_sub(1, Ordering::Relaxed);
+            self.handle
+                .outbound
+                .bytes
+                .fetch_sub(bytes, Ordering::Relaxed);
         }
         match input {
             Input::PollGet(tx) => match self.conn.handle_poll_get(now) {
@@ -429,10 +530,7 @@ impl ConnTask {
                 if self.conn.handle_ws_open(now) {
                     self.ws = Some(ws);
                 } else {
-                    let mut ws = ws;
-                    self.tasks.push(Box::pin(async move {
-                        let _ = SinkExt::close(&mut *ws).await;
-                    }));
+                    self.retire_ws(ws, Vec::new(), None);
                 }
             }
             Input::Packet(p) => self.conn.send_encoded(&p),
@@ -475,16 +573,22 @@ impl ConnTask {
                     let Some(conn) = self.conn.socket() else {
                         return;
                     };
-                    if conn.accept(&nsp, socket.id()).is_ok() {
-                        socket
-                            .inner
-                            .connected
-                            .store(true, std::sync::atomic::Ordering::Release);
-                        let ns = socket.ns().clone();
-                        ns.add_socket(&socket);
-                        self.sockets.insert(nsp, socket.clone());
-                        for h in ns.connection_handlers() {
-                            self.tasks.push(h(socket.clone()));
+                    if let Err(e) = conn.accept(&nsp, socket.id()) {
+                        // The connection closed, or the client left the namespace, while
+                        // the middleware ran: there is no one to answer.
+                        tracing::debug!(sid = %self.sid, nsp = %nsp, error = %e, "CONNECT not accepted");
+                        return;
+                    }
+                    socket
+                        .inner
+                        .connected
+                        .store(true, std::sync::atomic::Ordering::Release);
+                    let ns = socket.ns().clone();
+                    catch("the adapter's add_socket", || ns.add_socket(&socket));
+                    self.sockets.insert(nsp, socket.clone());
+                    for h in ns.connection_handlers() {
+                        if let Some(f) = catch("a connection handler", || h(socket.clone())) {
+                            self.run_here(f);
                         }
                     }
                 }
@@ -497,53 +601,12 @@ impl ConnTask {
         }
     }
 
-    /// Writes every transmit and dispatches every event, until both queues are empty.
-    async fn drain(&mut self) {
+    /// Writes what the machine transmits and dispatches its events, until both are drained
+    /// or the websocket cannot take more now: the rest then waits in the machine, counted
+    /// against its bounds, and the task goes on with its other inputs meanwhile.
+    fn drain(&mut self, cx: &mut Context<'_>) {
         loop {
-            let mut progressed = false;
-            let mut wrote = false;
-            while let Some(t) = self.conn.poll_transmit() {
-                progressed = true;
-                match t {
-                    Transmit::PollResponse(body) => {
-                        if let Some(tx) = self.held_get.take() {
-                            let _ = tx.send(HttpReply { status: 200, body });
-                        }
-                    }
-                    Transmit::Ws(frame) => {
-                        if let Some(ws) = self.ws.as_mut() {
-                            let msg = match frame {
-                                Frame::Text(b) => match Utf8Bytes::try_from(b) {
-                                    Ok(s) => WsMessage::Text(s),
-                                    Err(_) => continue,
-                                },
-                                Frame::Binary(b) => WsMessage::Binary(b),
-                            };
-                            if ws.feed(msg).await.is_err() {
-                                self.ws = None;
-                                let now = self.server.rt.now();
-                                self.conn.handle_ws_closed(now, true);
-                            } else {
-                                wrote = true;
-                            }
-                        }
-                    }
-                    Transmit::WsClose => {
-                        if let Some(mut ws) = self.ws.take() {
-                            let _ = SinkExt::close(&mut *ws).await;
-                        }
-                    }
-                }
-            }
-            if wrote {
-                if let Some(ws) = self.ws.as_mut() {
-                    if ws.flush().await.is_err() {
-                        self.ws = None;
-                        let now = self.server.rt.now();
-                        self.conn.handle_ws_closed(now, true);
-                    }
-                }
-            }
+            let mut progressed = self.write(cx);
             while let Some(e) = self.conn.poll_event() {
                 progressed = true;
                 match e {
@@ -552,9 +615,120 @@ impl ConnTask {
                 }
             }
             if !progressed {
-                return;
+                break;
             }
         }
+        if self.conn.is_closed() {
+            if let Some(ws) = self.ws.take() {
+                // Closed: what is still to write goes in a closing future, with a deadline.
+                let mut last: Vec<WsMessage> = self.ws_out.take().into_iter().collect();
+                while let Some(t) = self.conn.poll_transmit() {
+                    match t {
+                        Transmit::Ws(f) => last.extend(ws_message(f)),
+                        Transmit::WsClose => break,
+                        Transmit::PollResponse(body) => self.answer_get(200, body),
+                    }
+                }
+                self.ws_flush = false;
+                self.retire_ws(ws, last, None);
+            }
+        }
+    }
+
+    /// Moves transmits from the machine to the transport while the websocket takes them;
+    /// returns whether any transmit was taken.
+    fn write(&mut self, cx: &mut Context<'_>) -> bool {
+        let mut progressed = false;
+        loop {
+            if let Some(ws) = self.ws.as_mut() {
+                if self.ws_out.is_some() {
+                    match ws.poll_ready_unpin(cx) {
+                        Poll::Ready(Ok(())) => {
+                            if let Some(m) = self.ws_out.take() {
+                                if ws.start_send_unpin(m).is_err() {
+                                    self.ws_failed();
+                                    continue;
+                                }
+                                self.ws_flush = true;
+                            }
+                        }
+                        Poll::Ready(Err(_)) => {
+                            self.ws_failed();
+                            continue;
+                        }
+                        Poll::Pending => break,
+                    }
+                }
+            } else {
+                self.ws_out = None;
+            }
+            let Some(t) = self.conn.poll_transmit() else {
+                break;
+            };
+            progressed = true;
+            match t {
+                Transmit::PollResponse(body) => self.answer_get(200, body),
+                Transmit::Ws(frame) => {
+                    if self.ws.is_some() {
+                        self.ws_out = ws_message(frame);
+                    }
+                }
+                Transmit::WsClose => self.drop_ws(None),
+            }
+        }
+        if self.ws_flush {
+            match self.ws.as_mut().map(|ws| ws.poll_flush_unpin(cx)) {
+                Some(Poll::Ready(Ok(()))) | None => self.ws_flush = false,
+                Some(Poll::Ready(Err(_))) => self.ws_failed(),
+                Some(Poll::Pending) => {}
+            }
+        }
+        progressed
+    }
+
+    fn answer_get(&mut self, status: u16, body: Bytes) {
+        if let Some(tx) = self.held_get.take() {
+            let _ = tx.send(HttpReply { status, body });
+        }
+    }
+
+    /// The websocket failed while writing.
+    fn ws_failed(&mut self) {
+        self.ws = None;
+        self.ws_out = None;
+        self.ws_flush = false;
+        let now = self.server.rt.now();
+        self.conn.handle_ws_closed(now, true);
+    }
+
+    /// Closes the current websocket (after what was written to it), with `close` as the close
+    /// frame if given.
+    fn drop_ws(&mut self, close: Option<CloseFrame>) {
+        self.ws_out = None;
+        self.ws_flush = false;
+        if let Some(ws) = self.ws.take() {
+            self.retire_ws(ws, Vec::new(), close);
+        }
+    }
+
+    /// Writes `last` to `ws` and closes it, in the background of this task, for at most
+    /// [`WS_CLOSE_LINGER`].
+    fn retire_ws(&mut self, mut ws: Box<Ws>, last: Vec<WsMessage>, close: Option<CloseFrame>) {
+        let deadline = self
+            .server
+            .rt
+            .sleep_until(self.server.rt.now() + WS_CLOSE_LINGER);
+        self.run_here(Box::pin(async move {
+            let work = async move {
+                for m in last {
+                    if ws.feed(m).await.is_err() {
+                        return;
+                    }
+                }
+                let _ = WebSocketStream::close(&mut *ws, close).await;
+            };
+            let _ = futures_util::future::select(std::pin::pin!(work), deadline).await;
+        }));
     }
 
     fn on_event(&mut self, e: Event) {
@@ -568,7 +742,10 @@ impl ConnTask {
                     .event_name()
                     .map(|n| n.into_owned())
                     .unwrap_or_default();
-                if !socket.pre_dispatch(&name, &packet) {
+                let pass = catch("a packet middleware or on_any listener", || {
+                    socket.pre_dispatch(&name, &packet)
+                });
+                if pass != Some(true) {
                     return;
                 }
                 let ack = super::socket::AckSender {
@@ -577,7 +754,9 @@ impl ConnTask {
                     conn: self.handle.clone(),
                 };
                 if let Some(h) = socket.handler(&name) {
-                    self.tasks.push(h(socket, packet, ack));
+                    if let Some(f) = catch("an event handler", || h(socket, packet, ack)) {
+                        self.run_here(f);
+                    }
                 }
             }
             Event::Ack { nsp, packet } => {
@@ -605,13 +784,8 @@ impl ConnTask {
                     }
                 }
                 if let Some(s) = self.sockets.remove(&nsp) {
-                    s.inner
-                        .connected
-                        .store(false, std::sync::atomic::Ordering::Release);
-                    s.run_disconnecting(reason);
-                    s.ns().remove_socket(&s.sid());
-                    for f in s.disconnect_futures(reason) {
-                        self.tasks.push(f);
+                    for f in socket_gone(&s, reason) {
+                        self.run_here(f);
                     }
                 }
             }
@@ -623,12 +797,7 @@ impl ConnTask {
                     r.send(Err(AckError::Disconnected));
                 }
                 self.server.remove_session(&self.sid);
-                if let Some(tx) = self.held_get.take() {
-                    let _ = tx.send(HttpReply {
-                        status: 200,
-                        body: Bytes::from_static(b"1"),
-                    });
-                }
+                self.answer_get(200, Bytes::from_static(b"1"));
             }
         }
     }
@@ -639,18 +808,18 @@ impl ConnTask {
             return;
         };
         match e {
-            EngineEvent::Message(m) => socket.dispatch_message(m),
+            EngineEvent::Message(m) => {
+                catch("a message handler", || socket.dispatch_message(m));
+            }
             EngineEvent::Upgrading => {}
             EngineEvent::Upgraded => self.handle.transport.store(1, Ordering::Relaxed),
             EngineEvent::Closed(reason) => {
                 self.server.remove_session(&self.sid);
-                if let Some(tx) = self.held_get.take() {
-                    let _ = tx.send(HttpReply {
-                        status: 200,
-                        body: Bytes::from_static(b"1"),
-                    });
+                self.answer_get(200, Bytes::from_static(b"1"));
+                let fs = catch("a close handler", || socket.dispatch_close(reason));
+                for f in fs.into_iter().flatten() {
+                    self.run_here(f);
                 }
-                self.tasks.extend(socket.dispatch_close(reason));
             }
         }
     }
@@ -666,7 +835,10 @@ impl ConnTask {
             self.handshake.clone(),
         );
         self.engine_socket = Some(socket.clone());
-        self.tasks.extend(app.connection_futures(&socket));
+        let fs = catch("a connection handler", || app.connection_futures(&socket));
+        for f in fs.into_iter().flatten() {
+            self.run_here(f);
+        }
     }
 
     fn on_connect(&mut self, nsp: Nsp, auth: Bytes) {
@@ -686,12 +858,34 @@ impl ConnTask {
         let socket = Socket::new(id, ns.clone(), self.handle.clone(), hs);
         let middlewares = ns.middlewares();
         let handle = self.handle.clone();
-        self.tasks.push(Box::pin(async move {
+        self.run_here(Box::pin(async move {
+            use futures_util::FutureExt;
             let mut result = Ok(());
             for m in middlewares {
-                if let Err(e) = m(socket.clone()).await {
-                    result = Err(e);
-                    break;
+                // A middleware that panics refuses the connection (its panic is reported).
+                let r = match catch("a middleware", || m(socket.clone())) {
+                    None => Err(()),
+                    Some(f) => match std::panic::AssertUnwindSafe(f).catch_unwind().await {
+                        Ok(r) => Ok(r),
+                        Err(p) => {
+                            tracing::error!(
+                                panic = crate::runtime::panic_message(&*p),
+                                "a middleware panicked"
+                            );
+                            Err(())
+                        }
+                    },
+                };
+                match r {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => {
+                        result = Err(e);
+                        break;
+                    }
+                    Err(()) => {
+                        result = Err(ConnectError::new(MIDDLEWARE_PANICKED));
+                        break;
+                    }
                 }
             }
             let _ = handle.push(Input::ConnectDecision {
@@ -702,6 +896,73 @@ impl ConnTask {
         }));
     }
 }
+
+/// The CONNECT_ERROR message a client gets when a middleware panicked.
+pub(crate) const MIDDLEWARE_PANICKED: &str = "Internal server error";
+
+/// A socket is gone: it is marked disconnected, its `disconnecting` listeners run, it leaves
+/// its namespace and rooms; returns the futures of its `disconnect` handlers. Panics in any
+/// of them are caught.
+fn socket_gone(s: &Socket, reason: DisconnectReason) -> Vec<BoxFuture<()>> {
+    s.inner
+        .connected
+        .store(false, std::sync::atomic::Ordering::Release);
+    // `disconnecting` listeners still see the socket's rooms (as in Node).
+    catch("a disconnecting handler", || s.run_disconnecting(reason));
+    catch("the adapter's remove_socket", || {
+        s.ns().remove_socket(&s.sid())
+    });
+    catch("a disconnect handler", || s.disconnect_futures(reason)).unwrap_or_default()
+}
+
+impl Drop for ConnTask {
+    /// However the task ends — also when it is dropped half-way (a panic in it, the runtime
+    /// shutting down) — its session leaves the index, its sockets leave their namespaces and
+    /// rooms and their disconnect handlers run, and awaited acks fail.
+    fn drop(&mut self) {
+        if self.finished {
+            return;
+        }
+        self.server.remove_session(&self.sid);
+        let sockets: Vec<Socket> = self.sockets.drain().map(|(_, s)| s).collect();
+        let acks: Vec<AckReply> = self.acks.drain().map(|(_, r)| r).collect();
+        let engine_socket = self.engine_socket.take();
+        if sockets.is_empty() && acks.is_empty() && engine_socket.is_none() {
+            return;
+        }
+        tracing::error!(sid = %self.sid, "connection task ended abnormally; cleaning up");
+        // User code does not run inside a drop (it may be one during a panic): a task of
+        // its own does it.
+        crate::runtime::spawn_contained(&*self.server.rt, "a connection's clean-up", async move {
+            for r in acks {
+                r.send(Err(AckError::Disconnected));
+            }
+            let mut fs = Vec::new();
+            for s in &sockets {
+                fs.extend(socket_gone(s, DisconnectReason::TransportError));
+            }
+            if let Some(e) = engine_socket {
+                let close = catch("a close handler", || {
+                    e.dispatch_close(CloseReason::TransportError)
+                });
+                fs.extend(close.into_iter().flatten());
+            }
+            for f in fs {
+                crate::runtime::contained("a disconnect handler", f).await;
+            }
+        });
+    }
+}
+
+/// A websocket message for a frame (`None` for a text frame that is not UTF-8, which the
+/// machine never produces).
+fn ws_message(frame: Frame) -> Option<WsMessage> {
+    match frame {
+        Frame::Text(b) => Utf8Bytes::try_from(b).ok().map(WsMessage::Text),
+        Frame::Binary(b) => Some(WsMessage::Binary(b)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -726,6 +987,92 @@ mod tests {
         }
     }
 
+    /// Collects what is spawned; the test runs it.
+    #[derive(Default)]
+    struct Collect(std::sync::Mutex<Vec<BoxFuture<()>>>);
+
+    impl crate::Runtime for Collect {
+        fn spawn(&self, f: BoxFuture<()>) {
+            crate::sync::lock(&self.0).push(f);
+        }
+        fn sleep_until(&self, _d: Instant) -> BoxFuture<()> {
+            Box::pin(std::future::pending())
+        }
+        #[allow(clippy::disallowed_methods)]
+        fn now(&self) -> Instant {
+            Instant::now()
+        }
+        fn connect(
+            &self,
+            _h: &str,
+            _p: u16,
+        ) -> BoxFuture<std::io::Result<crate::runtime::BoxStream>> {
+            Box::pin(async { Err(std::io::Error::other("no network")) })
+        }
+    }
+
+    impl Collect {
+        /// Polls what was spawned until each is done (they must not wait on anything).
+        fn run_all(&self) {
+            let waker = futures_util::task::noop_waker();
+            let mut cx = Context::from_waker(&waker);
+            let fs: Vec<BoxFuture<()>> = std::mem::take(&mut *crate::sync::lock(&self.0));
+            for mut f in fs {
+                assert!(
+                    f.as_mut().poll(&mut cx).is_ready(),
+                    "a spawned future waits"
+                );
+            }
+        }
+    }
+
+    /// A connection task dropped half-way (as when something in it panicked) still removes
+    /// its session, takes its sockets out of their namespace and rooms, and runs their
+    /// disconnect handlers.
+    #[test]
+    fn a_task_dropped_half_way_cleans_up() {
+        let rt = Arc::new(Collect::default());
+        let server = crate::Server::new(rt.clone(), Default::default());
+        let inner = server.inner.clone();
+        let now = inner.rt.now();
+        let session = crate::sync::lock(&inner.router).accept(now, TransportKind::WebSocket);
+        let machine = Machine::new(now, session, &inner);
+        let sid = machine.sid().to_owned();
+        let (h, rx) = channel(inner.config.inbox_limits(), TransportKind::WebSocket);
+        crate::sync::lock(&inner.sessions)
+            .insert(sid, super::super::SessionEntry { handle: h.clone() });
+        let ns = server.of("/");
+        let socket = Socket::new("s1".into(), ns.clone(), h.clone(), Handshake::default());
+        socket.inner.connected.store(true, Ordering::Release);
+        ns.add_socket(&socket);
+        socket.join(["room"]);
+        let reasons: Arc<std::sync::Mutex<Vec<String>>> = Arc::default();
+        let r = reasons.clone();
+        socket.on_disconnect(move |_s, reason| {
+            let r = r.clone();
+            async move { crate::sync::lock(&r).push(reason.to_string()) }
+        });
+        let mut task = ConnTask::new(
+            inner.clone(),
+            machine,
+            h,
+            rx,
+            None,
+            None,
+            Handshake::default(),
+        );
+        task.sockets.insert(ns.nsp(), socket.clone());
+        assert_eq!((server.session_count(), ns.fetch_sockets().len()), (1, 1));
+
+        drop(task);
+        assert_eq!(server.session_count(), 0);
+        rt.run_all();
+        assert!(!socket.connected());
+        assert!(ns.fetch_sockets().is_empty());
+        assert!(socket.rooms().is_empty());
+        assert_eq!(*crate::sync::lock(&reasons), ["transport error"]);
+    }
+
     /// One future per connection lives as long as the connection: it must hold the task once
     /// (an `async fn run(mut self)` holds it twice, about 1 KiB more per connection).
     #[test]
@@ -735,7 +1082,13 @@ mod tests {
         let now = inner.rt.now();
         let session = crate::sync::lock(&inner.router).accept(now, TransportKind::WebSocket);
         let machine = Machine::new(now, session, &inner);
-        let (h, rx) = channel(10, TransportKind::WebSocket);
+        let (h, rx) = channel(
+            InboxLimits {
+                packets: 10,
+                bytes: 1 << 20,
+            },
+            TransportKind::WebSocket,
+        );
         let task = ConnTask::new(
             inner.clone(),
             machine,

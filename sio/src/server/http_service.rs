@@ -58,6 +58,11 @@ pub async fn serve_hyper_connection<I>(
 ) where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
+    let header_timeout = server.inner.config.http_header_timeout;
+    let timer = RuntimeTimer(server.inner.rt.clone());
+    // Counted for `max_connections` until the stream is dropped (after an upgrade, with
+    // the websocket).
+    let io = super::listener::Counted::new(io, &server);
     let svc = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
         let server = server.clone();
         let fallback = fallback.clone();
@@ -76,8 +81,16 @@ pub async fn serve_hyper_connection<I>(
         }
     });
     let mut builder = hyper::server::conn::http1::Builder::new();
-    builder.header_read_timeout(None).keep_alive(true);
-    let _ = builder.serve_connection(io, svc).with_upgrades().await;
+    builder
+        .timer(timer)
+        .header_read_timeout(header_timeout)
+        .keep_alive(true);
+    // User code runs in here (`allow_request`, the fallback): a panic in it ends this one
+    // HTTP connection, and is reported.
+    crate::runtime::contained("an HTTP connection", async move {
+        let _ = builder.serve_connection(io, svc).with_upgrades().await;
+    })
+    .await;
 }
 
 type Resp = Response<Full<Bytes>>;
@@ -250,9 +263,21 @@ impl Server {
         B::Error: std::error::Error + Send + Sync + 'static,
     {
         let limit = self.inner.config.engine.max_http_buffer_size;
-        let bytes = match Limited::new(req.into_body(), limit).collect().await {
-            Ok(c) => c.to_bytes(),
-            Err(_) => return response(413, "", Bytes::new()),
+        let rt = &self.inner.rt;
+        let deadline = rt.sleep_until(rt.now() + self.inner.config.http_body_timeout);
+        let body = Limited::new(req.into_body(), limit).collect();
+        let bytes = match futures_util::future::select(std::pin::pin!(body), deadline).await {
+            futures_util::future::Either::Left((Ok(c), _)) => c.to_bytes(),
+            futures_util::future::Either::Left((Err(_), _)) => {
+                return response(413, "", Bytes::new())
+            }
+            futures_util::future::Either::Right(_) => {
+                // The body did not come in time: 408, and the connection goes.
+                let mut r = response(408, "", Bytes::new());
+                r.headers_mut()
+                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
+                return r;
+            }
         };
         let (tx, rx) = oneshot::channel();
         if handle.push(Input::PollPost(bytes, tx)).is_err() {
@@ -276,7 +301,7 @@ impl Server {
             }
         }
         let sid = conn.sid().to_owned();
-        let (handle, rx) = conn::channel(inner.config.max_inbox, TransportKind::Polling);
+        let (handle, rx) = conn::channel(inner.config.inbox_limits(), TransportKind::Polling);
         lock(&inner.sessions).insert(
             sid.clone(),
             SessionEntry {
@@ -284,7 +309,7 @@ impl Server {
             },
         );
         let task = ConnTask::new(inner.clone(), conn, handle, rx, None, None, handshake);
-        inner.rt.spawn(Box::pin(task.run()));
+        crate::runtime::spawn_contained(&*inner.rt, "a connection task", task.run());
         let mut r = response(200, "text/plain; charset=UTF-8", body);
         if let Some(c) = &inner.config.cookie {
             let mut v = format!("{}={}; Path={}", c.name, sid, c.path);
@@ -329,7 +354,8 @@ impl Server {
             )
             .max_message_size(Some(inner.config.engine.max_http_buffer_size))
             .max_frame_size(Some(inner.config.engine.max_http_buffer_size));
-        inner.rt.clone().spawn(Box::pin(async move {
+        let rt = inner.rt.clone();
+        crate::runtime::spawn_contained(&*rt, "a websocket upgrade", async move {
             let Ok(upgraded) = on_upgrade.await else {
                 return;
             };
@@ -347,7 +373,7 @@ impl Server {
                     let conn = conn::Machine::new(now, session, &inner);
                     let sid = conn.sid().to_owned();
                     let (handle, rx) =
-                        conn::channel(inner.config.max_inbox, TransportKind::WebSocket);
+                        conn::channel(inner.config.inbox_limits(), TransportKind::WebSocket);
                     lock(&inner.sessions).insert(
                         sid,
                         SessionEntry {
@@ -356,10 +382,10 @@ impl Server {
                     );
                     let task =
                         ConnTask::new(inner.clone(), conn, handle, rx, Some(ws), None, handshake);
-                    inner.rt.spawn(Box::pin(task.run()));
+                    crate::runtime::spawn_contained(&*inner.rt, "a connection task", task.run());
                 }
             }
-        }));
+        });
         let mut r = response(101, "", Bytes::new());
         let h = r.headers_mut();
         h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
@@ -454,3 +480,42 @@ fn cors_headers(inner: &ServerInner, origin: Option<&HeaderValue>) -> Option<htt
     }
     Some(h)
 }
+
+/// hyper's timer on the server's runtime (for the header-read deadline).
+#[derive(Clone)]
+struct RuntimeTimer(Arc<dyn crate::Runtime>);
+
+impl hyper::rt::Timer for RuntimeTimer {
+    fn sleep(&self, duration: std::time::Duration) -> std::pin::Pin<Box<dyn hyper::rt::Sleep>> {
+        self.sleep_until(self.0.now() + duration)
+    }
+
+    fn sleep_until(
+        &self,
+        deadline: std::time::Instant,
+    ) -> std::pin::Pin<Box<dyn hyper::rt::Sleep>> {
+        Box::pin(RuntimeSleep(std::sync::Mutex::new(
+            self.0.sleep_until(deadline),
+        )))
+    }
+
+    fn now(&self) -> std::time::Instant {
+        self.0.now()
+    }
+}
+
+/// A runtime sleep as hyper wants it (`Sync`: the future sits behind a lock, only ever
+/// taken by the one task that polls it).
+struct RuntimeSleep(std::sync::Mutex<crate::BoxFuture<()>>);
+
+impl std::future::Future for RuntimeSleep {
+    type Output = ();
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        super::socket::lock(&self.0).as_mut().poll(cx)
+    }
+}
+
+impl hyper::rt::Sleep for RuntimeSleep {}

@@ -3,6 +3,7 @@
 pub mod adapter;
 pub(crate) mod conn;
 mod http_service;
+mod listener;
 pub mod namespace;
 mod serve_client;
 pub mod socket;
@@ -25,6 +26,7 @@ pub use self::adapter::{Adapter, InMemoryAdapter};
 pub use self::http_service::{
     serve_connection, serve_connection_with, serve_hyper_connection, Fallback,
 };
+pub use self::listener::accept_loop;
 pub use self::namespace::{AckResponse, BroadcastOperator, ConnectError, Namespace};
 use self::socket::{lock, read, write};
 pub use self::socket::{AckError, AckSender, EmitError, Handshake, Socket, SocketId};
@@ -119,9 +121,27 @@ pub struct ServerConfig {
     /// `serveClient`: the folder holding `socket.io.js`, `socket.io.min.js` and their maps
     /// (for example `node_modules/socket.io-client/dist`). Off when `None`.
     pub serve_client: Option<PathBuf>,
-    /// Bound on packets waiting in one connection's inbox (default 8192). Over it, emits to
-    /// that connection fail with [`EmitError::QueueFull`] and broadcasts skip it.
+    /// Bound on packets waiting in one connection's inbox on their way to its Engine.IO queue
+    /// (default 8192). Over it (or over `max_inbox_bytes`) an emit to that connection fails
+    /// with [`EmitError::QueueFull`]: a volatile packet is dropped, any other closes the
+    /// connection with `send buffer full`. The connection's own queue has the same rule
+    /// (`engine.max_queue`, `engine.max_queue_bytes`): a client that stops reading is
+    /// disconnected, and what it pinned is released.
     pub max_inbox: usize,
+    /// Bound on the bytes of the packets waiting in one connection's inbox (default 8 MiB;
+    /// see `max_inbox`).
+    pub max_inbox_bytes: usize,
+    /// How long a client has to send a whole request head (default 10 s). The same deadline
+    /// bounds how long a kept-alive HTTP connection may sit idle between two requests. Over
+    /// it the connection is closed: half-sent headers (slowloris) hold nothing for long.
+    pub http_header_timeout: Duration,
+    /// How long a client has to send a whole request body, a long-polling `POST` (default
+    /// 30 s). Over it the request gets `408` and its connection is closed.
+    pub http_body_timeout: Duration,
+    /// Bound on open TCP connections of the listeners `sio` runs (`listen`, `serve` of the
+    /// drivers), websockets included; `None` (the default) for no bound. Over it a new
+    /// connection is accepted and closed at once (Node's `server.maxConnections`).
+    pub max_connections: Option<usize>,
     /// Seed of the id generator (`None`: drawn from the operating system).
     pub seed: Option<[u8; 32]>,
     /// Handshake hook.
@@ -155,6 +175,10 @@ impl Default for ServerConfig {
             cookie: None,
             serve_client: None,
             max_inbox: 8192,
+            max_inbox_bytes: 8 << 20,
+            http_header_timeout: Duration::from_secs(10),
+            http_body_timeout: Duration::from_secs(30),
+            max_connections: None,
             seed: None,
             allow_request: None,
             adapter: Arc::new(|_| Box::<InMemoryAdapter>::default()),
@@ -210,6 +234,19 @@ impl ServerConfig {
         self.cors = Some(cors);
         self
     }
+
+    /// Sets the bound on open connections (see [`ServerConfig::max_connections`]).
+    pub fn max_connections(mut self, n: usize) -> Self {
+        self.max_connections = Some(n);
+        self
+    }
+
+    pub(crate) fn inbox_limits(&self) -> conn::InboxLimits {
+        conn::InboxLimits {
+            packets: self.max_inbox,
+            bytes: self.max_inbox_bytes,
+        }
+    }
 }
 
 /// Support for benchmarks of the broadcast path: sockets attached to a namespace whose
@@ -240,7 +277,13 @@ pub mod bench_support {
 
     /// Attaches a socket with id `id` to `ns`, as a connection would after CONNECT.
     pub fn attach(ns: &Namespace, id: &str) -> (Socket, Inbox) {
-        let (handle, rx) = conn::channel(usize::MAX, TransportKind::WebSocket);
+        let (handle, rx) = conn::channel(
+            conn::InboxLimits {
+                packets: usize::MAX,
+                bytes: usize::MAX,
+            },
+            TransportKind::WebSocket,
+        );
         let s = Socket::new(id.into(), ns.clone(), handle, Handshake::default());
         s.inner.connected.store(true, Ordering::Release);
         ns.add_socket(&s);
@@ -264,6 +307,8 @@ pub(crate) struct ServerInner {
     namespaces: RwLock<HashMap<String, Namespace>>,
     dynamic: RwLock<Vec<(DynamicMatcher, NewNamespaceHook)>>,
     pub(crate) closing: AtomicBool,
+    /// Open TCP connections served (see [`Server::open_connections`]).
+    pub(crate) open_connections: Arc<std::sync::atomic::AtomicUsize>,
     /// Set when the server runs as a bare Engine.IO server.
     pub(crate) engine_app: Option<Arc<crate::engine::EngineApp>>,
 }
@@ -347,6 +392,7 @@ impl Server {
                 namespaces: RwLock::default(),
                 dynamic: RwLock::default(),
                 closing: AtomicBool::new(false),
+                open_connections: Arc::default(),
                 engine_app,
                 config,
             }),

@@ -1,0 +1,2 @@
+//! Robustness checks of the server on tokio.
+sio_tests::robust_suite!(sio_tests::Tokio);
