@@ -12,7 +12,9 @@
 # Settings (environment): DURATION (10 s), BCAST_CLIENTS (1000), RATE (50 broadcasts/s),
 # ECHO_CLIENTS (100), INFLIGHT (1), TICK_HZ (50), IDLE_CLIENTS ("1000 5000"), PAYLOAD (32
 # bytes of padding), THREADS (load generator worker threads, 1), MODES ("broadcast echo tick
-# idle"), LABEL (the RESULT lines' label, default the server kind).
+# idle"; also "slowloris" and "slow-consumer"), LABEL (the RESULT lines' label, default the
+# server kind), SLOWLORIS_CLIENTS (2000), SLOWLORIS_SETTLE (15 s), SLOW_READERS (10),
+# SLOW_RATE (20 broadcasts/s), SLOW_PAYLOAD (65536 bytes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -113,6 +115,15 @@ for mode in $MODES; do
           stop_server
         fi
       done ;;
+    slowloris)
+      start_server
+      run "" --mode slowloris --clients "${SLOWLORIS_CLIENTS:-2000}" --settle "${SLOWLORIS_SETTLE:-15}"
+      stop_server ;;
+    slow-consumer)
+      start_server
+      run "" --mode slow-consumer --clients "${SLOW_READERS:-10}" --duration "$DURATION" \
+        --rate "${SLOW_RATE:-20}" --payload "${SLOW_PAYLOAD:-65536}" --settle 3
+      stop_server ;;
     *) echo "unknown mode $mode" >&2; exit 2 ;;
   esac
 done

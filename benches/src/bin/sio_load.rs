@@ -6,6 +6,8 @@
 //! sio_load --port P --pid PID --mode echo --clients 100 --duration 10 [--inflight 1]
 //! sio_load --port P --pid PID --mode idle --clients 2000 [--settle 3]
 //! sio_load --port P --pid PID --mode tick --clients 1000 --duration 10
+//! sio_load --port P --pid PID --mode slowloris --clients 2000 --settle 15
+//! sio_load --port P --pid PID --mode slow-consumer --clients 10 --duration 10 --payload 65536
 //! ```
 //!
 //! - `broadcast`: client 0 emits `broadcast` `rate` times a second; the server sends `bcast`
@@ -17,6 +19,16 @@
 //!   seconds, report the server's RSS growth per connection (`VmRSS` of `/proc/PID/status`).
 //! - `tick`: the server broadcasts by itself (a bench server started with `TICK_HZ`); counted:
 //!   deliveries received in the window; latency from the server's timestamp.
+//!
+//! - `slowloris`: open `clients` TCP connections that each send half a request head and then
+//!   nothing. Reported: the server's RSS and open descriptors before, while they are held, and
+//!   `settle` seconds later (a server with a header deadline has closed them by then), and how
+//!   many the server closed.
+//! - `slow-consumer`: `clients` clients read everything while one more client connects and
+//!   then reads nothing; client 0 emits `broadcast` `rate` times a second with a `payload`-byte
+//!   padding, for `duration` seconds. Reported: the server's RSS before, at its peak and
+//!   `settle` seconds after the sending stopped, whether the server disconnected the stalled
+//!   client, and the deliveries to the others (they must not be disturbed).
 //!
 //! The server's CPU time is `utime + stime` of `/proc/PID/stat` (clock ticks of 1/100 s, the
 //! fixed `USER_HZ` of Linux's `/proc`) read at the start and the end of the window. Only
@@ -50,6 +62,8 @@ enum Mode {
     Echo,
     Idle,
     Tick,
+    Slowloris,
+    SlowConsumer,
 }
 
 #[derive(Clone, Debug)]
@@ -104,6 +118,8 @@ fn parse_args() -> Args {
                     "echo" => Mode::Echo,
                     "idle" => Mode::Idle,
                     "tick" => Mode::Tick,
+                    "slowloris" => Mode::Slowloris,
+                    "slow-consumer" => Mode::SlowConsumer,
                     _ => usage(),
                 }
             }
@@ -429,7 +445,162 @@ fn main() {
     std::process::exit(code)
 }
 
+/// Open descriptors of process `pid`.
+fn fd_count(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|d| d.count())
+        .unwrap_or(0)
+}
+
+/// `slowloris`: half request heads, held.
+async fn slowloris(args: &Args) -> i32 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let pid = args.pid;
+    let (rss0, fds0) = (rss_kib(pid).unwrap_or(0), fd_count(pid));
+    let closed = Arc::new(AtomicU64::new(0));
+    let opened = Arc::new(AtomicU64::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..args.clients {
+        let (port, closed, opened) = (args.port, closed.clone(), opened.clone());
+        let hold = Duration::from_secs_f64(args.settle + 5.0);
+        tasks.push(tokio::spawn(async move {
+            let Ok(Ok(mut s)) =
+                timeout(CONNECT_TIMEOUT, TcpStream::connect(("127.0.0.1", port))).await
+            else {
+                return;
+            };
+            let head = b"GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: 127.0.0.1\r\n";
+            if s.write_all(head).await.is_err() {
+                return;
+            }
+            opened.fetch_add(1, Ordering::Relaxed);
+            let mut buf = [0u8; 512];
+            // Held until the server closes it, or the end of the run.
+            loop {
+                match timeout(hold, s.read(&mut buf)).await {
+                    Ok(Ok(0)) | Ok(Err(_)) => {
+                        closed.fetch_add(1, Ordering::Relaxed);
+                        return;
+                    }
+                    Ok(Ok(_)) => {}
+                    Err(_) => return,
+                }
+            }
+        }));
+    }
+    let until = Instant::now() + CONNECT_TIMEOUT;
+    while opened.load(Ordering::Relaxed) < args.clients as u64 && Instant::now() < until {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let (rss1, fds1) = (rss_kib(pid).unwrap_or(0), fd_count(pid));
+    let closed_early = closed.load(Ordering::Relaxed);
+    tokio::time::sleep(Duration::from_secs_f64(args.settle)).await;
+    let (rss2, fds2) = (rss_kib(pid).unwrap_or(0), fd_count(pid));
+    let closed_total = closed.load(Ordering::Relaxed);
+    for t in tasks {
+        t.abort();
+    }
+    println!(
+        "RESULT label={} mode=slowloris clients={} rss_before_kib={rss0} rss_held_kib={rss1} \
+         rss_after_kib={rss2} fds_before={fds0} fds_held={fds1} fds_after={fds2} \
+         closed_by_server_at_1s={closed_early} closed_by_server={closed_total} settle_s={} loadavg={}",
+        label(args),
+        opened.load(Ordering::Relaxed),
+        args.settle,
+        loadavg()
+    );
+    0
+}
+
+fn label(args: &Args) -> &str {
+    if args.label.is_empty() {
+        "-"
+    } else {
+        &args.label
+    }
+}
+
+/// `slow-consumer`: one client stops reading while big broadcasts flow.
+async fn slow_consumer(args: Arc<Args>) -> i32 {
+    let pid = args.pid;
+    let (rss0, fds0) = (rss_kib(pid).unwrap_or(0), fd_count(pid));
+    let Ok(Ok(mut stalled)) = timeout(CONNECT_TIMEOUT, connect(args.port)).await else {
+        eprintln!("the stalled client could not connect");
+        return 1;
+    };
+    let shared = Arc::new(Shared::default());
+    let (ctl_tx, ctl_rx) = watch::channel(Phase::Connecting);
+    let gate = Arc::new(Semaphore::new(args.connect_concurrency));
+    let mut tasks = Vec::new();
+    for i in 0..args.clients {
+        let mut a = (*args).clone();
+        a.mode = Mode::Broadcast;
+        tasks.push(tokio::spawn(client(
+            i,
+            Arc::new(a),
+            shared.clone(),
+            ctl_rx.clone(),
+            gate.clone(),
+        )));
+    }
+    drop(ctl_rx);
+    let until = Instant::now() + CONNECT_TIMEOUT;
+    while shared.connected.load(Ordering::Relaxed) + shared.errors.load(Ordering::Relaxed)
+        < args.clients as u64
+        && Instant::now() < until
+    {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let _ = ctl_tx.send(Phase::Measure);
+    let t0 = Instant::now();
+    let mut peak = rss0;
+    let mut fds_peak = fds0;
+    while t0.elapsed().as_secs_f64() < args.duration {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        peak = peak.max(rss_kib(pid).unwrap_or(0));
+        fds_peak = fds_peak.max(fd_count(pid));
+    }
+    let _ = ctl_tx.send(Phase::Drain);
+    tokio::time::sleep(Duration::from_secs_f64(args.settle)).await;
+    let (rss2, fds2) = (rss_kib(pid).unwrap_or(0), fd_count(pid));
+    let sent = shared.sent.load(Ordering::Relaxed);
+    let delivered = shared.count.load(Ordering::Relaxed);
+    let _ = ctl_tx.send(Phase::Stop);
+    for t in tasks {
+        let _ = timeout(Duration::from_secs(5), t).await;
+    }
+    // Whether the server dropped the stalled client: read what it had buffered, up to the end.
+    let mut bytes = 0usize;
+    let dropped = loop {
+        match timeout(Duration::from_secs(2), stalled.next()).await {
+            Ok(Some(Ok(m))) => bytes += m.len(),
+            Ok(Some(Err(_))) | Ok(None) => break true,
+            Err(_) => break false,
+        }
+    };
+    println!(
+        "RESULT label={} mode=slow-consumer clients={} payload={} broadcasts={sent} \
+         deliveries_to_readers={delivered} expected_to_readers={} rss_before_kib={rss0} \
+         rss_peak_kib={peak} rss_after_kib={rss2} fds_before={fds0} fds_peak={fds_peak} \
+         fds_after={fds2} stalled_dropped_by_server={dropped} stalled_got_bytes={bytes} \
+         errors={} loadavg={}",
+        label(&args),
+        args.clients,
+        args.payload,
+        sent * args.clients as u64,
+        shared.errors.load(Ordering::Relaxed),
+        loadavg()
+    );
+    0
+}
+
 async fn run(args: Arc<Args>) -> i32 {
+    match args.mode {
+        Mode::Slowloris => return slowloris(&args).await,
+        Mode::SlowConsumer => return slow_consumer(args).await,
+        _ => {}
+    }
     let shared = Arc::new(Shared::default());
     let (ctl_tx, ctl_rx) = watch::channel(Phase::Connecting);
     let gate = Arc::new(Semaphore::new(args.connect_concurrency));
@@ -477,6 +648,7 @@ async fn run(args: Arc<Args>) -> i32 {
     let mut rss_per_conn: Option<f64> = None;
     let mut lost: Option<i64> = None;
     let (count, server_cpu, wall, rss_after) = match args.mode {
+        Mode::Slowloris | Mode::SlowConsumer => unreachable!("handled above"),
         Mode::Idle => {
             tokio::time::sleep(Duration::from_secs_f64(args.settle)).await;
             let rss_after = rss_kib(pid).unwrap_or(0);
@@ -535,7 +707,7 @@ async fn run(args: Arc<Args>) -> i32 {
     let what = match args.mode {
         Mode::Broadcast | Mode::Tick => "deliveries",
         Mode::Echo => "acks",
-        Mode::Idle => "connections",
+        Mode::Idle | Mode::Slowloris | Mode::SlowConsumer => "connections",
     };
     println!(
         "RESULT label={} mode={mode} clients={connected} {what}={count} server_cpu_s={server_cpu:.2} \
