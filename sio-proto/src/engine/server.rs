@@ -79,6 +79,20 @@ pub struct ServerConfig {
     /// How long a closing polling session waits for a `GET` to deliver the `close` packet
     /// (Node's polling `closeTimeout`, 30 s).
     pub close_timeout: Duration,
+    /// How long a long-poll `GET` that arrives while an upgrade is pending (`3probe` sent,
+    /// `upgrade` not yet received) is held before it is released with `noop` (default 100 ms,
+    /// the interval of Node's "fast upgrade" check). If `upgrade` comes first, the `GET` gets
+    /// 400 instead: the session no longer polls. A client may need that answer to finish
+    /// pausing its polling before it sends `upgrade`, so the hold must stay short. Zero answers
+    /// such a `GET` with `noop` at once (no hold).
+    pub upgrade_noop_delay: Duration,
+    /// How long the id of a session closed by the client's `close` packet over long-polling
+    /// stays in [`ClosedSessions`] (default 5 s): a long-poll `GET` still in flight then gets
+    /// `noop` instead of 400.
+    pub closed_linger: Duration,
+    /// Bound on the ids kept in [`ClosedSessions`] (default 4096, about 0.4 MB at most); over
+    /// it the oldest one is forgotten first.
+    pub max_closed_lingering: usize,
 }
 
 impl Default for ServerConfig {
@@ -93,6 +107,9 @@ impl Default for ServerConfig {
             max_queue: 4096,
             max_packets_per_payload: 10_000,
             close_timeout: Duration::from_millis(30_000),
+            upgrade_noop_delay: Duration::from_millis(100),
+            closed_linger: Duration::from_secs(5),
+            max_closed_lingering: 4096,
         }
     }
 }
@@ -218,6 +235,27 @@ pub enum Route {
     },
     /// Answer at once with this error.
     Reject(ErrorResponse),
+    /// A long-poll `GET` for a session the client has just closed over long-polling (its id is
+    /// in [`ClosedSessions`]): answer 200, `text/plain; charset=UTF-8`, body `6` (`noop`), as a
+    /// `GET` that reached the session before the `close` would have been.
+    Noop,
+}
+
+/// What the runtime knows about a session id, as answered to [`EngineServer::route`]'s lookup
+/// (a lookup may also answer a bare [`TransportKind`], meaning [`SessionLookup::Open`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionLookup {
+    /// The session is open and uses this transport.
+    Open(TransportKind),
+    /// The session was closed by the client over long-polling a moment ago (its id is in
+    /// [`ClosedSessions`]).
+    ClosedByClient,
+}
+
+impl From<TransportKind> for SessionLookup {
+    fn from(t: TransportKind) -> Self {
+        SessionLookup::Open(t)
+    }
 }
 
 /// The Engine.IO request router and session factory.
@@ -244,10 +282,14 @@ impl EngineServer {
     /// Classifies a request, with the checks and error answers of Node's server, in its order:
     /// transport, origin header, session id (unknown, transport mismatch), handshake method,
     /// websocket handshake without upgrade, protocol version.
-    pub fn route(
+    ///
+    /// A websocket request carrying the id of a session that already uses websocket goes to
+    /// that session as [`SessionRequest::WebSocket`]: as Node does, the websocket handshake
+    /// completes and the session then refuses (closes) the second websocket, unaffected.
+    pub fn route<L: Into<SessionLookup>>(
         &self,
         req: &Request<'_>,
-        lookup: impl FnOnce(&str) -> Option<TransportKind>,
+        lookup: impl FnOnce(&str) -> Option<L>,
     ) -> Route {
         let q = Query::parse(req.query);
         let transport = match q.transport.and_then(TransportKind::parse) {
@@ -263,13 +305,19 @@ impl EngineServer {
             }
         }
         if let Some(sid) = q.sid {
-            let Some(current) = lookup(sid) else {
-                return Route::Reject(ErrorResponse::new(ErrorCode::UnknownSid));
+            let current = match lookup(sid).map(Into::into) {
+                Some(SessionLookup::Open(t)) => t,
+                Some(SessionLookup::ClosedByClient)
+                    if transport == TransportKind::Polling
+                        && !req.websocket_upgrade
+                        && req.method == Method::Get =>
+                {
+                    return Route::Noop;
+                }
+                _ => return Route::Reject(ErrorResponse::new(ErrorCode::UnknownSid)),
             };
             let kind = match (transport, req.websocket_upgrade) {
-                (TransportKind::WebSocket, true) if current == TransportKind::Polling => {
-                    SessionRequest::WebSocket
-                }
+                (TransportKind::WebSocket, true) => SessionRequest::WebSocket,
                 (TransportKind::Polling, false) if current == TransportKind::Polling => {
                     match req.method {
                         Method::Get => SessionRequest::PollGet,
@@ -301,6 +349,82 @@ impl EngineServer {
     pub fn accept(&mut self, now: Instant, transport: TransportKind) -> ServerSession {
         let sid = self.ids.next_id();
         ServerSession::new(now, sid, transport, self.config)
+    }
+}
+
+/// The ids of sessions the client closed over long-polling a moment ago, kept for
+/// [`ServerConfig::closed_linger`] and at most [`ServerConfig::max_closed_lingering`] of them,
+/// so that a long-poll `GET` racing the client's `close` is answered with `noop` whichever of
+/// the two the server handles first (see [`Route::Noop`] and [`ServerSession::lingers`]).
+///
+/// The runtime keeps one next to its session index and inserts an id when it removes a
+/// session whose [`ServerSession::lingers`] holds. Memory is bounded: expired ids are dropped
+/// on every call, and over the bound the oldest id goes first.
+#[derive(Debug, Clone, Default)]
+pub struct ClosedSessions {
+    ttl: Duration,
+    max: usize,
+    /// The ids.
+    ids: std::collections::HashSet<String>,
+    /// The same ids in insertion order (hence in expiry order), with their expiry.
+    order: VecDeque<(Instant, String)>,
+}
+
+impl ClosedSessions {
+    /// An empty set keeping ids for `config.closed_linger`, at most
+    /// `config.max_closed_lingering` of them.
+    pub fn new(config: &ServerConfig) -> Self {
+        Self {
+            ttl: config.closed_linger,
+            max: config.max_closed_lingering,
+            ids: Default::default(),
+            order: VecDeque::new(),
+        }
+    }
+
+    /// Remembers `sid` until `now + closed_linger`.
+    pub fn insert(&mut self, now: Instant, sid: &str) {
+        self.expire(now);
+        if self.max == 0 || self.ttl.is_zero() || self.ids.contains(sid) {
+            return;
+        }
+        while self.ids.len() >= self.max {
+            let Some((_, old)) = self.order.pop_front() else {
+                break;
+            };
+            self.ids.remove(&old);
+        }
+        let until = now + self.ttl;
+        self.ids.insert(sid.to_owned());
+        self.order.push_back((until, sid.to_owned()));
+    }
+
+    /// Whether `sid` was closed by its client less than `closed_linger` before `now`.
+    pub fn contains(&mut self, now: Instant, sid: &str) -> bool {
+        self.expire(now);
+        self.ids.contains(sid)
+    }
+
+    /// Number of ids kept.
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// Whether no id is kept.
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    fn expire(&mut self, now: Instant) {
+        while self.order.front().is_some_and(|(until, _)| *until <= now) {
+            if let Some((_, sid)) = self.order.pop_front() {
+                self.ids.remove(&sid);
+            }
+        }
+        if self.ids.is_empty() && self.order.capacity() > 0 {
+            self.order = VecDeque::new();
+            self.ids = Default::default();
+        }
     }
 }
 
@@ -341,6 +465,15 @@ impl<'a> Query<'a> {
 pub enum Transmit {
     /// Answer the held long-polling `GET`: status 200, `text/plain; charset=UTF-8`, this body.
     PollResponse(Bytes),
+    /// Answer the held long-polling `GET` with an error: this status and JSON body
+    /// (`application/json`). Sent to a `GET` held while an upgrade was pending when the
+    /// upgrade completes: the session no longer polls.
+    PollReject {
+        /// HTTP status.
+        status: u16,
+        /// JSON body.
+        body: Bytes,
+    },
     /// Write this frame on the session's websocket (the active one, or the probing one during
     /// an upgrade).
     Ws(Frame),
@@ -367,6 +500,9 @@ pub enum PollGet {
     /// Held: the answer will come as [`Transmit::PollResponse`] (possibly from this very
     /// call's drain).
     Held,
+    /// Answer at once with status 200, `text/plain; charset=UTF-8`, this body (`noop` for a
+    /// `GET` that arrives after the client closed the session over long-polling).
+    Answer(Bytes),
     /// Answer at once with this error status and body (empty body for an overlapping `GET`).
     Reject {
         /// HTTP status.
@@ -418,6 +554,8 @@ struct Timers {
     pong: Option<Instant>,
     upgrade: Option<Instant>,
     close: Option<Instant>,
+    /// Release (with `noop`) of a `GET` held while an upgrade is pending.
+    release: Option<Instant>,
 }
 
 /// One Engine.IO session on the server (see the module docs for the drive loop).
@@ -429,6 +567,11 @@ pub struct ServerSession {
     state: State,
     upgrade: Upgrade,
     held_get: bool,
+    /// The held `GET` arrived while an upgrade was pending (`3probe` sent): it is answered
+    /// 400 if the upgrade completes, `noop` at `timers.release`, normally if it is cancelled.
+    held_in_upgrade: bool,
+    /// Closed by the client's `close` packet over long-polling (see [`ServerSession::lingers`]).
+    closed_by_client_poll: bool,
     ws_close_pending: bool,
     pending_close_reason: Option<CloseReason>,
     queue: VecDeque<Frame>,
@@ -463,6 +606,8 @@ impl ServerSession {
             upgrade: Upgrade::None,
             // The handshake GET is answered by the first poll response.
             held_get: transport == TransportKind::Polling,
+            held_in_upgrade: false,
+            closed_by_client_poll: false,
             ws_close_pending: false,
             pending_close_reason: None,
             queue: VecDeque::new(),
@@ -496,6 +641,14 @@ impl ServerSession {
     /// Whether the session is closed.
     pub fn is_closed(&self) -> bool {
         self.state == State::Closed
+    }
+
+    /// Whether the session was closed by the client's `close` packet over long-polling. The
+    /// runtime then keeps its id in [`ClosedSessions`] for a moment, so that a long-poll `GET`
+    /// racing the `close` gets `noop` even after the session is gone ([`Route::Noop`]); a
+    /// `GET` that still reaches this session gets `noop` too.
+    pub fn lingers(&self) -> bool {
+        self.closed_by_client_poll
     }
 
     /// Whether a websocket probe is attached.
@@ -550,6 +703,7 @@ impl ServerSession {
     /// Closes the session from the server side (`forced close`, or `server shutting down`).
     /// Queued packets are still delivered first.
     pub fn close(&mut self, now: Instant, reason: CloseReason) {
+        self.fire_due(now);
         if self.state != State::Open {
             return;
         }
@@ -579,9 +733,24 @@ impl ServerSession {
     }
 
     /// A long-polling `GET` routed to this session.
-    pub fn handle_poll_get(&mut self, _now: Instant) -> PollGet {
-        if self.state == State::Closed || self.transport != TransportKind::Polling {
+    ///
+    /// While an upgrade is pending (`3probe` sent), a new `GET` is held: it gets 400 if the
+    /// upgrade completes, `noop` after [`ServerConfig::upgrade_noop_delay`] otherwise, and is
+    /// handled normally if the upgrade is cancelled first. After a client `close` over
+    /// long-polling, a late `GET` gets `noop` (see [`ServerSession::lingers`]).
+    pub fn handle_poll_get(&mut self, now: Instant) -> PollGet {
+        self.fire_due(now);
+        if self.state == State::Closed && self.closed_by_client_poll {
+            // The client's `close` overtook this long-poll: answer it as if it had been held
+            // when the `close` came (Node releases the held `GET` with `noop`).
+            return PollGet::Answer(Packet::Noop.encode_text());
+        }
+        if self.state == State::Closed {
             return reject(ErrorResponse::new(ErrorCode::UnknownSid));
+        }
+        if self.transport != TransportKind::Polling {
+            // Node's "transport mismatch".
+            return reject(ErrorResponse::new(ErrorCode::BadRequest));
         }
         if self.held_get {
             // Node answers the overlapping request with 400 and closes the session: the held
@@ -597,8 +766,15 @@ impl ServerSession {
         }
         self.held_get = true;
         if self.upgrade == Upgrade::Probed && self.state == State::Open {
-            // Release the client so that it can complete the upgrade.
-            self.answer_get(Packet::Noop.encode_text());
+            // The client is switching: it will either send `upgrade` (this GET then gets 400)
+            // or still needs this GET answered to finish pausing its polling (released with
+            // `noop` shortly, as Node's fast-upgrade check does).
+            if self.config.upgrade_noop_delay.is_zero() {
+                self.answer_get(Packet::Noop.encode_text());
+            } else {
+                self.held_in_upgrade = true;
+                self.timers.release = Some(now + self.config.upgrade_noop_delay);
+            }
         } else {
             self.flush();
         }
@@ -607,6 +783,7 @@ impl ServerSession {
 
     /// A long-polling `POST` body routed to this session.
     pub fn handle_poll_post(&mut self, now: Instant, body: Bytes) -> PostResponse {
+        self.fire_due(now);
         if body.len() > self.config.max_http_buffer_size {
             return PostResponse {
                 status: 413,
@@ -614,7 +791,12 @@ impl ServerSession {
             };
         }
         if self.state == State::Closed || self.transport != TransportKind::Polling {
-            let e = ErrorResponse::new(ErrorCode::UnknownSid);
+            let code = if self.state == State::Closed {
+                ErrorCode::UnknownSid
+            } else {
+                ErrorCode::BadRequest
+            };
+            let e = ErrorResponse::new(code);
             return PostResponse {
                 status: e.status,
                 body: e.body,
@@ -646,6 +828,7 @@ impl ServerSession {
     /// accepted. Returns an error, and the runtime closes that websocket, when upgrades are
     /// off or one is already under way.
     pub fn handle_ws_open(&mut self, now: Instant) -> Result<(), ProtocolError> {
+        self.fire_due(now);
         if self.state != State::Open
             || self.transport != TransportKind::Polling
             || self.upgrade != Upgrade::None
@@ -662,6 +845,7 @@ impl ServerSession {
 
     /// A frame read from the session's websocket (active or probing).
     pub fn handle_ws_frame(&mut self, now: Instant, frame: Frame) {
+        self.fire_due(now);
         if self.state == State::Closed {
             return;
         }
@@ -688,7 +872,8 @@ impl ServerSession {
     }
 
     /// The session's websocket closed (or failed, when `error` is set).
-    pub fn handle_ws_closed(&mut self, _now: Instant, error: bool) {
+    pub fn handle_ws_closed(&mut self, now: Instant, error: bool) {
+        self.fire_due(now);
         if self.state == State::Closed {
             return;
         }
@@ -703,50 +888,75 @@ impl ServerSession {
         } else if self.upgrade != Upgrade::None {
             self.upgrade = Upgrade::None;
             self.timers.upgrade = None;
+            self.end_upgrade_hold();
             self.flush();
         }
     }
 
     /// The held long-poll `GET`'s connection went away before it was answered.
-    pub fn handle_poll_aborted(&mut self, _now: Instant) {
+    pub fn handle_poll_aborted(&mut self, now: Instant) {
+        self.fire_due(now);
         if self.held_get && self.state != State::Closed {
             // Node treats a client that drops its long-poll as gone.
             self.held_get = false;
+            self.end_upgrade_hold();
             self.finish(CloseReason::TransportClose);
         }
     }
 
-    /// Fires the timers due at `now`.
+    /// Fires every timer due at `now`, in order. A deadline that follows from a timer (the
+    /// pong deadline after a ping) counts from when that timer was due, not from when the
+    /// driver got to it, so a late driver never stretches the heartbeat.
+    ///
+    /// Every `handle_*` method (and [`ServerSession::close`]) first fires the timers due at its
+    /// `now`, so an input handled late sees the session as it is at that instant: a `GET` after
+    /// the pong deadline finds the session closed even if the driver's timer has not woken yet.
     pub fn handle_timeout(&mut self, now: Instant) {
-        if self.state == State::Closed {
-            return;
-        }
-        if self.timers.close.is_some_and(|t| t <= now) {
-            self.timers.close = None;
-            let reason = self
-                .pending_close_reason
-                .unwrap_or(CloseReason::ForcedClose);
-            self.finish(reason);
-            return;
-        }
-        if self.timers.pong.is_some_and(|t| t <= now) {
-            self.timers.pong = None;
-            self.fail(CloseReason::PingTimeout);
-            return;
-        }
-        if self.timers.upgrade.is_some_and(|t| t <= now) {
-            self.cancel_upgrade();
-        }
-        if self.timers.ping.is_some_and(|t| t <= now) {
-            self.timers.ping = None;
-            self.timers.pong = Some(now + self.config.ping_timeout);
-            // While closing no ping is sent (Node's `sendPacket` refuses), but the pong
-            // deadline is armed all the same: it bounds how long a closing session lasts.
-            if self.state == State::Open {
-                // A ping ignores the queue bound: dropping it would end a healthy session.
-                self.queue.push_back(Packet::Ping(Bytes::new()).encode());
-                self.flush();
+        // Each round clears a timer or ends the session: bounded by the number of timers.
+        for _ in 0..8 {
+            if self.state == State::Closed {
+                return;
             }
+            let t = self.timers;
+            let due = |x: Option<Instant>| x.filter(|&d| d <= now);
+            if due(t.close).is_some() {
+                self.timers.close = None;
+                let reason = self
+                    .pending_close_reason
+                    .unwrap_or(CloseReason::ForcedClose);
+                self.finish(reason);
+                return;
+            }
+            if due(t.pong).is_some() {
+                self.timers.pong = None;
+                self.fail(CloseReason::PingTimeout);
+                return;
+            }
+            if due(t.upgrade).is_some() {
+                self.timers.upgrade = None;
+                self.cancel_upgrade();
+                continue;
+            }
+            if let Some(at) = due(t.ping) {
+                self.timers.ping = None;
+                self.timers.pong = Some(at + self.config.ping_timeout);
+                // While closing no ping is sent (Node's `sendPacket` refuses), but the pong
+                // deadline is armed all the same: it bounds how long a closing session lasts.
+                if self.state == State::Open {
+                    // A ping ignores the queue bound: dropping it would end a healthy session.
+                    self.queue.push_back(Packet::Ping(Bytes::new()).encode());
+                    self.flush();
+                }
+                continue;
+            }
+            if due(t.release).is_some() {
+                self.timers.release = None;
+                if self.held_get && self.held_in_upgrade {
+                    self.answer_get(Packet::Noop.encode_text());
+                }
+                continue;
+            }
+            return;
         }
     }
 
@@ -756,7 +966,7 @@ impl ServerSession {
             return None;
         }
         let t = self.timers;
-        earliest([t.ping, t.pong, t.upgrade, t.close])
+        earliest([t.ping, t.pong, t.upgrade, t.close, t.release])
     }
 
     /// The next thing to write, if any.
@@ -803,6 +1013,7 @@ impl ServerSession {
                     // Node releases the held long-poll with `noop` on a client `close`.
                     self.answer_get(Packet::Noop.encode_text());
                 }
+                self.closed_by_client_poll = !from_ws;
                 if from_ws {
                     self.ws_close_pending = true;
                 }
@@ -828,7 +1039,17 @@ impl ServerSession {
             (Upgrade::Probed | Upgrade::Probing, Ok(Packet::Upgrade)) => {
                 self.upgrade = Upgrade::None;
                 self.timers.upgrade = None;
-                if self.held_get {
+                if self.held_get && self.held_in_upgrade {
+                    // A GET sent after the client started switching: the session no longer
+                    // polls (Node's "transport mismatch").
+                    self.held_get = false;
+                    self.end_upgrade_hold();
+                    let e = ErrorResponse::new(ErrorCode::BadRequest);
+                    self.control.push_back(Transmit::PollReject {
+                        status: e.status,
+                        body: e.body,
+                    });
+                } else if self.held_get {
                     self.answer_get(Packet::Noop.encode_text());
                 }
                 self.transport = TransportKind::WebSocket;
@@ -854,12 +1075,28 @@ impl ServerSession {
             self.upgrade = Upgrade::None;
             self.timers.upgrade = None;
             self.control.push_back(Transmit::WsClose);
+            // A GET held because of the upgrade is an ordinary long-poll again.
+            self.end_upgrade_hold();
             self.flush();
+        }
+    }
+
+    /// The held `GET` (if any) is no longer held because of a pending upgrade.
+    fn end_upgrade_hold(&mut self) {
+        self.held_in_upgrade = false;
+        self.timers.release = None;
+    }
+
+    /// Fires the timers already due at `now` (see [`ServerSession::handle_timeout`]).
+    fn fire_due(&mut self, now: Instant) {
+        if self.poll_timeout().is_some_and(|t| t <= now) {
+            self.handle_timeout(now);
         }
     }
 
     fn answer_get(&mut self, body: Bytes) {
         self.held_get = false;
+        self.end_upgrade_hold();
         self.control.push_back(Transmit::PollResponse(body));
     }
 
