@@ -65,6 +65,12 @@ impl Machine {
     fn is_closed(&self) -> bool {
         both!(self, m => m.is_closed())
     }
+    fn lingers(&self) -> bool {
+        match self {
+            Machine::Socket(c) => c.engine().lingers(),
+            Machine::Engine(s) => s.lingers(),
+        }
+    }
     fn handle_poll_get(&mut self, now: Instant) -> PollGet {
         both!(self, m => m.handle_poll_get(now))
     }
@@ -414,6 +420,9 @@ impl ConnTask {
                         });
                     }
                 }
+                PollGet::Answer(body) => {
+                    let _ = tx.send(HttpReply { status: 200, body });
+                }
                 PollGet::Reject { status, body } => {
                     let _ = tx.send(HttpReply { status, body });
                 }
@@ -508,6 +517,11 @@ impl ConnTask {
                     Transmit::PollResponse(body) => {
                         if let Some(tx) = self.held_get.take() {
                             let _ = tx.send(HttpReply { status: 200, body });
+                        }
+                    }
+                    Transmit::PollReject { status, body } => {
+                        if let Some(tx) = self.held_get.take() {
+                            let _ = tx.send(HttpReply { status, body });
                         }
                     }
                     Transmit::Ws(frame) => {
@@ -622,7 +636,7 @@ impl ConnTask {
                 for (_, r) in self.acks.drain() {
                     r.send(Err(AckError::Disconnected));
                 }
-                self.server.remove_session(&self.sid);
+                self.server.session_closed(&self.sid, self.conn.lingers());
                 if let Some(tx) = self.held_get.take() {
                     let _ = tx.send(HttpReply {
                         status: 200,
@@ -643,7 +657,7 @@ impl ConnTask {
             EngineEvent::Upgrading => {}
             EngineEvent::Upgraded => self.handle.transport.store(1, Ordering::Relaxed),
             EngineEvent::Closed(reason) => {
-                self.server.remove_session(&self.sid);
+                self.server.session_closed(&self.sid, self.conn.lingers());
                 if let Some(tx) = self.held_get.take() {
                     let _ = tx.send(HttpReply {
                         status: 200,

@@ -21,7 +21,7 @@ use sio_proto::engine::TransportKind;
 
 use super::conn::{self, ConnTask, HttpReply, Input, Ws};
 use super::socket::{lock, Handshake};
-use super::{CorsOrigins, Server, ServerInner, SessionEntry};
+use super::{Cors, CorsOrigins, Server, ServerInner, SessionEntry};
 use crate::io::{FuturesIo, HyperIo};
 
 /// Answers requests outside the Socket.IO path (a page, a health check); `None` gives 404.
@@ -96,6 +96,10 @@ fn error_response(e: &ErrorResponse) -> Resp {
     response(e.status, "application/json", e.body.clone())
 }
 
+fn noop_response() -> Resp {
+    response(200, "text/plain; charset=UTF-8", Bytes::from_static(b"6"))
+}
+
 fn reply_response(r: HttpReply) -> Resp {
     if r.status == 200 {
         response(200, "text/plain; charset=UTF-8", r.body)
@@ -123,11 +127,24 @@ impl Server {
     {
         let inner = &self.inner;
         let origin = req.headers().get(header::ORIGIN).cloned();
-        let cors = cors_headers(inner, origin.as_ref());
+        let preflight = req.method() == HttpMethod::OPTIONS;
+        let cors = inner
+            .config
+            .cors
+            .as_ref()
+            .map(|c| cors_headers(c, origin.as_ref(), preflight.then(|| req.headers())));
         let path = req.uri().path();
         let base = inner.config.path.trim_end_matches('/');
         let mut resp = if path == base || path.strip_prefix(base) == Some("/") {
-            if req.method() == HttpMethod::OPTIONS && inner.config.cors.is_some() {
+            let refused = inner.config.cors.as_ref().is_some_and(|c| {
+                c.enforces_origin() && origin.as_ref().is_some_and(|o| !c.allows(o.as_bytes()))
+            });
+            if refused {
+                // Cross-site websocket hijacking (and cross-site polling) protection.
+                error_response(&ErrorResponse::new(ErrorCode::Forbidden))
+            } else if preflight && inner.config.cors.is_some() {
+                // (Node's `cors` also sets `Content-Length: 0`; HTTP forbids it on a 204 and
+                // hyper leaves it out.)
                 response(204, "", Bytes::new())
             } else {
                 self.engine_request(req, remote).await
@@ -167,7 +184,8 @@ impl Server {
             .get(header::ORIGIN)
             .map(|v| v.as_bytes().to_vec());
         let route = {
-            let sessions = lock(&inner.sessions);
+            let now = inner.rt.now();
+            let mut sessions = lock(&inner.sessions);
             let router = lock(&inner.router);
             router.route(
                 &EioRequest {
@@ -176,11 +194,12 @@ impl Server {
                     websocket_upgrade,
                     origin: origin.as_deref(),
                 },
-                |sid| sessions.get(sid).map(|e| e.handle.transport()),
+                |sid| sessions.lookup(now, sid),
             )
         };
         match route {
             Route::Reject(e) => error_response(&e),
+            Route::Noop => noop_response(),
             Route::Handshake(kind) => {
                 if inner.closing.load(std::sync::atomic::Ordering::SeqCst) {
                     return error_response(&ErrorResponse::with_message(
@@ -209,18 +228,23 @@ impl Server {
                 }
             }
             Route::Session { sid, kind } => {
-                let Some(handle) = lock(&inner.sessions).get(&sid).map(|e| e.handle.clone()) else {
-                    return error_response(&ErrorResponse::new(ErrorCode::UnknownSid));
+                let handle = lock(&inner.sessions)
+                    .live
+                    .get(&sid)
+                    .map(|e| e.handle.clone());
+                let Some(handle) = handle else {
+                    return self.gone_get(&sid, kind);
                 };
                 match kind {
                     SessionRequest::PollGet => {
                         let (tx, rx) = oneshot::channel();
                         if handle.push(Input::PollGet(tx)).is_err() {
-                            return error_response(&ErrorResponse::new(ErrorCode::UnknownSid));
+                            return self.gone_get(&sid, kind);
                         }
                         match rx.await {
                             Ok(r) => reply_response(r),
-                            Err(_) => error_response(&ErrorResponse::new(ErrorCode::UnknownSid)),
+                            // The task ended with this GET still in its inbox.
+                            Err(_) => self.gone_get(&sid, kind),
                         }
                     }
                     SessionRequest::PollPost => {
@@ -242,6 +266,17 @@ impl Server {
                 }
             }
         }
+    }
+
+    /// The answer to a request whose session ended between routing and handling: `noop` for a
+    /// long-poll `GET` of a session its client closed over long-polling (the `GET` raced the
+    /// `close`), 400 `Session ID unknown` otherwise.
+    fn gone_get(&self, sid: &str, kind: SessionRequest) -> Resp {
+        let now = self.inner.rt.now();
+        if kind == SessionRequest::PollGet && lock(&self.inner.sessions).closed.contains(now, sid) {
+            return noop_response();
+        }
+        error_response(&ErrorResponse::new(ErrorCode::UnknownSid))
     }
 
     async fn poll_post<B>(&self, handle: &conn::ConnHandle, req: Request<B>) -> Resp
@@ -277,7 +312,7 @@ impl Server {
         }
         let sid = conn.sid().to_owned();
         let (handle, rx) = conn::channel(inner.config.max_inbox, TransportKind::Polling);
-        lock(&inner.sessions).insert(
+        lock(&inner.sessions).live.insert(
             sid.clone(),
             SessionEntry {
                 handle: handle.clone(),
@@ -348,7 +383,7 @@ impl Server {
                     let sid = conn.sid().to_owned();
                     let (handle, rx) =
                         conn::channel(inner.config.max_inbox, TransportKind::WebSocket);
-                    lock(&inner.sessions).insert(
+                    lock(&inner.sessions).live.insert(
                         sid,
                         SessionEntry {
                             handle: handle.clone(),
@@ -427,30 +462,52 @@ fn decode(s: &str) -> String {
         .into_owned()
 }
 
-fn cors_headers(inner: &ServerInner, origin: Option<&HeaderValue>) -> Option<http::HeaderMap> {
-    let cors = inner.config.cors.as_ref()?;
-    let origin = origin?;
-    let o = origin.to_str().ok()?;
-    let allowed = match &cors.origins {
-        CorsOrigins::Any => true,
-        CorsOrigins::List(l) => l.iter().any(|x| x == o),
-        CorsOrigins::Predicate(p) => p(o),
-    };
-    if !allowed {
-        return None;
-    }
+/// The CORS headers Node's `cors` package would send (see [`Cors`]); `preflight` holds the
+/// request headers of an `OPTIONS` request.
+fn cors_headers(
+    cors: &Cors,
+    origin: Option<&HeaderValue>,
+    preflight: Option<&http::HeaderMap>,
+) -> http::HeaderMap {
     let mut h = http::HeaderMap::new();
-    h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
-    h.insert(header::VARY, HeaderValue::from_static("Origin"));
-    h.insert(
-        header::ACCESS_CONTROL_ALLOW_METHODS,
-        HeaderValue::from_static("GET,HEAD,PUT,PATCH,POST,DELETE"),
-    );
-    if cors.credentials {
+    let mut vary: Vec<&'static str> = Vec::new();
+    match cors.allowed_origins() {
+        CorsOrigins::Any => {
+            h.insert(
+                header::ACCESS_CONTROL_ALLOW_ORIGIN,
+                HeaderValue::from_static("*"),
+            );
+        }
+        CorsOrigins::List(_) | CorsOrigins::Predicate(_) => {
+            if let Some(o) = origin.filter(|o| cors.allows(o.as_bytes())) {
+                h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, o.clone());
+            }
+            vary.push("Origin");
+        }
+    }
+    if cors.credentials() {
         h.insert(
             header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
             HeaderValue::from_static("true"),
         );
     }
-    Some(h)
+    if let Some(req) = preflight {
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_METHODS,
+            HeaderValue::from_static("GET,HEAD,PUT,PATCH,POST,DELETE"),
+        );
+        if let Some(asked) = req
+            .get(header::ACCESS_CONTROL_REQUEST_HEADERS)
+            .filter(|v| !v.is_empty())
+        {
+            h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, asked.clone());
+        }
+        vary.push("Access-Control-Request-Headers");
+    }
+    if !vary.is_empty() {
+        if let Ok(v) = HeaderValue::from_str(&vary.join(", ")) {
+            h.insert(header::VARY, v);
+        }
+    }
+    h
 }
