@@ -183,20 +183,13 @@ impl Server {
             .headers()
             .get(header::ORIGIN)
             .map(|v| v.as_bytes().to_vec());
-        let route = {
-            let now = inner.rt.now();
-            let mut sessions = lock(&inner.sessions);
-            let router = lock(&inner.router);
-            router.route(
-                &EioRequest {
-                    method,
-                    query: &query,
-                    websocket_upgrade,
-                    origin: origin.as_deref(),
-                },
-                |sid| sessions.lookup(now, sid),
-            )
+        let eio = EioRequest {
+            method,
+            query: &query,
+            websocket_upgrade,
+            origin: origin.as_deref(),
         };
+        let route = self.route(&eio);
         match route {
             Route::Reject(e) => error_response(&e),
             Route::Noop => noop_response(),
@@ -233,18 +226,18 @@ impl Server {
                     .get(&sid)
                     .map(|e| e.handle.clone());
                 let Some(handle) = handle else {
-                    return self.gone_get(&sid, kind);
+                    return self.reroute_after_close(&eio);
                 };
                 match kind {
                     SessionRequest::PollGet => {
                         let (tx, rx) = oneshot::channel();
                         if handle.push(Input::PollGet(tx)).is_err() {
-                            return self.gone_get(&sid, kind);
+                            return self.reroute_after_close(&eio);
                         }
                         match rx.await {
                             Ok(r) => reply_response(r),
                             // The task ended with this GET still in its inbox.
-                            Err(_) => self.gone_get(&sid, kind),
+                            Err(_) => self.reroute_after_close(&eio),
                         }
                     }
                     SessionRequest::PollPost => {
@@ -268,15 +261,24 @@ impl Server {
         }
     }
 
-    /// The answer to a request whose session ended between routing and handling: `noop` for a
-    /// long-poll `GET` of a session its client closed over long-polling (the `GET` raced the
-    /// `close`), 400 `Session ID unknown` otherwise.
-    fn gone_get(&self, sid: &str, kind: SessionRequest) -> Resp {
+    /// Routes a request with the current session index.
+    fn route(&self, eio: &EioRequest<'_>) -> Route {
         let now = self.inner.rt.now();
-        if kind == SessionRequest::PollGet && lock(&self.inner.sessions).closed.contains(now, sid) {
-            return noop_response();
+        let mut sessions = lock(&self.inner.sessions);
+        let router = lock(&self.inner.router);
+        router.route(eio, |sid| sessions.lookup(now, sid))
+    }
+
+    /// The answer to a request whose session ended between routing and handling, as the router
+    /// decides it now: `noop` for a long-poll `GET` that raced its client's `close` over
+    /// long-polling, 400 `Session ID unknown` otherwise.
+    fn reroute_after_close(&self, eio: &EioRequest<'_>) -> Resp {
+        match self.route(eio) {
+            Route::Noop => noop_response(),
+            Route::Reject(e) => error_response(&e),
+            // Session ids are never reused: the session cannot be back.
+            _ => error_response(&ErrorResponse::new(ErrorCode::UnknownSid)),
         }
-        error_response(&ErrorResponse::new(ErrorCode::UnknownSid))
     }
 
     async fn poll_post<B>(&self, handle: &conn::ConnHandle, req: Request<B>) -> Resp
