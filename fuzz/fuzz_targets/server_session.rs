@@ -190,6 +190,11 @@ impl Harness {
                             self.on_server_frame(f);
                         }
                     }
+                    Transmit::PollReject { status, .. } => {
+                        assert!(self.get_held, "poll rejection without a held GET");
+                        assert_eq!(status, 400);
+                        self.get_held = false;
+                    }
                     Transmit::WsClose => self.ws_open = false,
                 }
             }
@@ -333,6 +338,10 @@ impl Harness {
                     PollGet::Held => {
                         assert!(!was_held || self.closed, "overlapping GET held");
                         self.get_held = true;
+                    }
+                    PollGet::Answer(body) => {
+                        assert!(self.closed, "a GET answered at once on an open session");
+                        assert_eq!(&body[..], b"6", "late GET answered with {body:?}");
                     }
                     PollGet::Reject { .. } => {}
                 }
@@ -522,9 +531,9 @@ fn check_route(server: &EngineServer, r: &RouteInput) {
         }
         Route::Session { sid, kind } => {
             assert_eq!(q.sid, Some(sid.as_str()));
-            assert_eq!(
-                known,
-                Some(false),
+            // A websocket for an upgraded session still goes to it (which refuses it).
+            assert!(
+                known == Some(false) || kind == SessionRequest::WebSocket && known.is_some(),
                 "session route for a non-polling session"
             );
             match kind {
@@ -533,6 +542,7 @@ fn check_route(server: &EngineServer, r: &RouteInput) {
                 SessionRequest::WebSocket => assert!(r.websocket_upgrade),
             }
         }
+        Route::Noop => unreachable!("the lookup never answers ClosedByClient"),
         Route::Reject(e) => {
             assert_eq!(e.status, e.code.status());
             let v: serde_json::Value = serde_json::from_slice(&e.body).expect("error body JSON");

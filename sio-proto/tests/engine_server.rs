@@ -10,6 +10,7 @@
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use sio_proto::engine::server::{ClosedSessions, SessionLookup};
 use sio_proto::engine::server::{
     EngineServer, ErrorCode, ErrorResponse, Event, Method, PollGet, PostResponse, Request, Route,
     ServerConfig, ServerSession, SessionRequest, Transmit, Transports,
@@ -25,6 +26,11 @@ fn ms(n: u64) -> Duration {
 
 fn router(config: ServerConfig) -> EngineServer {
     EngineServer::new(config, IdGenerator::from_u64(1))
+}
+
+/// A lookup that knows no session.
+fn no_session(_: &str) -> Option<TransportKind> {
+    None
 }
 
 fn request(method: Method, query: &str) -> Request<'_> {
@@ -190,7 +196,7 @@ fn route_accepts_polling_handshake() {
     let r = router(ServerConfig::default());
     let route = r.route(
         &request(Method::Get, "EIO=4&transport=polling&t=N8hyd6w"),
-        |_| None,
+        no_session,
     );
     assert_eq!(route, Route::Handshake(TransportKind::Polling));
 }
@@ -204,7 +210,7 @@ fn websocket_only_handshake_sends_open_as_first_ws_frame() {
         ..request(Method::Get, "EIO=4&transport=websocket")
     };
     assert_eq!(
-        r.route(&req, |_| None),
+        r.route(&req, no_session),
         Route::Handshake(TransportKind::WebSocket)
     );
     let mut s = r.accept(t0, TransportKind::WebSocket);
@@ -225,7 +231,7 @@ fn route_rejects_unknown_transport() {
     let r = router(ServerConfig::default());
     let route = r.route(
         &request(Method::Get, "EIO=4&transport=carrier-pigeon"),
-        |_| None,
+        no_session,
     );
     assert_reject(route, 400, r#"{"code":0,"message":"Transport unknown"}"#);
 }
@@ -233,7 +239,7 @@ fn route_rejects_unknown_transport() {
 #[test]
 fn route_rejects_missing_transport() {
     let r = router(ServerConfig::default());
-    let route = r.route(&request(Method::Get, "EIO=4"), |_| None);
+    let route = r.route(&request(Method::Get, "EIO=4"), no_session);
     assert_reject(route, 400, r#"{"code":0,"message":"Transport unknown"}"#);
 }
 
@@ -251,7 +257,7 @@ fn route_rejects_disabled_transport() {
         ..request(Method::Get, "EIO=4&transport=websocket")
     };
     assert_reject(
-        r.route(&req, |_| None),
+        r.route(&req, no_session),
         400,
         r#"{"code":0,"message":"Transport unknown"}"#,
     );
@@ -264,7 +270,7 @@ fn route_rejects_unknown_sid() {
         &request(Method::Get, "EIO=4&transport=polling&sid=nope"),
         |sid| {
             assert_eq!(sid, "nope");
-            None
+            None::<TransportKind>
         },
     );
     assert_reject(route, 400, r#"{"code":1,"message":"Session ID unknown"}"#);
@@ -273,21 +279,27 @@ fn route_rejects_unknown_sid() {
 #[test]
 fn route_rejects_post_handshake_as_bad_handshake_method() {
     let r = router(ServerConfig::default());
-    let route = r.route(&request(Method::Post, "EIO=4&transport=polling"), |_| None);
+    let route = r.route(
+        &request(Method::Post, "EIO=4&transport=polling"),
+        no_session,
+    );
     assert_reject(route, 400, r#"{"code":2,"message":"Bad handshake method"}"#);
 }
 
 #[test]
 fn route_rejects_websocket_handshake_without_upgrade_header() {
     let r = router(ServerConfig::default());
-    let route = r.route(&request(Method::Get, "EIO=4&transport=websocket"), |_| None);
+    let route = r.route(
+        &request(Method::Get, "EIO=4&transport=websocket"),
+        no_session,
+    );
     assert_reject(route, 400, r#"{"code":3,"message":"Bad request"}"#);
 }
 
 #[test]
 fn route_rejects_missing_eio() {
     let r = router(ServerConfig::default());
-    let route = r.route(&request(Method::Get, "transport=polling"), |_| None);
+    let route = r.route(&request(Method::Get, "transport=polling"), no_session);
     assert_reject(
         route,
         400,
@@ -298,7 +310,7 @@ fn route_rejects_missing_eio() {
 #[test]
 fn route_rejects_eio_3() {
     let r = router(ServerConfig::default());
-    let route = r.route(&request(Method::Get, "EIO=3&transport=polling"), |_| None);
+    let route = r.route(&request(Method::Get, "EIO=3&transport=polling"), no_session);
     assert_reject(
         route,
         400,
@@ -324,7 +336,7 @@ fn route_rejects_origin_with_control_chars() {
         ..request(Method::Get, "EIO=4&transport=polling")
     };
     assert_reject(
-        r.route(&req, |_| None),
+        r.route(&req, no_session),
         400,
         r#"{"code":3,"message":"Bad request"}"#,
     );
@@ -339,7 +351,7 @@ fn route_accepts_origin_with_tab_and_high_bytes() {
         ..request(Method::Get, "EIO=4&transport=polling")
     };
     assert_eq!(
-        r.route(&req, |_| None),
+        r.route(&req, no_session),
         Route::Handshake(TransportKind::Polling)
     );
 }
@@ -386,6 +398,101 @@ fn route_sends_websocket_with_sid_to_the_session_as_upgrade() {
             kind: SessionRequest::WebSocket
         }
     );
+}
+
+#[test]
+fn route_sends_websocket_with_sid_of_upgraded_session_to_the_session() {
+    // As Node: the websocket handshake completes, then the session refuses that websocket.
+    let r = router(ServerConfig::default());
+    let req = Request {
+        websocket_upgrade: true,
+        ..request(Method::Get, "EIO=4&transport=websocket&sid=abc")
+    };
+    assert_eq!(
+        r.route(&req, |_| Some(TransportKind::WebSocket)),
+        Route::Session {
+            sid: "abc".into(),
+            kind: SessionRequest::WebSocket
+        }
+    );
+}
+
+#[test]
+fn upgraded_session_refuses_a_second_websocket_and_is_unaffected() {
+    let t0 = Instant::now();
+    let mut s = upgraded_session(t0, ServerConfig::default());
+    assert!(matches!(
+        s.handle_ws_open(t0 + ms(1)),
+        Err(ProtocolError::Unexpected(_))
+    ));
+    assert_eq!(drain(&mut s), (vec![], vec![]));
+    assert!(!s.is_closed());
+    s.send(Message::text("still")).unwrap();
+    assert_eq!(drain(&mut s), (vec![ws("4still")], vec![]));
+    s.handle_ws_frame(t0 + ms(2), text_frame("4here"));
+    assert_eq!(drain(&mut s), (vec![], vec![text_msg("here")]));
+}
+
+#[test]
+fn route_answers_noop_to_a_get_for_a_session_closed_by_its_client() {
+    let r = router(ServerConfig::default());
+    let q = "EIO=4&transport=polling&sid=abc";
+    let closed = |_: &str| Some(SessionLookup::ClosedByClient);
+    assert_eq!(r.route(&request(Method::Get, q), closed), Route::Noop);
+    // Anything else for that id is an unknown session, as in Node.
+    assert_reject(
+        r.route(&request(Method::Post, q), closed),
+        400,
+        r#"{"code":1,"message":"Session ID unknown"}"#,
+    );
+    let ws_req = Request {
+        websocket_upgrade: true,
+        ..request(Method::Get, "EIO=4&transport=websocket&sid=abc")
+    };
+    assert_reject(
+        r.route(&ws_req, closed),
+        400,
+        r#"{"code":1,"message":"Session ID unknown"}"#,
+    );
+}
+
+#[test]
+fn closed_sessions_forget_ids_after_the_linger_time() {
+    let t0 = Instant::now();
+    let config = ServerConfig {
+        closed_linger: ms(5_000),
+        ..ServerConfig::default()
+    };
+    let mut c = ClosedSessions::new(&config);
+    c.insert(t0, "a");
+    c.insert(t0 + ms(1_000), "b");
+    assert!(c.contains(t0 + ms(4_999), "a"));
+    assert!(!c.contains(t0 + ms(5_000), "a"));
+    assert!(c.contains(t0 + ms(5_000), "b"));
+    assert!(!c.contains(t0 + ms(6_000), "b"));
+    assert!(c.is_empty());
+}
+
+#[test]
+fn closed_sessions_keep_at_most_the_bound_oldest_first_out() {
+    let t0 = Instant::now();
+    let config = ServerConfig {
+        max_closed_lingering: 3,
+        ..ServerConfig::default()
+    };
+    let mut c = ClosedSessions::new(&config);
+    for (i, sid) in ["a", "b", "c", "d", "e"].iter().enumerate() {
+        c.insert(t0 + ms(i as u64), sid);
+        assert!(c.len() <= 3);
+    }
+    let now = t0 + ms(10);
+    assert!(!c.contains(now, "a"));
+    assert!(!c.contains(now, "b"));
+    assert!(c.contains(now, "c") && c.contains(now, "d") && c.contains(now, "e"));
+    // Inserting an id twice keeps one entry.
+    c.insert(now, "e");
+    assert_eq!(c.len(), 3);
+    assert!(c.contains(now, "c"));
 }
 
 // ----- heartbeat -----
@@ -465,6 +572,68 @@ fn missing_pong_on_websocket_closes_the_websocket() {
             vec![Transmit::WsClose],
             vec![Event::Closed(CloseReason::PingTimeout)]
         )
+    );
+}
+
+#[test]
+fn get_after_the_pong_deadline_finds_the_session_closed_without_a_timer_call() {
+    // pingInterval 300 ms, pingTimeout 200 ms, a client that never answers: a GET handled
+    // at 500 ms sees the session closed even though the driver's timer has not fired yet.
+    let t0 = Instant::now();
+    let config = ServerConfig {
+        ping_interval: ms(300),
+        ping_timeout: ms(200),
+        ..ServerConfig::default()
+    };
+    let mut s = polling_session(t0, config);
+    assert_eq!(
+        s.handle_poll_get(t0 + ms(500)),
+        PollGet::Reject {
+            status: 400,
+            body: Bytes::from_static(br#"{"code":1,"message":"Session ID unknown"}"#)
+        }
+    );
+    assert_eq!(
+        drain(&mut s),
+        (vec![], vec![Event::Closed(CloseReason::PingTimeout)])
+    );
+    assert_eq!(s.poll_timeout(), None);
+}
+
+#[test]
+fn get_just_before_the_pong_deadline_is_held_and_carries_the_ping() {
+    let t0 = Instant::now();
+    let config = ServerConfig {
+        ping_interval: ms(300),
+        ping_timeout: ms(200),
+        ..ServerConfig::default()
+    };
+    let mut s = polling_session(t0, config);
+    assert_eq!(s.handle_poll_get(t0 + ms(499)), PollGet::Held);
+    assert_eq!(drain(&mut s), (vec![poll("2")], vec![]));
+    assert_eq!(s.poll_timeout(), Some(t0 + ms(500)));
+}
+
+#[test]
+fn pong_deadline_counts_from_when_the_ping_was_due() {
+    // A driver that fires the ping timer late does not stretch the heartbeat.
+    let t0 = Instant::now();
+    let mut s = polling_session_with_get(t0, ServerConfig::default(), t0);
+    s.handle_timeout(t0 + ms(25_300));
+    assert_eq!(drain(&mut s).0, vec![poll("2")]);
+    assert_eq!(s.poll_timeout(), Some(t0 + ms(45_000)));
+}
+
+#[test]
+fn a_post_handled_after_every_deadline_closes_the_session_first() {
+    let t0 = Instant::now();
+    let mut s = polling_session(t0, ServerConfig::default());
+    // Ping due at 25 s, pong deadline at 45 s: a message at 50 s comes too late.
+    let r = s.handle_poll_post(t0 + ms(50_000), body("4late"));
+    assert_eq!(r.status, 400);
+    assert_eq!(
+        drain(&mut s).1,
+        vec![Event::Closed(CloseReason::PingTimeout)]
     );
 }
 
@@ -638,15 +807,105 @@ fn messages_queued_during_upgrade_leave_as_ws_frames_after_it() {
     assert_eq!(drain(&mut s).0, vec![ws("4y")]);
 }
 
-#[test]
-fn get_after_3probe_is_answered_with_noop_at_once() {
-    let t0 = Instant::now();
+/// A session whose probe succeeded (`3probe` sent, no `GET` held), upgrade pending.
+fn probed_session(t0: Instant) -> ServerSession {
     let mut s = polling_session(t0, ServerConfig::default());
     s.handle_ws_open(t0).unwrap();
     s.handle_ws_frame(t0, text_frame("2probe"));
-    assert_eq!(drain(&mut s).0, vec![ws("3probe")]);
+    assert_eq!(drain(&mut s), (vec![ws("3probe")], vec![Event::Upgrading]));
+    s
+}
+
+#[test]
+fn get_during_pending_upgrade_is_held_then_400_when_the_upgrade_completes() {
+    let t0 = Instant::now();
+    let mut s = probed_session(t0);
     assert_eq!(s.handle_poll_get(t0 + ms(1)), PollGet::Held);
+    assert_eq!(drain(&mut s), (vec![], vec![]));
+    s.handle_ws_frame(t0 + ms(2), text_frame("5"));
+    assert_eq!(
+        drain(&mut s),
+        (
+            vec![Transmit::PollReject {
+                status: 400,
+                body: Bytes::from_static(br#"{"code":3,"message":"Bad request"}"#)
+            }],
+            vec![Event::Upgraded]
+        )
+    );
+    assert_eq!(s.transport(), TransportKind::WebSocket);
+    // The release timer is gone with the held GET: only the ping remains.
+    assert_eq!(s.poll_timeout(), Some(t0 + ms(25_000)));
+}
+
+#[test]
+fn get_after_the_upgrade_is_400_transport_mismatch() {
+    let t0 = Instant::now();
+    let mut s = probed_session(t0);
+    s.handle_ws_frame(t0 + ms(1), text_frame("5"));
+    drain(&mut s);
+    assert_eq!(
+        s.handle_poll_get(t0 + ms(2)),
+        PollGet::Reject {
+            status: 400,
+            body: Bytes::from_static(br#"{"code":3,"message":"Bad request"}"#)
+        }
+    );
+}
+
+#[test]
+fn get_during_pending_upgrade_is_released_with_noop_after_the_delay() {
+    // The client may need this GET answered to finish pausing its polling (as Node's
+    // fast-upgrade check does every 100 ms).
+    let t0 = Instant::now();
+    let mut s = probed_session(t0);
+    s.send(Message::text("later")).unwrap();
+    assert_eq!(s.handle_poll_get(t0 + ms(10)), PollGet::Held);
+    assert_eq!(s.poll_timeout(), Some(t0 + ms(110)));
+    s.handle_timeout(t0 + ms(109));
+    assert_eq!(drain(&mut s), (vec![], vec![]));
+    s.handle_timeout(t0 + ms(110));
+    // `noop`, not the queued message: that one goes out on the websocket after the upgrade.
     assert_eq!(drain(&mut s), (vec![poll("6")], vec![]));
+    s.handle_ws_frame(t0 + ms(120), text_frame("5"));
+    assert_eq!(drain(&mut s), (vec![ws("4later")], vec![Event::Upgraded]));
+}
+
+#[test]
+fn get_during_pending_upgrade_is_released_by_any_input_after_the_delay() {
+    let t0 = Instant::now();
+    let mut s = probed_session(t0);
+    assert_eq!(s.handle_poll_get(t0 + ms(10)), PollGet::Held);
+    // No handle_timeout: the `upgrade` frame comes late, the GET was due for release first.
+    s.handle_ws_frame(t0 + ms(200), text_frame("5"));
+    assert_eq!(drain(&mut s), (vec![poll("6")], vec![Event::Upgraded]));
+}
+
+#[test]
+fn get_during_pending_upgrade_is_handled_normally_when_the_upgrade_is_cancelled() {
+    let t0 = Instant::now();
+    let mut s = probed_session(t0);
+    s.send(Message::text("m")).unwrap();
+    assert_eq!(s.handle_poll_get(t0 + ms(1)), PollGet::Held);
+    assert_eq!(drain(&mut s), (vec![], vec![]));
+    // A wrong packet on the probe cancels the upgrade: the GET carries the queue.
+    s.handle_ws_frame(t0 + ms(2), text_frame("4oops"));
+    assert_eq!(drain(&mut s), (vec![Transmit::WsClose, poll("4m")], vec![]));
+    assert_eq!(s.transport(), TransportKind::Polling);
+    // No release timer left behind.
+    assert_eq!(s.poll_timeout(), Some(t0 + ms(25_000)));
+}
+
+#[test]
+fn get_during_pending_upgrade_stays_held_when_the_probe_websocket_closes() {
+    let t0 = Instant::now();
+    let mut s = probed_session(t0);
+    assert_eq!(s.handle_poll_get(t0 + ms(1)), PollGet::Held);
+    s.handle_ws_closed(t0 + ms(2), false);
+    assert_eq!(drain(&mut s), (vec![], vec![]));
+    // An ordinary long-poll again: the next message answers it.
+    s.send(Message::text("m")).unwrap();
+    assert_eq!(drain(&mut s), (vec![poll("4m")], vec![]));
 }
 
 #[test]
@@ -791,11 +1050,34 @@ fn empty_post_body_closes_with_parse_error() {
 }
 
 #[test]
-fn get_on_closed_session_is_rejected_as_unknown_sid() {
+fn get_after_client_close_over_polling_is_answered_with_noop() {
+    // The long-poll raced the client's `close`: it gets what it would have got had it been
+    // held when the `close` came.
     let t0 = Instant::now();
     let mut s = polling_session(t0, ServerConfig::default());
-    s.handle_poll_post(t0, body("1"));
+    assert!(!s.lingers());
+    assert_eq!(s.handle_poll_post(t0, body("1")), ok());
+    assert_eq!(
+        drain(&mut s),
+        (vec![], vec![Event::Closed(CloseReason::TransportClose)])
+    );
+    assert!(s.lingers());
+    assert_eq!(
+        s.handle_poll_get(t0 + ms(1)),
+        PollGet::Answer(Bytes::from_static(b"6"))
+    );
+    assert_eq!(drain(&mut s), (vec![], vec![]));
+}
+
+#[test]
+fn get_on_session_closed_otherwise_is_rejected_as_unknown_sid() {
+    let t0 = Instant::now();
+    let mut s = polling_session(t0, ServerConfig::default());
+    s.close(t0, CloseReason::ForcedClose);
+    assert_eq!(s.handle_poll_get(t0), PollGet::Held);
     drain(&mut s);
+    assert!(s.is_closed());
+    assert!(!s.lingers());
     assert_eq!(
         s.handle_poll_get(t0),
         PollGet::Reject {
@@ -803,6 +1085,15 @@ fn get_on_closed_session_is_rejected_as_unknown_sid() {
             body: Bytes::from_static(br#"{"code":1,"message":"Session ID unknown"}"#)
         }
     );
+}
+
+#[test]
+fn client_close_over_websocket_does_not_linger() {
+    let t0 = Instant::now();
+    let mut s = upgraded_session(t0, ServerConfig::default());
+    s.handle_ws_frame(t0, text_frame("1"));
+    assert!(s.is_closed());
+    assert!(!s.lingers());
 }
 
 // ----- server close -----

@@ -433,7 +433,7 @@ impl Runtime {
         while let Some(t) = s.poll_transmit() {
             n += 1;
             match t {
-                Transmit::PollResponse(_) => {
+                Transmit::PollResponse(_) | Transmit::PollReject { .. } => {
                     prop_assert!(self.get_held, "a poll response with no GET held");
                     self.get_held = false;
                 }

@@ -24,7 +24,7 @@ pub use client::{
 };
 pub use runtime::{BoxFuture, Runtime};
 pub use server::{
-    AckError, AckResponse, AckSender, BroadcastOperator, ConnectError, Cors, CorsOrigins,
-    DisconnectReason, EmitError, Handshake, Namespace, Server, ServerConfig, Socket,
+    AckError, AckResponse, AckSender, BroadcastOperator, ConnectError, Cors, CorsError,
+    CorsOrigins, DisconnectReason, EmitError, Handshake, Namespace, Server, ServerConfig, Socket,
 };
 pub use sio_proto as proto;

@@ -111,3 +111,46 @@ pub fn handshake(port: u16) -> String {
 pub fn q(sid: &str) -> String {
     format!("EIO=4&transport=polling&sid={sid}")
 }
+
+/// A websocket on `/socket.io/?<query>` over a plain `TcpStream`, with extra request headers.
+pub fn ws_connect(
+    port: u16,
+    query: &str,
+    headers: &[(&str, &str)],
+) -> Result<
+    (
+        tungstenite::WebSocket<tungstenite::stream::MaybeTlsStream<TcpStream>>,
+        tungstenite::handshake::client::Response,
+    ),
+    tungstenite::Error,
+> {
+    use tungstenite::client::IntoClientRequest;
+    let url = format!("ws://127.0.0.1:{port}/socket.io/?{query}");
+    let mut req = url.into_client_request()?;
+    for (k, v) in headers {
+        let name = tungstenite::http::HeaderName::from_bytes(k.as_bytes()).expect("header name");
+        let value = tungstenite::http::HeaderValue::from_str(v).expect("header value");
+        req.headers_mut().insert(name, value);
+    }
+    let (ws, resp) = tungstenite::connect(req)?;
+    if let tungstenite::stream::MaybeTlsStream::Plain(s) = ws.get_ref() {
+        s.set_read_timeout(Some(Duration::from_secs(30))).ok();
+    }
+    Ok((ws, resp))
+}
+
+/// Opens the upgrade websocket of polling session `sid` and completes the probe (`2probe`,
+/// `3probe`); the upgrade itself (`5`) is left to the caller.
+pub fn probe(
+    port: u16,
+    sid: &str,
+) -> tungstenite::WebSocket<tungstenite::stream::MaybeTlsStream<TcpStream>> {
+    let (mut ws, resp) = ws_connect(port, &format!("EIO=4&transport=websocket&sid={sid}"), &[])
+        .expect("upgrade websocket");
+    assert_eq!(resp.status().as_u16(), 101);
+    ws.send(tungstenite::Message::text("2probe"))
+        .expect("send 2probe");
+    let pong = ws.read().expect("read 3probe");
+    assert_eq!(pong.into_text().expect("text").as_str(), "3probe");
+    ws
+}

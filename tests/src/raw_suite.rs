@@ -230,12 +230,14 @@ pub fn raw_websocket<D: Driver>() {
     }
 }
 
-/// CORS: allowed origins get the headers (preflight included), others do not.
+/// CORS with a list of origins and credentials: allowed origins are echoed (preflight
+/// included), others get no `Access-Control-Allow-Origin`; `Vary` as Node's `cors` sends it.
 pub fn cors_headers<D: Driver>() {
-    let config = ServerConfig::default().cors(sio::Cors {
-        origins: sio::CorsOrigins::List(vec!["http://good.example".into()]),
-        credentials: true,
-    });
+    let config = ServerConfig::default().cors(
+        sio::Cors::origins(["http://good.example"])
+            .with_credentials()
+            .expect("credentials for a list of origins"),
+    );
     let port = D::start(config, app::setup).port;
     let target = "/socket.io/?EIO=4&transport=polling";
     let a = request(
@@ -251,6 +253,10 @@ pub fn cors_headers<D: Driver>() {
         Some("http://good.example")
     );
     assert_eq!(a.header("access-control-allow-credentials"), Some("true"));
+    assert_eq!(a.header("vary"), Some("Origin"));
+    // Methods and allowed headers are for preflights only.
+    assert_eq!(a.header("access-control-allow-methods"), None);
+    assert_eq!(a.header("access-control-allow-headers"), None);
     let a = request(
         port,
         "GET",
@@ -258,7 +264,10 @@ pub fn cors_headers<D: Driver>() {
         &[("Origin", "http://evil.example")],
         b"",
     );
+    // Not refused (no enforcement by default), but nothing grants the origin access.
+    assert_eq!(a.status, 200);
     assert_eq!(a.header("access-control-allow-origin"), None);
+    assert_eq!(a.header("vary"), Some("Origin"));
     let a = request(
         port,
         "OPTIONS",
@@ -271,6 +280,171 @@ pub fn cors_headers<D: Driver>() {
         a.header("access-control-allow-origin"),
         Some("http://good.example")
     );
+    assert_eq!(a.header("access-control-allow-credentials"), Some("true"));
+    assert_eq!(
+        a.header("access-control-allow-methods"),
+        Some("GET,HEAD,PUT,PATCH,POST,DELETE")
+    );
+    // No `Access-Control-Request-Headers`: no `Access-Control-Allow-Headers`.
+    assert_eq!(a.header("access-control-allow-headers"), None);
+    assert_eq!(
+        a.header("vary"),
+        Some("Origin, Access-Control-Request-Headers")
+    );
+    assert!(a.body.is_empty());
+}
+
+/// `CorsOrigins::Any` sends a literal `*` (never the request's origin), never with
+/// credentials: that combination is refused when the configuration is written.
+pub fn cors_any_is_a_literal_star<D: Driver>() {
+    assert_eq!(
+        sio::Cors::any().with_credentials().err(),
+        Some(sio::CorsError::CredentialsWithAnyOrigin)
+    );
+    let port = D::start(ServerConfig::default().cors(sio::Cors::any()), app::setup).port;
+    let target = "/socket.io/?EIO=4&transport=polling";
+    for headers in [&[("Origin", "http://any.example")][..], &[][..]] {
+        let a = request(port, "GET", target, headers, b"");
+        assert_eq!(a.status, 200);
+        assert_eq!(a.header("access-control-allow-origin"), Some("*"));
+        assert_eq!(a.header("access-control-allow-credentials"), None);
+        assert_eq!(a.header("vary"), None);
+    }
+    let a = request(
+        port,
+        "OPTIONS",
+        target,
+        &[
+            ("Origin", "http://any.example"),
+            ("Access-Control-Request-Method", "POST"),
+            ("Access-Control-Request-Headers", "content-type,x-custom"),
+        ],
+        b"",
+    );
+    assert_eq!(a.status, 204);
+    assert_eq!(a.header("access-control-allow-origin"), Some("*"));
+    assert_eq!(a.header("access-control-allow-credentials"), None);
+    assert_eq!(
+        a.header("access-control-allow-methods"),
+        Some("GET,HEAD,PUT,PATCH,POST,DELETE")
+    );
+    assert_eq!(
+        a.header("access-control-allow-headers"),
+        Some("content-type,x-custom")
+    );
+    assert_eq!(a.header("vary"), Some("Access-Control-Request-Headers"));
+}
+
+/// A preflight's `Access-Control-Allow-Headers` echoes `Access-Control-Request-Headers`, for an
+/// allowed origin and (as Node's `cors` does) for any other; only the origin header differs.
+pub fn cors_preflight_reflects_request_headers<D: Driver>() {
+    let config =
+        ServerConfig::default().cors(sio::Cors::predicate(|o| o.ends_with(".good.example")));
+    let port = D::start(config, app::setup).port;
+    let target = "/socket.io/?EIO=4&transport=polling";
+    for (origin, allowed) in [
+        ("https://app.good.example", true),
+        ("https://evil.example", false),
+    ] {
+        let a = request(
+            port,
+            "OPTIONS",
+            target,
+            &[
+                ("Origin", origin),
+                ("Access-Control-Request-Method", "POST"),
+                ("Access-Control-Request-Headers", "x-token, content-type"),
+            ],
+            b"",
+        );
+        assert_eq!(a.status, 204, "{origin}");
+        assert_eq!(
+            a.header("access-control-allow-origin"),
+            allowed.then_some(origin),
+            "{origin}"
+        );
+        assert_eq!(a.header("access-control-allow-credentials"), None);
+        assert_eq!(
+            a.header("access-control-allow-headers"),
+            Some("x-token, content-type"),
+            "{origin}"
+        );
+        assert_eq!(
+            a.header("access-control-allow-methods"),
+            Some("GET,HEAD,PUT,PATCH,POST,DELETE")
+        );
+        assert_eq!(
+            a.header("vary"),
+            Some("Origin, Access-Control-Request-Headers")
+        );
+    }
+}
+
+/// With `enforce_origin`, any Engine.IO request (handshake, long-poll, websocket upgrade) from
+/// a present, non-allowed `Origin` is refused with 403 and Node's JSON error; requests without
+/// an `Origin` and from allowed origins go through, and a refused request leaves the session
+/// alone.
+pub fn cors_enforced_origin_refuses_other_sites<D: Driver>() {
+    let config = ServerConfig::default().cors(
+        sio::Cors::origins(["http://good.example"])
+            .with_credentials()
+            .expect("credentials for a list of origins")
+            .enforce_origin(),
+    );
+    let port = D::start(config, app::setup).port;
+    let evil = [("Origin", "http://evil.example")];
+    let good = [("Origin", "http://good.example")];
+    let forbidden = json!({"code": 4, "message": "Forbidden"});
+    let handshake_target = "/socket.io/?EIO=4&transport=polling";
+
+    let a = request(port, "GET", handshake_target, &evil, b"");
+    assert_eq!(a.status, 403);
+    assert_eq!(a.header("content-type"), Some("application/json"));
+    assert_eq!(a.json(), forbidden);
+    assert_eq!(a.header("access-control-allow-origin"), None);
+    let a = request(port, "OPTIONS", handshake_target, &evil, b"");
+    assert_eq!(a.status, 403);
+
+    let a = request(port, "GET", handshake_target, &good, b"");
+    assert_eq!(a.status, 200);
+    assert_eq!(
+        a.header("access-control-allow-origin"),
+        Some("http://good.example")
+    );
+    let sid = handshake(port); // no Origin: not a browser, not refused
+    let target = format!("/socket.io/?{}", q(&sid));
+
+    // Cross-site websocket hijacking: a websocket handshake from another site is refused,
+    // new session or upgrade alike.
+    for query in [
+        "EIO=4&transport=websocket".to_owned(),
+        format!("EIO=4&transport=websocket&sid={sid}"),
+    ] {
+        match crate::raw::ws_connect(port, &query, &evil) {
+            Err(tungstenite::Error::Http(resp)) => {
+                assert_eq!(resp.status().as_u16(), 403, "{query}");
+                let body = resp.body().clone().unwrap_or_default();
+                assert_eq!(
+                    serde_json::from_slice::<serde_json::Value>(&body).unwrap(),
+                    forbidden
+                );
+            }
+            other => panic!("{query}: expected 403, got {:?}", other.map(|(_, r)| r)),
+        }
+    }
+    let a = request(port, "POST", &target, &evil, b"40");
+    assert_eq!(a.status, 403);
+    assert_eq!(a.json(), forbidden);
+    let a = request(port, "GET", &target, &evil, b"");
+    assert_eq!(a.status, 403);
+
+    // The session never saw those requests.
+    assert_eq!(request(port, "POST", &target, &good, b"40").status, 200);
+    let g = request(port, "GET", &target, &good, b"");
+    assert!(g.text().starts_with("40{\"sid\""), "{}", g.text());
+    let (_ws, resp) = crate::raw::ws_connect(port, "EIO=4&transport=websocket", &good)
+        .expect("websocket from an allowed origin");
+    assert_eq!(resp.status().as_u16(), 101);
 }
 
 /// `allowRequest` refusing a handshake: 403 with the hook's message.
@@ -434,6 +608,158 @@ pub fn engine_only_echo<D: Driver>() {
     assert_eq!(ws.read().unwrap().into_data().to_vec(), vec![9u8, 8, 7]);
 }
 
+/// Rounds of each edge-case race: each must hold every time, on every runtime.
+const ROUNDS: usize = 50;
+
+/// A websocket carrying the id of a session that already upgraded: as Node, the websocket
+/// handshake completes (101) and that websocket is then closed; the session is unaffected.
+pub fn edge_websocket_for_an_upgraded_session_is_closed<D: Driver>() {
+    use tungstenite::Message;
+    let port = start::<D>();
+    for round in 0..ROUNDS {
+        let sid = handshake(port);
+        let mut ws = crate::raw::probe(port, &sid);
+        ws.send(Message::text("5")).unwrap();
+        ws.send(Message::text("40")).unwrap();
+        let connect = ws.read().unwrap().into_text().unwrap();
+        assert!(connect.starts_with("40{\"sid\""), "{connect}");
+
+        let query = format!("EIO=4&transport=websocket&sid={sid}");
+        let (mut second, resp) = crate::raw::ws_connect(port, &query, &[])
+            .unwrap_or_else(|e| panic!("round {round}: second websocket handshake: {e}"));
+        assert_eq!(resp.status().as_u16(), 101, "round {round}");
+        match second.read() {
+            Ok(Message::Close(_)) | Err(_) => {}
+            Ok(m) => panic!("round {round}: unexpected frame on the second websocket: {m:?}"),
+        }
+
+        // The first websocket goes on.
+        ws.send(Message::text("421[\"echo\",\"still here\"]"))
+            .unwrap();
+        loop {
+            let m = ws.read().unwrap().into_text().unwrap();
+            if m.starts_with("42[\"welcome\"") {
+                continue;
+            }
+            assert_eq!(m.as_str(), "431[\"still here\"]", "round {round}");
+            break;
+        }
+    }
+}
+
+/// The client's `close` (POST `1`) racing a long-poll: the `GET` gets 200 `6` whichever the
+/// server handles first, and a `GET` sent just after the `close` too.
+pub fn edge_client_close_racing_a_long_poll_gets_noop<D: Driver>() {
+    use std::sync::{Arc, Barrier};
+    let port = start::<D>();
+    for round in 0..ROUNDS {
+        let sid = handshake(port);
+        let query = q(&sid);
+        let barrier = Arc::new(Barrier::new(2));
+        let long_poll = {
+            let (query, barrier) = (query.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                get(port, &query)
+            })
+        };
+        barrier.wait();
+        let p = post(port, &query, b"1");
+        let g = long_poll.join().unwrap();
+        assert_eq!((p.status, p.text().as_str()), (200, "ok"), "round {round}");
+        assert_eq!(
+            (g.status, g.text().as_str()),
+            (200, "6"),
+            "round {round}: the long-poll racing the close"
+        );
+        assert_eq!(g.header("content-type"), Some("text/plain; charset=UTF-8"));
+        // Strictly after the close: the session is gone, the late GET still gets `noop`.
+        let late = get(port, &query);
+        assert_eq!(
+            (late.status, late.text().as_str()),
+            (200, "6"),
+            "round {round}"
+        );
+        // Anything else is an unknown session, as in Node.
+        let p = post(port, &query, b"40");
+        assert_eq!(p.status, 400, "round {round}");
+        assert_eq!(
+            p.json(),
+            json!({"code": 1, "message": "Session ID unknown"})
+        );
+    }
+}
+
+/// pingInterval 300 ms, pingTimeout 200 ms, a polling client that never answers: a `GET`
+/// sent 500 ms after the handshake finds the session gone (400), however late the server's
+/// own timer wakes up.
+pub fn edge_missing_pong_session_is_gone_at_the_deadline<D: Driver>() {
+    let config = ServerConfig::default()
+        .ping_interval(Duration::from_millis(300))
+        .ping_timeout(Duration::from_millis(200));
+    let port = D::start(config, app::setup).port;
+    // Five clients at a time, ten rounds each: 50 rounds, and a busier server.
+    let clients: Vec<_> = (0..5)
+        .map(|c| {
+            std::thread::spawn(move || {
+                for round in 0..ROUNDS / 5 {
+                    let sid = handshake(port);
+                    // The scenario's own timing (the pong deadline), not a wait for the server.
+                    let answered = std::time::Instant::now();
+                    let at = answered + Duration::from_millis(500);
+                    std::thread::sleep(at.saturating_duration_since(std::time::Instant::now()));
+                    let g = get(port, &q(&sid));
+                    assert_eq!(
+                        (g.status, g.json()),
+                        (400, json!({"code": 1, "message": "Session ID unknown"})),
+                        "client {c} round {round}: {}",
+                        g.text()
+                    );
+                }
+            })
+        })
+        .collect();
+    for c in clients {
+        c.join().unwrap();
+    }
+}
+
+/// Once the client sent `upgrade` (`5`) on its websocket, a long-poll `GET` gets 400, even
+/// when the two reach the server at once on different threads; the session goes on over the
+/// websocket.
+pub fn edge_get_racing_the_upgrade_is_400<D: Driver>() {
+    use std::sync::{Arc, Barrier};
+    use tungstenite::Message;
+    let port = start::<D>();
+    for round in 0..ROUNDS {
+        let sid = handshake(port);
+        let mut ws = crate::raw::probe(port, &sid);
+        let barrier = Arc::new(Barrier::new(2));
+        let long_poll = {
+            let (query, barrier) = (q(&sid), barrier.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                get(port, &query)
+            })
+        };
+        barrier.wait();
+        ws.send(Message::text("5")).unwrap();
+        let g = long_poll.join().unwrap();
+        assert_eq!(
+            (g.status, g.json()),
+            (400, json!({"code": 3, "message": "Bad request"})),
+            "round {round}: {}",
+            g.text()
+        );
+        ws.send(Message::text("40")).unwrap();
+        let connect = ws.read().unwrap().into_text().unwrap();
+        assert!(
+            connect.starts_with("40{\"sid\""),
+            "round {round}: {connect}"
+        );
+    }
+}
+
 /// Instantiates the raw suite for a driver.
 #[macro_export]
 macro_rules! raw_suite {
@@ -441,8 +767,13 @@ macro_rules! raw_suite {
         $crate::raw_suite!(@ $driver; handshake_json, error_answers, polling_exchange,
             malformed_packet_closes_only_that_session, oversized_body_is_413,
             concurrent_get_closes_the_session, missing_pong_closes_the_session,
-            pong_keeps_the_session, raw_websocket, cors_headers, allow_request_refuses,
-            cookie_is_set, serve_client_bundle, server_close, engine_only_echo);
+            pong_keeps_the_session, raw_websocket, cors_headers, cors_any_is_a_literal_star,
+            cors_preflight_reflects_request_headers, cors_enforced_origin_refuses_other_sites,
+            allow_request_refuses, cookie_is_set, serve_client_bundle, server_close,
+            engine_only_echo, edge_websocket_for_an_upgraded_session_is_closed,
+            edge_client_close_racing_a_long_poll_gets_noop,
+            edge_missing_pong_session_is_gone_at_the_deadline,
+            edge_get_racing_the_upgrade_is_400);
     };
     (@ $driver:ty; $($name:ident),*) => {
         $( #[test] fn $name() { $crate::raw_suite::$name::<$driver>(); } )*

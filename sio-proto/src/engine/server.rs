@@ -17,338 +17,37 @@
 //! held `GET` when the server ends the session.
 
 use std::collections::VecDeque;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 
 use super::packet::{self, Frame, Message, OpenData, Packet};
 use super::{earliest, CloseReason, TransportKind};
 use crate::error::{ProtocolError, UsageError};
-use crate::id::IdGenerator;
 
-/// Which transports the server accepts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Transports {
-    /// HTTP long-polling.
-    pub polling: bool,
-    /// WebSocket.
-    pub websocket: bool,
-}
+mod config;
+mod router;
 
-impl Transports {
-    /// Whether `t` is enabled.
-    pub fn allows(&self, t: TransportKind) -> bool {
-        match t {
-            TransportKind::Polling => self.polling,
-            TransportKind::WebSocket => self.websocket,
-        }
-    }
-}
-
-impl Default for Transports {
-    fn default() -> Self {
-        Self {
-            polling: true,
-            websocket: true,
-        }
-    }
-}
-
-/// Engine.IO server configuration. Defaults are Node's where Node has one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ServerConfig {
-    /// Time between two pings (Node `pingInterval`, 25 s).
-    pub ping_interval: Duration,
-    /// Time to wait for a pong before closing with `ping timeout` (Node `pingTimeout`, 20 s).
-    pub ping_timeout: Duration,
-    /// Time a websocket probe has to complete the upgrade (Node `upgradeTimeout`, 10 s).
-    pub upgrade_timeout: Duration,
-    /// Largest accepted POST body or websocket message in bytes (Node `maxHttpBufferSize`,
-    /// 1e6); also announced as `maxPayload` in the handshake.
-    pub max_http_buffer_size: usize,
-    /// Accepted transports (Node `transports`, both).
-    pub transports: Transports,
-    /// Whether polling sessions may upgrade to websocket (Node `allowUpgrades`, true).
-    pub allow_upgrades: bool,
-    /// Bound on outbound frames waiting for a transport (default 4096). A send that would go
-    /// over it is refused with [`UsageError::QueueFull`] and closes the session with
-    /// [`CloseReason::SendBufferFull`]: a client that does not read what is sent to it is
-    /// disconnected, not buffered for without bound.
-    pub max_queue: usize,
-    /// Bound on the bytes of the outbound frames waiting for a transport (default 8 MiB; the
-    /// same rule as `max_queue`). Queued frames usually share their bytes with other sessions
-    /// (a broadcast is encoded once), but a client that stopped reading keeps every one of
-    /// them alive: this bounds what one such client can pin.
-    pub max_queue_bytes: usize,
-    /// Bound on packets in one POST body (default 10 000): a 1 MB body of tiny packets
-    /// cannot make one request do unbounded work.
-    pub max_packets_per_payload: usize,
-    /// How long a closing polling session waits for a `GET` to deliver the `close` packet
-    /// (Node's polling `closeTimeout`, 30 s).
-    pub close_timeout: Duration,
-}
-
-impl Default for ServerConfig {
-    fn default() -> Self {
-        Self {
-            ping_interval: Duration::from_millis(25_000),
-            ping_timeout: Duration::from_millis(20_000),
-            upgrade_timeout: Duration::from_millis(10_000),
-            max_http_buffer_size: 1_000_000,
-            transports: Transports::default(),
-            allow_upgrades: true,
-            max_queue: 4096,
-            max_queue_bytes: 8 << 20,
-            max_packets_per_payload: 10_000,
-            close_timeout: Duration::from_millis(30_000),
-        }
-    }
-}
-
-/// The HTTP method of a request, as far as Engine.IO cares.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Method {
-    /// `GET`: handshake, long-poll, or websocket upgrade.
-    Get,
-    /// `POST`: long-polling upload.
-    Post,
-    /// `OPTIONS`: CORS preflight (answered by the HTTP layer).
-    Options,
-    /// Anything else.
-    Other,
-}
-
-/// What the router needs to know about an HTTP request.
-#[derive(Debug, Clone, Copy)]
-pub struct Request<'a> {
-    /// The method.
-    pub method: Method,
-    /// The raw query string, without `?`.
-    pub query: &'a str,
-    /// Whether the request asks for a websocket upgrade (`Upgrade: websocket`).
-    pub websocket_upgrade: bool,
-    /// The raw `Origin` header, if present.
-    pub origin: Option<&'a [u8]>,
-}
-
-/// The error codes of Node's `engine.io` server, sent as `{"code":N,"message":"..."}`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ErrorCode {
-    /// 0, `Transport unknown`: missing, unknown or disabled transport.
-    UnknownTransport = 0,
-    /// 1, `Session ID unknown`.
-    UnknownSid = 1,
-    /// 2, `Bad handshake method`: a handshake that is not a `GET`.
-    BadHandshakeMethod = 2,
-    /// 3, `Bad request`: transport mismatch, websocket handshake without upgrade, bad origin.
-    BadRequest = 3,
-    /// 4, `Forbidden`: refused by the application's `allowRequest`.
-    Forbidden = 4,
-    /// 5, `Unsupported protocol version`: `EIO` is not `4`.
-    UnsupportedProtocolVersion = 5,
-}
-
-impl ErrorCode {
-    /// Node's message for the code.
-    pub fn message(self) -> &'static str {
-        match self {
-            ErrorCode::UnknownTransport => "Transport unknown",
-            ErrorCode::UnknownSid => "Session ID unknown",
-            ErrorCode::BadHandshakeMethod => "Bad handshake method",
-            ErrorCode::BadRequest => "Bad request",
-            ErrorCode::Forbidden => "Forbidden",
-            ErrorCode::UnsupportedProtocolVersion => "Unsupported protocol version",
-        }
-    }
-
-    /// The HTTP status Node answers with: 403 for `Forbidden`, 400 otherwise.
-    pub fn status(self) -> u16 {
-        if self == ErrorCode::Forbidden {
-            403
-        } else {
-            400
-        }
-    }
-}
-
-/// An immediate HTTP answer that rejects a request.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ErrorResponse {
-    /// The HTTP status.
-    pub status: u16,
-    /// The Engine.IO error code.
-    pub code: ErrorCode,
-    /// The JSON body (`application/json`).
-    pub body: Bytes,
-}
-
-impl ErrorResponse {
-    /// The answer for `code` with Node's message.
-    pub fn new(code: ErrorCode) -> Self {
-        Self::with_message(code, code.message())
-    }
-
-    /// The answer for `code` with a custom message (as `allowRequest` may give).
-    pub fn with_message(code: ErrorCode, message: &str) -> Self {
-        let body = serde_json::json!({ "code": code as u8, "message": message });
-        Self {
-            status: code.status(),
-            code,
-            body: Bytes::from(body.to_string()),
-        }
-    }
-}
-
-/// A request for an existing session, as classified by the router.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SessionRequest {
-    /// A long-polling `GET` (feed it to [`ServerSession::handle_poll_get`]).
-    PollGet,
-    /// A long-polling `POST` (feed its body to [`ServerSession::handle_poll_post`]).
-    PollPost,
-    /// A websocket upgrade of a polling session (accept the websocket, then call
-    /// [`ServerSession::handle_ws_open`]).
-    WebSocket,
-}
-
-/// Where a request goes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Route {
-    /// A new session: run the application's `allowRequest` if any, then call
-    /// [`EngineServer::accept`] (for websocket, after completing the websocket handshake).
-    Handshake(TransportKind),
-    /// A request for the existing session `sid`.
-    Session {
-        /// The session id from the query.
-        sid: String,
-        /// What kind of request it is.
-        kind: SessionRequest,
-    },
-    /// Answer at once with this error.
-    Reject(ErrorResponse),
-}
-
-/// The Engine.IO request router and session factory.
-///
-/// It keeps no per-session state: the runtime owns the sessions and tells the router, through
-/// the `lookup` closure of [`EngineServer::route`], which transport a known session uses.
-#[derive(Debug)]
-pub struct EngineServer {
-    config: ServerConfig,
-    ids: IdGenerator,
-}
-
-impl EngineServer {
-    /// A router with `config`, drawing session ids from `ids`.
-    pub fn new(config: ServerConfig, ids: IdGenerator) -> Self {
-        Self { config, ids }
-    }
-
-    /// The configuration.
-    pub fn config(&self) -> &ServerConfig {
-        &self.config
-    }
-
-    /// Classifies a request, with the checks and error answers of Node's server, in its order:
-    /// transport, origin header, session id (unknown, transport mismatch), handshake method,
-    /// websocket handshake without upgrade, protocol version.
-    pub fn route(
-        &self,
-        req: &Request<'_>,
-        lookup: impl FnOnce(&str) -> Option<TransportKind>,
-    ) -> Route {
-        let q = Query::parse(req.query);
-        let transport = match q.transport.and_then(TransportKind::parse) {
-            Some(t) if self.config.transports.allows(t) => t,
-            _ => return Route::Reject(ErrorResponse::new(ErrorCode::UnknownTransport)),
-        };
-        if let Some(origin) = req.origin {
-            if origin
-                .iter()
-                .any(|&c| (c < 0x20 && c != b'\t') || c == 0x7f)
-            {
-                return Route::Reject(ErrorResponse::new(ErrorCode::BadRequest));
-            }
-        }
-        if let Some(sid) = q.sid {
-            let Some(current) = lookup(sid) else {
-                return Route::Reject(ErrorResponse::new(ErrorCode::UnknownSid));
-            };
-            let kind = match (transport, req.websocket_upgrade) {
-                (TransportKind::WebSocket, true) if current == TransportKind::Polling => {
-                    SessionRequest::WebSocket
-                }
-                (TransportKind::Polling, false) if current == TransportKind::Polling => {
-                    match req.method {
-                        Method::Get => SessionRequest::PollGet,
-                        Method::Post => SessionRequest::PollPost,
-                        _ => return Route::Reject(ErrorResponse::new(ErrorCode::BadRequest)),
-                    }
-                }
-                _ => return Route::Reject(ErrorResponse::new(ErrorCode::BadRequest)),
-            };
-            return Route::Session {
-                sid: sid.to_owned(),
-                kind,
-            };
-        }
-        if req.method != Method::Get {
-            return Route::Reject(ErrorResponse::new(ErrorCode::BadHandshakeMethod));
-        }
-        if transport == TransportKind::WebSocket && !req.websocket_upgrade {
-            return Route::Reject(ErrorResponse::new(ErrorCode::BadRequest));
-        }
-        if q.eio != Some("4") {
-            return Route::Reject(ErrorResponse::new(ErrorCode::UnsupportedProtocolVersion));
-        }
-        Route::Handshake(transport)
-    }
-
-    /// Creates the session for an accepted handshake. Its first transmit is the `open` packet:
-    /// the body of the handshake `GET` for polling, the first frame for websocket.
-    pub fn accept(&mut self, now: Instant, transport: TransportKind) -> ServerSession {
-        let sid = self.ids.next_id();
-        ServerSession::new(now, sid, transport, self.config)
-    }
-}
-
-/// The Engine.IO query parameters.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct Query<'a> {
-    /// `EIO`.
-    pub eio: Option<&'a str>,
-    /// `transport`.
-    pub transport: Option<&'a str>,
-    /// `sid`.
-    pub sid: Option<&'a str>,
-}
-
-impl<'a> Query<'a> {
-    /// Reads `EIO`, `transport` and `sid` from a raw query string (first occurrence wins;
-    /// values are used as they are, since valid ones need no percent-decoding).
-    pub fn parse(query: &'a str) -> Self {
-        let mut q = Query::default();
-        for pair in query.split('&') {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            let slot = match k {
-                "EIO" => &mut q.eio,
-                "transport" => &mut q.transport,
-                "sid" => &mut q.sid,
-                _ => continue,
-            };
-            if slot.is_none() && !v.is_empty() {
-                *slot = Some(v);
-            }
-        }
-        q
-    }
-}
+pub use config::{ServerConfig, Transports};
+pub use router::{
+    ClosedSessions, EngineServer, ErrorCode, ErrorResponse, Method, Query, Request, Route,
+    SessionLookup, SessionRequest,
+};
 
 /// Something the runtime must write.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Transmit {
     /// Answer the held long-polling `GET`: status 200, `text/plain; charset=UTF-8`, this body.
     PollResponse(Bytes),
+    /// Answer the held long-polling `GET` with an error: this status and JSON body
+    /// (`application/json`). Sent to a `GET` held while an upgrade was pending when the
+    /// upgrade completes: the session no longer polls.
+    PollReject {
+        /// HTTP status.
+        status: u16,
+        /// JSON body.
+        body: Bytes,
+    },
     /// Write this frame on the session's websocket (the active one, or the probing one during
     /// an upgrade).
     Ws(Frame),
@@ -375,6 +74,9 @@ pub enum PollGet {
     /// Held: the answer will come as [`Transmit::PollResponse`] (possibly from this very
     /// call's drain).
     Held,
+    /// Answer at once with status 200, `text/plain; charset=UTF-8`, this body (`noop` for a
+    /// `GET` that arrives after the client closed the session over long-polling).
+    Answer(Bytes),
     /// Answer at once with this error status and body (empty body for an overlapping `GET`).
     Reject {
         /// HTTP status.
@@ -426,6 +128,8 @@ struct Timers {
     pong: Option<Instant>,
     upgrade: Option<Instant>,
     close: Option<Instant>,
+    /// Release (with `noop`) of a `GET` held while an upgrade is pending.
+    release: Option<Instant>,
 }
 
 /// One Engine.IO session on the server (see the module docs for the drive loop).
@@ -437,6 +141,11 @@ pub struct ServerSession {
     state: State,
     upgrade: Upgrade,
     held_get: bool,
+    /// The held `GET` arrived while an upgrade was pending (`3probe` sent): it is answered
+    /// 400 if the upgrade completes, `noop` at `timers.release`, normally if it is cancelled.
+    held_in_upgrade: bool,
+    /// Closed by the client's `close` packet over long-polling (see [`ServerSession::lingers`]).
+    closed_by_client_poll: bool,
     ws_close_pending: bool,
     pending_close_reason: Option<CloseReason>,
     queue: VecDeque<Frame>,
@@ -473,6 +182,8 @@ impl ServerSession {
             upgrade: Upgrade::None,
             // The handshake GET is answered by the first poll response.
             held_get: transport == TransportKind::Polling,
+            held_in_upgrade: false,
+            closed_by_client_poll: false,
             ws_close_pending: false,
             pending_close_reason: None,
             queue: VecDeque::new(),
@@ -507,6 +218,14 @@ impl ServerSession {
     /// Whether the session is closed.
     pub fn is_closed(&self) -> bool {
         self.state == State::Closed
+    }
+
+    /// Whether the session was closed by the client's `close` packet over long-polling. The
+    /// runtime then keeps its id in [`ClosedSessions`] for a moment, so that a long-poll `GET`
+    /// racing the `close` gets `noop` even after the session is gone ([`Route::Noop`]); a
+    /// `GET` that still reaches this session gets `noop` too.
+    pub fn lingers(&self) -> bool {
+        self.closed_by_client_poll
     }
 
     /// Whether a websocket probe is attached.
@@ -576,6 +295,7 @@ impl ServerSession {
     /// Closes the session from the server side (`forced close`, or `server shutting down`).
     /// Queued packets are still delivered first.
     pub fn close(&mut self, now: Instant, reason: CloseReason) {
+        self.fire_due(now);
         if self.state != State::Open {
             return;
         }
@@ -605,9 +325,24 @@ impl ServerSession {
     }
 
     /// A long-polling `GET` routed to this session.
-    pub fn handle_poll_get(&mut self, _now: Instant) -> PollGet {
-        if self.state == State::Closed || self.transport != TransportKind::Polling {
+    ///
+    /// While an upgrade is pending (`3probe` sent), a new `GET` is held: it gets 400 if the
+    /// upgrade completes, `noop` after [`ServerConfig::upgrade_noop_delay`] otherwise, and is
+    /// handled normally if the upgrade is cancelled first. After a client `close` over
+    /// long-polling, a late `GET` gets `noop` (see [`ServerSession::lingers`]).
+    pub fn handle_poll_get(&mut self, now: Instant) -> PollGet {
+        self.fire_due(now);
+        if self.state == State::Closed && self.closed_by_client_poll {
+            // The client's `close` overtook this long-poll: answer it as if it had been held
+            // when the `close` came (Node releases the held `GET` with `noop`).
+            return PollGet::Answer(Packet::Noop.encode_text());
+        }
+        if self.state == State::Closed {
             return reject(ErrorResponse::new(ErrorCode::UnknownSid));
+        }
+        if self.transport != TransportKind::Polling {
+            // Node's "transport mismatch".
+            return reject(ErrorResponse::new(ErrorCode::BadRequest));
         }
         if self.held_get {
             // Node answers the overlapping request with 400 and closes the session: the held
@@ -623,8 +358,15 @@ impl ServerSession {
         }
         self.held_get = true;
         if self.upgrade == Upgrade::Probed && self.state == State::Open {
-            // Release the client so that it can complete the upgrade.
-            self.answer_get(Packet::Noop.encode_text());
+            // The client is switching: it will either send `upgrade` (this GET then gets 400)
+            // or still needs this GET answered to finish pausing its polling (released with
+            // `noop` shortly, as Node's fast-upgrade check does).
+            if self.config.upgrade_noop_delay.is_zero() {
+                self.answer_get(Packet::Noop.encode_text());
+            } else {
+                self.held_in_upgrade = true;
+                self.timers.release = Some(now + self.config.upgrade_noop_delay);
+            }
         } else {
             self.flush();
         }
@@ -633,6 +375,7 @@ impl ServerSession {
 
     /// A long-polling `POST` body routed to this session.
     pub fn handle_poll_post(&mut self, now: Instant, body: Bytes) -> PostResponse {
+        self.fire_due(now);
         if body.len() > self.config.max_http_buffer_size {
             return PostResponse {
                 status: 413,
@@ -640,7 +383,12 @@ impl ServerSession {
             };
         }
         if self.state == State::Closed || self.transport != TransportKind::Polling {
-            let e = ErrorResponse::new(ErrorCode::UnknownSid);
+            let code = if self.state == State::Closed {
+                ErrorCode::UnknownSid
+            } else {
+                ErrorCode::BadRequest
+            };
+            let e = ErrorResponse::new(code);
             return PostResponse {
                 status: e.status,
                 body: e.body,
@@ -672,6 +420,7 @@ impl ServerSession {
     /// accepted. Returns an error, and the runtime closes that websocket, when upgrades are
     /// off or one is already under way.
     pub fn handle_ws_open(&mut self, now: Instant) -> Result<(), ProtocolError> {
+        self.fire_due(now);
         if self.state != State::Open
             || self.transport != TransportKind::Polling
             || self.upgrade != Upgrade::None
@@ -688,6 +437,7 @@ impl ServerSession {
 
     /// A frame read from the session's websocket (active or probing).
     pub fn handle_ws_frame(&mut self, now: Instant, frame: Frame) {
+        self.fire_due(now);
         if self.state == State::Closed {
             return;
         }
@@ -714,7 +464,8 @@ impl ServerSession {
     }
 
     /// The session's websocket closed (or failed, when `error` is set).
-    pub fn handle_ws_closed(&mut self, _now: Instant, error: bool) {
+    pub fn handle_ws_closed(&mut self, now: Instant, error: bool) {
+        self.fire_due(now);
         if self.state == State::Closed {
             return;
         }
@@ -729,50 +480,75 @@ impl ServerSession {
         } else if self.upgrade != Upgrade::None {
             self.upgrade = Upgrade::None;
             self.timers.upgrade = None;
+            self.end_upgrade_hold();
             self.flush();
         }
     }
 
     /// The held long-poll `GET`'s connection went away before it was answered.
-    pub fn handle_poll_aborted(&mut self, _now: Instant) {
+    pub fn handle_poll_aborted(&mut self, now: Instant) {
+        self.fire_due(now);
         if self.held_get && self.state != State::Closed {
             // Node treats a client that drops its long-poll as gone.
             self.held_get = false;
+            self.end_upgrade_hold();
             self.finish(CloseReason::TransportClose);
         }
     }
 
-    /// Fires the timers due at `now`.
+    /// Fires every timer due at `now`, in order. A deadline that follows from a timer (the
+    /// pong deadline after a ping) counts from when that timer was due, not from when the
+    /// driver got to it, so a late driver never stretches the heartbeat.
+    ///
+    /// Every `handle_*` method (and [`ServerSession::close`]) first fires the timers due at its
+    /// `now`, so an input handled late sees the session as it is at that instant: a `GET` after
+    /// the pong deadline finds the session closed even if the driver's timer has not woken yet.
     pub fn handle_timeout(&mut self, now: Instant) {
-        if self.state == State::Closed {
-            return;
-        }
-        if self.timers.close.is_some_and(|t| t <= now) {
-            self.timers.close = None;
-            let reason = self
-                .pending_close_reason
-                .unwrap_or(CloseReason::ForcedClose);
-            self.finish(reason);
-            return;
-        }
-        if self.timers.pong.is_some_and(|t| t <= now) {
-            self.timers.pong = None;
-            self.fail(CloseReason::PingTimeout);
-            return;
-        }
-        if self.timers.upgrade.is_some_and(|t| t <= now) {
-            self.cancel_upgrade();
-        }
-        if self.timers.ping.is_some_and(|t| t <= now) {
-            self.timers.ping = None;
-            self.timers.pong = Some(now + self.config.ping_timeout);
-            // While closing no ping is sent (Node's `sendPacket` refuses), but the pong
-            // deadline is armed all the same: it bounds how long a closing session lasts.
-            if self.state == State::Open {
-                // A ping ignores the queue bound: dropping it would end a healthy session.
-                self.enqueue(Packet::Ping(Bytes::new()).encode());
-                self.flush();
+        // Each round clears a timer or ends the session: bounded by the number of timers.
+        for _ in 0..8 {
+            if self.state == State::Closed {
+                return;
             }
+            let t = self.timers;
+            let due = |x: Option<Instant>| x.filter(|&d| d <= now);
+            if due(t.close).is_some() {
+                self.timers.close = None;
+                let reason = self
+                    .pending_close_reason
+                    .unwrap_or(CloseReason::ForcedClose);
+                self.finish(reason);
+                return;
+            }
+            if due(t.pong).is_some() {
+                self.timers.pong = None;
+                self.fail(CloseReason::PingTimeout);
+                return;
+            }
+            if due(t.upgrade).is_some() {
+                self.timers.upgrade = None;
+                self.cancel_upgrade();
+                continue;
+            }
+            if let Some(at) = due(t.ping) {
+                self.timers.ping = None;
+                self.timers.pong = Some(at + self.config.ping_timeout);
+                // While closing no ping is sent (Node's `sendPacket` refuses), but the pong
+                // deadline is armed all the same: it bounds how long a closing session lasts.
+                if self.state == State::Open {
+                    // A ping ignores the queue bound: dropping it would end a healthy session.
+                    self.enqueue(Packet::Ping(Bytes::new()).encode());
+                    self.flush();
+                }
+                continue;
+            }
+            if due(t.release).is_some() {
+                self.timers.release = None;
+                if self.held_get && self.held_in_upgrade {
+                    self.answer_get(Packet::Noop.encode_text());
+                }
+                continue;
+            }
+            return;
         }
     }
 
@@ -782,7 +558,7 @@ impl ServerSession {
             return None;
         }
         let t = self.timers;
-        earliest([t.ping, t.pong, t.upgrade, t.close])
+        earliest([t.ping, t.pong, t.upgrade, t.close, t.release])
     }
 
     /// The next thing to write, if any.
@@ -830,6 +606,7 @@ impl ServerSession {
                     // Node releases the held long-poll with `noop` on a client `close`.
                     self.answer_get(Packet::Noop.encode_text());
                 }
+                self.closed_by_client_poll = !from_ws;
                 if from_ws {
                     self.ws_close_pending = true;
                 }
@@ -855,7 +632,17 @@ impl ServerSession {
             (Upgrade::Probed | Upgrade::Probing, Ok(Packet::Upgrade)) => {
                 self.upgrade = Upgrade::None;
                 self.timers.upgrade = None;
-                if self.held_get {
+                if self.held_get && self.held_in_upgrade {
+                    // A GET sent after the client started switching: the session no longer
+                    // polls (Node's "transport mismatch").
+                    self.held_get = false;
+                    self.end_upgrade_hold();
+                    let e = ErrorResponse::new(ErrorCode::BadRequest);
+                    self.control.push_back(Transmit::PollReject {
+                        status: e.status,
+                        body: e.body,
+                    });
+                } else if self.held_get {
                     self.answer_get(Packet::Noop.encode_text());
                 }
                 self.transport = TransportKind::WebSocket;
@@ -881,12 +668,28 @@ impl ServerSession {
             self.upgrade = Upgrade::None;
             self.timers.upgrade = None;
             self.control.push_back(Transmit::WsClose);
+            // A GET held because of the upgrade is an ordinary long-poll again.
+            self.end_upgrade_hold();
             self.flush();
+        }
+    }
+
+    /// The held `GET` (if any) is no longer held because of a pending upgrade.
+    fn end_upgrade_hold(&mut self) {
+        self.held_in_upgrade = false;
+        self.timers.release = None;
+    }
+
+    /// Fires the timers already due at `now` (see [`ServerSession::handle_timeout`]).
+    fn fire_due(&mut self, now: Instant) {
+        if self.poll_timeout().is_some_and(|t| t <= now) {
+            self.handle_timeout(now);
         }
     }
 
     fn answer_get(&mut self, body: Bytes) {
         self.held_get = false;
+        self.end_upgrade_hold();
         self.control.push_back(Transmit::PollResponse(body));
     }
 

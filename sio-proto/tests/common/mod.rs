@@ -78,6 +78,13 @@ pub struct Pair {
 impl Pair {
     /// A pair with the given configs; the client is not opened yet.
     pub fn new(server: ServerConfig, conn: ConnectionConfig, client: ManagerConfig) -> Self {
+        // `settle` runs without time passing: a GET that reaches the server while an upgrade
+        // is pending is answered at once rather than after the (real-time) release delay
+        // (`engine_server.rs` tests the delay itself).
+        let server = ServerConfig {
+            upgrade_noop_delay: Duration::ZERO,
+            ..server
+        };
         Self {
             now: start(),
             router: EngineServer::new(server, IdGenerator::from_u64(1)),
@@ -255,6 +262,9 @@ impl Pair {
                         self.wire.push(Wire::Up("GET".into()));
                         match self.conn().handle_poll_get(now) {
                             PollGet::Held => self.held_get = true,
+                            PollGet::Answer(body) => {
+                                self.client.handle_poll_response(now, gen, Ok((200, body)));
+                            }
                             PollGet::Reject { status, body } => {
                                 self.client
                                     .handle_poll_response(now, gen, Ok((status, body)));
@@ -346,6 +356,15 @@ impl Pair {
                 if self.held_get {
                     self.held_get = false;
                     self.client.handle_poll_response(now, gen, Ok((200, body)));
+                }
+            }
+            ServerTransmit::PollReject { status, body } => {
+                self.wire
+                    .push(Wire::Down(format!("GET <- {status} {}", show(&body))));
+                if self.held_get {
+                    self.held_get = false;
+                    self.client
+                        .handle_poll_response(now, gen, Ok((status, body)));
                 }
             }
             ServerTransmit::Ws(frame) => {

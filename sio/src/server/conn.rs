@@ -68,6 +68,12 @@ impl Machine {
     fn is_closed(&self) -> bool {
         both!(self, m => m.is_closed())
     }
+    fn lingers(&self) -> bool {
+        match self {
+            Machine::Socket(c) => c.engine().lingers(),
+            Machine::Engine(s) => s.lingers(),
+        }
+    }
     fn handle_poll_get(&mut self, now: Instant) -> PollGet {
         both!(self, m => m.handle_poll_get(now))
     }
@@ -515,6 +521,9 @@ impl ConnTask {
                         });
                     }
                 }
+                PollGet::Answer(body) => {
+                    let _ = tx.send(HttpReply { status: 200, body });
+                }
                 PollGet::Reject { status, body } => {
                     let _ = tx.send(HttpReply { status, body });
                 }
@@ -627,6 +636,7 @@ impl ConnTask {
                         Transmit::Ws(f) => last.extend(ws_message(f)),
                         Transmit::WsClose => break,
                         Transmit::PollResponse(body) => self.answer_get(200, body),
+                        Transmit::PollReject { status, body } => self.answer_get(status, body),
                     }
                 }
                 self.ws_flush = false;
@@ -668,6 +678,7 @@ impl ConnTask {
             progressed = true;
             match t {
                 Transmit::PollResponse(body) => self.answer_get(200, body),
+                Transmit::PollReject { status, body } => self.answer_get(status, body),
                 Transmit::Ws(frame) => {
                     if self.ws.is_some() {
                         self.ws_out = ws_message(frame);
@@ -796,7 +807,7 @@ impl ConnTask {
                 for (_, r) in self.acks.drain() {
                     r.send(Err(AckError::Disconnected));
                 }
-                self.server.remove_session(&self.sid);
+                self.server.session_closed(&self.sid, self.conn.lingers());
                 self.answer_get(200, Bytes::from_static(b"1"));
             }
         }
@@ -814,7 +825,7 @@ impl ConnTask {
             EngineEvent::Upgrading => {}
             EngineEvent::Upgraded => self.handle.transport.store(1, Ordering::Relaxed),
             EngineEvent::Closed(reason) => {
-                self.server.remove_session(&self.sid);
+                self.server.session_closed(&self.sid, self.conn.lingers());
                 self.answer_get(200, Bytes::from_static(b"1"));
                 let fs = catch("a close handler", || socket.dispatch_close(reason));
                 for f in fs.into_iter().flatten() {
@@ -1040,6 +1051,7 @@ mod tests {
         let sid = machine.sid().to_owned();
         let (h, rx) = channel(inner.config.inbox_limits(), TransportKind::WebSocket);
         crate::sync::lock(&inner.sessions)
+            .live
             .insert(sid, super::super::SessionEntry { handle: h.clone() });
         let ns = server.of("/");
         let socket = Socket::new("s1".into(), ns.clone(), h.clone(), Handshake::default());

@@ -21,7 +21,7 @@ use sio_proto::engine::TransportKind;
 
 use super::conn::{self, ConnTask, HttpReply, Input, Ws};
 use super::socket::{lock, Handshake};
-use super::{CorsOrigins, Server, ServerInner, SessionEntry};
+use super::{Cors, CorsOrigins, Server, ServerInner, SessionEntry};
 use crate::io::{FuturesIo, HyperIo};
 
 /// Answers requests outside the Socket.IO path (a page, a health check); `None` gives 404.
@@ -109,6 +109,10 @@ fn error_response(e: &ErrorResponse) -> Resp {
     response(e.status, "application/json", e.body.clone())
 }
 
+fn noop_response() -> Resp {
+    response(200, "text/plain; charset=UTF-8", Bytes::from_static(b"6"))
+}
+
 fn reply_response(r: HttpReply) -> Resp {
     if r.status == 200 {
         response(200, "text/plain; charset=UTF-8", r.body)
@@ -136,11 +140,24 @@ impl Server {
     {
         let inner = &self.inner;
         let origin = req.headers().get(header::ORIGIN).cloned();
-        let cors = cors_headers(inner, origin.as_ref());
+        let preflight = req.method() == HttpMethod::OPTIONS;
+        let cors = inner
+            .config
+            .cors
+            .as_ref()
+            .map(|c| cors_headers(c, origin.as_ref(), preflight.then(|| req.headers())));
         let path = req.uri().path();
         let base = inner.config.path.trim_end_matches('/');
         let mut resp = if path == base || path.strip_prefix(base) == Some("/") {
-            if req.method() == HttpMethod::OPTIONS && inner.config.cors.is_some() {
+            let refused = inner.config.cors.as_ref().is_some_and(|c| {
+                c.enforces_origin() && origin.as_ref().is_some_and(|o| !c.allows(o.as_bytes()))
+            });
+            if refused {
+                // Cross-site websocket hijacking (and cross-site polling) protection.
+                error_response(&ErrorResponse::new(ErrorCode::Forbidden))
+            } else if preflight && inner.config.cors.is_some() {
+                // (Node's `cors` also sets `Content-Length: 0`; HTTP forbids it on a 204 and
+                // hyper leaves it out.)
                 response(204, "", Bytes::new())
             } else {
                 self.engine_request(req, remote).await
@@ -179,21 +196,16 @@ impl Server {
             .headers()
             .get(header::ORIGIN)
             .map(|v| v.as_bytes().to_vec());
-        let route = {
-            let sessions = lock(&inner.sessions);
-            let router = lock(&inner.router);
-            router.route(
-                &EioRequest {
-                    method,
-                    query: &query,
-                    websocket_upgrade,
-                    origin: origin.as_deref(),
-                },
-                |sid| sessions.get(sid).map(|e| e.handle.transport()),
-            )
+        let eio = EioRequest {
+            method,
+            query: &query,
+            websocket_upgrade,
+            origin: origin.as_deref(),
         };
+        let route = self.route(&eio);
         match route {
             Route::Reject(e) => error_response(&e),
+            Route::Noop => noop_response(),
             Route::Handshake(kind) => {
                 if inner.closing.load(std::sync::atomic::Ordering::SeqCst) {
                     return error_response(&ErrorResponse::with_message(
@@ -222,18 +234,23 @@ impl Server {
                 }
             }
             Route::Session { sid, kind } => {
-                let Some(handle) = lock(&inner.sessions).get(&sid).map(|e| e.handle.clone()) else {
-                    return error_response(&ErrorResponse::new(ErrorCode::UnknownSid));
+                let handle = lock(&inner.sessions)
+                    .live
+                    .get(&sid)
+                    .map(|e| e.handle.clone());
+                let Some(handle) = handle else {
+                    return self.reroute_after_close(&eio);
                 };
                 match kind {
                     SessionRequest::PollGet => {
                         let (tx, rx) = oneshot::channel();
                         if handle.push(Input::PollGet(tx)).is_err() {
-                            return error_response(&ErrorResponse::new(ErrorCode::UnknownSid));
+                            return self.reroute_after_close(&eio);
                         }
                         match rx.await {
                             Ok(r) => reply_response(r),
-                            Err(_) => error_response(&ErrorResponse::new(ErrorCode::UnknownSid)),
+                            // The task ended with this GET still in its inbox.
+                            Err(_) => self.reroute_after_close(&eio),
                         }
                     }
                     SessionRequest::PollPost => {
@@ -254,6 +271,26 @@ impl Server {
                     }
                 }
             }
+        }
+    }
+
+    /// Routes a request with the current session index.
+    fn route(&self, eio: &EioRequest<'_>) -> Route {
+        let now = self.inner.rt.now();
+        let mut sessions = lock(&self.inner.sessions);
+        let router = lock(&self.inner.router);
+        router.route(eio, |sid| sessions.lookup(now, sid))
+    }
+
+    /// The answer to a request whose session ended between routing and handling, as the router
+    /// decides it now: `noop` for a long-poll `GET` that raced its client's `close` over
+    /// long-polling, 400 `Session ID unknown` otherwise.
+    fn reroute_after_close(&self, eio: &EioRequest<'_>) -> Resp {
+        match self.route(eio) {
+            Route::Noop => noop_response(),
+            Route::Reject(e) => error_response(&e),
+            // Session ids are never reused: the session cannot be back.
+            _ => error_response(&ErrorResponse::new(ErrorCode::UnknownSid)),
         }
     }
 
@@ -302,7 +339,7 @@ impl Server {
         }
         let sid = conn.sid().to_owned();
         let (handle, rx) = conn::channel(inner.config.inbox_limits(), TransportKind::Polling);
-        lock(&inner.sessions).insert(
+        lock(&inner.sessions).live.insert(
             sid.clone(),
             SessionEntry {
                 handle: handle.clone(),
@@ -374,7 +411,7 @@ impl Server {
                     let sid = conn.sid().to_owned();
                     let (handle, rx) =
                         conn::channel(inner.config.inbox_limits(), TransportKind::WebSocket);
-                    lock(&inner.sessions).insert(
+                    lock(&inner.sessions).live.insert(
                         sid,
                         SessionEntry {
                             handle: handle.clone(),
@@ -453,32 +490,54 @@ fn decode(s: &str) -> String {
         .into_owned()
 }
 
-fn cors_headers(inner: &ServerInner, origin: Option<&HeaderValue>) -> Option<http::HeaderMap> {
-    let cors = inner.config.cors.as_ref()?;
-    let origin = origin?;
-    let o = origin.to_str().ok()?;
-    let allowed = match &cors.origins {
-        CorsOrigins::Any => true,
-        CorsOrigins::List(l) => l.iter().any(|x| x == o),
-        CorsOrigins::Predicate(p) => p(o),
-    };
-    if !allowed {
-        return None;
-    }
+/// The CORS headers Node's `cors` package would send (see [`Cors`]); `preflight` holds the
+/// request headers of an `OPTIONS` request.
+fn cors_headers(
+    cors: &Cors,
+    origin: Option<&HeaderValue>,
+    preflight: Option<&http::HeaderMap>,
+) -> http::HeaderMap {
     let mut h = http::HeaderMap::new();
-    h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
-    h.insert(header::VARY, HeaderValue::from_static("Origin"));
-    h.insert(
-        header::ACCESS_CONTROL_ALLOW_METHODS,
-        HeaderValue::from_static("GET,HEAD,PUT,PATCH,POST,DELETE"),
-    );
-    if cors.credentials {
+    let mut vary: Vec<&'static str> = Vec::new();
+    match cors.allowed_origins() {
+        CorsOrigins::Any => {
+            h.insert(
+                header::ACCESS_CONTROL_ALLOW_ORIGIN,
+                HeaderValue::from_static("*"),
+            );
+        }
+        CorsOrigins::List(_) | CorsOrigins::Predicate(_) => {
+            if let Some(o) = origin.filter(|o| cors.allows(o.as_bytes())) {
+                h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, o.clone());
+            }
+            vary.push("Origin");
+        }
+    }
+    if cors.credentials() {
         h.insert(
             header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
             HeaderValue::from_static("true"),
         );
     }
-    Some(h)
+    if let Some(req) = preflight {
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_METHODS,
+            HeaderValue::from_static("GET,HEAD,PUT,PATCH,POST,DELETE"),
+        );
+        if let Some(asked) = req
+            .get(header::ACCESS_CONTROL_REQUEST_HEADERS)
+            .filter(|v| !v.is_empty())
+        {
+            h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, asked.clone());
+        }
+        vary.push("Access-Control-Request-Headers");
+    }
+    if !vary.is_empty() {
+        if let Ok(v) = HeaderValue::from_str(&vary.join(", ")) {
+            h.insert(header::VARY, v);
+        }
+    }
+    h
 }
 
 /// hyper's timer on the server's runtime (for the header-read deadline).

@@ -13,10 +13,12 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
-use sio_proto::engine::server::{EngineServer, ServerConfig as EngineConfig};
+use sio_proto::engine::server::{
+    ClosedSessions, EngineServer, ServerConfig as EngineConfig, SessionLookup,
+};
 use sio_proto::engine::CloseReason;
 use sio_proto::socket::server::ConnectionConfig;
 use sio_proto::socket::Nsp;
@@ -36,11 +38,13 @@ pub use sio_proto::socket::DisconnectReason;
 /// Which origins may make cross-origin requests.
 #[derive(Clone)]
 pub enum CorsOrigins {
-    /// Any origin (`Access-Control-Allow-Origin` echoes the request's origin).
+    /// Any origin: `Access-Control-Allow-Origin: *`, as Node's `cors` package sends for
+    /// `origin: "*"`. Browsers never send credentials to `*`, and [`Cors::with_credentials`]
+    /// refuses this variant.
     Any,
-    /// These origins exactly.
+    /// These origins exactly (the request's `Origin` is echoed back when it is one of them).
     List(Vec<String>),
-    /// Origins for which the predicate holds.
+    /// Origins for which the predicate holds (echoed back when it holds).
     Predicate(Arc<dyn Fn(&str) -> bool + Send + Sync>),
 }
 
@@ -54,13 +58,112 @@ impl std::fmt::Debug for CorsOrigins {
     }
 }
 
-/// CORS settings (Node's `cors` option).
+/// A CORS configuration that cannot be built.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CorsError {
+    /// Credentials for any origin would let every site make credentialed requests as the
+    /// user: list the origins (or give a predicate) instead.
+    #[error("CORS credentials cannot be allowed for any origin; list the allowed origins")]
+    CredentialsWithAnyOrigin,
+}
+
+/// CORS settings (Node's `cors` option, answered as Node's `cors` package does).
+///
+/// Built with [`Cors::any`], [`Cors::origins`] or [`Cors::predicate`]; credentials are
+/// opt-in with [`Cors::with_credentials`], which refuses "any origin" (a configuration error,
+/// reported when the configuration is written, never at request time).
+///
+/// Answers: `Access-Control-Allow-Origin` is `*` for [`CorsOrigins::Any`], otherwise the
+/// request's `Origin` when it is allowed (absent when not) with `Vary: Origin`;
+/// `Access-Control-Allow-Credentials: true` when enabled. A preflight (`OPTIONS`) gets 204
+/// with, in addition, `Access-Control-Allow-Methods: GET,HEAD,PUT,PATCH,POST,DELETE`,
+/// `Access-Control-Allow-Headers` echoing the request's `Access-Control-Request-Headers`, and
+/// `Access-Control-Request-Headers` added to `Vary`.
+///
+/// Beyond Node, [`Cors::enforce_origin`] refuses any Engine.IO request (handshake, long-poll,
+/// websocket upgrade, preflight) whose `Origin` is present and not allowed, with 403 and
+/// `{"code":4,"message":"Forbidden"}`: CORS only stops a page from *reading* answers, while a
+/// websocket is not subject to CORS at all, so without this check any site can open a
+/// session (with the user's cookies) — cross-site websocket hijacking. Requests without an
+/// `Origin` (non-browser clients) are not affected.
 #[derive(Debug, Clone)]
 pub struct Cors {
-    /// Allowed origins.
-    pub origins: CorsOrigins,
-    /// Whether credentials (cookies) are allowed.
-    pub credentials: bool,
+    origins: CorsOrigins,
+    credentials: bool,
+    enforce_origin: bool,
+}
+
+impl Cors {
+    /// CORS for these origins, without credentials and without enforcement.
+    pub fn new(origins: CorsOrigins) -> Self {
+        Self {
+            origins,
+            credentials: false,
+            enforce_origin: false,
+        }
+    }
+
+    /// Any origin (`Access-Control-Allow-Origin: *`).
+    pub fn any() -> Self {
+        Self::new(CorsOrigins::Any)
+    }
+
+    /// These origins exactly (for example `"https://app.example"`).
+    pub fn origins<I, S>(origins: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Self::new(CorsOrigins::List(
+            origins.into_iter().map(Into::into).collect(),
+        ))
+    }
+
+    /// Origins for which `allowed` holds.
+    pub fn predicate(allowed: impl Fn(&str) -> bool + Send + Sync + 'static) -> Self {
+        Self::new(CorsOrigins::Predicate(Arc::new(allowed)))
+    }
+
+    /// Allows credentials (`Access-Control-Allow-Credentials: true`). Refused for
+    /// [`CorsOrigins::Any`].
+    pub fn with_credentials(mut self) -> Result<Self, CorsError> {
+        if matches!(self.origins, CorsOrigins::Any) {
+            return Err(CorsError::CredentialsWithAnyOrigin);
+        }
+        self.credentials = true;
+        Ok(self)
+    }
+
+    /// Refuses Engine.IO requests whose `Origin` is present and not allowed (403), off by
+    /// default; see the type's docs.
+    pub fn enforce_origin(mut self) -> Self {
+        self.enforce_origin = true;
+        self
+    }
+
+    /// The allowed origins.
+    pub fn allowed_origins(&self) -> &CorsOrigins {
+        &self.origins
+    }
+
+    /// Whether credentials are allowed.
+    pub fn credentials(&self) -> bool {
+        self.credentials
+    }
+
+    /// Whether requests from other origins are refused.
+    pub fn enforces_origin(&self) -> bool {
+        self.enforce_origin
+    }
+
+    /// Whether `origin` (the raw `Origin` header) is allowed.
+    pub fn allows(&self, origin: &[u8]) -> bool {
+        match &self.origins {
+            CorsOrigins::Any => true,
+            CorsOrigins::List(l) => l.iter().any(|o| o.as_bytes() == origin),
+            CorsOrigins::Predicate(p) => std::str::from_utf8(origin).is_ok_and(|o| p(o)),
+        }
+    }
 }
 
 /// The Engine.IO session cookie (Node's `cookie` option).
@@ -229,7 +332,7 @@ impl ServerConfig {
         self
     }
 
-    /// Enables CORS.
+    /// Enables CORS (see [`Cors`]).
     pub fn cors(mut self, cors: Cors) -> Self {
         self.cors = Some(cors);
         self
@@ -295,6 +398,26 @@ pub(crate) struct SessionEntry {
     pub(crate) handle: conn::ConnHandle,
 }
 
+/// The sessions of the server: the open ones, and the ids of those their client just closed
+/// over long-polling (bounded by the Engine.IO `closed_linger` / `max_closed_lingering`), one
+/// lock for both so that a session moves from one to the other atomically.
+pub(crate) struct SessionIndex {
+    pub(crate) live: HashMap<String, SessionEntry>,
+    pub(crate) closed: ClosedSessions,
+}
+
+impl SessionIndex {
+    /// What the router needs to know about `sid`.
+    pub(crate) fn lookup(&mut self, now: Instant, sid: &str) -> Option<SessionLookup> {
+        if let Some(e) = self.live.get(sid) {
+            return Some(SessionLookup::Open(e.handle.transport()));
+        }
+        self.closed
+            .contains(now, sid)
+            .then_some(SessionLookup::ClosedByClient)
+    }
+}
+
 type DynamicMatcher = Arc<dyn Fn(&str) -> bool + Send + Sync>;
 type NewNamespaceHook = Arc<dyn Fn(&Namespace) + Send + Sync>;
 
@@ -303,7 +426,7 @@ pub(crate) struct ServerInner {
     pub(crate) config: ServerConfig,
     pub(crate) router: Mutex<EngineServer>,
     ids: Mutex<IdGenerator>,
-    pub(crate) sessions: Mutex<HashMap<String, SessionEntry>>,
+    pub(crate) sessions: Mutex<SessionIndex>,
     namespaces: RwLock<HashMap<String, Namespace>>,
     dynamic: RwLock<Vec<(DynamicMatcher, NewNamespaceHook)>>,
     pub(crate) closing: AtomicBool,
@@ -319,7 +442,18 @@ impl ServerInner {
     }
 
     pub(crate) fn remove_session(&self, sid: &str) {
-        lock(&self.sessions).remove(sid);
+        lock(&self.sessions).live.remove(sid);
+    }
+
+    /// Removes a session that just closed; when `lingers` (closed by its client over
+    /// long-polling), its id stays known for a moment so that a racing long-poll gets `noop`.
+    pub(crate) fn session_closed(&self, sid: &str, lingers: bool) {
+        let now = self.rt.now();
+        let mut index = lock(&self.sessions);
+        index.live.remove(sid);
+        if lingers {
+            index.closed.insert(now, sid);
+        }
     }
 
     /// The namespace for a CONNECT: a static one, or a new child of a dynamic pattern.
@@ -388,7 +522,10 @@ impl Server {
                 rt,
                 router: Mutex::new(EngineServer::new(config.engine, router_ids)),
                 ids: Mutex::new(ids),
-                sessions: Mutex::default(),
+                sessions: Mutex::new(SessionIndex {
+                    live: HashMap::new(),
+                    closed: ClosedSessions::new(&config.engine),
+                }),
                 namespaces: RwLock::default(),
                 dynamic: RwLock::default(),
                 closing: AtomicBool::new(false),
@@ -541,7 +678,7 @@ impl Server {
 
     /// Number of open Engine.IO sessions.
     pub fn session_count(&self) -> usize {
-        lock(&self.inner.sessions).len()
+        lock(&self.inner.sessions).live.len()
     }
 
     /// Closes every connection (`server shutting down`) and refuses new ones; resolves when
@@ -549,6 +686,7 @@ impl Server {
     pub async fn close(&self) {
         self.inner.closing.store(true, Ordering::SeqCst);
         let handles: Vec<conn::ConnHandle> = lock(&self.inner.sessions)
+            .live
             .values()
             .map(|e| e.handle.clone())
             .collect();
