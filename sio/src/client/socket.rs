@@ -216,7 +216,7 @@ impl ClientSocket {
     /// `ack_timeout`, or forever). The packet leaves (or is buffered) when this is called, not
     /// when the future is first polled. With `retries > 0`, the emit goes through the
     /// at-least-once queue and `timeout` applies to each try.
-    pub fn emit_with_ack<T: Serialize + ?Sized, R: DeserializeOwned>(
+    pub fn emit_with_ack<T: Serialize + ?Sized, R: DeserializeOwned + 'static>(
         &self,
         event: &str,
         data: &T,
@@ -398,6 +398,13 @@ impl ClientSocket {
 
     fn report_bad_args_inner(&self, packet: &Packet, e: &PayloadError) {
         let name = packet.event_name().unwrap_or_default();
+        tracing::warn!(
+            nsp = self.nsp(),
+            event = &*name,
+            socket = self.id().as_deref().unwrap_or(""),
+            error = %e,
+            "event arguments do not fit the handler; the handler did not run"
+        );
         let msg = format!("invalid arguments for {name:?}: {e}");
         let l = read(&self.inner.on_error).clone();
         for f in l {
@@ -492,7 +499,7 @@ impl<R> std::fmt::Debug for AckFuture<R> {
     }
 }
 
-impl<R: DeserializeOwned> Future for AckFuture<R> {
+impl<R: DeserializeOwned + 'static> Future for AckFuture<R> {
     type Output = Result<R, ClientAckError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
@@ -517,7 +524,7 @@ impl<R: DeserializeOwned> Future for AckFuture<R> {
             Ok(Err(e)) => return Poll::Ready(Err(e)),
             Err(_) => return Poll::Ready(Err(ClientAckError::Disconnected)),
         };
-        Poll::Ready(payload::from_payload(&packet.data, 0, &packet.attachments).map_err(Into::into))
+        Poll::Ready(payload::decode(&packet.data, 0, &packet.attachments).map_err(Into::into))
     }
 }
 

@@ -306,7 +306,7 @@ impl Socket {
 
     /// Emits `event` and waits for the client's ack, deserialised as `R` (one argument: that
     /// argument; several: the array), for at most `timeout` (`None`: forever).
-    pub async fn emit_with_ack<T: Serialize + ?Sized, R: DeserializeOwned>(
+    pub async fn emit_with_ack<T: Serialize + ?Sized, R: DeserializeOwned + 'static>(
         &self,
         event: &str,
         data: &T,
@@ -317,7 +317,7 @@ impl Socket {
         self.notify_outgoing(event);
         let rx = self.request_ack(id, p, timeout)?;
         let packet = rx.await.map_err(|_| AckError::Disconnected)??;
-        Ok(payload::from_payload(&packet.data, 0, &packet.attachments)?)
+        Ok(payload::decode(&packet.data, 0, &packet.attachments)?)
     }
 
     /// Emits `event` and calls `callback` with the client's ack (or the reason there is none:
@@ -331,7 +331,7 @@ impl Socket {
     ) -> Result<(), EmitError>
     where
         T: Serialize + ?Sized,
-        R: DeserializeOwned,
+        R: DeserializeOwned + 'static,
         F: FnOnce(Result<R, AckError>) + Send + 'static,
     {
         let id = self.inner.ns.next_ack_id();
@@ -339,7 +339,7 @@ impl Socket {
         self.notify_outgoing(event);
         let reply = AckReply::Callback(Box::new(move |r: Result<Packet, AckError>| {
             callback(r.and_then(|packet| {
-                payload::from_payload(&packet.data, 0, &packet.attachments).map_err(AckError::from)
+                payload::decode(&packet.data, 0, &packet.attachments).map_err(AckError::from)
             }))
         }));
         self.push_ack_request(id, p, timeout, reply)
@@ -474,6 +474,13 @@ impl Socket {
 
     fn report_bad_args_inner(&self, packet: &Packet, e: &PayloadError) {
         let name = packet.event_name().unwrap_or_default();
+        tracing::warn!(
+            nsp = self.inner.ns.name(),
+            event = &*name,
+            socket = self.id(),
+            error = %e,
+            "event arguments do not fit the handler; the handler did not run"
+        );
         self.report_error(&format!("invalid arguments for {name:?}: {e}"));
     }
 
