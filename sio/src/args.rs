@@ -424,6 +424,36 @@ mod tests {
     }
 
     #[test]
+    fn deep_nesting_neither_panics_nor_overflows() {
+        let att = [b(b"deep")];
+        for depth in [1usize, 64, 126, 127, 128, 200, 5000] {
+            let placeholder = r#"{"_placeholder":true,"num":0}"#;
+            let json = format!(
+                r#"["x",{}{}{}]"#,
+                "[".repeat(depth),
+                placeholder,
+                "]".repeat(depth)
+            );
+            let data = Bytes::from(json.clone());
+            for args in [decode::<Args>(&data, 1, &att), from_payload(&data, 1, &att)] {
+                // Past serde_json's recursion limit the payload is refused, nothing else.
+                let Ok(args) = args else {
+                    assert!(depth > 120, "depth {depth}");
+                    continue;
+                };
+                let (text, sent) = relay(&args);
+                assert_eq!(text, json);
+                assert_eq!(sent, att);
+            }
+            let plain = json.replace(placeholder, "1");
+            let data = Bytes::from(plain.clone());
+            if let Ok(args) = decode::<Args>(&data, 1, &[]) {
+                assert_eq!(relay(&args).0, plain);
+            }
+        }
+    }
+
+    #[test]
     fn built_by_hand() {
         let mut args = Args::new();
         assert!(args.is_empty());

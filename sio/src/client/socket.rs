@@ -146,8 +146,9 @@ impl ClientSocket {
             .send(Cmd::Disconnect(self.inner.nsp.clone()));
     }
 
-    /// Emits `event` with `data` (a tuple spreads into several arguments, `()` is none;
-    /// `bytes::Bytes` anywhere travels as a binary attachment).
+    /// Emits `event` with `data` (a tuple or an [`Args`](crate::Args) spreads into several
+    /// arguments, `()` is none, one `null` is one; `bytes::Bytes` anywhere travels as a binary
+    /// attachment).
     pub fn emit<T: Serialize + ?Sized>(
         &self,
         event: &str,
@@ -450,8 +451,9 @@ impl ClientAckSender {
         self.id.is_some()
     }
 
-    /// Sends the ack with `data` as its arguments (a tuple spreads into several, `()` is
-    /// none; `bytes::Bytes` travels as binary).
+    /// Sends the ack with `data` as its arguments (a tuple or an [`Args`](crate::Args)
+    /// spreads into several, `()` is none, one `null` is one; `bytes::Bytes` travels as
+    /// binary).
     pub fn send<T: Serialize + ?Sized>(self, data: &T) -> Result<(), ClientEmitError> {
         let Some(id) = self.id else { return Ok(()) };
         let (json, attachments) = payload::to_payload(None, data)?;

@@ -112,7 +112,8 @@ impl AckSender {
         self.id.is_some()
     }
 
-    /// Sends the ack with `data` as its arguments (a tuple spreads into several).
+    /// Sends the ack with `data` as its arguments (a tuple or an [`Args`](crate::Args)
+    /// spreads into several, `()` is none, one `null` is one).
     pub fn send<T: Serialize + ?Sized>(self, data: &T) -> Result<(), EmitError> {
         let Some(id) = self.id else { return Ok(()) };
         let (json, attachments) = payload::to_payload(None, data)?;
@@ -228,7 +229,9 @@ impl Socket {
         lock(&self.inner.data).get::<T>().cloned()
     }
 
-    /// Registers the handler of `event`, replacing an earlier one.
+    /// Registers the handler of `event`, replacing an earlier one. How the handler's data
+    /// takes the arguments: see [`EventHandler`] ([`Args`](crate::Args) takes them all, as
+    /// they came).
     pub fn on<M, H: EventHandler<Socket, M>>(&self, event: impl Into<String>, handler: H) {
         write(&self.inner.handlers).insert(event.into(), boxed(handler));
     }
@@ -276,8 +279,9 @@ impl Socket {
         write(&self.inner.on_disconnecting).push(Arc::new(f));
     }
 
-    /// Emits `event` with `data` (a tuple spreads into several arguments; `bytes::Bytes`
-    /// anywhere travels as a binary attachment).
+    /// Emits `event` with `data` (a tuple or an [`Args`](crate::Args) spreads into several
+    /// arguments, `()` is none, one `null` is one; `bytes::Bytes` anywhere travels as a binary
+    /// attachment).
     pub fn emit<T: Serialize + ?Sized>(&self, event: &str, data: &T) -> Result<(), EmitError> {
         let p = encode_event(&self.inner.ns.nsp(), event, data, None)?;
         self.notify_outgoing(event);
