@@ -16,14 +16,18 @@ use crate::runtime::BoxFuture;
 pub trait HandlerSocket: Clone + Send + 'static {
     /// The ack responder handed to `Fn(socket, data, ack)` handlers.
     type Ack: Send + 'static;
-    /// Reports arguments that did not deserialise into the handler's type.
+    /// Reports arguments that did not deserialise into the handler's type (a `tracing`
+    /// warning and the socket's `on_error` listeners); the handler does not run.
     fn report_bad_args(&self, packet: &Packet, e: &PayloadError);
 }
 
 /// An event handler for sockets of type `S`: `Fn(S)`, `Fn(S, T)` or `Fn(S, T, S::Ack)`
-/// returning a future. `T` is deserialised from the event's arguments: from the argument
-/// itself when there is exactly one, from the array of arguments otherwise (use a tuple for
-/// several); `bytes::Bytes` fields receive binary attachments.
+/// returning a future. `T` takes the event's arguments as a JavaScript function takes its
+/// parameters (see [`crate::payload::from_payload`]): a tuple is the parameter list, most
+/// other types the first argument, [`crate::Args`] all of them as they came; extra
+/// arguments are ignored, a missing one is `None` for an `Option`. `bytes::Bytes` fields
+/// receive binary attachments. Arguments that do not fit `T` do not run the handler: they
+/// are reported ([`HandlerSocket::report_bad_args`]).
 pub trait EventHandler<S: HandlerSocket, M>: Send + Sync + 'static {
     /// Calls the handler for one event.
     fn call(&self, socket: S, packet: Packet, ack: S::Ack) -> BoxFuture<()>;
@@ -58,7 +62,7 @@ where
     T: DeserializeOwned + Send + 'static,
 {
     fn call(&self, socket: S, packet: Packet, _ack: S::Ack) -> BoxFuture<()> {
-        match crate::payload::from_payload::<T>(&packet.data, 1, &packet.attachments) {
+        match crate::payload::decode::<T>(&packet.data, 1, &packet.attachments) {
             Ok(v) => Box::pin((self)(socket, v)),
             Err(e) => {
                 socket.report_bad_args(&packet, &e);
@@ -76,7 +80,7 @@ where
     T: DeserializeOwned + Send + 'static,
 {
     fn call(&self, socket: S, packet: Packet, ack: S::Ack) -> BoxFuture<()> {
-        match crate::payload::from_payload::<T>(&packet.data, 1, &packet.attachments) {
+        match crate::payload::decode::<T>(&packet.data, 1, &packet.attachments) {
             Ok(v) => Box::pin((self)(socket, v, ack)),
             Err(e) => {
                 socket.report_bad_args(&packet, &e);

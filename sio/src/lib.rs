@@ -9,6 +9,7 @@
 //! opts)` connects like Node's `io(url, opts)`, with one task per [`client::Manager`].
 #![warn(missing_docs)]
 
+mod args;
 pub mod client;
 pub mod engine;
 pub mod handler;
@@ -18,6 +19,7 @@ pub mod runtime;
 pub mod server;
 mod sync;
 
+pub use args::{Arg, Args};
 pub use client::{
     Auth, ClientAckError, ClientAckSender, ClientEmitError, ClientError, ClientOptions,
     ClientSocket, SocketOptions,

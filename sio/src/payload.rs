@@ -13,9 +13,16 @@
 //!   serialises as bytes (`bytes::Bytes`, `serde_bytes`-style types, …),
 //!   wherever it sits in the data, becomes a placeholder plus an attachment.
 //!   A Rust tuple at the top level spreads into several arguments, `()` means
-//!   no argument, and every other value is a single argument.
-//! * [`from_payload`] deserialises handler arguments, turning placeholders back
-//!   into bytes when the target type asks for bytes.
+//!   no argument, and every other value is a single argument
+//!   (`serde_json::Value::Null` and `None` are one `null`).
+//! * [`from_payload`] deserialises handler arguments the way a JavaScript
+//!   function takes its parameters (a tuple is the parameter list, most other
+//!   types the first argument, extra arguments are ignored, a missing one is
+//!   `None`), turning placeholders back into bytes when the target type asks
+//!   for bytes.
+//! * [`Args`](crate::Args) keeps every argument as it came (JSON text and
+//!   binary attachments) and spreads them again when sent: JavaScript's
+//!   `...args`, for relaying.
 //! * [`args_as_values`] returns the raw arguments as JSON values, placeholders
 //!   left untouched.
 
@@ -94,14 +101,15 @@ impl de::Error for PayloadError {
 /// Serialises `args` as the elements of an event payload array.
 ///
 /// If `event` is `Some`, it is the first element. Like a JavaScript variadic
-/// call, a Rust tuple (anything calling `serialize_tuple`) spreads into several
-/// arguments and `()` means no argument at all; any other value (struct,
-/// string, number, slice, `Vec`, map, `Option`, unit struct, tuple struct…) is
-/// one argument. Newtype structs are transparent. Beware two serde quirks:
-/// fixed-size arrays (`[T; N]`) serialise as tuples, so they spread too (pass
-/// a slice or a `Vec` to send one array), and `serde_json::Value::Null`
-/// serialises as `()`, so it produces no argument, whereas `None` produces one
-/// `null` argument.
+/// call, a Rust tuple (anything calling `serialize_tuple`, [`Args`](crate::Args)
+/// too) spreads into several arguments and `()` means no argument at all; any
+/// other value (struct, string, number, slice, `Vec`, map, `Option`, unit
+/// struct, tuple struct, `serde_json::Value`…) is one argument: one `null` is
+/// one argument, whether it is `Value::Null`, `None` or a unit struct. ("No
+/// argument" is a zero-sized value that serialises as unit, which is how `()`
+/// is told from `Value::Null`: both serialise as unit.) Newtype structs are
+/// transparent. Beware a serde quirk: fixed-size arrays (`[T; N]`) serialise
+/// as tuples, so they spread too (pass a slice or a `Vec` to send one array).
 ///
 /// Every value serialised as bytes (`serialize_bytes`), at any depth, is
 /// replaced by a `{"_placeholder":true,"num":N}` object and copied into the
@@ -129,11 +137,14 @@ pub fn write_payload<T: Serialize + ?Sized>(
 ) -> Result<Vec<Bytes>, PayloadError> {
     let start = out.len();
     let mut attachments = Vec::new();
+    // Only a value without data (`()`) that serialises as unit is "no argument": a
+    // `serde_json::Value::Null` (which serialises as unit too) is one `null`.
+    let unit_is_empty = std::mem::size_of_val(args) == 0;
     let mut ser = ValueSer {
         out,
         attachments: &mut attachments,
     };
-    match ser.write_array(event, args) {
+    match ser.write_array(event, args, unit_is_empty) {
         Ok(()) => Ok(attachments),
         Err(err) => {
             out.truncate(start);
@@ -165,6 +176,7 @@ impl ValueSer<'_> {
         &mut self,
         event: Option<&str>,
         args: &T,
+        unit_is_empty: bool,
     ) -> Result<(), PayloadError> {
         self.out.put_u8(b'[');
         if let Some(event) = event {
@@ -173,6 +185,7 @@ impl ValueSer<'_> {
         args.serialize(ArgsSer {
             ser: self,
             comma: event.is_some(),
+            unit_is_empty,
         })?;
         self.out.put_u8(b']');
         Ok(())
@@ -240,17 +253,12 @@ impl<'b, 'a> Compound<'b, 'a> {
         value.serialize(&mut *self.ser)
     }
 
-    /// Writes the text carried by serde_json's `RawValue`/`Number` struct.
-    #[cold]
-    #[inline(never)]
+    /// Writes the text carried by serde_json's `RawValue`/`Number` struct (how an
+    /// [`Args`](crate::Args) argument is relayed as it came).
     fn raw_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), PayloadError> {
-        match serde_json::to_value(value)? {
-            Value::String(text) => {
-                self.ser.out.extend_from_slice(text.as_bytes());
-                Ok(())
-            }
-            _ => Err(PayloadError::message("invalid raw JSON value")),
-        }
+        value.serialize(Verbatim {
+            out: &mut *self.ser.out,
+        })
     }
 
     fn finish(self) -> Result<(), PayloadError> {
@@ -552,6 +560,101 @@ impl ser::SerializeStructVariant for Compound<'_, '_> {
     }
 }
 
+fn invalid_raw_value() -> PayloadError {
+    PayloadError::message("invalid raw JSON value")
+}
+
+/// Writes the one string it is given as it is: the JSON text inside serde_json's raw-JSON
+/// carrier. Anything else is an error.
+struct Verbatim<'b> {
+    out: &'b mut BytesMut,
+}
+
+/// Generates [`Verbatim`] methods that refuse their value.
+macro_rules! not_raw {
+    ($($method:ident($($arg:ident: $ty:ty),*) -> $ret:ty;)*) => {$(
+        fn $method(self, $(_: $ty),*) -> Result<$ret, PayloadError> {
+            Err(invalid_raw_value())
+        }
+    )*};
+}
+
+impl Serializer for Verbatim<'_> {
+    type Ok = ();
+    type Error = PayloadError;
+    type SerializeSeq = Impossible<(), PayloadError>;
+    type SerializeTuple = Impossible<(), PayloadError>;
+    type SerializeTupleStruct = Impossible<(), PayloadError>;
+    type SerializeTupleVariant = Impossible<(), PayloadError>;
+    type SerializeMap = Impossible<(), PayloadError>;
+    type SerializeStruct = Impossible<(), PayloadError>;
+    type SerializeStructVariant = Impossible<(), PayloadError>;
+
+    fn serialize_str(self, v: &str) -> Result<(), PayloadError> {
+        self.out.extend_from_slice(v.as_bytes());
+        Ok(())
+    }
+
+    not_raw! {
+        serialize_bool(v: bool) -> ();
+        serialize_i8(v: i8) -> ();
+        serialize_i16(v: i16) -> ();
+        serialize_i32(v: i32) -> ();
+        serialize_i64(v: i64) -> ();
+        serialize_u8(v: u8) -> ();
+        serialize_u16(v: u16) -> ();
+        serialize_u32(v: u32) -> ();
+        serialize_u64(v: u64) -> ();
+        serialize_f32(v: f32) -> ();
+        serialize_f64(v: f64) -> ();
+        serialize_char(v: char) -> ();
+        serialize_bytes(v: &[u8]) -> ();
+        serialize_none() -> ();
+        serialize_unit() -> ();
+        serialize_unit_struct(name: &'static str) -> ();
+        serialize_unit_variant(name: &'static str, index: u32, variant: &'static str) -> ();
+        serialize_seq(len: Option<usize>) -> Self::SerializeSeq;
+        serialize_tuple(len: usize) -> Self::SerializeTuple;
+        serialize_tuple_struct(name: &'static str, len: usize) -> Self::SerializeTupleStruct;
+        serialize_tuple_variant(
+            name: &'static str,
+            index: u32,
+            variant: &'static str,
+            len: usize
+        ) -> Self::SerializeTupleVariant;
+        serialize_map(len: Option<usize>) -> Self::SerializeMap;
+        serialize_struct(name: &'static str, len: usize) -> Self::SerializeStruct;
+        serialize_struct_variant(
+            name: &'static str,
+            index: u32,
+            variant: &'static str,
+            len: usize
+        ) -> Self::SerializeStructVariant;
+    }
+
+    fn serialize_some<T: Serialize + ?Sized>(self, _value: &T) -> Result<(), PayloadError> {
+        Err(invalid_raw_value())
+    }
+
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(
+        self,
+        _name: &'static str,
+        value: &T,
+    ) -> Result<(), PayloadError> {
+        value.serialize(self)
+    }
+
+    fn serialize_newtype_variant<T: Serialize + ?Sized>(
+        self,
+        _name: &'static str,
+        _index: u32,
+        _variant: &'static str,
+        _value: &T,
+    ) -> Result<(), PayloadError> {
+        Err(invalid_raw_value())
+    }
+}
+
 fn key_must_be_a_string() -> PayloadError {
     PayloadError::message("key must be a string")
 }
@@ -762,6 +865,9 @@ struct ArgsSer<'b, 'a> {
     ser: &'b mut ValueSer<'a>,
     /// Whether an element has already been written (so a comma is needed).
     comma: bool,
+    /// Whether a unit value is no argument (the value is `()`, zero-sized) rather than one
+    /// `null` (`serde_json::Value::Null`).
+    unit_is_empty: bool,
 }
 
 impl ArgsSer<'_, '_> {
@@ -836,8 +942,12 @@ impl<'b, 'a> Serializer for ArgsSer<'b, 'a> {
         value.serialize(self.ser)
     }
 
-    fn serialize_unit(self) -> Result<(), PayloadError> {
-        Ok(())
+    fn serialize_unit(mut self) -> Result<(), PayloadError> {
+        if self.unit_is_empty {
+            return Ok(());
+        }
+        self.separate();
+        self.ser.serialize_unit()
     }
 
     fn serialize_newtype_struct<T: Serialize + ?Sized>(
@@ -895,19 +1005,32 @@ impl ser::SerializeTuple for ArgsTuple<'_, '_> {
 // Deserialisation
 // ---------------------------------------------------------------------------
 
-/// Deserialises handler arguments from a payload.
+/// Deserialises handler arguments from a payload, the way a JavaScript function
+/// takes its parameters.
 ///
 /// `json` is the payload array text (e.g. `["chat",1,"a"]`), `skip` the
 /// number of leading elements to skip (1 for an event's name, 0 for an
 /// acknowledgement) and `attachments` the binary parts of the packet.
 ///
-/// If exactly one argument remains, `T` is deserialised from that argument;
-/// otherwise (none, or two and more) `T` is deserialised from the sequence of
-/// remaining arguments, so tuples, `Vec`s and `()` (no argument) work. As an
-/// exception, a 1-tuple `(A,)` always reads the argument list, mirroring how a
-/// tuple is spread by [`to_payload`]. With no argument, `Option<T>` gives `None`.
-/// Extra arguments that the target does not consume are an error, as in
-/// serde_json.
+/// How `T` takes the arguments:
+///
+/// * A tuple `(A, B, ..)` (and a fixed-size array, which serde reads as a
+///   tuple) is the parameter list: its elements are the arguments in order,
+///   mirroring how [`to_payload`] spreads a tuple. A missing argument is
+///   `None` for an `Option` (`Null` for a `serde_json::Value`), an error for
+///   anything else.
+/// * [`Args`](crate::Args) is every argument, exactly as it came.
+/// * `()` (and a unit struct) takes no argument.
+/// * `Option<T>` is the first argument, `None` when it is missing or `null`
+///   (an `Option` of a tuple is not a parameter list: use a tuple of `Option`s).
+/// * A sequence (`Vec<T>`) or a self-describing target (`serde_json::Value`)
+///   is the argument when there is exactly one, else the array of all of them.
+/// * Anything else (string, number, bool, struct, map, enum, tuple struct,
+///   bytes) is the first argument; with no argument it is an error.
+///
+/// Arguments beyond those `T` takes are ignored, as JavaScript ignores extra
+/// arguments: a `String` target of `["ev","a","b"]` is `"a"`, an `(i64, i64)`
+/// target of three numbers gets the first two.
 ///
 /// A binary placeholder becomes the attachment's bytes (through
 /// `visit_bytes`) where the target asks for bytes (`Bytes`, `serde_bytes`-like
@@ -1042,19 +1165,11 @@ impl<'de, T: de::Deserialize<'de>> Visitor<'de> for PayloadVisitor<'_, T> {
                 return Err(de::Error::invalid_length(i, &self));
             }
         }
-        if self.args == 1 {
-            T::deserialize(OneArg {
-                seq: &mut seq,
-                att: self.att,
-            })
-        } else {
-            T::deserialize(Args {
-                seq: &mut seq,
-                left: self.args,
-                total: self.args,
-                att: self.att,
-            })
-        }
+        T::deserialize(ArgList {
+            seq: &mut seq,
+            count: self.args,
+            att: self.att,
+        })
     }
 }
 
@@ -1084,38 +1199,211 @@ impl<'de> Visitor<'de> for ValuesVisitor {
     }
 }
 
-/// The remaining arguments seen as one sequence (used when there are zero or
-/// several of them, and for a 1-tuple).
-struct Args<'a, A> {
+/// Name of the newtype struct through which [`Args`](crate::Args) asks for every
+/// argument, whatever their number.
+pub(crate) const ARGS_TOKEN: &str = "$sio::Args";
+
+/// The error for an argument the target needs and the payload lacks (1-based).
+fn missing_argument<E: de::Error>(number: usize) -> E {
+    E::custom(format_args!("missing argument {number}"))
+}
+
+/// Skips up to `n` elements.
+fn skip_elements<'de, A: SeqAccess<'de>>(seq: &mut A, n: usize) -> Result<(), A::Error> {
+    for _ in 0..n {
+        if seq.next_element::<IgnoredAny>()?.is_none() {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// The arguments of a payload as a deserializer: decides, from what the target
+/// asks for, whether it takes the first argument, the list, or no argument
+/// (see [`from_payload`]), and always consumes every argument.
+struct ArgList<'a, A> {
     seq: A,
-    left: usize,
-    total: usize,
+    /// Number of arguments.
+    count: usize,
     att: &'a [Bytes],
 }
 
-impl<'de, A: SeqAccess<'de>> Args<'_, A> {
-    fn visit<V: Visitor<'de>>(mut self, visitor: V) -> Result<V::Value, A::Error> {
-        let value = visitor.visit_seq(&mut self)?;
-        if self.left == 0 {
-            Ok(value)
-        } else {
-            Err(de::Error::invalid_length(
-                self.total,
-                &"fewer elements in array",
-            ))
+impl<'de, A: SeqAccess<'de>> ArgList<'_, A> {
+    /// The first argument, read with `hint`; the others are skipped.
+    fn first<V: Visitor<'de>>(mut self, hint: Hint, visitor: V) -> Result<V::Value, A::Error> {
+        if self.count == 0 {
+            return Err(missing_argument(1));
         }
+        let value = self
+            .seq
+            .next_element_seed(HintSeed {
+                hint,
+                visitor,
+                att: self.att,
+            })?
+            .ok_or_else(|| missing_argument(1))?;
+        skip_elements(&mut self.seq, self.count - 1)?;
+        Ok(value)
+    }
+
+    /// The arguments as a sequence: all of them (`want` is `None`), or exactly
+    /// `want` (missing ones are absent values, extra ones skipped).
+    fn list<V: Visitor<'de>>(self, want: Option<usize>, visitor: V) -> Result<V::Value, A::Error> {
+        let mut list = ListAccess {
+            seq: self.seq,
+            left: self.count,
+            want,
+            number: 0,
+            att: self.att,
+        };
+        let value = visitor.visit_seq(&mut list)?;
+        skip_elements(&mut list.seq, list.left)?;
+        Ok(value)
+    }
+
+    /// No argument taken: every one is skipped.
+    fn none<V: Visitor<'de>>(mut self, visitor: V) -> Result<V::Value, A::Error> {
+        skip_elements(&mut self.seq, self.count)?;
+        visitor.visit_unit()
     }
 }
 
-impl<'de, A: SeqAccess<'de>> SeqAccess<'de> for Args<'_, A> {
+/// Generates the [`ArgList`] methods that read the first argument with a [`Hint`].
+macro_rules! first_arg {
+    ($($method:ident($($arg:ident: $ty:ty),*) => $hint:expr;)*) => {$(
+        fn $method<V: Visitor<'de>>(self, $($arg: $ty,)* visitor: V)
+            -> Result<V::Value, A::Error>
+        {
+            self.first($hint, visitor)
+        }
+    )*};
+}
+
+impl<'de, A: SeqAccess<'de>> Deserializer<'de> for ArgList<'_, A> {
+    type Error = A::Error;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, A::Error> {
+        if self.count == 1 {
+            self.first(Hint::Any, visitor)
+        } else {
+            self.list(None, visitor)
+        }
+    }
+
+    fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, A::Error> {
+        if self.count == 1 {
+            self.first(Hint::Seq, visitor)
+        } else {
+            self.list(None, visitor)
+        }
+    }
+
+    fn deserialize_tuple<V: Visitor<'de>>(
+        self,
+        len: usize,
+        visitor: V,
+    ) -> Result<V::Value, A::Error> {
+        self.list(Some(len), visitor)
+    }
+
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, A::Error> {
+        if self.count == 0 {
+            visitor.visit_none()
+        } else {
+            self.first(Hint::Option, visitor)
+        }
+    }
+
+    fn deserialize_unit<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, A::Error> {
+        self.none(visitor)
+    }
+
+    fn deserialize_unit_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, A::Error> {
+        self.none(visitor)
+    }
+
+    fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, A::Error> {
+        self.none(visitor)
+    }
+
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        self,
+        name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, A::Error> {
+        if name == ARGS_TOKEN {
+            self.list(None, visitor)
+        } else {
+            visitor.visit_newtype_struct(self)
+        }
+    }
+
+    first_arg! {
+        deserialize_bool() => Hint::Bool;
+        deserialize_i8() => Hint::I8;
+        deserialize_i16() => Hint::I16;
+        deserialize_i32() => Hint::I32;
+        deserialize_i64() => Hint::I64;
+        deserialize_i128() => Hint::I128;
+        deserialize_u8() => Hint::U8;
+        deserialize_u16() => Hint::U16;
+        deserialize_u32() => Hint::U32;
+        deserialize_u64() => Hint::U64;
+        deserialize_u128() => Hint::U128;
+        deserialize_f32() => Hint::F32;
+        deserialize_f64() => Hint::F64;
+        deserialize_char() => Hint::Char;
+        deserialize_str() => Hint::Str;
+        deserialize_string() => Hint::String;
+        deserialize_bytes() => Hint::Bytes;
+        deserialize_byte_buf() => Hint::ByteBuf;
+        deserialize_tuple_struct(name: &'static str, len: usize) => Hint::TupleStruct(name, len);
+        deserialize_map() => Hint::Map;
+        deserialize_struct(name: &'static str, fields: &'static [&'static str])
+            => Hint::Struct(name, fields);
+        deserialize_enum(name: &'static str, variants: &'static [&'static str])
+            => Hint::Enum(name, variants);
+        deserialize_identifier() => Hint::Identifier;
+    }
+}
+
+/// The arguments seen as a sequence, each through a [`Wrap`].
+struct ListAccess<'a, A> {
+    seq: A,
+    /// Arguments not read yet.
+    left: usize,
+    /// Elements the target still takes, when it takes a fixed number (a tuple).
+    want: Option<usize>,
+    /// 1-based number of the last element handed out.
+    number: usize,
+    att: &'a [Bytes],
+}
+
+impl<'de, A: SeqAccess<'de>> SeqAccess<'de> for ListAccess<'_, A> {
     type Error = A::Error;
 
     fn next_element_seed<S: DeserializeSeed<'de>>(
         &mut self,
         seed: S,
     ) -> Result<Option<S::Value>, A::Error> {
+        match self.want {
+            Some(0) => return Ok(None),
+            Some(n) => self.want = Some(n - 1),
+            None if self.left == 0 => return Ok(None),
+            None => {}
+        }
+        self.number += 1;
         if self.left == 0 {
-            return Ok(None);
+            return seed
+                .deserialize(Missing {
+                    number: self.number,
+                    marker: PhantomData,
+                })
+                .map(Some);
         }
         self.left -= 1;
         self.seq.next_element_seed(WrapSeed {
@@ -1125,64 +1413,86 @@ impl<'de, A: SeqAccess<'de>> SeqAccess<'de> for Args<'_, A> {
     }
 
     fn size_hint(&self) -> Option<usize> {
-        Some(self.left)
+        Some(self.want.unwrap_or(self.left))
     }
 }
 
-impl<'de, A: SeqAccess<'de>> Deserializer<'de> for Args<'_, A> {
-    type Error = A::Error;
+/// An argument the payload does not have (JavaScript's `undefined`): `None` for
+/// an `Option`, unit for `()` and for self-describing targets (`Value::Null`),
+/// an error for anything else.
+pub(crate) struct Missing<E> {
+    /// 1-based number of the argument, for the error message.
+    pub(crate) number: usize,
+    pub(crate) marker: PhantomData<E>,
+}
 
-    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, A::Error> {
-        self.visit(visitor)
+/// Generates the [`Missing`] methods that fail.
+macro_rules! missing_fails {
+    ($($method:ident($($arg:ident: $ty:ty),*);)*) => {$(
+        fn $method<V: Visitor<'de>>(self, $(_: $ty,)* _visitor: V) -> Result<V::Value, E> {
+            Err(missing_argument(self.number))
+        }
+    )*};
+}
+
+impl<'de, E: de::Error> Deserializer<'de> for Missing<E> {
+    type Error = E;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, E> {
+        visitor.visit_unit()
     }
 
-    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, A::Error> {
-        if self.left == 0 {
-            visitor.visit_none()
-        } else {
-            visitor.visit_some(self)
-        }
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, E> {
+        visitor.visit_none()
     }
 
-    fn deserialize_unit<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, A::Error> {
-        if self.left == 0 {
-            visitor.visit_unit()
-        } else {
-            Err(de::Error::invalid_length(self.total, &"no arguments"))
-        }
+    fn deserialize_unit<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, E> {
+        visitor.visit_unit()
     }
 
     fn deserialize_unit_struct<V: Visitor<'de>>(
         self,
         _name: &'static str,
         visitor: V,
-    ) -> Result<V::Value, A::Error> {
-        self.deserialize_unit(visitor)
-    }
-
-    fn deserialize_newtype_struct<V: Visitor<'de>>(
-        self,
-        _name: &'static str,
-        visitor: V,
-    ) -> Result<V::Value, A::Error> {
-        visitor.visit_newtype_struct(self)
-    }
-
-    fn deserialize_ignored_any<V: Visitor<'de>>(
-        mut self,
-        visitor: V,
-    ) -> Result<V::Value, A::Error> {
-        while self.next_element::<IgnoredAny>()?.is_some() {}
+    ) -> Result<V::Value, E> {
         visitor.visit_unit()
     }
 
-    serde::forward_to_deserialize_any! {
-        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
-        bytes byte_buf seq tuple tuple_struct map struct enum identifier
+    fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, E> {
+        visitor.visit_unit()
+    }
+
+    missing_fails! {
+        deserialize_bool();
+        deserialize_i8();
+        deserialize_i16();
+        deserialize_i32();
+        deserialize_i64();
+        deserialize_i128();
+        deserialize_u8();
+        deserialize_u16();
+        deserialize_u32();
+        deserialize_u64();
+        deserialize_u128();
+        deserialize_f32();
+        deserialize_f64();
+        deserialize_char();
+        deserialize_str();
+        deserialize_string();
+        deserialize_bytes();
+        deserialize_byte_buf();
+        deserialize_newtype_struct(name: &'static str);
+        deserialize_seq();
+        deserialize_tuple(len: usize);
+        deserialize_tuple_struct(name: &'static str, len: usize);
+        deserialize_map();
+        deserialize_struct(name: &'static str, fields: &'static [&'static str]);
+        deserialize_enum(name: &'static str, variants: &'static [&'static str]);
+        deserialize_identifier();
     }
 }
 
-/// Which `deserialize_*` method to call on the single argument.
+/// Which `deserialize_*` method to call on an argument.
 #[derive(Clone, Copy)]
 enum Hint {
     Any,
@@ -1205,17 +1515,12 @@ enum Hint {
     Bytes,
     ByteBuf,
     Option,
-    Unit,
-    UnitStruct(&'static str),
-    NewtypeStruct(&'static str),
     Seq,
-    Tuple(usize),
     TupleStruct(&'static str, usize),
     Map,
     Struct(&'static str, &'static [&'static str]),
     Enum(&'static str, &'static [&'static str]),
     Identifier,
-    IgnoredAny,
 }
 
 /// Deserialises the next element with the `deserialize_*` method named by
@@ -1253,105 +1558,13 @@ impl<'de, V: Visitor<'de>> DeserializeSeed<'de> for HintSeed<'_, V> {
             Hint::Bytes => de.deserialize_bytes(v),
             Hint::ByteBuf => de.deserialize_byte_buf(v),
             Hint::Option => de.deserialize_option(v),
-            Hint::Unit => de.deserialize_unit(v),
-            Hint::UnitStruct(name) => de.deserialize_unit_struct(name, v),
-            Hint::NewtypeStruct(name) => de.deserialize_newtype_struct(name, v),
             Hint::Seq => de.deserialize_seq(v),
-            Hint::Tuple(len) => de.deserialize_tuple(len, v),
             Hint::TupleStruct(name, len) => de.deserialize_tuple_struct(name, len, v),
             Hint::Map => de.deserialize_map(v),
             Hint::Struct(name, fields) => de.deserialize_struct(name, fields, v),
             Hint::Enum(name, variants) => de.deserialize_enum(name, variants, v),
             Hint::Identifier => de.deserialize_identifier(v),
-            Hint::IgnoredAny => de.deserialize_ignored_any(v),
         }
-    }
-}
-
-/// Deserializer for exactly one remaining argument: forwards to that element
-/// (except for a 1-tuple, which reads the argument list).
-struct OneArg<'a, A> {
-    seq: A,
-    att: &'a [Bytes],
-}
-
-impl<'de, A: SeqAccess<'de>> OneArg<'_, A> {
-    fn forward<V: Visitor<'de>>(mut self, hint: Hint, visitor: V) -> Result<V::Value, A::Error> {
-        self.seq
-            .next_element_seed(HintSeed {
-                hint,
-                visitor,
-                att: self.att,
-            })?
-            .ok_or_else(|| de::Error::invalid_length(0, &"one argument"))
-    }
-}
-
-/// Generates the [`OneArg`] methods that forward with a [`Hint`].
-macro_rules! one_arg_forward {
-    ($($method:ident($($arg:ident: $ty:ty),*) => $hint:expr;)*) => {$(
-        fn $method<V: Visitor<'de>>(self, $($arg: $ty,)* visitor: V)
-            -> Result<V::Value, A::Error>
-        {
-            self.forward($hint, visitor)
-        }
-    )*};
-}
-
-impl<'de, A: SeqAccess<'de>> Deserializer<'de> for OneArg<'_, A> {
-    type Error = A::Error;
-
-    fn deserialize_tuple<V: Visitor<'de>>(
-        self,
-        len: usize,
-        visitor: V,
-    ) -> Result<V::Value, A::Error> {
-        if len == 1 {
-            Args {
-                seq: self.seq,
-                left: 1,
-                total: 1,
-                att: self.att,
-            }
-            .visit(visitor)
-        } else {
-            self.forward(Hint::Tuple(len), visitor)
-        }
-    }
-
-    one_arg_forward! {
-        deserialize_any() => Hint::Any;
-        deserialize_bool() => Hint::Bool;
-        deserialize_i8() => Hint::I8;
-        deserialize_i16() => Hint::I16;
-        deserialize_i32() => Hint::I32;
-        deserialize_i64() => Hint::I64;
-        deserialize_i128() => Hint::I128;
-        deserialize_u8() => Hint::U8;
-        deserialize_u16() => Hint::U16;
-        deserialize_u32() => Hint::U32;
-        deserialize_u64() => Hint::U64;
-        deserialize_u128() => Hint::U128;
-        deserialize_f32() => Hint::F32;
-        deserialize_f64() => Hint::F64;
-        deserialize_char() => Hint::Char;
-        deserialize_str() => Hint::Str;
-        deserialize_string() => Hint::String;
-        deserialize_bytes() => Hint::Bytes;
-        deserialize_byte_buf() => Hint::ByteBuf;
-        deserialize_option() => Hint::Option;
-        deserialize_unit() => Hint::Unit;
-        deserialize_unit_struct(name: &'static str) => Hint::UnitStruct(name);
-        deserialize_newtype_struct(name: &'static str) => Hint::NewtypeStruct(name);
-        deserialize_seq() => Hint::Seq;
-        deserialize_tuple_struct(name: &'static str, len: usize) => Hint::TupleStruct(name, len);
-        deserialize_map() => Hint::Map;
-        deserialize_struct(name: &'static str, fields: &'static [&'static str])
-            => Hint::Struct(name, fields);
-        deserialize_enum(name: &'static str, variants: &'static [&'static str])
-            => Hint::Enum(name, variants);
-        deserialize_identifier() => Hint::Identifier;
-        deserialize_ignored_any() => Hint::IgnoredAny;
     }
 }
 
@@ -1897,6 +2110,341 @@ impl<'de, A: VariantAccess<'de>> VariantAccess<'de> for WrapVariant<'_, A> {
     }
 }
 
+// ---------------------------------------------------------------------------
+// Single arguments, transcoding (used by `Args`)
+// ---------------------------------------------------------------------------
+
+/// Serialises one value as JSON text appended to `out`, bytes becoming
+/// placeholders numbered after the attachments already in `attachments`.
+pub(crate) fn write_value<T: Serialize + ?Sized>(
+    out: &mut BytesMut,
+    attachments: &mut Vec<Bytes>,
+    value: &T,
+) -> Result<(), PayloadError> {
+    value.serialize(&mut ValueSer { out, attachments })
+}
+
+/// Deserialises `T` from the JSON text of one argument, with the same rules for
+/// binary placeholders as [`from_payload`].
+pub(crate) fn read_arg<T: DeserializeOwned>(
+    json: &[u8],
+    attachments: &[Bytes],
+) -> Result<T, PayloadError> {
+    let mut de = serde_json::Deserializer::from_slice(json);
+    let value = T::deserialize(Wrap {
+        de: &mut de,
+        att: attachments,
+    })?;
+    de.end()?;
+    Ok(value)
+}
+
+/// Deserialises `T` from an argument that is not there (argument `number`,
+/// 1-based): `None`, `()`, `Null`, or an error.
+pub(crate) fn read_missing<T: DeserializeOwned>(number: usize) -> Result<T, PayloadError> {
+    T::deserialize(Missing::<PayloadError> {
+        number,
+        marker: PhantomData,
+    })
+}
+
+/// The elements of a payload array after the first `skip`, each as its JSON
+/// text: slices of `data`, not copies. The text is checked to be JSON.
+pub(crate) fn split_payload(data: &Bytes, skip: usize) -> Result<Vec<Bytes>, PayloadError> {
+    struct Elements<'a> {
+        data: &'a Bytes,
+        skip: usize,
+    }
+
+    impl<'de> Visitor<'de> for Elements<'_> {
+        type Value = Vec<Bytes>;
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            write!(f, "a payload array with at least {} element(s)", self.skip)
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<Bytes>, A::Error> {
+            for i in 0..self.skip {
+                if seq.next_element::<IgnoredAny>()?.is_none() {
+                    return Err(de::Error::invalid_length(i, &self));
+                }
+            }
+            let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
+            while let Some(raw) = seq.next_element::<&'de serde_json::value::RawValue>()? {
+                out.push(sub_bytes(self.data, raw.get().as_bytes()));
+            }
+            Ok(out)
+        }
+    }
+
+    let mut de = serde_json::Deserializer::from_slice(data);
+    let elements = de.deserialize_seq(Elements { data, skip })?;
+    de.end()?;
+    Ok(elements)
+}
+
+/// `part` as a slice of `whole` when it lies inside it (no copy), else a copy.
+fn sub_bytes(whole: &Bytes, part: &[u8]) -> Bytes {
+    let start = (part.as_ptr() as usize).wrapping_sub(whole.as_ptr() as usize);
+    match start.checked_add(part.len()) {
+        Some(end) if end <= whole.len() => whole.slice(start..end),
+        _ => Bytes::copy_from_slice(part),
+    }
+}
+
+/// Counts the binary placeholders in the JSON text of one argument, checking
+/// that each names an attachment.
+pub(crate) fn count_placeholders(
+    json: &[u8],
+    attachments: &[Bytes],
+) -> Result<usize, PayloadError> {
+    /// Walks a value; its result is the number of placeholders met.
+    struct Counter;
+
+    impl<'de> DeserializeSeed<'de> for Counter {
+        type Value = usize;
+
+        fn deserialize<D: Deserializer<'de>>(self, de: D) -> Result<usize, D::Error> {
+            de.deserialize_any(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for Counter {
+        type Value = usize;
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a JSON value to look through")
+        }
+
+        fn visit_bool<E: de::Error>(self, _: bool) -> Result<usize, E> {
+            Ok(0)
+        }
+
+        fn visit_i64<E: de::Error>(self, _: i64) -> Result<usize, E> {
+            Ok(0)
+        }
+
+        fn visit_u64<E: de::Error>(self, _: u64) -> Result<usize, E> {
+            Ok(0)
+        }
+
+        fn visit_f64<E: de::Error>(self, _: f64) -> Result<usize, E> {
+            Ok(0)
+        }
+
+        fn visit_str<E: de::Error>(self, _: &str) -> Result<usize, E> {
+            Ok(0)
+        }
+
+        fn visit_unit<E: de::Error>(self) -> Result<usize, E> {
+            Ok(0)
+        }
+
+        fn visit_bytes<E: de::Error>(self, _: &[u8]) -> Result<usize, E> {
+            Ok(1)
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<usize, A::Error> {
+            let mut n = 0;
+            while let Some(m) = seq.next_element_seed(Counter)? {
+                n += m;
+            }
+            Ok(n)
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<usize, A::Error> {
+            let mut n = 0;
+            while map.next_key::<IgnoredAny>()?.is_some() {
+                n += map.next_value_seed(Counter)?;
+            }
+            Ok(n)
+        }
+    }
+
+    let mut de = serde_json::Deserializer::from_slice(json);
+    let n = Wrap {
+        de: &mut de,
+        att: attachments,
+    }
+    .deserialize_any(Counter)?;
+    de.end()?;
+    Ok(n)
+}
+
+/// Writes the JSON value a deserializer yields into `out` (streaming: object
+/// keys keep their order), bytes (binary placeholders, under a [`Wrap`])
+/// becoming placeholders numbered after the attachments already in
+/// `attachments`.
+pub(crate) fn capture<'de, D: Deserializer<'de>>(
+    de: D,
+    out: &mut BytesMut,
+    attachments: &mut Vec<Bytes>,
+) -> Result<(), D::Error> {
+    de.deserialize_any(Transcoder(&mut ValueSer { out, attachments }))
+}
+
+/// The JSON text of one argument as a [`Serialize`] value: what it holds goes
+/// to the serializer value by value (object keys in their order), binary
+/// placeholders resolved in `attachments` as bytes.
+pub(crate) struct Transcode<'a> {
+    pub(crate) json: &'a [u8],
+    pub(crate) attachments: &'a [Bytes],
+}
+
+impl Serialize for Transcode<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut de = serde_json::Deserializer::from_slice(self.json);
+        let out = Wrap {
+            de: &mut de,
+            att: self.attachments,
+        }
+        .deserialize_any(Transcoder(s))
+        .map_err(ser::Error::custom)?;
+        de.end().map_err(ser::Error::custom)?;
+        Ok(out)
+    }
+}
+
+/// A visitor that hands every value it visits to a serializer.
+struct Transcoder<S>(S);
+
+/// Generates [`Transcoder`] methods for scalars.
+macro_rules! transcode_scalar {
+    ($($visit:ident($ty:ty) => $serialize:ident;)*) => {$(
+        fn $visit<E: de::Error>(self, v: $ty) -> Result<S::Ok, E> {
+            self.0.$serialize(v).map_err(E::custom)
+        }
+    )*};
+}
+
+impl<'de, S: Serializer> Visitor<'de> for Transcoder<S> {
+    type Value = S::Ok;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON value to pass on")
+    }
+
+    transcode_scalar! {
+        visit_bool(bool) => serialize_bool;
+        visit_i64(i64) => serialize_i64;
+        visit_i128(i128) => serialize_i128;
+        visit_u64(u64) => serialize_u64;
+        visit_u128(u128) => serialize_u128;
+        visit_f64(f64) => serialize_f64;
+        visit_str(&str) => serialize_str;
+        visit_bytes(&[u8]) => serialize_bytes;
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<S::Ok, E> {
+        self.0.serialize_unit().map_err(E::custom)
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<S::Ok, E> {
+        self.0.serialize_none().map_err(E::custom)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, de: D) -> Result<S::Ok, D::Error> {
+        de.deserialize_any(self)
+    }
+
+    fn visit_newtype_struct<D: Deserializer<'de>>(self, de: D) -> Result<S::Ok, D::Error> {
+        de.deserialize_any(self)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<S::Ok, A::Error> {
+        use ser::SerializeSeq;
+        let mut out = self
+            .0
+            .serialize_seq(seq.size_hint())
+            .map_err(de::Error::custom)?;
+        while seq.next_element_seed(TranscodeElement(&mut out))?.is_some() {}
+        out.end().map_err(de::Error::custom)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<S::Ok, A::Error> {
+        use ser::SerializeMap;
+        let mut out = self
+            .0
+            .serialize_map(map.size_hint())
+            .map_err(de::Error::custom)?;
+        while let Some(key) = map.next_key::<Key<'de>>()? {
+            out.serialize_key(&*key.0).map_err(de::Error::custom)?;
+            map.next_value_seed(TranscodeValue(&mut out))?;
+        }
+        out.end().map_err(de::Error::custom)
+    }
+}
+
+/// Passes one array element on.
+struct TranscodeElement<'o, O>(&'o mut O);
+
+impl<'de, O: ser::SerializeSeq> DeserializeSeed<'de> for TranscodeElement<'_, O> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, de: D) -> Result<(), D::Error> {
+        self.0
+            .serialize_element(&Deferred::new(de))
+            .map_err(de::Error::custom)
+    }
+}
+
+/// Passes one object value on.
+struct TranscodeValue<'o, O>(&'o mut O);
+
+impl<'de, O: ser::SerializeMap> DeserializeSeed<'de> for TranscodeValue<'_, O> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, de: D) -> Result<(), D::Error> {
+        self.0
+            .serialize_value(&Deferred::new(de))
+            .map_err(de::Error::custom)
+    }
+}
+
+/// A deserializer waiting to be transcoded when its value is serialised (once).
+struct Deferred<'de, D> {
+    de: std::cell::Cell<Option<D>>,
+    marker: PhantomData<&'de ()>,
+}
+
+impl<D> Deferred<'_, D> {
+    fn new(de: D) -> Self {
+        Deferred {
+            de: std::cell::Cell::new(Some(de)),
+            marker: PhantomData,
+        }
+    }
+}
+
+impl<'de, D: Deserializer<'de>> Serialize for Deferred<'de, D> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let de = self
+            .de
+            .take()
+            .ok_or_else(|| ser::Error::custom("value already passed on"))?;
+        de.deserialize_any(Transcoder(s))
+            .map_err(ser::Error::custom)
+    }
+}
+
+/// Decodes handler or ack arguments like [`from_payload`], except that an
+/// [`Args`](crate::Args) target keeps slices of `data` (no copy, the JSON
+/// text exactly as it came) instead of going through serde.
+pub(crate) fn decode<T: DeserializeOwned + 'static>(
+    data: &Bytes,
+    skip: usize,
+    attachments: &[Bytes],
+) -> Result<T, PayloadError> {
+    if std::any::TypeId::of::<T>() == std::any::TypeId::of::<crate::Args>() {
+        let mut slot = Some(crate::Args::from_payload(data, skip, attachments)?);
+        let any: &mut dyn std::any::Any = &mut slot;
+        if let Some(value) = any.downcast_mut::<Option<T>>().and_then(Option::take) {
+            return Ok(value);
+        }
+    }
+    from_payload(data, skip, attachments)
+}
+
 /// Encodes an EVENT (or a BINARY_EVENT when the arguments hold `Bytes`) once, as Engine.IO
 /// frames: `4`, the header, the JSON arguments written straight after it, and the
 /// attachments. The rare binary case rewrites the header in front of the JSON, since it must
@@ -2020,7 +2568,30 @@ mod tests {
     fn unit_is_no_argument() {
         assert_eq!(plain(Some("ev"), &()), r#"["ev"]"#);
         assert_eq!(plain(None, &()), "[]");
-        assert_eq!(plain(None, &Value::Null), "[]");
+    }
+
+    #[test]
+    fn one_null_is_one_argument() {
+        // `Value::Null` serialises as unit, like `()`, yet it is one argument.
+        assert_eq!(plain(Some("x"), &Value::Null), r#"["x",null]"#);
+        assert_eq!(plain(None, &Value::Null), "[null]");
+        assert_eq!(plain(Some("x"), &&Value::Null), r#"["x",null]"#);
+        assert_eq!(plain(Some("x"), &None::<Value>), r#"["x",null]"#);
+        assert_eq!(plain(Some("x"), &Some(Value::Null)), r#"["x",null]"#);
+        assert_eq!(plain(Some("x"), &UnitStruct), r#"["x",null]"#);
+        assert_eq!(plain(Some("x"), &(Value::Null,)), r#"["x",null]"#);
+        assert_eq!(plain(Some("x"), &((), 1)), r#"["x",null,1]"#);
+        #[derive(Serialize)]
+        struct Wrapped(Value);
+        assert_eq!(plain(Some("x"), &Wrapped(Value::Null)), r#"["x",null]"#);
+        // What is received as one `null` is sent again as one `null`.
+        let v: Value = from_payload(br#"["x",null]"#, 1, &[]).unwrap();
+        assert_eq!(plain(Some("x"), &v), r#"["x",null]"#);
+        let encoded = encode_event(&sio_proto::socket::Nsp::ROOT, "x", &Value::Null, Some(3));
+        assert_eq!(&encoded.unwrap().text[..], br#"423["x",null]"#);
+        // An ack of `Value::Null` is one `null` argument, of `()` none.
+        assert_eq!(plain(None, &Value::Null), "[null]");
+        assert_eq!(plain(None, &()), "[]");
     }
 
     #[test]
@@ -2340,9 +2911,10 @@ mod tests {
         assert_eq!(o, None);
         let o: Option<u8> = from_payload(br#" [ "ev" , 4 ] "#, 1, &[]).unwrap();
         assert_eq!(o, Some(4));
-        // A tuple of two from one array argument.
-        let t: (u8, String) = from_payload(br#"["ev",[1,"a"]]"#, 1, &[]).unwrap();
-        assert_eq!(t, (1, "a".into()));
+        // A tuple is the argument list, even with one array argument.
+        let t: (Vec<u8>, Option<String>) = from_payload(br#"["ev",[1,2]]"#, 1, &[]).unwrap();
+        assert_eq!(t, (vec![1, 2], None));
+        assert!(from_payload::<(u8, String)>(br#"["ev",[1,"a"]]"#, 1, &[]).is_err());
         // A 1-tuple reads the argument list.
         let t: (String,) = from_payload(br#"["ev","a"]"#, 1, &[]).unwrap();
         assert_eq!(t, ("a".into(),));
@@ -2362,8 +2934,8 @@ mod tests {
         assert!(v.is_empty());
         let v: Value = from_payload(br#"["ev",1,2]"#, 1, &[]).unwrap();
         assert_eq!(v, json!([1, 2]));
-        // A struct from several arguments, positionally.
-        let m: Msg = from_payload(br#"["ev","t",9]"#, 1, &[]).unwrap();
+        // A struct is the first argument, the others are ignored.
+        let m: Msg = from_payload(br#"["ev",{"text":"t","n":9},{"x":1},3]"#, 1, &[]).unwrap();
         assert_eq!(
             m,
             Msg {
@@ -2371,8 +2943,13 @@ mod tests {
                 n: 9
             }
         );
-        // Option over several arguments.
-        let o: Option<(u8, u8)> = from_payload(b"[1,2]", 0, &[]).unwrap();
+        assert!(from_payload::<Msg>(br#"["ev","t",9]"#, 1, &[]).is_err());
+        // Option: of the first argument.
+        let o: Option<u8> = from_payload(b"[null,2]", 0, &[]).unwrap();
+        assert_eq!(o, None);
+        let o: Option<u8> = from_payload(b"[1,2]", 0, &[]).unwrap();
+        assert_eq!(o, Some(1));
+        let o: Option<(u8, u8)> = from_payload(b"[[1,2],3]", 0, &[]).unwrap();
         assert_eq!(o, Some((1, 2)));
     }
 
@@ -2386,17 +2963,55 @@ mod tests {
         assert_eq!(o, None);
         let t: (u8, u8) = from_payload(br#"["ev",1,2]"#, 1, &[]).unwrap();
         assert_eq!(t, (1, 2));
-        assert!(from_payload::<()>(br#"["ev",1,2]"#, 1, &[]).is_err());
-        assert!(from_payload::<()>(br#"["ev",1]"#, 1, &[]).is_err());
+        // `()` takes no argument: what comes is ignored.
+        from_payload::<()>(br#"["ev",1,2]"#, 1, &[]).unwrap();
+        from_payload::<()>(br#"["ev",1]"#, 1, &[]).unwrap();
+        from_payload::<UnitStruct>(br#"["ev",{"a":[1]}]"#, 1, &[]).unwrap();
     }
 
     #[test]
-    fn argument_count_errors() {
-        // Too many arguments for the tuple.
-        let err = from_payload::<(u8, u8)>(b"[1,2,3]", 0, &[]).unwrap_err();
-        assert!(err.to_string().contains("fewer elements"), "{err}");
-        // Too few.
-        assert!(from_payload::<(u8, u8, u8)>(b"[1,2]", 0, &[]).is_err());
+    fn extra_arguments_are_ignored() {
+        let s: String = from_payload(br#"["x","a","b"]"#, 1, &[]).unwrap();
+        assert_eq!(s, "a");
+        let t: (i64, i64) = from_payload(br#"["x",1,2,3]"#, 1, &[]).unwrap();
+        assert_eq!(t, (1, 2));
+        let t: (i64,) = from_payload(br#"["x",1,[2],{"z":3}]"#, 1, &[]).unwrap();
+        assert_eq!(t, (1,));
+        let n: u8 = from_payload(b"[7,8]", 0, &[]).unwrap();
+        assert_eq!(n, 7);
+        let o: Option<String> = from_payload(br#"["x","a",2]"#, 1, &[]).unwrap();
+        assert_eq!(o.as_deref(), Some("a"));
+        let first: Bytes = from_payload(
+            br#"["x",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]"#,
+            1,
+            &[b(b"one"), b(b"two")],
+        )
+        .unwrap();
+        assert_eq!(first, b(b"one"));
+        let a: [u8; 2] = from_payload(b"[1,2,3]", 0, &[]).unwrap();
+        assert_eq!(a, [1, 2]);
+        // Extra arguments are skipped, yet they must be JSON.
+        assert!(from_payload::<String>(br#"["x","a",nope]"#, 1, &[]).is_err());
+        assert!(from_payload::<(u8,)>(br#"["x",1,{]"#, 1, &[]).is_err());
+    }
+
+    #[test]
+    fn missing_arguments() {
+        let o: Option<i64> = from_payload(br#"["x"]"#, 1, &[]).unwrap();
+        assert_eq!(o, None);
+        let t: (String, Option<i64>) = from_payload(br#"["x","a"]"#, 1, &[]).unwrap();
+        assert_eq!(t, ("a".to_owned(), None));
+        let t: (Option<String>, Option<i64>) = from_payload(br#"["x"]"#, 1, &[]).unwrap();
+        assert_eq!(t, (None, None));
+        // A missing `Value` is `Null` (JavaScript's `undefined`), a missing `()` is fine.
+        let t: (u8, Value, ()) = from_payload(b"[1]", 0, &[]).unwrap();
+        assert_eq!(t, (1, Value::Null, ()));
+        // Anything else that is missing is an error that says which.
+        let err = from_payload::<(u8, u8, u8)>(b"[1,2]", 0, &[]).unwrap_err();
+        assert!(err.to_string().starts_with("missing argument 3"), "{err}");
+        let err = from_payload::<String>(br#"["x"]"#, 1, &[]).unwrap_err();
+        assert!(err.to_string().starts_with("missing argument 1"), "{err}");
+        assert!(from_payload::<Msg>(b"[]", 0, &[]).is_err());
         // Fewer elements than skipped.
         assert!(from_payload::<()>(b"[]", 1, &[]).is_err());
         assert!(args_as_values(b"[]", 1).is_err());

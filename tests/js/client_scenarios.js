@@ -50,6 +50,26 @@ function nothingWithin(s, event, ms) {
   });
 }
 
+// Records the text of every Socket.IO packet the socket's connection sends and receives.
+function recordPackets(s) {
+  const sent = [];
+  const received = [];
+  const engine = () => s.io.engine;
+  const hook = () => {
+    engine().on("packetCreate", (p) => p.type === "message" && sent.push(p.data));
+    engine().on("packet", (p) => p.type === "message" && received.push(p.data));
+  };
+  if (s.io.engine) hook();
+  else s.io.once("open", hook);
+  return { sent, received };
+}
+// The JSON text after `head` in the first string packet that contains it.
+function textAfter(packets, head) {
+  const p = packets.find((d) => typeof d === "string" && d.includes(head));
+  assert.ok(p !== undefined, `no packet with ${head}: ${JSON.stringify(packets)}`);
+  return p.slice(p.indexOf(head) + head.length);
+}
+
 const scenarios = {
   async connect() {
     const s = connect();
@@ -330,6 +350,129 @@ const scenarios = {
     const [n] = await got;
     clearInterval(again);
     assert.equal(typeof n, "number");
+  },
+
+  async relay_args() {
+    // The server's handler takes `sio::Args` and relays them as an event and as the ack.
+    const s = connect();
+    const packets = recordPackets(s);
+    await connected(s);
+    const cases = [
+      [[1, 2]],
+      [1, 2],
+      [null],
+      [],
+      [{ zeta: 1, alpha: { z: null, y: [{ d: 0, c: 1 }] }, middle: "m" }, "x"],
+      ["é€😀\"\\\n", 0.1, -1.5e-7, 1e21, 2 ** 53, true, false, [[], {}], ""],
+    ];
+    for (const [i, args] of cases.entries()) {
+      const relayed = once(s, "relayed");
+      const back = await ack(s, "relay", ...args);
+      assert.deepEqual(back, args);
+      assert.deepEqual(await relayed, args);
+      // Same argument count and the same keys in the same order.
+      assert.equal(JSON.stringify(back), JSON.stringify(args));
+      // Byte for byte: what we sent after the event name is what came back.
+      const sent = textAfter(packets.sent, `2${i}["relay"`);
+      assert.equal(textAfter(packets.received, `2["relayed"`), sent);
+      const acked = textAfter(packets.received, `3${i}[`);
+      assert.equal(args.length === 0 ? acked : "," + acked, sent);
+      packets.sent.length = 0;
+      packets.received.length = 0;
+    }
+    // Through a broadcast: relayed to the other sockets as it came.
+    const other = connect();
+    await connected(other);
+    const got = once(other, "relayed");
+    const obj = { b: 1, a: 2 };
+    s.emit("relay-to-others", obj, [obj], null);
+    const back = await got;
+    assert.deepEqual(back, [obj, [obj], null]);
+    assert.equal(JSON.stringify(back), JSON.stringify([obj, [obj], null]));
+  },
+
+  async relay_binary_args() {
+    const s = connect();
+    await connected(s);
+    const args = [
+      Buffer.from([1, 2, 3]),
+      { deep: { list: [Buffer.alloc(0), "x", Buffer.from([255])] }, after: 1, before: [0] },
+      "tail",
+      [Buffer.alloc(70000, 7)],
+    ];
+    const relayed = once(s, "relayed");
+    for (const back of [await ack(s, "relay", ...args), await relayed]) {
+      assert.equal(back.length, 4);
+      assert.ok(Buffer.isBuffer(back[0]));
+      assert.deepEqual([...back[0]], [1, 2, 3]);
+      assert.deepEqual(Object.keys(back[1]), ["deep", "after", "before"]);
+      const list = back[1].deep.list;
+      assert.ok(Buffer.isBuffer(list[0]) && Buffer.isBuffer(list[2]));
+      assert.deepEqual([list[0].length, list[1], [...list[2]]], [0, "x", [255]]);
+      assert.equal(back[2], "tail");
+      assert.ok(Buffer.isBuffer(back[3][0]));
+      assert.equal(back[3][0].length, 70000);
+      assert.equal(back[3][0][69999], 7);
+    }
+    // The server asks the client with these arguments (an emit with ack whose answer the
+    // server takes as `Args`), and relays the answer back.
+    s.on("question-args", (...got) => {
+      const cb = got.pop();
+      assert.equal(got.length, 4);
+      assert.ok(Buffer.isBuffer(got[1].deep.list[2]));
+      cb(got[1].deep.list[2], { k: Buffer.from("ok") }, null);
+    });
+    s.emit("ask-args", ...args);
+    const answer = await once(s, "answer-args");
+    assert.equal(answer.length, 3);
+    assert.deepEqual([...answer[0]], [255]);
+    assert.equal(answer[1].k.toString(), "ok");
+    assert.equal(answer[2], null);
+  },
+
+  async one_null_is_one_argument() {
+    const a = connect();
+    const b = connect();
+    await Promise.all([a, b].map(connected));
+    // A handler taking `serde_json::Value` gets `Null` and answers with it: one argument.
+    const back = await ack(a, "echo", null);
+    assert.equal(back.length, 1);
+    assert.equal(back[0], null);
+    // A broadcast of `Value::Null`.
+    const got = once(b, "shouted");
+    a.emit("shout", null);
+    assert.deepEqual(await got, [null]);
+    // The client answers the server's ack with one null: relayed as one argument.
+    a.on("question-args", (...args) => args.pop()(null));
+    a.emit("ask-args", 1);
+    assert.deepEqual(await once(a, "answer-args"), [null]);
+  },
+
+  async extra_arguments_ignored() {
+    const s = connect();
+    await connected(s);
+    // `String` takes the first argument.
+    assert.deepEqual(await ack(s, "first-string", "a", "b"), ["a"]);
+    // `(i64, i64)` takes the first two.
+    assert.deepEqual(await ack(s, "add-two", 1, 2, 3), [3]);
+    // `(String, Option<i64>)`: a missing second argument is `None`.
+    assert.deepEqual(await ack(s, "optional-second", "a"), ["a", null]);
+    assert.deepEqual(await ack(s, "optional-second", "a", 5, "extra"), ["a", 5]);
+  },
+
+  async bad_arguments_reported() {
+    const s = connect();
+    await connected(s);
+    await ack(s, "first-string", "ok");
+    // Arguments that do not fit `String`: reported to `on_error`, the handler does not run.
+    s.emit("first-string", 5, () => assert.fail("the handler ran"));
+    s.emit("first-string");
+    const [errors] = await ack(s, "seen-errors");
+    const ours = errors.filter((e) => e.includes("first-string"));
+    assert.equal(ours.length, 2, JSON.stringify(errors));
+    assert.ok(ours[1].includes("missing argument"), ours[1]);
+    const [ran] = await ack(s, "seen-ran");
+    assert.deepEqual(ran, ["ok"]);
   },
 
   async reconnect_after_transport_close() {

@@ -100,6 +100,19 @@ function install(nsp) {
       if (n >= 2) ack(n);
     });
     on("never-acks", () => {});
+    // Every argument relayed as it came, as an event and as the ack.
+    on("relay", (args, ack) => {
+      socket.emit("relayed", ...args);
+      ack(...args);
+    });
+    // Asks the client with the same arguments and relays its answer back.
+    on("ask-args", (args) =>
+      socket
+        .timeout(2000)
+        .emit("question-args", ...args, (err, ...res) =>
+          socket.emit("answer-args", ...(err ? [String(err)] : res)),
+        ),
+    );
   });
 }
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use sio::{AckSender, ConnectError, Namespace, Server, ServerConfig, Socket};
+use sio::{AckSender, Args, ConnectError, Namespace, Server, ServerConfig, Socket};
 
 /// The scenario server's configuration (Node's defaults but a short connect timeout).
 pub fn config() -> ServerConfig {
@@ -38,6 +38,8 @@ struct Seen {
     events: Arc<Mutex<Vec<String>>>,
     outgoing: Arc<Mutex<Vec<String>>>,
     errors: Arc<Mutex<Vec<String>>>,
+    /// What the `first-string` handler received (it runs only for arguments that fit).
+    ran: Arc<Mutex<Vec<String>>>,
 }
 
 #[derive(Clone, Default)]
@@ -288,6 +290,57 @@ fn on_connection(s: Socket, created: Arc<Mutex<Vec<String>>>) {
         |s: Socket, _: Value, ack: AckSender| async move {
             let seen = s.data::<Seen>().unwrap_or_default();
             let list = lock(&seen.errors).clone();
+            let _ = ack.send(&list);
+        },
+    );
+    // JavaScript's `...args`: every argument relayed as it came, as an event and as the ack.
+    s.on(
+        "relay",
+        |s: Socket, args: Args, ack: AckSender| async move {
+            let _ = s.emit("relayed", &args);
+            let _ = ack.send(&args);
+        },
+    );
+    s.on("relay-to-others", |s: Socket, args: Args| async move {
+        let _ = s.broadcast().emit("relayed", &args);
+    });
+    // Asks the client with the same arguments, relays its answer back as `answer-args`.
+    s.on("ask-args", |s: Socket, args: Args| async move {
+        let r = s
+            .emit_with_ack::<_, Args>("question-args", &args, Some(Duration::from_secs(2)))
+            .await;
+        let _ = match r {
+            Ok(answer) => s.emit("answer-args", &answer),
+            Err(e) => s.emit("answer-args", &e.to_string()),
+        };
+    });
+    // Typed handlers: extra arguments are ignored, a missing `Option` is `None`.
+    s.on(
+        "first-string",
+        |s: Socket, v: String, ack: AckSender| async move {
+            if let Some(seen) = s.data::<Seen>() {
+                lock(&seen.ran).push(v.clone());
+            }
+            let _ = ack.send(&v);
+        },
+    );
+    s.on(
+        "add-two",
+        |_: Socket, (a, b): (i64, i64), ack: AckSender| async move {
+            let _ = ack.send(&(a + b));
+        },
+    );
+    s.on(
+        "optional-second",
+        |_: Socket, (a, b): (String, Option<i64>), ack: AckSender| async move {
+            let _ = ack.send(&(a, b));
+        },
+    );
+    s.on(
+        "seen-ran",
+        |s: Socket, _: Value, ack: AckSender| async move {
+            let seen = s.data::<Seen>().unwrap_or_default();
+            let list = lock(&seen.ran).clone();
             let _ = ack.send(&list);
         },
     );

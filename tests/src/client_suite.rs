@@ -21,7 +21,7 @@ use sio::client::{
     io, Auth, ClientAckError, ClientAckSender, ClientOptions, ClientSocket, DisconnectReason,
     Transport,
 };
-use sio::Runtime;
+use sio::{Args, Runtime};
 
 use crate::node_server::NodeServer;
 use crate::{app, sleep, timeout, Driver, TestServer};
@@ -699,6 +699,117 @@ pub async fn reconnect_after_server_restart<D: Driver, T: Target>(t: &mut T, mod
     assert!(seq.try_recv().is_err(), "the volatile emit was dropped");
 }
 
+/// Emits `data` to `relay` and returns what came back: the ack and the `relayed` event.
+async fn relay<A: Serialize + ?Sized>(
+    s: &ClientSocket,
+    relayed: &mut Events<Args>,
+    data: &A,
+) -> (Args, Args) {
+    let back: Args = s
+        .emit_with_ack("relay", data, Some(WAIT))
+        .await
+        .expect("relay");
+    let event = next(relayed).await;
+    (back, event)
+}
+
+#[derive(Debug, PartialEq, Serialize, Deserialize)]
+struct Deep {
+    zeta: Vec<Bytes>,
+    alpha: u8,
+}
+
+pub async fn relay_args<D: Driver, T: Target>(t: &mut T, mode: Mode) {
+    let (s, _w) = connected::<D>(&t.url(), mode, options(mode)).await;
+    let mut relayed = forward::<D, Args>(&s, "relayed");
+    // One null is one argument; `()` is none; an array is one argument, a tuple several.
+    for (back, event) in [
+        relay(&s, &mut relayed, &Value::Null).await,
+        relay(&s, &mut relayed, &json!(null)).await,
+    ] {
+        assert_eq!((back.len(), back.json(0)), (1, Some("null")));
+        assert_eq!(event, back);
+    }
+    let (back, event) = relay(&s, &mut relayed, &()).await;
+    assert!(back.is_empty() && event.is_empty());
+    let (back, _) = relay(&s, &mut relayed, &vec![1, 2]).await;
+    assert_eq!((back.len(), back.json(0)), (1, Some("[1,2]")));
+    let (back, _) = relay(&s, &mut relayed, &(1, 2)).await;
+    assert_eq!((back.len(), back.json(1)), (2, Some("2")));
+    // Object keys keep their order, both ways.
+    let text = r#"{"zeta":1,"alpha":{"y":[{"d":0,"c":1}]},"mid":null}"#;
+    let raw = serde_json::value::RawValue::from_string(text.to_owned()).expect("raw");
+    let (back, event) = relay(&s, &mut relayed, &(&raw, "x")).await;
+    assert_eq!(back.json(0), Some(text));
+    assert_eq!(event, back);
+    // Binary at any depth.
+    let deep = Deep {
+        zeta: vec![Bytes::new(), Bytes::from_static(&[255])],
+        alpha: 1,
+    };
+    let mut args = Args::new();
+    args.push(&Bytes::from_static(&[1, 2, 3])).expect("push");
+    args.push(&deep).expect("push");
+    args.push("tail").expect("push");
+    let (back, event) = relay(&s, &mut relayed, &args).await;
+    assert_eq!(back.len(), 3);
+    assert_eq!(back.get::<Bytes>(0).expect("bytes"), &[1, 2, 3][..]);
+    assert_eq!(back.get::<Deep>(1).expect("deep"), deep);
+    assert!(back
+        .json(1)
+        .is_some_and(|j| j.starts_with(r#"{"zeta":[{"_placeholder""#)));
+    assert_eq!(back.get::<String>(2).expect("tail"), "tail");
+    assert_eq!(event, back);
+    // What came back is relayed again unchanged.
+    let (again, _) = relay(&s, &mut relayed, &back).await;
+    assert_eq!(again, back);
+
+    // The server asks with these arguments; a handler taking `Args` answers with them.
+    let mut answers = forward::<D, Args>(&s, "answer-args");
+    s.on(
+        "question-args",
+        |_: ClientSocket, args: Args, ack: ClientAckSender| async move {
+            let _ = ack.send(&args);
+        },
+    );
+    s.emit("ask-args", &args).expect("emit");
+    assert_eq!(next(&mut answers).await, back);
+    // An ack of one null is one argument.
+    s.on(
+        "question-args",
+        |_: ClientSocket, _: Args, ack: ClientAckSender| async move {
+            let _ = ack.send(&Value::Null);
+        },
+    );
+    s.emit("ask-args", &1).expect("emit");
+    let answer = next(&mut answers).await;
+    assert_eq!((answer.len(), answer.json(0)), (1, Some("null")));
+}
+
+pub async fn handler_arguments<D: Driver, T: Target>(t: &mut T, mode: Mode) {
+    let (s, _w) = connected::<D>(&t.url(), mode, options(mode)).await;
+    let (etx, mut errors) = channel::<D, String>();
+    s.on_error(move |_, e| {
+        let _ = etx.unbounded_send(e.to_owned());
+    });
+    let mut strings = forward::<D, String>(&s, "relayed");
+    // Does not fit `String`: reported, the handler does not run.
+    s.emit("relay", &5).expect("emit");
+    let e = next(&mut errors).await;
+    assert!(e.contains("relayed"), "{e}");
+    // Extra arguments are ignored.
+    s.emit("relay", &("a", "b")).expect("emit");
+    assert_eq!(next(&mut strings).await, "a");
+    assert!(strings.try_recv().is_err(), "the handler ran for 5");
+    // A missing `Option` is `None`.
+    let mut pairs = forward::<D, (String, Option<i64>)>(&s, "relayed");
+    s.emit("relay", &"only").expect("emit");
+    assert_eq!(next(&mut pairs).await, ("only".to_owned(), None));
+    s.emit("relay", &("two", 2, "extra")).expect("emit");
+    assert_eq!(next(&mut pairs).await, ("two".to_owned(), Some(2)));
+    assert!(errors.try_recv().is_err());
+}
+
 // ----------------------------------------------------------------------------------------
 // Scenarios that need events only the Node server has.
 // ----------------------------------------------------------------------------------------
@@ -916,6 +1027,8 @@ macro_rules! client_node_suite {
                 client_disconnect_and_connect_again,
                 reconnect_after_transport_close,
                 reconnect_after_server_restart,
+                relay_args,
+                handler_arguments,
                 server_asks_with_binary,
                 binary_nested_reaches_node_as_buffers,
                 retries_at_least_once,
@@ -939,6 +1052,8 @@ macro_rules! client_node_suite {
                 client_disconnect_and_connect_again,
                 reconnect_after_transport_close,
                 reconnect_after_server_restart,
+                relay_args,
+                handler_arguments,
             );
         }
         #[test]

@@ -388,7 +388,7 @@ pub fn client_scenario<D: Driver>(mode: &str, scenario: &str) {
 macro_rules! client_interop_suite {
     ($driver:ty) => {
         $crate::client_interop_suite!(@ $driver;
-            connect, handshake_details, echo_ack, multiple_arguments, server_asks_client_for_ack, server_ack_timeout, server_ack_callback, binary_both_ways, events_in_order, message_event, rooms, broadcast_excludes_sender, namespaces_multiplexed, invalid_namespace, middleware_rejects_with_data, auth_function_is_called, dynamic_namespace, server_disconnect, server_disconnect_with_close, client_disconnect_reason_and_disconnecting_rooms, fetch_sockets_and_sockets_join, broadcast_with_ack, on_any_and_middleware, volatile_ticks_arrive, reconnect_after_transport_close,
+            connect, handshake_details, echo_ack, multiple_arguments, server_asks_client_for_ack, server_ack_timeout, server_ack_callback, binary_both_ways, events_in_order, message_event, rooms, broadcast_excludes_sender, namespaces_multiplexed, invalid_namespace, middleware_rejects_with_data, auth_function_is_called, dynamic_namespace, server_disconnect, server_disconnect_with_close, client_disconnect_reason_and_disconnecting_rooms, fetch_sockets_and_sockets_join, broadcast_with_ack, on_any_and_middleware, volatile_ticks_arrive, reconnect_after_transport_close, relay_args, relay_binary_args, one_null_is_one_argument, extra_arguments_ignored, bad_arguments_reported,
         );
     };
     (@ $driver:ty; $($scenario:ident),* $(,)?) => {

@@ -146,8 +146,9 @@ impl ClientSocket {
             .send(Cmd::Disconnect(self.inner.nsp.clone()));
     }
 
-    /// Emits `event` with `data` (a tuple spreads into several arguments, `()` is none;
-    /// `bytes::Bytes` anywhere travels as a binary attachment).
+    /// Emits `event` with `data` (a tuple or an [`Args`](crate::Args) spreads into several
+    /// arguments, `()` is none, one `null` is one; `bytes::Bytes` anywhere travels as a binary
+    /// attachment).
     pub fn emit<T: Serialize + ?Sized>(
         &self,
         event: &str,
@@ -216,7 +217,7 @@ impl ClientSocket {
     /// `ack_timeout`, or forever). The packet leaves (or is buffered) when this is called, not
     /// when the future is first polled. With `retries > 0`, the emit goes through the
     /// at-least-once queue and `timeout` applies to each try.
-    pub fn emit_with_ack<T: Serialize + ?Sized, R: DeserializeOwned>(
+    pub fn emit_with_ack<T: Serialize + ?Sized, R: DeserializeOwned + 'static>(
         &self,
         event: &str,
         data: &T,
@@ -398,6 +399,13 @@ impl ClientSocket {
 
     fn report_bad_args_inner(&self, packet: &Packet, e: &PayloadError) {
         let name = packet.event_name().unwrap_or_default();
+        tracing::warn!(
+            nsp = self.nsp(),
+            event = &*name,
+            socket = self.id().as_deref().unwrap_or(""),
+            error = %e,
+            "event arguments do not fit the handler; the handler did not run"
+        );
         let msg = format!("invalid arguments for {name:?}: {e}");
         let l = read(&self.inner.on_error).clone();
         for f in l {
@@ -443,8 +451,9 @@ impl ClientAckSender {
         self.id.is_some()
     }
 
-    /// Sends the ack with `data` as its arguments (a tuple spreads into several, `()` is
-    /// none; `bytes::Bytes` travels as binary).
+    /// Sends the ack with `data` as its arguments (a tuple or an [`Args`](crate::Args)
+    /// spreads into several, `()` is none, one `null` is one; `bytes::Bytes` travels as
+    /// binary).
     pub fn send<T: Serialize + ?Sized>(self, data: &T) -> Result<(), ClientEmitError> {
         let Some(id) = self.id else { return Ok(()) };
         let (json, attachments) = payload::to_payload(None, data)?;
@@ -492,7 +501,7 @@ impl<R> std::fmt::Debug for AckFuture<R> {
     }
 }
 
-impl<R: DeserializeOwned> Future for AckFuture<R> {
+impl<R: DeserializeOwned + 'static> Future for AckFuture<R> {
     type Output = Result<R, ClientAckError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
@@ -517,7 +526,7 @@ impl<R: DeserializeOwned> Future for AckFuture<R> {
             Ok(Err(e)) => return Poll::Ready(Err(e)),
             Err(_) => return Poll::Ready(Err(ClientAckError::Disconnected)),
         };
-        Poll::Ready(payload::from_payload(&packet.data, 0, &packet.attachments).map_err(Into::into))
+        Poll::Ready(payload::decode(&packet.data, 0, &packet.attachments).map_err(Into::into))
     }
 }
 

@@ -332,7 +332,7 @@ impl BroadcastOperator {
     }
 
     /// Emits and collects every recipient's ack (or why it did not come) within the timeout.
-    pub async fn emit_with_ack<T: Serialize + ?Sized, R: DeserializeOwned>(
+    pub async fn emit_with_ack<T: Serialize + ?Sized, R: DeserializeOwned + 'static>(
         &self,
         event: &str,
         data: &T,
@@ -348,10 +348,8 @@ impl BroadcastOperator {
                     Ok(rx) => match rx.await {
                         Err(_) => Err(AckError::Disconnected),
                         Ok(Err(e)) => Err(e),
-                        Ok(Ok(packet)) => {
-                            payload::from_payload(&packet.data, 0, &packet.attachments)
-                                .map_err(AckError::from)
-                        }
+                        Ok(Ok(packet)) => payload::decode(&packet.data, 0, &packet.attachments)
+                            .map_err(AckError::from),
                     },
                 };
                 AckResponse { socket, result }

@@ -112,7 +112,8 @@ impl AckSender {
         self.id.is_some()
     }
 
-    /// Sends the ack with `data` as its arguments (a tuple spreads into several).
+    /// Sends the ack with `data` as its arguments (a tuple or an [`Args`](crate::Args)
+    /// spreads into several, `()` is none, one `null` is one).
     pub fn send<T: Serialize + ?Sized>(self, data: &T) -> Result<(), EmitError> {
         let Some(id) = self.id else { return Ok(()) };
         let (json, attachments) = payload::to_payload(None, data)?;
@@ -228,7 +229,9 @@ impl Socket {
         lock(&self.inner.data).get::<T>().cloned()
     }
 
-    /// Registers the handler of `event`, replacing an earlier one.
+    /// Registers the handler of `event`, replacing an earlier one. How the handler's data
+    /// takes the arguments: see [`EventHandler`] ([`Args`](crate::Args) takes them all, as
+    /// they came).
     pub fn on<M, H: EventHandler<Socket, M>>(&self, event: impl Into<String>, handler: H) {
         write(&self.inner.handlers).insert(event.into(), boxed(handler));
     }
@@ -276,8 +279,9 @@ impl Socket {
         write(&self.inner.on_disconnecting).push(Arc::new(f));
     }
 
-    /// Emits `event` with `data` (a tuple spreads into several arguments; `bytes::Bytes`
-    /// anywhere travels as a binary attachment).
+    /// Emits `event` with `data` (a tuple or an [`Args`](crate::Args) spreads into several
+    /// arguments, `()` is none, one `null` is one; `bytes::Bytes` anywhere travels as a binary
+    /// attachment).
     pub fn emit<T: Serialize + ?Sized>(&self, event: &str, data: &T) -> Result<(), EmitError> {
         let p = encode_event(&self.inner.ns.nsp(), event, data, None)?;
         self.notify_outgoing(event);
@@ -306,7 +310,7 @@ impl Socket {
 
     /// Emits `event` and waits for the client's ack, deserialised as `R` (one argument: that
     /// argument; several: the array), for at most `timeout` (`None`: forever).
-    pub async fn emit_with_ack<T: Serialize + ?Sized, R: DeserializeOwned>(
+    pub async fn emit_with_ack<T: Serialize + ?Sized, R: DeserializeOwned + 'static>(
         &self,
         event: &str,
         data: &T,
@@ -317,7 +321,7 @@ impl Socket {
         self.notify_outgoing(event);
         let rx = self.request_ack(id, p, timeout)?;
         let packet = rx.await.map_err(|_| AckError::Disconnected)??;
-        Ok(payload::from_payload(&packet.data, 0, &packet.attachments)?)
+        Ok(payload::decode(&packet.data, 0, &packet.attachments)?)
     }
 
     /// Emits `event` and calls `callback` with the client's ack (or the reason there is none:
@@ -331,7 +335,7 @@ impl Socket {
     ) -> Result<(), EmitError>
     where
         T: Serialize + ?Sized,
-        R: DeserializeOwned,
+        R: DeserializeOwned + 'static,
         F: FnOnce(Result<R, AckError>) + Send + 'static,
     {
         let id = self.inner.ns.next_ack_id();
@@ -339,7 +343,7 @@ impl Socket {
         self.notify_outgoing(event);
         let reply = AckReply::Callback(Box::new(move |r: Result<Packet, AckError>| {
             callback(r.and_then(|packet| {
-                payload::from_payload(&packet.data, 0, &packet.attachments).map_err(AckError::from)
+                payload::decode(&packet.data, 0, &packet.attachments).map_err(AckError::from)
             }))
         }));
         self.push_ack_request(id, p, timeout, reply)
@@ -474,6 +478,13 @@ impl Socket {
 
     fn report_bad_args_inner(&self, packet: &Packet, e: &PayloadError) {
         let name = packet.event_name().unwrap_or_default();
+        tracing::warn!(
+            nsp = self.inner.ns.name(),
+            event = &*name,
+            socket = self.id(),
+            error = %e,
+            "event arguments do not fit the handler; the handler did not run"
+        );
         self.report_error(&format!("invalid arguments for {name:?}: {e}"));
     }
 
