@@ -7,13 +7,14 @@
 //! at. Any other object or array is searched recursively. An attachment no placeholder names
 //! is not an error.
 //!
-//! [`check`] runs over the JSON text in one pass without building a tree (no allocation
-//! except for keys with escapes), so that the decoder can check each completed binary packet
-//! eagerly. Two deliberate differences with Node, both stricter: a `num` that is not an
-//! integer (`0.5`, which Node turns into a missing attachment) is refused, and when a key
-//! appears twice in one object the earlier value is checked too (JavaScript keeps only the
-//! last one).
+//! [`check`] runs over the JSON text in one pass without building a tree (it allocates only
+//! for keys with escapes, and to remember the keys of invalid members), so that the decoder
+//! can check each completed binary packet eagerly. As in JavaScript, when a key appears twice
+//! in one object only the last value counts. One deliberate difference with Node, stricter: a
+//! `num` that is not an integer (`0.5`, which Node turns into a missing attachment) is
+//! refused.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
@@ -150,57 +151,59 @@ impl<'de> Visitor<'de> for Check {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Seen, A::Error> {
-        let mut children_ok = true;
+        // The keys whose (last) value holds an invalid placeholder: a later value of the
+        // same key replaces the earlier one, as in JavaScript.
+        let mut bad: Vec<Cow<'de, str>> = Vec::new();
         let mut placeholder = false;
         let mut num = None;
         while let Some(key) = map.next_key_seed(KeySeed)? {
             let s = map.next_value_seed(self)?;
-            children_ok &= s.ok;
-            match key {
-                Key::Placeholder => placeholder = s.is_true,
-                Key::Num => num = s.index,
-                Key::Other => {}
+            match key.as_ref() {
+                "_placeholder" => placeholder = s.is_true,
+                "num" => num = s.index,
+                _ => {}
+            }
+            if !s.ok {
+                if !bad.contains(&key) {
+                    bad.push(key);
+                }
+            } else if !bad.is_empty() {
+                bad.retain(|k| *k != key);
             }
         }
         let ok = if placeholder {
             num.is_some_and(|n| n < self.count as u64)
         } else {
-            children_ok
+            bad.is_empty()
         };
         Ok(Seen { ok, ..Seen::PLAIN })
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Key {
-    Placeholder,
-    Num,
-    Other,
-}
-
+/// An object key, borrowed from the input unless it has escapes.
 struct KeySeed;
 
 impl<'de> DeserializeSeed<'de> for KeySeed {
-    type Value = Key;
+    type Value = Cow<'de, str>;
 
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Key, D::Error> {
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
         d.deserialize_str(self)
     }
 }
 
-impl Visitor<'_> for KeySeed {
-    type Value = Key;
+impl<'de> Visitor<'de> for KeySeed {
+    type Value = Cow<'de, str>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("an object key")
     }
 
-    fn visit_str<E>(self, v: &str) -> Result<Key, E> {
-        Ok(match v {
-            "_placeholder" => Key::Placeholder,
-            "num" => Key::Num,
-            _ => Key::Other,
-        })
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(Cow::Borrowed(v))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Cow::Owned(v.to_owned()))
     }
 }
 
@@ -227,6 +230,9 @@ mod tests {
             r#"["a",{"num":1}]"#,
             r#"["a",{"_placeholder":true,"num":0}]"#,
             r#"["a",{"\u005fplaceholder":true,"num":1}]"#,
+            r#"["a",{"k":{"_placeholder":true,"num":9},"k":1}]"#,
+            r#"["a",{"_placeholder":{"_placeholder":true},"_placeholder":false}]"#,
+            r#"["a",{"_placeholder":true,"num":9,"num":0}]"#,
         ];
         for j in ok {
             assert_eq!(both(j, 2), Ok(()), "{j}");
@@ -242,6 +248,9 @@ mod tests {
             r#"["a",[[{"k":{"_placeholder":true,"num":5}}]]]"#,
             r#"["a",{"\u005fplaceholder":true,"num":3}]"#,
             r#"["a",{"_placeholder":false,"x":{"_placeholder":true,"num":3}}]"#,
+            r#"["a",{"k":1,"k":{"_placeholder":true,"num":9}}]"#,
+            r#"["a",{"_placeholder":true,"num":0,"_placeholder":false,"x":[{"_placeholder":true}]}]"#,
+            r#"["a",{"_placeholder":true,"num":0,"num":7}]"#,
         ];
         for j in bad {
             assert_eq!(both(j, 2), Err(DecodeError::InvalidPlaceholder), "{j}");
