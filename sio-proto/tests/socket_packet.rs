@@ -233,6 +233,12 @@ fn connect_payload_must_be_absent_or_a_json_object() {
     for bad in ["0{bad", r#"0{"a":1} x"#, r#"0/chat,{"a":"#, "0\x0c{}"] {
         assert_eq!(dec(bad).unwrap_err(), DecodeError::InvalidJson, "{bad}");
     }
+    // Strings are checked too: a key or value that is not UTF-8 is not JSON.
+    let not_utf8 = Bytes::from_static(b"0/admin,{\"s\xb4Pd\":\"x\"}");
+    assert_eq!(
+        decode_text(not_utf8, &DecodeLimits::default()).unwrap_err(),
+        DecodeError::InvalidJson
+    );
     for bad in ["0[]", r#"0"x""#, "0null", "0true", "0 "] {
         assert_eq!(dec(bad).unwrap_err(), DecodeError::InvalidPayload, "{bad}");
     }

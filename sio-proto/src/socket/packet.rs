@@ -511,9 +511,7 @@ fn first_non_ws(data: &[u8]) -> Option<u8> {
 
 /// Whether `data` is one well-formed JSON value (`Ok(true)`), or `InvalidJson`.
 fn is_json(data: &[u8]) -> Result<bool, DecodeError> {
-    serde_json::from_slice::<IgnoredAny>(data)
-        .map(|_| true)
-        .map_err(|_| DecodeError::InvalidJson)
+    super::placeholder::validate(data).map(|()| true)
 }
 
 /// The payload checks of Node's parser (`isPayloadValid`). The rare control packets (CONNECT,
@@ -639,11 +637,6 @@ impl Decoder {
             limits,
             pending: None,
         }
-    }
-
-    /// The limits.
-    pub fn limits(&self) -> &DecodeLimits {
-        &self.limits
     }
 
     /// Whether a binary packet waits for attachments.

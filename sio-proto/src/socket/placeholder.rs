@@ -39,6 +39,16 @@ pub(crate) fn check(data: &[u8], count: usize) -> Result<(), DecodeError> {
     }
 }
 
+/// Checks that `data` is one well-formed JSON value, strings included (valid UTF-8, escapes
+/// that decode), as a `serde_json::Value` parse would, without building one.
+pub(crate) fn validate(data: &[u8]) -> Result<(), DecodeError> {
+    let mut de = serde_json::Deserializer::from_slice(data);
+    Check { count: 0 }
+        .deserialize(&mut de)
+        .and_then(|_| de.end())
+        .map_err(|_| DecodeError::InvalidJson)
+}
+
 /// The same rule over a parsed value.
 pub(crate) fn check_value(v: &serde_json::Value, count: usize) -> Result<(), DecodeError> {
     match v {
@@ -254,6 +264,20 @@ mod tests {
         ];
         for j in bad {
             assert_eq!(both(j, 2), Err(DecodeError::InvalidPlaceholder), "{j}");
+        }
+    }
+
+    #[test]
+    fn validate_is_a_full_parse() {
+        for ok in [
+            &b"{}"[..],
+            br#" {"a":[1,"\u00e9",{"_placeholder":true}]} "#,
+            b"\"x\"",
+        ] {
+            assert_eq!(validate(ok), Ok(()));
+        }
+        for bad in [&b"{"[..], b"{\"s\xb4\":1}", b"{} x", b""] {
+            assert_eq!(validate(bad), Err(DecodeError::InvalidJson));
         }
     }
 
