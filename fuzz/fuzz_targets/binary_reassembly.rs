@@ -6,7 +6,14 @@
 //!   attachment with nothing pending is `UnexpectedAttachment`; otherwise the result of a text
 //!   message is that of the free `decode_text`;
 //! * every completed packet has exactly the announced number of attachments, the ones fed
-//!   since its text, in order; `is_reassembling()` matches the model after every step;
+//!   since its text, in order; `is_reassembling()` and `buffered_bytes()` match the model
+//!   after every step;
+//! * an attachment that takes the packet's attachments over `max_attachment_bytes` is
+//!   `AttachmentsTooLarge` and drops the packet;
+//! * a binary packet completes only if its JSON parses and every placeholder
+//!   (`"_placeholder": true`) has a `num` that is an integer below the attachment count
+//!   (Node's rule, checked here by a reference over `serde_json::Value`): otherwise
+//!   `InvalidJson` / `InvalidPlaceholder`, and the packet is dropped;
 //! * a completed packet re-encodes to frames that a fresh decoder reassembles into an equal
 //!   packet; errors never panic and leave the decoder usable.
 #![no_main]
@@ -14,6 +21,7 @@
 use arbitrary::Arbitrary;
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
+use serde_json::Value;
 use sio_proto::socket::packet::{decode_text, DecodeLimits, Decoder};
 use sio_proto::socket::Packet;
 use sio_proto::DecodeError;
@@ -42,6 +50,7 @@ enum Msg {
 #[derive(Debug, Arbitrary)]
 struct Input {
     max_attachments: u8,
+    max_attachment_bytes: u16,
     msgs: Vec<Msg>,
 }
 
@@ -82,7 +91,7 @@ fn text_of(m: &Msg) -> Option<Vec<u8>> {
                 if i > 0 || !*ack {
                     s.push(',');
                 }
-                s.push_str(&format!("{{\"_placeholder\":true,\"num\":{}}}", n % 20));
+                s.push_str(&format!("{{\"_placeholder\":true,\"num\":{}}}", n % 12));
             }
             s.push(']');
             s.into_bytes()
@@ -100,10 +109,45 @@ fn text_of(m: &Msg) -> Option<Vec<u8>> {
     })
 }
 
-/// The model: the announced count and the attachments received so far.
+/// The model: the announced count, the attachments received so far and the packet's JSON.
 struct Pending {
     announced: usize,
     received: Vec<Bytes>,
+    data: Bytes,
+}
+
+impl Pending {
+    fn bytes(&self) -> usize {
+        self.received.iter().map(Bytes::len).sum()
+    }
+}
+
+/// Node's placeholder rule, as a reference: what completing a binary packet must give.
+fn reference_check(data: &[u8], count: usize) -> Result<(), DecodeError> {
+    fn index(v: &Value) -> Option<u64> {
+        let n = v.as_number()?;
+        n.as_u64().or_else(|| {
+            let f = n.as_f64()?;
+            (f >= 0.0 && f.fract() == 0.0 && f < 1e19).then_some(f as u64)
+        })
+    }
+    fn walk(v: &Value, count: usize) -> bool {
+        match v {
+            Value::Array(a) => a.iter().all(|x| walk(x, count)),
+            Value::Object(m) if m.get("_placeholder") == Some(&Value::Bool(true)) => m
+                .get("num")
+                .and_then(index)
+                .is_some_and(|n| n < count as u64),
+            Value::Object(m) => m.values().all(|x| walk(x, count)),
+            _ => true,
+        }
+    }
+    let v: Value = serde_json::from_slice(data).map_err(|_| DecodeError::InvalidJson)?;
+    if walk(&v, count) {
+        Ok(())
+    } else {
+        Err(DecodeError::InvalidPlaceholder)
+    }
 }
 
 fn check_complete(p: &Packet, pending: &Pending, limits: &DecodeLimits) {
@@ -148,6 +192,8 @@ fn check_complete(p: &Packet, pending: &Pending, limits: &DecodeLimits) {
 fuzz_target!(|input: Input| {
     let limits = DecodeLimits {
         max_attachments: usize::from(input.max_attachments % 12),
+        max_attachment_bytes: usize::from(input.max_attachment_bytes % 512),
+        ..DecodeLimits::default()
     };
     let mut d = Decoder::new(limits);
     let mut pending: Option<Pending> = None;
@@ -164,16 +210,30 @@ fuzz_target!(|input: Input| {
                 match (&mut pending, r) {
                     (None, Err(DecodeError::UnexpectedAttachment)) => {}
                     (None, r) => panic!("attachment with nothing pending gave {r:?}"),
+                    (Some(pd), r) if pd.bytes() + a.len() > limits.max_attachment_bytes => {
+                        assert_eq!(
+                            r,
+                            Err(DecodeError::AttachmentsTooLarge(
+                                limits.max_attachment_bytes
+                            )),
+                            "attachment over the byte cap"
+                        );
+                        pending = None;
+                    }
                     (Some(pd), Ok(None)) => {
                         pd.received.push(a);
                         assert!(pd.received.len() < pd.announced, "packet not completed");
                     }
-                    (Some(pd), Ok(Some(p))) => {
+                    (Some(pd), r) if pd.received.len() + 1 == pd.announced => {
                         pd.received.push(a);
-                        check_complete(&p, pd, &limits);
+                        match (reference_check(&pd.data, pd.announced), r) {
+                            (Ok(()), Ok(Some(p))) => check_complete(&p, pd, &limits),
+                            (Err(want), Err(got)) => assert_eq!(got, want),
+                            (want, got) => panic!("completion gave {got:?}, expected {want:?}"),
+                        }
                         pending = None;
                     }
-                    (Some(_), Err(e)) => panic!("attachment refused while pending: {e:?}"),
+                    (Some(_), r) => panic!("attachment gave {r:?} before the last one"),
                 }
             }
             _ => {
@@ -187,13 +247,21 @@ fuzz_target!(|input: Input| {
                     let free = decode_text(t, &limits);
                     match (r, free) {
                         (Err(a), Err(b)) => assert_eq!(a, b),
+                        (Err(got), Ok((q, 0))) if q.kind.is_binary() => {
+                            let want = reference_check(&q.data, 0);
+                            assert_eq!(Err(got), want, "binary packet without attachments");
+                        }
                         (Ok(Some(p)), Ok((q, 0))) => {
                             assert_eq!(p, q);
+                            if q.kind.is_binary() {
+                                assert_eq!(reference_check(&q.data, 0), Ok(()));
+                            }
                             check_complete(
                                 &p,
                                 &Pending {
                                     announced: 0,
                                     received: Vec::new(),
+                                    data: q.data.clone(),
                                 },
                                 &limits,
                             );
@@ -203,6 +271,7 @@ fuzz_target!(|input: Input| {
                             pending = Some(Pending {
                                 announced: n,
                                 received: Vec::new(),
+                                data: q.data,
                             });
                         }
                         (r, free) => panic!("Decoder {r:?} vs decode_text {free:?}"),
@@ -214,6 +283,11 @@ fuzz_target!(|input: Input| {
             d.is_reassembling(),
             pending.is_some(),
             "is_reassembling() out of sync"
+        );
+        assert_eq!(
+            d.buffered_bytes(),
+            pending.as_ref().map_or(0, Pending::bytes),
+            "buffered_bytes() out of sync"
         );
     }
 });

@@ -11,7 +11,9 @@
 //! * `event_name()` is `Some` exactly for events, never a reserved name, and matches the first
 //!   element when the payload parses as JSON;
 //! * `value()` and `args::<Vec<Value>>()` do not panic, and `args` agrees with the parsed JSON
-//!   array for events and acks.
+//!   array for events and acks;
+//! * Node's payload rules for the control packets: a CONNECT payload is absent or a JSON object,
+//!   a CONNECT_ERROR payload a JSON string or object, a DISCONNECT has none (not even a space).
 #![no_main]
 
 use bytes::{Bytes, BytesMut};
@@ -32,6 +34,7 @@ fuzz_target!(|data: &[u8]| {
     };
     let limits = DecodeLimits {
         max_attachments: usize::from(sel & 15),
+        ..DecodeLimits::default()
     };
     let text = Bytes::copy_from_slice(rest);
     let Ok((mut p, n)) = decode_text(text, &limits) else {
@@ -52,6 +55,18 @@ fuzz_target!(|data: &[u8]| {
     assert!(p
         .id
         .is_none_or(|id| id <= sio_proto::socket::packet::MAX_ACK_ID));
+    match p.kind {
+        PacketKind::Connect if !p.data.is_empty() => {
+            let v: Value = serde_json::from_slice(&p.data).expect("CONNECT payload is JSON");
+            assert!(v.is_object(), "CONNECT payload {v}");
+        }
+        PacketKind::ConnectError => {
+            let v: Value = serde_json::from_slice(&p.data).expect("CONNECT_ERROR payload is JSON");
+            assert!(v.is_object() || v.is_string(), "CONNECT_ERROR payload {v}");
+        }
+        PacketKind::Disconnect => assert!(p.data.is_empty(), "DISCONNECT with {:?}", p.data),
+        _ => {}
+    }
     match p.kind {
         PacketKind::Ack | PacketKind::BinaryAck => assert!(p.id.is_some(), "ack without id"),
         PacketKind::Connect | PacketKind::Disconnect | PacketKind::ConnectError => {

@@ -42,10 +42,15 @@ pub enum DecodeError {
     /// not a non-empty array whose first element is a string).
     #[error("invalid payload for this packet type")]
     InvalidPayload,
-    /// A placeholder named an attachment that does not exist. (An attachment no placeholder
-    /// names is not an error: Node's parser does not check it either.)
+    /// A placeholder (`{"_placeholder":true,...}`) named an attachment that does not exist or
+    /// had no valid `num`. (An attachment no placeholder names is not an error: Node's parser
+    /// does not check it either.)
     #[error("invalid binary placeholder")]
     InvalidPlaceholder,
+    /// The attachments of one binary packet exceeded the configured total size (in bytes);
+    /// the packet was dropped.
+    #[error("binary attachments of one packet exceed {0} bytes")]
+    AttachmentsTooLarge(usize),
     /// A binary attachment arrived while no binary packet was waiting for one.
     #[error("unexpected binary attachment")]
     UnexpectedAttachment,

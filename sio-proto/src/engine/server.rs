@@ -292,6 +292,23 @@ impl ServerSession {
         Ok(())
     }
 
+    /// Queues frames that do not count against `max_queue`: the Socket.IO layer's namespace
+    /// control replies (CONNECT, CONNECT_ERROR, DISCONNECT), which must not be lost to a full
+    /// queue and which that layer bounds itself. Fails only when the session is not open.
+    pub(crate) fn send_frames_unbounded(
+        &mut self,
+        frames: impl IntoIterator<Item = Frame>,
+    ) -> Result<(), UsageError> {
+        if self.state != State::Open {
+            return Err(UsageError::Closed);
+        }
+        for f in frames {
+            self.enqueue(f);
+        }
+        self.flush();
+        Ok(())
+    }
+
     /// Closes the session from the server side (`forced close`, or `server shutting down`).
     /// Queued packets are still delivered first.
     pub fn close(&mut self, now: Instant, reason: CloseReason) {

@@ -41,7 +41,9 @@ pub struct ManagerConfig {
     pub max_buffered: usize,
     /// Bound on acks awaited at once (default 1024).
     pub max_pending_acks: usize,
-    /// Decoder limits.
+    /// Decoder limits: attachments per packet, their total bytes, and the time a binary packet
+    /// has to complete (one of the manager's timers; past it the session closes with
+    /// `parse error`, like undecodable bytes, and reconnects as after any parse error).
     pub decode: DecodeLimits,
 }
 
@@ -160,6 +162,8 @@ pub struct Manager {
     backoff: Backoff,
     rng: IdGenerator,
     reconnect_at: Option<Instant>,
+    /// When the binary packet being reassembled must be complete.
+    attachments_deadline: Option<Instant>,
     reconnecting: bool,
     skip_reconnect: bool,
     /// The engine was asked to close and waits for its POST in flight before it does.
@@ -185,6 +189,7 @@ impl Manager {
             backoff: Backoff::new(config.backoff),
             rng,
             reconnect_at: None,
+            attachments_deadline: None,
             reconnecting: false,
             skip_reconnect: false,
             closing: false,
@@ -460,12 +465,17 @@ impl Manager {
     }
 
     /// Fires the timers due at `now`: Engine.IO heartbeat and handshake, ack deadlines,
-    /// reconnection.
+    /// reconnection, the completion of a binary packet.
     pub fn handle_timeout(&mut self, now: Instant) {
         if let Some(e) = self.engine.as_mut() {
             e.handle_timeout(now);
         }
         self.pump_at(now);
+        if self.attachments_deadline.is_some_and(|t| t <= now) {
+            self.release_decoder();
+            self.fail(CloseReason::ParseError);
+            self.pump_at(now);
+        }
         while let Some((t, _, _)) = self.ack_deadlines.first() {
             if *t > now {
                 break;
@@ -490,6 +500,7 @@ impl Manager {
             self.engine.as_ref().and_then(|e| e.poll_timeout()),
             self.ack_deadlines.first().map(|(t, _, _)| *t),
             self.reconnect_at,
+            self.attachments_deadline,
         ])
     }
 
@@ -514,7 +525,7 @@ impl Manager {
         self.closing = false;
         self.reopen = false;
         self.generation += 1;
-        self.decoder.reset();
+        self.release_decoder();
         self.engine = Some(ClientSession::new(now, self.config.engine));
     }
 
@@ -552,11 +563,11 @@ impl Manager {
                 eng::Event::Upgraded => self.events.push_back(Event::Upgraded),
                 eng::Event::Message(Message::Text(t)) => {
                     let r = self.decoder.decode_text(t);
-                    self.on_decoded(r);
+                    self.on_decoded(now, r);
                 }
                 eng::Event::Message(Message::Binary(b)) => {
                     let r = self.decoder.decode_binary(b);
-                    self.on_decoded(r);
+                    self.on_decoded(now, r);
                 }
                 eng::Event::OpenFailed(err) => {
                     if self.reconnecting {
@@ -580,7 +591,7 @@ impl Manager {
             }
             n.state = NsState::Idle;
         }
-        self.decoder.reset();
+        self.release_decoder();
         self.events.push_back(Event::Closed(reason));
         self.closing = false;
         if std::mem::take(&mut self.reopen) {
@@ -605,7 +616,20 @@ impl Manager {
         self.reconnect_at = Some(now + delay);
     }
 
-    fn on_decoded(&mut self, r: Result<Option<Packet>, crate::DecodeError>) {
+    /// Drops a partly received binary packet and its timer.
+    fn release_decoder(&mut self) {
+        self.decoder.reset();
+        self.attachments_deadline = None;
+    }
+
+    fn on_decoded(&mut self, now: Option<Instant>, r: Result<Option<Packet>, crate::DecodeError>) {
+        // The completion timer runs from a binary packet's text part to its last attachment
+        // (messages only arrive with a `now`: they come from transport inputs).
+        self.attachments_deadline = match (self.attachments_deadline, now) {
+            _ if !self.decoder.is_reassembling() => None,
+            (Some(t), _) => Some(t),
+            (None, now) => now.map(|now| now + self.config.decode.attachment_timeout),
+        };
         match r {
             Ok(Some(p)) => self.on_packet(p),
             Ok(None) => {}

@@ -7,6 +7,7 @@
 
 pub mod backoff;
 pub mod packet;
+mod placeholder;
 
 pub use packet::{Decoder, EncodedPacket, Nsp, Packet, PacketKind};
 pub mod client;

@@ -25,6 +25,7 @@
 //! number of sessions without another copy.
 
 use std::borrow::Cow;
+use std::time::Duration;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use serde::de::{DeserializeOwned, IgnoredAny, SeqAccess, Visitor};
@@ -317,7 +318,7 @@ impl Packet {
         let v: serde_json::Value =
             serde_json::from_slice(&self.data).map_err(|_| DecodeError::InvalidJson)?;
         if self.kind.is_binary() {
-            check_placeholders(&v, self.attachments.len())?;
+            super::placeholder::check_value(&v, self.attachments.len())?;
         }
         Ok(v)
     }
@@ -378,24 +379,6 @@ impl<'de, T: DeserializeOwned> Visitor<'de> for ArgsVisitor<T> {
     }
 }
 
-/// Checks that each placeholder object has a `num` below `count`.
-fn check_placeholders(v: &serde_json::Value, count: usize) -> Result<(), DecodeError> {
-    match v {
-        serde_json::Value::Array(a) => a.iter().try_for_each(|x| check_placeholders(x, count)),
-        serde_json::Value::Object(m) => {
-            if let Some(n) = placeholder_num(m) {
-                return if n < count {
-                    Ok(())
-                } else {
-                    Err(DecodeError::InvalidPlaceholder)
-                };
-            }
-            m.values().try_for_each(|x| check_placeholders(x, count))
-        }
-        _ => Ok(()),
-    }
-}
-
 /// The attachment index of a placeholder object `{"_placeholder":true,"num":N}`.
 pub fn placeholder_num(m: &serde_json::Map<String, serde_json::Value>) -> Option<usize> {
     if m.get("_placeholder") != Some(&serde_json::Value::Bool(true)) {
@@ -405,17 +388,36 @@ pub fn placeholder_num(m: &serde_json::Map<String, serde_json::Value>) -> Option
 }
 
 /// Limits applied while decoding.
+///
+/// A binary packet is held in memory from its text part until its last attachment: these
+/// bound how much (`max_attachments`, `max_attachment_bytes`) and for how long
+/// (`attachment_timeout`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DecodeLimits {
     /// Attachments one binary packet may announce (default 10, a bound on memory held while
     /// reassembling; Node has no such limit but its `maxHttpBufferSize` bounds each part).
     pub max_attachments: usize,
+    /// Total bytes of the attachments of one binary packet (default 1 000 000, Node's
+    /// `maxHttpBufferSize`). The transport bounds each attachment, but without this a packet
+    /// announcing `max_attachments` parts holds that many times the transport limit while it
+    /// waits for the rest. Over it, [`Decoder`] drops the packet and its attachments with
+    /// [`DecodeError::AttachmentsTooLarge`]; a session closes with `parse error`.
+    pub max_attachment_bytes: usize,
+    /// Time a binary packet has to complete once its text part arrived (default 20 s, Node's
+    /// `pingTimeout`: the byte cap already bounds the memory, this bounds how long a peer that
+    /// keeps answering pings may hold it; at the default cap the parts still arrive in time
+    /// over a 400 kbit/s link). The [`Decoder`] has no clock: the machine driving it keeps
+    /// this as one of its timers (the server `Connection` and the client `Manager` close with
+    /// `parse error` when it fires and release what was buffered).
+    pub attachment_timeout: Duration,
 }
 
 impl Default for DecodeLimits {
     fn default() -> Self {
         Self {
             max_attachments: 10,
+            max_attachment_bytes: 1_000_000,
+            attachment_timeout: Duration::from_secs(20),
         }
     }
 }
@@ -507,13 +509,28 @@ fn first_non_ws(data: &[u8]) -> Option<u8> {
     data.iter().copied().find(|c| !c.is_ascii_whitespace())
 }
 
-/// The payload checks of Node's parser, without parsing the whole JSON.
+/// Whether `data` is one well-formed JSON value (`Ok(true)`), or `InvalidJson`.
+fn is_json(data: &[u8]) -> Result<bool, DecodeError> {
+    super::placeholder::validate(data).map(|()| true)
+}
+
+/// The payload checks of Node's parser (`isPayloadValid`). The rare control packets (CONNECT,
+/// CONNECT_ERROR) are parsed in full: Node refuses a payload that is not JSON. The JSON of
+/// events and acks is not parsed here beyond its shape (the application parses it once);
+/// binary packets are checked when complete ([`Decoder`]).
 fn check_shape(kind: PacketKind, id: Option<u64>, data: &[u8]) -> Result<(), DecodeError> {
     let first = first_non_ws(data);
     let ok = match kind {
-        PacketKind::Connect => id.is_none() && matches!(first, None | Some(b'{')),
-        PacketKind::Disconnect => id.is_none() && first.is_none(),
-        PacketKind::ConnectError => id.is_none() && matches!(first, Some(b'{') | Some(b'"')),
+        // None, or an object (the auth).
+        PacketKind::Connect => {
+            id.is_none() && (data.is_empty() || (first == Some(b'{') && is_json(data)?))
+        }
+        // Any character after the type (even a space) is a payload, and Node refuses one.
+        PacketKind::Disconnect => id.is_none() && data.is_empty(),
+        // A string or an object.
+        PacketKind::ConnectError => {
+            id.is_none() && matches!(first, Some(b'{') | Some(b'"')) && is_json(data)?
+        }
         PacketKind::Ack | PacketKind::BinaryAck => id.is_some() && first == Some(b'['),
         PacketKind::Event | PacketKind::BinaryEvent => {
             let (name, _) = parse_event_name(data)?;
@@ -584,12 +601,33 @@ pub fn parse_event_name(data: &[u8]) -> Result<(Cow<'_, str>, usize), DecodeErro
     }
 }
 
+/// A packet whose parts have all arrived: a binary one's placeholders must name attachments
+/// it has (Node's parser throws "illegal attachments" when reconstructing it).
+fn complete(packet: Packet) -> Result<Packet, DecodeError> {
+    if packet.kind.is_binary() {
+        super::placeholder::check(&packet.data, packet.attachments.len())?;
+    }
+    Ok(packet)
+}
+
 /// Reassembles packets from Engine.IO messages: a text message starts a packet; a binary packet
 /// is complete once its announced attachments have arrived, in any number of binary messages.
+///
+/// The attachments of one packet are bounded by [`DecodeLimits::max_attachment_bytes`]; a
+/// completed binary packet's placeholders are checked against its attachments (Node's
+/// "illegal attachments"). Any error drops the packet being reassembled.
 #[derive(Debug, Default)]
 pub struct Decoder {
     limits: DecodeLimits,
-    pending: Option<(Packet, usize)>,
+    pending: Option<Pending>,
+}
+
+/// A binary packet waiting for attachments.
+#[derive(Debug)]
+struct Pending {
+    packet: Packet,
+    announced: usize,
+    bytes: usize,
 }
 
 impl Decoder {
@@ -606,133 +644,54 @@ impl Decoder {
         self.pending.is_some()
     }
 
+    /// Bytes of attachments held for the packet being reassembled (0 when none is).
+    pub fn buffered_bytes(&self) -> usize {
+        self.pending.as_ref().map_or(0, |p| p.bytes)
+    }
+
     /// A text message. Returns the packet when it is complete (no attachments announced).
     pub fn decode_text(&mut self, text: Bytes) -> Result<Option<Packet>, DecodeError> {
         if self.pending.is_some() {
             self.pending = None;
             return Err(DecodeError::UnexpectedText);
         }
-        let (packet, n) = decode_text(text, &self.limits)?;
-        if n == 0 {
-            Ok(Some(packet))
-        } else {
-            self.pending = Some((packet, n));
-            Ok(None)
+        let (packet, announced) = decode_text(text, &self.limits)?;
+        if announced == 0 {
+            return complete(packet).map(Some);
         }
+        self.pending = Some(Pending {
+            packet,
+            announced,
+            bytes: 0,
+        });
+        Ok(None)
     }
 
     /// A binary message: the next attachment of the pending packet. Returns the packet when it
     /// was the last one.
     pub fn decode_binary(&mut self, data: Bytes) -> Result<Option<Packet>, DecodeError> {
-        let Some((packet, n)) = self.pending.as_mut() else {
+        let Some(p) = self.pending.as_mut() else {
             return Err(DecodeError::UnexpectedAttachment);
         };
-        packet.attachments.push(data);
-        if packet.attachments.len() < *n {
+        p.bytes = p.bytes.saturating_add(data.len());
+        if p.bytes > self.limits.max_attachment_bytes {
+            self.pending = None;
+            return Err(DecodeError::AttachmentsTooLarge(
+                self.limits.max_attachment_bytes,
+            ));
+        }
+        p.packet.attachments.push(data);
+        if p.packet.attachments.len() < p.announced {
             return Ok(None);
         }
-        Ok(self.pending.take().map(|(p, _)| p))
+        match self.pending.take() {
+            Some(p) => complete(p.packet).map(Some),
+            None => Ok(None),
+        }
     }
 
     /// Drops a partly received packet (on reconnect or close).
     pub fn reset(&mut self) {
         self.pending = None;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn dec(s: &str) -> Result<(Packet, usize), DecodeError> {
-        decode_text(
-            Bytes::copy_from_slice(s.as_bytes()),
-            &DecodeLimits::default(),
-        )
-    }
-
-    #[test]
-    fn event_name_borrowed_and_escaped() {
-        let (n, end) = parse_event_name(br#"["chat","x"]"#).unwrap();
-        assert_eq!(n, "chat");
-        assert!(matches!(n, Cow::Borrowed(_)));
-        assert_eq!(end, 7);
-        let (n, _) = parse_event_name(br#"[ "a\"b" ]"#).unwrap();
-        assert_eq!(n, "a\"b");
-        let (n, _) = parse_event_name(b"[12,1]").unwrap();
-        assert_eq!(n, "12");
-        assert!(parse_event_name(b"[]").is_err());
-        assert!(parse_event_name(b"[\"abc").is_err());
-        assert!(parse_event_name(b"{}").is_err());
-    }
-
-    #[test]
-    fn reserved_and_bad_shapes_are_rejected() {
-        assert_eq!(
-            dec(r#"2["connect"]"#).unwrap_err(),
-            DecodeError::InvalidPayload
-        );
-        assert_eq!(dec(r#"2{"a":1}"#).unwrap_err(), DecodeError::InvalidPayload);
-        assert_eq!(dec(r#"1["x"]"#).unwrap_err(), DecodeError::InvalidPayload);
-        assert_eq!(dec(r#"3["x"]"#).unwrap_err(), DecodeError::InvalidPayload);
-        assert_eq!(dec(r#"0[]"#).unwrap_err(), DecodeError::InvalidPayload);
-        assert_eq!(dec(r#"4[]"#).unwrap_err(), DecodeError::InvalidPayload);
-        assert_eq!(
-            dec(r#"5["a"]"#).unwrap_err(),
-            DecodeError::InvalidAttachmentCount
-        );
-        assert_eq!(dec("7").unwrap_err(), DecodeError::UnknownPacketType(b'7'));
-        assert_eq!(dec("").unwrap_err(), DecodeError::Empty);
-        assert_eq!(
-            dec(r#"599-["a"]"#).unwrap_err(),
-            DecodeError::TooManyAttachments(99)
-        );
-        assert_eq!(
-            dec(r#"299999999999999999999["a"]"#).unwrap_err(),
-            DecodeError::InvalidAckId
-        );
-    }
-
-    #[test]
-    fn args_skip_the_event_name() {
-        let (p, _) = dec(r#"2/chat,7["msg",1,"two",{"x":3}]"#).unwrap();
-        assert_eq!(p.nsp.as_str(), "/chat");
-        assert_eq!(p.id, Some(7));
-        let (a, b, c): (u32, String, serde_json::Value) = p.args().unwrap();
-        assert_eq!((a, b.as_str(), c["x"].as_u64()), (1, "two", Some(3)));
-        let (a,): (u32,) = p.args().unwrap();
-        assert_eq!(a, 1);
-        let (p, _) = dec(r#"37["ok"]"#).unwrap();
-        let v: Vec<String> = p.args().unwrap();
-        assert_eq!(v, vec!["ok"]);
-    }
-
-    #[test]
-    fn reassembly_in_order() {
-        let mut d = Decoder::default();
-        let text = Bytes::from_static(
-            br#"52-["up",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]"#,
-        );
-        assert_eq!(d.decode_text(text).unwrap(), None);
-        assert_eq!(d.decode_binary(Bytes::from_static(b"a")).unwrap(), None);
-        let p = d.decode_binary(Bytes::from_static(b"b")).unwrap().unwrap();
-        assert_eq!(
-            p.attachments,
-            vec![Bytes::from_static(b"a"), Bytes::from_static(b"b")]
-        );
-        assert!(p.value().is_ok());
-        assert_eq!(
-            d.decode_binary(Bytes::from_static(b"c")).unwrap_err(),
-            DecodeError::UnexpectedAttachment
-        );
-    }
-
-    #[test]
-    fn placeholder_out_of_range_is_rejected() {
-        let mut d = Decoder::default();
-        let text = Bytes::from_static(br#"51-["up",{"_placeholder":true,"num":3}]"#);
-        assert_eq!(d.decode_text(text).unwrap(), None);
-        let p = d.decode_binary(Bytes::from_static(b"a")).unwrap().unwrap();
-        assert_eq!(p.value().unwrap_err(), DecodeError::InvalidPlaceholder);
     }
 }

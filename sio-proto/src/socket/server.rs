@@ -33,9 +33,15 @@ pub struct ConnectionConfig {
     /// Bound on acks this server awaits on one connection (default 1024): over it, an emit
     /// with an ack is refused with [`UsageError::TooManyPendingAcks`].
     pub max_pending_acks: usize,
-    /// Bound on namespaces one connection may join (default 64).
+    /// Bound on namespaces one connection may join (default 64). It also bounds the namespace
+    /// control replies (CONNECT, CONNECT_ERROR, DISCONNECT), which are queued beyond the
+    /// Engine.IO `max_queue` so that a decision is never lost to a full queue: a CONNECT that
+    /// arrives while the outbound queue holds `max_queue + max_namespaces` frames (a client
+    /// asking without reading the answers) closes the connection.
     pub max_namespaces: usize,
-    /// Decoder limits (attachments per packet).
+    /// Decoder limits: attachments per packet, their total bytes, and the time a binary
+    /// packet has to complete (one of this connection's timers; past it the connection
+    /// closes with `parse error`).
     pub decode: DecodeLimits,
 }
 
@@ -111,6 +117,8 @@ pub struct Connection {
     acks: BTreeMap<(Nsp, u64), Option<Instant>>,
     ack_deadlines: BTreeSet<(Instant, Nsp, u64)>,
     connect_deadline: Option<Instant>,
+    /// When the binary packet being reassembled must be complete.
+    attachments_deadline: Option<Instant>,
     events: VecDeque<Event>,
     closed: bool,
     /// The connection is being closed (by the application or after a violation): nothing the
@@ -129,6 +137,7 @@ impl Connection {
             acks: BTreeMap::new(),
             ack_deadlines: BTreeSet::new(),
             connect_deadline: Some(now + config.connect_timeout),
+            attachments_deadline: None,
             events: VecDeque::new(),
             closed: false,
             closing: false,
@@ -160,6 +169,12 @@ impl Connection {
     /// Number of acks awaited.
     pub fn pending_acks(&self) -> usize {
         self.acks.len()
+    }
+
+    /// Bytes of binary attachments held for a packet not yet complete (at most
+    /// [`DecodeLimits::max_attachment_bytes`]).
+    pub fn buffered_attachment_bytes(&self) -> usize {
+        self.decoder.buffered_bytes()
     }
 
     // ----- transport inputs (forwarded to the Engine.IO session) -----
@@ -203,11 +218,18 @@ impl Connection {
         self.pump(now);
     }
 
-    /// Fires the timers due at `now` (heartbeat, upgrade, connect timeout, ack deadlines).
+    /// Fires the timers due at `now` (heartbeat, upgrade, connect timeout, ack deadlines, the
+    /// completion of a binary packet).
     pub fn handle_timeout(&mut self, now: Instant) {
         self.engine.handle_timeout(now);
         self.pump(now);
         if self.closed {
+            return;
+        }
+        if self.attachments_deadline.is_some_and(|t| t <= now) {
+            // The attachments announced by a binary packet did not all come in time.
+            self.protocol_violation(now, CloseReason::ParseError);
+            self.pump(now);
             return;
         }
         if self.connect_deadline.is_some_and(|t| t <= now) {
@@ -237,6 +259,7 @@ impl Connection {
         crate::engine::earliest([
             self.engine.poll_timeout(),
             self.connect_deadline,
+            self.attachments_deadline,
             self.ack_deadlines.first().map(|(t, _, _)| *t),
         ])
     }
@@ -260,52 +283,70 @@ impl Connection {
 
     // ----- commands -----
 
-    /// Accepts the pending CONNECT to `nsp`, giving the socket the id `socket_id`.
+    /// Accepts the pending CONNECT to `nsp`, giving the socket the id `socket_id`: the CONNECT
+    /// reply is queued and the namespace is joined.
+    ///
+    /// The reply does not count against the outbound queue bound, so a full queue does not
+    /// refuse it. Fails only with [`UsageError::Closed`] when the connection is closed or
+    /// closing (its pending namespaces are gone then), or [`UsageError::InvalidState`] when no
+    /// CONNECT to `nsp` is pending (never asked for, already answered, or withdrawn by the
+    /// client). After a failure the namespace is neither joined nor pending.
     pub fn accept(&mut self, nsp: &Nsp, socket_id: &str) -> Result<(), UsageError> {
         if self.closing || self.closed {
             return Err(UsageError::Closed);
         }
-        if !self
-            .namespaces
-            .iter()
-            .any(|n| !n.connected && n.nsp == *nsp)
-        {
+        let Some(i) = self.pending_namespace(nsp) else {
             return Err(UsageError::InvalidState(
                 "no pending CONNECT for this namespace",
             ));
-        }
+        };
         let data = serde_json::json!({ "sid": socket_id }).to_string();
         let p = Packet::connect(nsp.clone(), Some(Bytes::from(data))).encode();
         // Joined only once the CONNECT reply is queued.
-        self.engine.send_frames(p.frames(), p.frame_count())?;
-        if let Some(n) = self
-            .namespaces
-            .iter_mut()
-            .find(|n| !n.connected && n.nsp == *nsp)
-        {
+        if let Err(e) = self.send_control(&p) {
+            self.namespaces.remove(i);
+            return Err(e);
+        }
+        if let Some(n) = self.namespaces.get_mut(i) {
             n.connected = true;
         }
         Ok(())
     }
 
-    /// Refuses the pending CONNECT to `nsp` with CONNECT_ERROR `{"message", "data"}`.
+    /// Refuses the pending CONNECT to `nsp` with CONNECT_ERROR `{"message", "data"}`; the
+    /// namespace is no longer pending.
+    ///
+    /// Like the CONNECT reply, CONNECT_ERROR does not count against the outbound queue bound.
+    /// Fails only with [`UsageError::Closed`] when the connection is closed or closing, or
+    /// [`UsageError::InvalidState`] when no CONNECT to `nsp` is pending.
     pub fn reject(
         &mut self,
         nsp: &Nsp,
         message: &str,
         data: Option<&serde_json::Value>,
     ) -> Result<(), UsageError> {
-        let Some(i) = self
-            .namespaces
-            .iter()
-            .position(|n| !n.connected && n.nsp == *nsp)
-        else {
+        if self.closing || self.closed {
+            return Err(UsageError::Closed);
+        }
+        let Some(i) = self.pending_namespace(nsp) else {
             return Err(UsageError::InvalidState(
                 "no pending CONNECT for this namespace",
             ));
         };
         self.namespaces.remove(i);
-        self.send_encoded(&Packet::connect_error(nsp.clone(), message, data).encode())
+        self.send_control(&Packet::connect_error(nsp.clone(), message, data).encode())
+    }
+
+    fn pending_namespace(&self, nsp: &Nsp) -> Option<usize> {
+        self.namespaces
+            .iter()
+            .position(|n| !n.connected && n.nsp == *nsp)
+    }
+
+    /// Queues a namespace control packet (CONNECT, CONNECT_ERROR, DISCONNECT: text only)
+    /// beyond the queue bound; they are bounded by `max_namespaces` (see [`ConnectionConfig`]).
+    fn send_control(&mut self, p: &EncodedPacket) -> Result<(), UsageError> {
+        self.engine.send_frames_unbounded(p.frames())
     }
 
     /// Queues an encoded packet (the same [`EncodedPacket`] may go to any number of
@@ -362,7 +403,8 @@ impl Connection {
             .iter()
             .position(|n| n.connected && n.nsp == *nsp)
         {
-            let _ = self.send_encoded(&Packet::disconnect(nsp.clone()).encode());
+            // Fails only when the session is closed, and then the client needs no DISCONNECT.
+            let _ = self.send_control(&Packet::disconnect(nsp.clone()).encode());
             self.namespaces.remove(i);
             self.drop_acks(nsp);
             self.events.push_back(Event::Disconnect {
@@ -390,9 +432,16 @@ impl Connection {
             return;
         }
         self.closing = true;
+        self.release_decoder();
         self.disconnect_all(sockets);
         self.engine.close(now, reason);
         self.pump(now);
+    }
+
+    /// Drops a partly received binary packet and its timer.
+    fn release_decoder(&mut self) {
+        self.decoder.reset();
+        self.attachments_deadline = None;
     }
 
     fn disconnect_all(&mut self, reason: DisconnectReason) {
@@ -415,6 +464,8 @@ impl Connection {
     fn pump(&mut self, now: Instant) {
         while let Some(e) = self.engine.poll_event() {
             match e {
+                // Once closing, nothing the client sends is decoded (nor buffered).
+                eng::Event::Message(_) if self.closing || self.closed => {}
                 eng::Event::Message(Message::Text(t)) => {
                     let r = self.decoder.decode_text(t);
                     self.on_decoded(now, r);
@@ -430,7 +481,7 @@ impl Connection {
                         self.disconnect_all(DisconnectReason::from(reason));
                         self.closed = true;
                         self.connect_deadline = None;
-                        self.decoder.reset();
+                        self.release_decoder();
                         self.events.push_back(Event::Closed(reason));
                     }
                 }
@@ -442,6 +493,12 @@ impl Connection {
         if self.closed || self.closing {
             return;
         }
+        // The completion timer runs from a binary packet's text part to its last attachment.
+        self.attachments_deadline = match self.attachments_deadline {
+            _ if !self.decoder.is_reassembling() => None,
+            Some(t) => Some(t),
+            None => Some(now + self.config.decode.attachment_timeout),
+        };
         match r {
             Ok(Some(p)) => self.on_packet(now, p),
             Ok(None) => {}
@@ -451,6 +508,7 @@ impl Connection {
 
     fn protocol_violation(&mut self, now: Instant, reason: CloseReason) {
         self.closing = true;
+        self.release_decoder();
         self.disconnect_all(DisconnectReason::from(reason));
         self.engine.close(now, reason);
     }
@@ -463,7 +521,14 @@ impl Connection {
             .map(|n| n.connected);
         match (p.kind, state) {
             (PacketKind::Connect, None) => {
-                if self.namespaces.len() >= self.config.max_namespaces {
+                // Each CONNECT gets a reply queued beyond the queue bound: bounded by the
+                // namespaces pending at once, and by how far beyond the bound replies a client
+                // does not read may pile up.
+                let unread_bound =
+                    (self.engine.config().max_queue).saturating_add(self.config.max_namespaces);
+                if self.namespaces.len() >= self.config.max_namespaces
+                    || self.engine.queued() >= unread_bound
+                {
                     return self.protocol_violation(now, CloseReason::ForcedClose);
                 }
                 self.namespaces.push(Namespace {
