@@ -117,7 +117,8 @@ for mode in $MODES; do
       done ;;
     slowloris)
       start_server
-      run "" --mode slowloris --clients "${SLOWLORIS_CLIENTS:-2000}" --settle "${SLOWLORIS_SETTLE:-15}"
+      run "" --mode slowloris --clients "${SLOWLORIS_CLIENTS:-2000}" --settle "${SLOWLORIS_SETTLE:-15}" \
+        --rounds 2
       stop_server ;;
     slow-consumer)
       start_server

@@ -80,13 +80,14 @@ struct Args {
     threads: usize,
     connect_concurrency: usize,
     label: String,
+    rounds: usize,
 }
 
 fn usage() -> ! {
     eprintln!(
         "usage: sio_load --port P --pid PID --mode broadcast|echo|idle|tick [--clients N] \
          [--duration S] [--rate R] [--inflight K] [--payload BYTES] [--settle S] \
-         [--threads T] [--connect-concurrency C] [--label TEXT]"
+         [--threads T] [--connect-concurrency C] [--label TEXT] [--rounds N]"
     );
     std::process::exit(2)
 }
@@ -105,6 +106,7 @@ fn parse_args() -> Args {
         threads: 1,
         connect_concurrency: 64,
         label: String::new(),
+        rounds: 1,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -132,6 +134,7 @@ fn parse_args() -> Args {
             "--threads" => a.threads = num(&flag, &v),
             "--connect-concurrency" => a.connect_concurrency = num(&flag, &v),
             "--label" => a.label = v,
+            "--rounds" => a.rounds = num(&flag, &v),
             _ => usage(),
         }
     }
@@ -452,8 +455,16 @@ fn fd_count(pid: u32) -> usize {
         .unwrap_or(0)
 }
 
-/// `slowloris`: half request heads, held.
+/// `slowloris`: `rounds` times, half request heads held; one RESULT line per round (a second
+/// round that ends where the first did shows that nothing leaked).
 async fn slowloris(args: &Args) -> i32 {
+    for round in 1..=args.rounds.max(1) {
+        slowloris_round(args, round).await;
+    }
+    0
+}
+
+async fn slowloris_round(args: &Args, round: usize) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let pid = args.pid;
     let (rss0, fds0) = (rss_kib(pid).unwrap_or(0), fd_count(pid));
@@ -502,7 +513,7 @@ async fn slowloris(args: &Args) -> i32 {
         t.abort();
     }
     println!(
-        "RESULT label={} mode=slowloris clients={} rss_before_kib={rss0} rss_held_kib={rss1} \
+        "RESULT label={} mode=slowloris round={round} clients={} rss_before_kib={rss0} rss_held_kib={rss1} \
          rss_after_kib={rss2} fds_before={fds0} fds_held={fds1} fds_after={fds2} \
          closed_by_server_at_1s={closed_early} closed_by_server={closed_total} settle_s={} loadavg={}",
         label(args),
@@ -510,7 +521,6 @@ async fn slowloris(args: &Args) -> i32 {
         args.settle,
         loadavg()
     );
-    0
 }
 
 fn label(args: &Args) -> &str {
