@@ -14,7 +14,7 @@
 # bytes of padding), THREADS (load generator worker threads, 1), MODES ("broadcast echo tick
 # idle"; also "slowloris" and "slow-consumer"), LABEL (the RESULT lines' label, default the
 # server kind), SLOWLORIS_CLIENTS (2000), SLOWLORIS_SETTLE (15 s), SLOW_READERS (10),
-# SLOW_RATE (20 broadcasts/s), SLOW_PAYLOAD (65536 bytes).
+# SLOW_RATE (20 broadcasts/s), SLOW_PAYLOAD (65536 bytes), SLOWLORIS_ROUNDS (2).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -118,7 +118,7 @@ for mode in $MODES; do
     slowloris)
       start_server
       run "" --mode slowloris --clients "${SLOWLORIS_CLIENTS:-2000}" --settle "${SLOWLORIS_SETTLE:-15}" \
-        --rounds 2
+        --rounds "${SLOWLORIS_ROUNDS:-2}"
       stop_server ;;
     slow-consumer)
       start_server
