@@ -978,26 +978,6 @@ fn ws_message(frame: Frame) -> Option<WsMessage> {
 mod tests {
     use super::*;
 
-    struct Inert;
-
-    impl crate::Runtime for Inert {
-        fn spawn(&self, _f: BoxFuture<()>) {}
-        fn sleep_until(&self, _d: Instant) -> BoxFuture<()> {
-            Box::pin(std::future::pending())
-        }
-        #[allow(clippy::disallowed_methods)]
-        fn now(&self) -> Instant {
-            Instant::now()
-        }
-        fn connect(
-            &self,
-            _h: &str,
-            _p: u16,
-        ) -> BoxFuture<std::io::Result<crate::runtime::BoxStream>> {
-            Box::pin(async { Err(std::io::Error::other("no network")) })
-        }
-    }
-
     /// Collects what is spawned; the test runs it.
     #[derive(Default)]
     struct Collect(std::sync::Mutex<Vec<BoxFuture<()>>>);
@@ -1089,7 +1069,7 @@ mod tests {
     /// (an `async fn run(mut self)` holds it twice, about 1 KiB more per connection).
     #[test]
     fn the_task_future_holds_the_task_once() {
-        let server = crate::Server::new(Arc::new(Inert), Default::default());
+        let server = crate::Server::new(Arc::new(Collect::default()), Default::default());
         let inner = server.inner.clone();
         let now = inner.rt.now();
         let session = crate::sync::lock(&inner.router).accept(now, TransportKind::WebSocket);
