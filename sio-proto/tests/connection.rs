@@ -395,3 +395,34 @@ fn client_closes_with_parse_error_over_the_attachment_byte_cap() {
         "{ev:?}"
     );
 }
+
+/// A send over the queue bounds closes the connection at once: the sockets' disconnects and
+/// `Closed` come out of that very send, not at the next input.
+#[test]
+fn a_send_over_the_queue_bound_reports_the_close_at_once() {
+    let (mut c, now) = full_queue_with_pending_connect();
+    c.accept(&nsp("/"), "abc").unwrap();
+    assert_eq!(
+        std::iter::from_fn(|| c.poll_event()).collect::<Vec<_>>(),
+        vec![]
+    );
+    let filler =
+        Packet::event(nsp("/"), Bytes::from_static(br#"["x"]"#), None, Vec::new()).encode();
+    assert_eq!(
+        c.send_encoded(&filler),
+        Err(UsageError::QueueFull(MAX_QUEUE))
+    );
+    assert!(c.is_closed());
+    assert_eq!(
+        std::iter::from_fn(|| c.poll_event()).collect::<Vec<_>>(),
+        vec![
+            server::Event::Disconnect {
+                nsp: nsp("/"),
+                reason: DisconnectReason::SendBufferFull,
+            },
+            server::Event::Closed(CloseReason::SendBufferFull),
+        ]
+    );
+    assert_eq!(c.poll_timeout(), None);
+    let _ = now;
+}

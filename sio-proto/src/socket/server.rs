@@ -117,6 +117,8 @@ pub struct Connection {
     acks: BTreeMap<(Nsp, u64), Option<Instant>>,
     ack_deadlines: BTreeSet<(Instant, Nsp, u64)>,
     connect_deadline: Option<Instant>,
+    /// The time of the latest input (for what a command sets off, such as a close).
+    last_input: Instant,
     /// When the binary packet being reassembled must be complete.
     attachments_deadline: Option<Instant>,
     events: VecDeque<Event>,
@@ -137,6 +139,7 @@ impl Connection {
             acks: BTreeMap::new(),
             ack_deadlines: BTreeSet::new(),
             connect_deadline: Some(now + config.connect_timeout),
+            last_input: now,
             attachments_deadline: None,
             events: VecDeque::new(),
             closed: false,
@@ -351,8 +354,16 @@ impl Connection {
 
     /// Queues an encoded packet (the same [`EncodedPacket`] may go to any number of
     /// connections). The namespace in it must be joined, unless it is a CONNECT/CONNECT_ERROR.
+    ///
+    /// A send over the Engine.IO queue bounds is refused and closes the connection (`send
+    /// buffer full`): [`Event::Closed`] follows, after the sockets' disconnects.
     pub fn send_encoded(&mut self, p: &EncodedPacket) -> Result<(), UsageError> {
-        self.engine.send_frames(p.frames(), p.frame_count())
+        let r = self.engine.send_frames(p.frames(), p.frame_count());
+        if r.is_err() {
+            // The session may have closed: report it now, not at the next input.
+            self.pump(self.last_input);
+        }
+        r
     }
 
     /// Queues `p` only if it can leave at once (volatile emit); returns whether it was sent.
@@ -462,6 +473,7 @@ impl Connection {
 
     /// Drains the Engine.IO session's events into Socket.IO events.
     fn pump(&mut self, now: Instant) {
+        self.last_input = now;
         while let Some(e) = self.engine.poll_event() {
             match e {
                 // Once closing, nothing the client sends is decoded (nor buffered).
