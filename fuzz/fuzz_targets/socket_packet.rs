@@ -78,6 +78,7 @@ fuzz_target!(|data: &[u8]| {
     // No panics on the application-facing accessors, before attachments arrive.
     let _ = p.value();
     let _ = p.args::<Vec<Value>>();
+    let _ = p.arg_values();
     let _ = p.args::<(String, u64)>();
 
     // The attachments as reassembly would leave them.
@@ -128,14 +129,14 @@ fuzz_target!(|data: &[u8]| {
                     Value::Number(_) => {}
                     other => panic!("event name {other} accepted"),
                 }
-                let args: Vec<Value> = p.args().expect("args of a valid JSON event");
+                let args: Vec<Value> = p.arg_values().expect("args of a valid JSON event");
                 assert_eq!(args, a[1..].to_vec());
             }
             PacketKind::Ack | PacketKind::BinaryAck => {
                 let Value::Array(a) = &v else {
                     panic!("ack payload {v} is not an array")
                 };
-                let args: Vec<Value> = p.args().expect("args of a valid JSON ack");
+                let args: Vec<Value> = p.arg_values().expect("args of a valid JSON ack");
                 assert_eq!(&args, a);
             }
             PacketKind::Connect => assert!(v.is_object(), "CONNECT payload {v}"),

@@ -5,6 +5,7 @@
 pub mod engine;
 pub mod error;
 pub mod id;
+pub mod payload;
 pub mod rooms;
 pub mod socket;
 

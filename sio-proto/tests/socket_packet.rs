@@ -67,8 +67,9 @@ fn args_skip_the_event_name() {
     let (a,): (u32,) = p.args().unwrap();
     assert_eq!(a, 1);
     let (p, _) = dec(r#"37["ok"]"#).unwrap();
-    let v: Vec<String> = p.args().unwrap();
-    assert_eq!(v, vec!["ok"]);
+    let v: String = p.args().unwrap();
+    assert_eq!(v, "ok");
+    assert_eq!(p.arg_values().unwrap(), vec![serde_json::json!("ok")]);
 }
 
 #[test]

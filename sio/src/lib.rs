@@ -9,17 +9,14 @@
 //! opts)` connects like Node's `io(url, opts)`, with one task per [`client::Manager`].
 #![warn(missing_docs)]
 
-mod args;
 pub mod client;
 pub mod engine;
 pub mod handler;
 pub mod io;
-pub mod payload;
 pub mod runtime;
 pub mod server;
 mod sync;
 
-pub use args::{Arg, Args};
 pub use client::{
     Auth, ClientAckError, ClientAckSender, ClientEmitError, ClientError, ClientOptions,
     ClientSocket, SocketOptions,
@@ -30,3 +27,5 @@ pub use server::{
     CorsOrigins, DisconnectReason, EmitError, Handshake, Namespace, Server, ServerConfig, Socket,
 };
 pub use sio_proto as proto;
+pub use sio_proto::payload;
+pub use sio_proto::payload::{Arg, Args};

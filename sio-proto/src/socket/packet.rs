@@ -28,7 +28,7 @@ use std::borrow::Cow;
 use std::time::Duration;
 
 use bytes::{BufMut, Bytes, BytesMut};
-use serde::de::{DeserializeOwned, IgnoredAny, SeqAccess, Visitor};
+use serde::de::DeserializeOwned;
 
 use crate::engine::Frame;
 use crate::error::DecodeError;
@@ -298,15 +298,20 @@ impl Packet {
         parse_event_name(&self.data).ok().map(|(n, _)| n)
     }
 
-    /// Deserialises the arguments in one pass over the JSON: for an event, the elements after
-    /// the name; for an ack, all elements. `T` is read as a sequence: a tuple, a `Vec`, or a
-    /// tuple struct. Binary placeholders are left as JSON objects (see [`Packet::value`]).
-    pub fn args<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+    /// The arguments as a handler takes them, by the one rule of [`crate::payload`]: a tuple
+    /// is the parameter list (a missing argument is `None` for an `Option`, extra arguments
+    /// are ignored, as in JavaScript), most other types take the first argument, and binary
+    /// placeholders become bytes where `T` asks for bytes. For an event the name is skipped.
+    pub fn args<T: DeserializeOwned>(&self) -> Result<T, crate::payload::PayloadError> {
         let skip = usize::from(self.kind.is_event());
-        let mut de = serde_json::Deserializer::from_slice(&self.data);
-        let v = serde::Deserializer::deserialize_seq(&mut de, ArgsVisitor::<T>::new(skip))?;
-        de.end()?;
-        Ok(v)
+        crate::payload::from_payload(&self.data, skip, &self.attachments)
+    }
+
+    /// Every argument as a JSON value (for an event, without the name), binary placeholders
+    /// left as JSON objects.
+    pub fn arg_values(&self) -> Result<Vec<serde_json::Value>, crate::payload::PayloadError> {
+        let skip = usize::from(self.kind.is_event());
+        crate::payload::args_as_values(&self.data, skip)
     }
 
     /// Parses the payload into a `serde_json::Value` (one pass) and checks that every binary
@@ -344,38 +349,6 @@ pub fn write_header(
     }
     if let Some(id) = id {
         out.extend_from_slice(buf.format(id).as_bytes());
-    }
-}
-
-struct ArgsVisitor<T> {
-    skip: usize,
-    _t: std::marker::PhantomData<T>,
-}
-
-impl<T> ArgsVisitor<T> {
-    fn new(skip: usize) -> Self {
-        Self {
-            skip,
-            _t: std::marker::PhantomData,
-        }
-    }
-}
-
-impl<'de, T: DeserializeOwned> Visitor<'de> for ArgsVisitor<T> {
-    type Value = T;
-
-    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("a JSON array of arguments")
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<T, A::Error> {
-        for _ in 0..self.skip {
-            seq.next_element::<IgnoredAny>()?;
-        }
-        let v = T::deserialize(serde::de::value::SeqAccessDeserializer::new(&mut seq))?;
-        // Extra arguments the handler did not ask for are ignored, as in JavaScript.
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(v)
     }
 }
 

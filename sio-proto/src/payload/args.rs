@@ -26,8 +26,8 @@ const RAW_VALUE_TOKEN: &str = "$serde_json::private::RawValue";
 /// `emit_with_ack::<_, Args>`, or build one with [`Args::push`].
 ///
 /// ```
-/// # fn main() -> Result<(), sio::payload::PayloadError> {
-/// let mut args = sio::Args::new();
+/// # fn main() -> Result<(), sio_proto::payload::PayloadError> {
+/// let mut args = sio_proto::payload::Args::new();
 /// args.push("text")?;
 /// args.push(&[1, 2])?;
 /// args.push(&bytes::Bytes::from_static(b"\x00\x01"))?;
@@ -35,7 +35,7 @@ const RAW_VALUE_TOKEN: &str = "$serde_json::private::RawValue";
 /// assert_eq!(args.get::<Vec<u8>>(1)?, [1, 2]);
 /// assert_eq!(args.get::<bytes::Bytes>(2)?, &b"\x00\x01"[..]);
 /// assert_eq!(args.get::<Option<String>>(3)?, None); // not there: JavaScript's `undefined`
-/// let (json, attachments) = sio::payload::to_payload(Some("ev"), &args)?;
+/// let (json, attachments) = sio_proto::payload::to_payload(Some("ev"), &args)?;
 /// assert_eq!(json, r#"["ev","text",[1,2],{"_placeholder":true,"num":0}]"#);
 /// assert_eq!(attachments.len(), 1);
 /// # Ok(())
@@ -245,7 +245,7 @@ impl<'de> Deserialize<'de> for Args {
     /// Every argument (from this crate's payloads), or the elements of an array (from
     /// other deserializers), each re-encoded as JSON, bytes as attachments.
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_newtype_struct(payload::ARGS_TOKEN, ArgsVisitor)
+        d.deserialize_newtype_struct(crate::payload::deserialize::ARGS_TOKEN, ArgsVisitor)
     }
 }
 
