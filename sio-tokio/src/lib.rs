@@ -49,8 +49,10 @@ impl Runtime for TokioRuntime {
         )))
     }
 
+    /// tokio's clock: it follows `tokio::time::pause` and `advance`, so that tests can run
+    /// the server's timers in paused time.
     fn now(&self) -> Instant {
-        Instant::now()
+        tokio::time::Instant::now().into_std()
     }
 
     fn connect(
@@ -140,5 +142,24 @@ where
         let server = self.server.clone();
         let remote = req.extensions().get::<SocketAddr>().copied();
         Box::pin(async move { Ok(server.handle_request(req, remote).await) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    /// The runtime's clock is tokio's: paused time moves it, and its sleeps, together.
+    #[tokio::test(start_paused = true)]
+    async fn the_clock_follows_paused_time() {
+        let rt = TokioRuntime;
+        let t0 = rt.now();
+        tokio::time::advance(Duration::from_secs(30)).await;
+        assert!(rt.now() - t0 >= Duration::from_secs(30));
+        let deadline = rt.now() + Duration::from_secs(60);
+        rt.sleep_until(deadline).await;
+        assert!(rt.now() >= deadline);
     }
 }
