@@ -196,9 +196,10 @@ impl ServerSession {
     }
 
     /// Whether the session was closed by the client's `close` packet over long-polling. The
-    /// runtime then keeps its id in [`ClosedSessions`] for a moment, so that a long-poll `GET`
-    /// racing the `close` gets `noop` even after the session is gone ([`Route::Noop`]); a
-    /// `GET` that still reaches this session gets `noop` too.
+    /// runtime passes it to [`EngineServer::remove`], and the router keeps the id in its
+    /// [`ClosedSessions`] for a moment, so that a long-poll `GET` racing the `close` gets
+    /// `noop` even after the session is gone ([`Route::Respond`]); a `GET` that still reaches
+    /// this session gets `noop` too.
     pub fn lingers(&self) -> bool {
         self.closed_by_client_poll
     }

@@ -2,7 +2,7 @@
 //! and error answers, creates sessions and keeps their index, with the bounded set of ids of
 //! sessions their client just closed ([`ClosedSessions`]).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use super::{EngineConfig, ErrorCode, HttpResponse, ServerSession};
@@ -86,7 +86,7 @@ struct Entry<H> {
 pub struct EngineServer<H = ()> {
     config: EngineConfig,
     ids: IdGenerator,
-    sessions: HashMap<String, Entry<H>>,
+    sessions: BTreeMap<String, Entry<H>>,
     closed: ClosedSessions,
 }
 
@@ -96,14 +96,9 @@ impl<H: Clone> EngineServer<H> {
         Self {
             config,
             ids,
-            sessions: HashMap::new(),
+            sessions: BTreeMap::new(),
             closed: ClosedSessions::new(&config),
         }
-    }
-
-    /// The configuration.
-    pub fn config(&self) -> &EngineConfig {
-        &self.config
     }
 
     /// Classifies a request, with the checks and error answers of Node's server, in its order:
