@@ -225,7 +225,7 @@ pub struct ClosedSessions {
     ttl: Duration,
     max: usize,
     /// The ids.
-    ids: std::collections::HashSet<String>,
+    ids: std::collections::BTreeSet<String>,
     /// The same ids in insertion order (hence in expiry order), with their expiry.
     order: VecDeque<(Instant, String)>,
 }
