@@ -17,7 +17,7 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 use serde::Serialize;
 use sio::server::bench_support::{attach, Inbox};
 use sio::{BoxFuture, Runtime, Server, ServerConfig};
-use sio_proto::engine::server::{EngineServer, ServerConfig as EngineConfig};
+use sio_proto::engine::server::{EngineConfig, EngineServer};
 use sio_proto::engine::TransportKind;
 use sio_proto::socket::server::{Connection, ConnectionConfig};
 use sio_proto::IdGenerator;
@@ -157,7 +157,7 @@ fn connection_send(c: &mut Criterion) {
     let mut router = EngineServer::new(EngineConfig::default(), IdGenerator::from_u64(1));
     let mut conns: Vec<Connection> = (0..1_000)
         .map(|_| {
-            let s = router.accept(now, TransportKind::WebSocket);
+            let s = router.accept(now, TransportKind::WebSocket, ());
             let mut c = Connection::new(now, s, ConnectionConfig::default());
             while c.poll_transmit().is_some() {}
             c

@@ -36,7 +36,8 @@ use common::{frames_of, nsp_name, Body, EnginePkt};
 use libfuzzer_sys::fuzz_target;
 use sio_proto::engine::packet::decode_payload;
 use sio_proto::engine::server::{
-    EngineServer, Method, PollGet, Request, Route, ServerConfig, SessionRequest, Transmit,
+    EngineConfig, EngineServer, HttpResponse, Method, PollGet, Request, Route, SessionRequest,
+    Transmit,
 };
 use sio_proto::engine::{CloseReason, Frame, Message, Packet as EPacket, TransportKind};
 use sio_proto::socket::packet::{DecodeLimits, Decoder};
@@ -64,6 +65,8 @@ struct RouteInput {
 enum Step {
     PollGet,
     PollPost(Body),
+    PostStarted,
+    PostAborted,
     PollAborted,
     WsOpen,
     WsFrames(Vec<EnginePkt>),
@@ -134,6 +137,8 @@ struct Harness {
     now: Instant,
     /// Whether a long-polling GET is held by the session.
     get_held: bool,
+    /// Whether a long-polling POST was announced and has not ended.
+    post_started: bool,
     /// Whether a websocket (the transport or an upgrade probe) is open.
     ws_open: bool,
     saw_open_packet: bool,
@@ -181,11 +186,16 @@ impl Harness {
                 progress = true;
                 assert!(!self.closed, "transmit {t:?} after Closed");
                 match t {
-                    Transmit::PollResponse(body) => {
+                    Transmit::PollResponse(r) if r.status != 200 => {
+                        assert!(self.get_held, "poll rejection without a held GET");
+                        assert_eq!(r.status, 400);
+                        self.get_held = false;
+                    }
+                    Transmit::PollResponse(r) => {
                         assert!(self.get_held, "poll response without a held GET");
                         self.get_held = false;
                         let packets =
-                            decode_payload(body.clone(), usize::MAX).expect("poll response body");
+                            decode_payload(r.body.clone(), usize::MAX).expect("poll response body");
                         for p in packets {
                             self.on_server_frame(p.encode());
                         }
@@ -196,11 +206,6 @@ impl Harness {
                         if f != Frame::Text(Bytes::from_static(b"3probe")) {
                             self.on_server_frame(f);
                         }
-                    }
-                    Transmit::PollReject { status, .. } => {
-                        assert!(self.get_held, "poll rejection without a held GET");
-                        assert_eq!(status, 400);
-                        self.get_held = false;
                     }
                     Transmit::WsClose => self.ws_open = false,
                 }
@@ -360,21 +365,40 @@ impl Harness {
                         assert!(!was_held || self.closed, "overlapping GET held");
                         self.get_held = true;
                     }
-                    PollGet::Answer(body) => {
+                    PollGet::Respond(r) if r.status == 200 => {
                         assert!(self.closed, "a GET answered at once on an open session");
-                        assert_eq!(&body[..], b"6", "late GET answered with {body:?}");
+                        assert_eq!(&r.body[..], b"6", "late GET answered with {r:?}");
                     }
-                    PollGet::Reject { .. } => {}
+                    PollGet::Respond(_) => {}
                 }
             }
             Step::PollPost(b) => {
                 if self.polling() {
+                    self.post_started = false;
                     let r = self.conn.handle_poll_post(now, b.bytes());
                     assert!(
                         matches!(r.status, 200 | 400 | 413),
                         "POST status {}",
                         r.status
                     );
+                }
+            }
+            Step::PostStarted => {
+                if self.polling() {
+                    // One POST at a time: a second one is refused (and closes the session).
+                    let r = self.conn.handle_poll_post_started(now);
+                    if self.post_started {
+                        assert_eq!(r, Some(HttpResponse::empty(400)));
+                    } else {
+                        assert_eq!(r, None, "a first POST refused");
+                        self.post_started = true;
+                    }
+                }
+            }
+            Step::PostAborted => {
+                if self.post_started {
+                    self.post_started = false;
+                    self.conn.handle_poll_post_aborted(now);
                 }
             }
             Step::PollAborted => {
@@ -527,7 +551,7 @@ impl Harness {
     }
 }
 
-fn check_route(server: &EngineServer, r: &RouteInput) {
+fn check_route(config: EngineConfig, now: Instant, r: &RouteInput) {
     let method = match r.method % 4 {
         0 => Method::Get,
         1 => Method::Post,
@@ -540,17 +564,28 @@ fn check_route(server: &EngineServer, r: &RouteInput) {
         websocket_upgrade: r.websocket_upgrade,
         origin: r.origin.as_deref(),
     };
-    let q = sio_proto::engine::server::Query::parse(&r.query);
+    // With a known session, its id comes first in the query (the first occurrence wins).
+    let mut server = EngineServer::new(config, IdGenerator::from_u64(7));
     let known = r.known;
-    let route = server.route(&req, |_| {
-        known.map(|ws| {
+    let query = match known {
+        Some(ws) => {
+            let sid = server
+                .accept(now, TransportKind::Polling, ())
+                .sid()
+                .to_owned();
             if ws {
-                TransportKind::WebSocket
-            } else {
-                TransportKind::Polling
+                server.upgraded(&sid);
             }
-        })
-    });
+            format!("sid={sid}&{}", r.query)
+        }
+        None => r.query.clone(),
+    };
+    let req = Request {
+        query: &query,
+        ..req
+    };
+    let q = sio_proto::engine::server::Query::parse(&query);
+    let route = server.route(now, &req);
     match route {
         Route::Handshake(t) => {
             assert_eq!(method, Method::Get);
@@ -559,8 +594,8 @@ fn check_route(server: &EngineServer, r: &RouteInput) {
             assert_eq!(q.transport, Some(t.as_str()));
             assert!(t == TransportKind::Polling || r.websocket_upgrade);
         }
-        Route::Session { sid, kind } => {
-            assert_eq!(q.sid, Some(sid.as_str()));
+        Route::Session { kind, handle: () } => {
+            assert!(q.sid.is_some());
             // A websocket for an upgraded session still goes to it (which refuses it).
             assert!(
                 known == Some(false) || kind == SessionRequest::WebSocket && known.is_some(),
@@ -572,17 +607,18 @@ fn check_route(server: &EngineServer, r: &RouteInput) {
                 SessionRequest::WebSocket => assert!(r.websocket_upgrade),
             }
         }
-        Route::Noop => unreachable!("the lookup never answers ClosedByClient"),
-        Route::Reject(e) => {
-            assert_eq!(e.status, e.code.status());
+        Route::Respond(e) => {
+            // (No session was closed by its client: no `noop`, only errors.)
+            assert_eq!(e.content_type, Some(HttpResponse::JSON));
             let v: serde_json::Value = serde_json::from_slice(&e.body).expect("error body JSON");
-            assert_eq!(v["code"], e.code as u8);
+            let code = v["code"].as_u64().expect("error code");
+            assert_eq!(e.status, if code == 4 { 403 } else { 400 });
         }
     }
 }
 
 fuzz_target!(|input: Input| {
-    let config = ServerConfig {
+    let config = EngineConfig {
         ping_interval: PING_INTERVAL,
         ping_timeout: PING_TIMEOUT,
         upgrade_timeout: Duration::from_millis(700),
@@ -590,19 +626,19 @@ fuzz_target!(|input: Input| {
         max_queue: 16,
         max_packets_per_payload: 16,
         close_timeout: CLOSE_TIMEOUT,
-        ..ServerConfig::default()
+        ..EngineConfig::default()
     };
     let mut server = EngineServer::new(config, IdGenerator::from_u64(1));
-    if let Some(r) = &input.route {
-        check_route(&server, r);
-    }
     let start = Instant::now();
+    if let Some(r) = &input.route {
+        check_route(config, start, r);
+    }
     let transport = if input.websocket {
         TransportKind::WebSocket
     } else {
         TransportKind::Polling
     };
-    let session = server.accept(start, transport);
+    let session = server.accept(start, transport, ());
     let conn_config = ConnectionConfig {
         connect_timeout: Duration::from_millis(3000),
         max_pending_acks: MAX_PENDING_ACKS,
@@ -617,6 +653,7 @@ fuzz_target!(|input: Input| {
         conn: Connection::new(start, session, conn_config),
         now: start,
         get_held: transport == TransportKind::Polling,
+        post_started: false,
         ws_open: transport == TransportKind::WebSocket,
         saw_open_packet: false,
         closed: false,

@@ -11,17 +11,17 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use common::{nsp, Pair, Wire};
-use sio_proto::engine::server::ServerConfig;
+use sio_proto::engine::server::EngineConfig;
 use sio_proto::socket::client::ManagerConfig;
 use sio_proto::socket::server::{self, ConnectionConfig};
 use sio_proto::socket::Packet;
 
 fn main() {
     let mut pair = Pair::new(
-        ServerConfig {
+        EngineConfig {
             ping_interval: Duration::from_secs(2),
             ping_timeout: Duration::from_secs(1),
-            ..ServerConfig::default()
+            ..EngineConfig::default()
         },
         ConnectionConfig::default(),
         ManagerConfig::default(),

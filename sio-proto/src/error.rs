@@ -59,21 +59,15 @@ pub enum DecodeError {
     UnexpectedText,
 }
 
-/// The peer broke the protocol; the session is closed with the reason this maps to.
+/// The peer broke the protocol. (A peer that breaks it in a way that ends its session gets a
+/// close with a [`CloseReason`](crate::engine::CloseReason) instead, such as `parse error` or
+/// `transport error`.)
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ProtocolError {
-    /// A packet could not be decoded.
-    #[error("parse error: {0}")]
-    Decode(#[from] DecodeError),
-    /// A second long-polling GET arrived while one was held.
-    #[error("overlapping long-polling GET")]
-    OverlappingGet,
-    /// A packet arrived that is not allowed in the current state.
+    /// A request or packet that the current state does not allow (a second websocket for a
+    /// session).
     #[error("unexpected packet: {0}")]
     Unexpected(&'static str),
-    /// A message exceeded the configured maximum size.
-    #[error("message of {0} bytes exceeds the limit")]
-    TooLarge(usize),
 }
 
 /// The caller used the API in a way the current state does not allow.
@@ -97,7 +91,4 @@ pub enum UsageError {
     /// The operation needs a state the session is not in.
     #[error("invalid state for this operation: {0}")]
     InvalidState(&'static str),
-    /// An event name or payload cannot be sent (for example reserved event names).
-    #[error("invalid payload: {0}")]
-    InvalidPayload(&'static str),
 }

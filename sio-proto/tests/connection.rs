@@ -9,7 +9,7 @@ use bytes::Bytes;
 use common::{nsp, Pair};
 use sio_proto::engine::client::ClientConfig;
 use sio_proto::engine::server::{
-    EngineServer, PollGet, ServerConfig, ServerSession, Transmit, Transports,
+    EngineConfig, EngineServer, PollGet, ServerSession, Transmit, Transports,
 };
 use sio_proto::engine::{CloseReason, Frame, TransportKind};
 use sio_proto::socket::client::ManagerConfig;
@@ -30,7 +30,7 @@ fn websocket_only() -> ManagerConfig {
 
 /// A websocket client joined to `/`, with the given server connection config.
 fn joined(conn: ConnectionConfig) -> Pair {
-    let mut p = Pair::new(ServerConfig::default(), conn, websocket_only());
+    let mut p = Pair::new(EngineConfig::default(), conn, websocket_only());
     p.connect("/");
     assert!(p.conn().is_connected("/"));
     p.take_server_events();
@@ -176,7 +176,7 @@ fn connect_with_invalid_json_auth_closes_with_parse_error() {
 #[test]
 fn client_sending_invalid_auth_is_closed_with_parse_error() {
     let mut p = Pair::new(
-        ServerConfig::default(),
+        EngineConfig::default(),
         ConnectionConfig::default(),
         websocket_only(),
     );
@@ -211,14 +211,14 @@ const MAX_QUEUE: usize = 4;
 fn full_queue_with_pending_connect() -> (Connection, std::time::Instant) {
     let now = common::start();
     let mut router = EngineServer::new(
-        ServerConfig {
+        EngineConfig {
             transports: Transports::default(),
             max_queue: MAX_QUEUE,
-            ..ServerConfig::default()
+            ..EngineConfig::default()
         },
         IdGenerator::from_u64(1),
     );
-    let session: ServerSession = router.accept(now, TransportKind::Polling);
+    let session: ServerSession = router.accept(now, TransportKind::Polling, ());
     let mut c = Connection::new(now, session, ConnectionConfig::default());
     skip_handshake(&mut c);
     assert_eq!(
@@ -246,7 +246,7 @@ fn full_queue_with_pending_connect() -> (Connection, std::time::Instant) {
 fn skip_handshake(c: &mut Connection) {
     assert!(matches!(
         c.poll_transmit(),
-        Some(Transmit::PollResponse(b)) if b.starts_with(b"0{")
+        Some(Transmit::PollResponse(r)) if r.body.starts_with(b"0{")
     ));
     assert_eq!(c.poll_transmit(), None);
 }
@@ -255,7 +255,7 @@ fn skip_handshake(c: &mut Connection) {
 fn next_poll(c: &mut Connection, now: std::time::Instant) -> String {
     assert_eq!(c.handle_poll_get(now), PollGet::Held);
     match c.poll_transmit() {
-        Some(Transmit::PollResponse(body)) => String::from_utf8(body.to_vec()).unwrap(),
+        Some(Transmit::PollResponse(r)) => String::from_utf8(r.body.to_vec()).unwrap(),
         other => panic!("expected a poll response, got {other:?}"),
     }
 }
@@ -307,13 +307,13 @@ fn connect_requests_never_read_are_bounded() {
     };
     let now = common::start();
     let mut router = EngineServer::new(
-        ServerConfig {
+        EngineConfig {
             max_queue: MAX_QUEUE,
-            ..ServerConfig::default()
+            ..EngineConfig::default()
         },
         IdGenerator::from_u64(1),
     );
-    let mut c = Connection::new(now, router.accept(now, TransportKind::Polling), config);
+    let mut c = Connection::new(now, router.accept(now, TransportKind::Polling, ()), config);
     skip_handshake(&mut c);
     for _ in 0..100 {
         if c.is_closed() || c.handle_poll_post(now, Bytes::from_static(b"40/x,")).status != 200 {
@@ -362,7 +362,7 @@ fn client_closes_with_parse_error_when_a_binary_packet_does_not_complete() {
 #[test]
 fn client_closes_with_parse_error_over_the_attachment_byte_cap() {
     let mut p = Pair::new(
-        ServerConfig::default(),
+        EngineConfig::default(),
         ConnectionConfig::default(),
         ManagerConfig {
             decode: DecodeLimits {
@@ -425,4 +425,30 @@ fn a_send_over_the_queue_bound_reports_the_close_at_once() {
     );
     assert_eq!(c.poll_timeout(), None);
     let _ = now;
+}
+
+/// An overlapping POST closes the connection with `transport error`: its sockets are
+/// disconnected at once, as by a server close, before the engine delivers its `close`.
+#[test]
+fn an_overlapping_post_disconnects_the_sockets_at_once() {
+    let (mut c, now) = full_queue_with_pending_connect();
+    c.accept(&nsp("/"), "abc").unwrap();
+    assert_eq!(c.handle_poll_post_started(now), None);
+    assert_eq!(
+        c.handle_poll_post_started(now).map(|r| (r.status, r.body)),
+        Some((400, Bytes::new()))
+    );
+    assert_eq!(
+        std::iter::from_fn(|| c.poll_event()).collect::<Vec<_>>(),
+        vec![server::Event::Disconnect {
+            nsp: nsp("/"),
+            reason: DisconnectReason::TransportError,
+        }]
+    );
+    // The queued packets, then `close`, go to the next GET; then the connection is closed.
+    assert!(next_poll(&mut c, now).ends_with("\u{1e}1"));
+    assert_eq!(
+        std::iter::from_fn(|| c.poll_event()).collect::<Vec<_>>(),
+        vec![server::Event::Closed(CloseReason::TransportError)]
+    );
 }

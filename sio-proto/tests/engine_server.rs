@@ -10,10 +10,10 @@
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use sio_proto::engine::server::{ClosedSessions, SessionLookup};
+use sio_proto::engine::server::ClosedSessions;
 use sio_proto::engine::server::{
-    EngineServer, ErrorCode, ErrorResponse, Event, Method, PollGet, PostResponse, Request, Route,
-    ServerConfig, ServerSession, SessionRequest, Transmit, Transports,
+    EngineConfig, EngineServer, ErrorCode, Event, HttpResponse, Method, PollGet, Request, Route,
+    ServerSession, SessionRequest, Transmit, Transports,
 };
 use sio_proto::engine::{CloseReason, Frame, Message, TransportKind};
 use sio_proto::{IdGenerator, ProtocolError, UsageError};
@@ -24,13 +24,21 @@ fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
 }
 
-fn router(config: ServerConfig) -> EngineServer {
+fn router(config: EngineConfig) -> EngineServer {
     EngineServer::new(config, IdGenerator::from_u64(1))
 }
 
-/// A lookup that knows no session.
-fn no_session(_: &str) -> Option<TransportKind> {
-    None
+/// A router whose index holds one open session on `transport` (handle 7); returns its id.
+fn router_with_session(transport: TransportKind) -> (EngineServer<u32>, String) {
+    let mut r = EngineServer::new(EngineConfig::default(), IdGenerator::from_u64(1));
+    let sid = r
+        .accept(Instant::now(), TransportKind::Polling, 7)
+        .sid()
+        .to_owned();
+    if transport == TransportKind::WebSocket {
+        r.upgraded(&sid);
+    }
+    (r, sid)
 }
 
 fn request(method: Method, query: &str) -> Request<'_> {
@@ -56,7 +64,9 @@ fn drain(s: &mut ServerSession) -> (Vec<Transmit>, Vec<Event>) {
 }
 
 fn poll(body: &str) -> Transmit {
-    Transmit::PollResponse(Bytes::copy_from_slice(body.as_bytes()))
+    Transmit::PollResponse(HttpResponse::payload(Bytes::copy_from_slice(
+        body.as_bytes(),
+    )))
 }
 
 fn ws(text: &str) -> Transmit {
@@ -75,25 +85,22 @@ fn body(s: &str) -> Bytes {
     Bytes::copy_from_slice(s.as_bytes())
 }
 
-fn ok() -> PostResponse {
-    PostResponse {
-        status: 200,
-        body: Bytes::from_static(b"ok"),
-    }
+fn ok() -> HttpResponse {
+    HttpResponse::ok()
 }
 
 /// A polling session whose handshake `GET` has been answered with the `open` packet.
-fn polling_session(t0: Instant, config: ServerConfig) -> ServerSession {
-    let mut s = router(config).accept(t0, TransportKind::Polling);
+fn polling_session(t0: Instant, config: EngineConfig) -> ServerSession {
+    let mut s = router(config).accept(t0, TransportKind::Polling, ());
     let (t, e) = drain(&mut s);
     assert_eq!(t.len(), 1, "handshake answer: {t:?}");
-    assert!(matches!(&t[0], Transmit::PollResponse(b) if b.starts_with(b"0{")));
+    assert!(matches!(&t[0], Transmit::PollResponse(r) if r.body.starts_with(b"0{")));
     assert!(e.is_empty());
     s
 }
 
 /// A polling session with a long-poll `GET` held at `at`.
-fn polling_session_with_get(t0: Instant, config: ServerConfig, at: Instant) -> ServerSession {
+fn polling_session_with_get(t0: Instant, config: EngineConfig, at: Instant) -> ServerSession {
     let mut s = polling_session(t0, config);
     assert_eq!(s.handle_poll_get(at), PollGet::Held);
     assert_eq!(drain(&mut s), (vec![], vec![]));
@@ -101,7 +108,7 @@ fn polling_session_with_get(t0: Instant, config: ServerConfig, at: Instant) -> S
 }
 
 /// A polling session that completed the upgrade to websocket at `t0`.
-fn upgraded_session(t0: Instant, config: ServerConfig) -> ServerSession {
+fn upgraded_session(t0: Instant, config: EngineConfig) -> ServerSession {
     let mut s = polling_session(t0, config);
     s.handle_ws_open(t0).unwrap();
     s.handle_ws_frame(t0, text_frame("2probe"));
@@ -113,13 +120,12 @@ fn upgraded_session(t0: Instant, config: ServerConfig) -> ServerSession {
     s
 }
 
-fn assert_reject(route: Route, status: u16, json: &str) {
+fn assert_reject<H: std::fmt::Debug>(route: Route<H>, status: u16, json: &str) {
     match route {
-        Route::Reject(ErrorResponse {
-            status: st, body, ..
-        }) => {
-            assert_eq!(st, status);
-            assert_eq!(std::str::from_utf8(&body).unwrap(), json);
+        Route::Respond(r) => {
+            assert_eq!(r.status, status);
+            assert_eq!(r.content_type, Some("application/json"));
+            assert_eq!(std::str::from_utf8(&r.body).unwrap(), json);
         }
         other => panic!("expected a rejection, got {other:?}"),
     }
@@ -130,7 +136,7 @@ fn assert_reject(route: Route, status: u16, json: &str) {
 #[test]
 fn polling_handshake_answers_first_get_with_open_packet() {
     let t0 = Instant::now();
-    let mut s = router(ServerConfig::default()).accept(t0, TransportKind::Polling);
+    let mut s = router(EngineConfig::default()).accept(t0, TransportKind::Polling, ());
     let sid = s.sid().to_owned();
     let (t, e) = drain(&mut s);
     let expected = format!(
@@ -143,18 +149,18 @@ fn polling_handshake_answers_first_get_with_open_packet() {
 #[test]
 fn open_packet_fields_follow_the_configuration() {
     let t0 = Instant::now();
-    let config = ServerConfig {
+    let config = EngineConfig {
         ping_interval: ms(300),
         ping_timeout: ms(200),
         max_http_buffer_size: 1234,
-        ..ServerConfig::default()
+        ..EngineConfig::default()
     };
-    let mut s = router(config).accept(t0, TransportKind::Polling);
+    let mut s = router(config).accept(t0, TransportKind::Polling, ());
     let (t, _) = drain(&mut s);
-    let Transmit::PollResponse(b) = &t[0] else {
+    let Transmit::PollResponse(r) = &t[0] else {
         panic!("{t:?}")
     };
-    let v: serde_json::Value = serde_json::from_slice(&b[1..]).unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&r.body[1..]).unwrap();
     assert_eq!(v["sid"], s.sid());
     assert_eq!(v["sid"].as_str().unwrap().len(), 20);
     assert_eq!(v["upgrades"], serde_json::json!(["websocket"]));
@@ -166,37 +172,37 @@ fn open_packet_fields_follow_the_configuration() {
 #[test]
 fn open_packet_offers_no_upgrade_when_upgrades_are_off() {
     let t0 = Instant::now();
-    let config = ServerConfig {
+    let config = EngineConfig {
         allow_upgrades: false,
-        ..ServerConfig::default()
+        ..EngineConfig::default()
     };
-    let mut s = router(config).accept(t0, TransportKind::Polling);
+    let mut s = router(config).accept(t0, TransportKind::Polling, ());
     let (t, _) = drain(&mut s);
-    let Transmit::PollResponse(b) = &t[0] else {
+    let Transmit::PollResponse(r) = &t[0] else {
         panic!("{t:?}")
     };
-    let v: serde_json::Value = serde_json::from_slice(&b[1..]).unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&r.body[1..]).unwrap();
     assert_eq!(v["upgrades"], serde_json::json!([]));
 }
 
 #[test]
 fn session_ids_come_from_the_seed() {
     let t0 = Instant::now();
-    let mut a = router(ServerConfig::default());
-    let mut b = router(ServerConfig::default());
-    let a1 = a.accept(t0, TransportKind::Polling).sid().to_owned();
-    let a2 = a.accept(t0, TransportKind::Polling).sid().to_owned();
-    let b1 = b.accept(t0, TransportKind::Polling).sid().to_owned();
+    let mut a = router(EngineConfig::default());
+    let mut b = router(EngineConfig::default());
+    let a1 = a.accept(t0, TransportKind::Polling, ()).sid().to_owned();
+    let a2 = a.accept(t0, TransportKind::Polling, ()).sid().to_owned();
+    let b1 = b.accept(t0, TransportKind::Polling, ()).sid().to_owned();
     assert_eq!(a1, b1);
     assert_ne!(a1, a2);
 }
 
 #[test]
 fn route_accepts_polling_handshake() {
-    let r = router(ServerConfig::default());
+    let mut r = router(EngineConfig::default());
     let route = r.route(
+        Instant::now(),
         &request(Method::Get, "EIO=4&transport=polling&t=N8hyd6w"),
-        no_session,
     );
     assert_eq!(route, Route::Handshake(TransportKind::Polling));
 }
@@ -204,16 +210,16 @@ fn route_accepts_polling_handshake() {
 #[test]
 fn websocket_only_handshake_sends_open_as_first_ws_frame() {
     let t0 = Instant::now();
-    let mut r = router(ServerConfig::default());
+    let mut r = router(EngineConfig::default());
     let req = Request {
         websocket_upgrade: true,
         ..request(Method::Get, "EIO=4&transport=websocket")
     };
     assert_eq!(
-        r.route(&req, no_session),
+        r.route(Instant::now(), &req),
         Route::Handshake(TransportKind::WebSocket)
     );
-    let mut s = r.accept(t0, TransportKind::WebSocket);
+    let mut s = r.accept(t0, TransportKind::WebSocket, ());
     let sid = s.sid().to_owned();
     let (t, e) = drain(&mut s);
     let expected = format!(
@@ -228,36 +234,36 @@ fn websocket_only_handshake_sends_open_as_first_ws_frame() {
 
 #[test]
 fn route_rejects_unknown_transport() {
-    let r = router(ServerConfig::default());
+    let mut r = router(EngineConfig::default());
     let route = r.route(
+        Instant::now(),
         &request(Method::Get, "EIO=4&transport=carrier-pigeon"),
-        no_session,
     );
     assert_reject(route, 400, r#"{"code":0,"message":"Transport unknown"}"#);
 }
 
 #[test]
 fn route_rejects_missing_transport() {
-    let r = router(ServerConfig::default());
-    let route = r.route(&request(Method::Get, "EIO=4"), no_session);
+    let mut r = router(EngineConfig::default());
+    let route = r.route(Instant::now(), &request(Method::Get, "EIO=4"));
     assert_reject(route, 400, r#"{"code":0,"message":"Transport unknown"}"#);
 }
 
 #[test]
 fn route_rejects_disabled_transport() {
-    let r = router(ServerConfig {
+    let mut r = router(EngineConfig {
         transports: Transports {
             polling: true,
             websocket: false,
         },
-        ..ServerConfig::default()
+        ..EngineConfig::default()
     });
     let req = Request {
         websocket_upgrade: true,
         ..request(Method::Get, "EIO=4&transport=websocket")
     };
     assert_reject(
-        r.route(&req, no_session),
+        r.route(Instant::now(), &req),
         400,
         r#"{"code":0,"message":"Transport unknown"}"#,
     );
@@ -265,41 +271,38 @@ fn route_rejects_disabled_transport() {
 
 #[test]
 fn route_rejects_unknown_sid() {
-    let r = router(ServerConfig::default());
+    let (mut r, _) = router_with_session(TransportKind::Polling);
     let route = r.route(
+        Instant::now(),
         &request(Method::Get, "EIO=4&transport=polling&sid=nope"),
-        |sid| {
-            assert_eq!(sid, "nope");
-            None::<TransportKind>
-        },
     );
     assert_reject(route, 400, r#"{"code":1,"message":"Session ID unknown"}"#);
 }
 
 #[test]
 fn route_rejects_post_handshake_as_bad_handshake_method() {
-    let r = router(ServerConfig::default());
+    let mut r = router(EngineConfig::default());
     let route = r.route(
+        Instant::now(),
         &request(Method::Post, "EIO=4&transport=polling"),
-        no_session,
     );
     assert_reject(route, 400, r#"{"code":2,"message":"Bad handshake method"}"#);
 }
 
 #[test]
 fn route_rejects_websocket_handshake_without_upgrade_header() {
-    let r = router(ServerConfig::default());
+    let mut r = router(EngineConfig::default());
     let route = r.route(
+        Instant::now(),
         &request(Method::Get, "EIO=4&transport=websocket"),
-        no_session,
     );
     assert_reject(route, 400, r#"{"code":3,"message":"Bad request"}"#);
 }
 
 #[test]
 fn route_rejects_missing_eio() {
-    let r = router(ServerConfig::default());
-    let route = r.route(&request(Method::Get, "transport=polling"), no_session);
+    let mut r = router(EngineConfig::default());
+    let route = r.route(Instant::now(), &request(Method::Get, "transport=polling"));
     assert_reject(
         route,
         400,
@@ -309,8 +312,11 @@ fn route_rejects_missing_eio() {
 
 #[test]
 fn route_rejects_eio_3() {
-    let r = router(ServerConfig::default());
-    let route = r.route(&request(Method::Get, "EIO=3&transport=polling"), no_session);
+    let mut r = router(EngineConfig::default());
+    let route = r.route(
+        Instant::now(),
+        &request(Method::Get, "EIO=3&transport=polling"),
+    );
     assert_reject(
         route,
         400,
@@ -320,23 +326,23 @@ fn route_rejects_eio_3() {
 
 #[test]
 fn route_rejects_polling_request_for_upgraded_session() {
-    let r = router(ServerConfig::default());
-    let route = r.route(
-        &request(Method::Get, "EIO=4&transport=polling&sid=abc"),
-        |_| Some(TransportKind::WebSocket),
-    );
-    assert_reject(route, 400, r#"{"code":3,"message":"Bad request"}"#);
+    let (mut r, sid) = router_with_session(TransportKind::WebSocket);
+    let q = format!("EIO=4&transport=polling&sid={sid}");
+    for method in [Method::Get, Method::Post] {
+        let route = r.route(Instant::now(), &request(method, &q));
+        assert_reject(route, 400, r#"{"code":3,"message":"Bad request"}"#);
+    }
 }
 
 #[test]
 fn route_rejects_origin_with_control_chars() {
-    let r = router(ServerConfig::default());
+    let mut r = router(EngineConfig::default());
     let req = Request {
         origin: Some(b"http://example.com\r\nX-Evil: 1"),
         ..request(Method::Get, "EIO=4&transport=polling")
     };
     assert_reject(
-        r.route(&req, no_session),
+        r.route(Instant::now(), &req),
         400,
         r#"{"code":3,"message":"Bad request"}"#,
     );
@@ -345,57 +351,64 @@ fn route_rejects_origin_with_control_chars() {
 #[test]
 fn route_accepts_origin_with_tab_and_high_bytes() {
     // Node's `checkInvalidHeaderChar` allows `\t`, 0x20..=0x7e and 0x80..=0xff.
-    let r = router(ServerConfig::default());
+    let mut r = router(EngineConfig::default());
     let req = Request {
         origin: Some(b"http://ex\tample.\xc3\xa9"),
         ..request(Method::Get, "EIO=4&transport=polling")
     };
     assert_eq!(
-        r.route(&req, no_session),
+        r.route(Instant::now(), &req),
         Route::Handshake(TransportKind::Polling)
     );
 }
 
 #[test]
 fn forbidden_is_403_with_node_body() {
-    let e = ErrorResponse::new(ErrorCode::Forbidden);
+    let e = HttpResponse::error(ErrorCode::Forbidden);
     assert_eq!(e.status, 403);
+    assert_eq!(e.content_type, Some("application/json"));
     assert_eq!(&e.body[..], br#"{"code":4,"message":"Forbidden"}"#);
 }
 
 #[test]
-fn route_sends_get_and_post_with_sid_to_the_session() {
-    let r = router(ServerConfig::default());
-    let lookup = |_: &str| Some(TransportKind::Polling);
-    let q = "EIO=4&transport=polling&sid=abc";
+fn route_sends_get_and_post_with_sid_to_the_session_with_its_handle() {
+    let (mut r, sid) = router_with_session(TransportKind::Polling);
+    let q = format!("EIO=4&transport=polling&sid={sid}");
     assert_eq!(
-        r.route(&request(Method::Get, q), lookup),
+        r.route(Instant::now(), &request(Method::Get, &q)),
         Route::Session {
-            sid: "abc".into(),
-            kind: SessionRequest::PollGet
+            kind: SessionRequest::PollGet,
+            handle: 7
         }
     );
     assert_eq!(
-        r.route(&request(Method::Post, q), lookup),
+        r.route(Instant::now(), &request(Method::Post, &q)),
         Route::Session {
-            sid: "abc".into(),
-            kind: SessionRequest::PollPost
+            kind: SessionRequest::PollPost,
+            handle: 7
         }
+    );
+    // Any other method for a known session is a bad request.
+    assert_reject(
+        r.route(Instant::now(), &request(Method::Other, &q)),
+        400,
+        r#"{"code":3,"message":"Bad request"}"#,
     );
 }
 
 #[test]
 fn route_sends_websocket_with_sid_to_the_session_as_upgrade() {
-    let r = router(ServerConfig::default());
+    let (mut r, sid) = router_with_session(TransportKind::Polling);
+    let q = format!("EIO=4&transport=websocket&sid={sid}");
     let req = Request {
         websocket_upgrade: true,
-        ..request(Method::Get, "EIO=4&transport=websocket&sid=abc")
+        ..request(Method::Get, &q)
     };
     assert_eq!(
-        r.route(&req, |_| Some(TransportKind::Polling)),
+        r.route(Instant::now(), &req),
         Route::Session {
-            sid: "abc".into(),
-            kind: SessionRequest::WebSocket
+            kind: SessionRequest::WebSocket,
+            handle: 7
         }
     );
 }
@@ -403,16 +416,17 @@ fn route_sends_websocket_with_sid_to_the_session_as_upgrade() {
 #[test]
 fn route_sends_websocket_with_sid_of_upgraded_session_to_the_session() {
     // As Node: the websocket handshake completes, then the session refuses that websocket.
-    let r = router(ServerConfig::default());
+    let (mut r, sid) = router_with_session(TransportKind::WebSocket);
+    let q = format!("EIO=4&transport=websocket&sid={sid}");
     let req = Request {
         websocket_upgrade: true,
-        ..request(Method::Get, "EIO=4&transport=websocket&sid=abc")
+        ..request(Method::Get, &q)
     };
     assert_eq!(
-        r.route(&req, |_| Some(TransportKind::WebSocket)),
+        r.route(Instant::now(), &req),
         Route::Session {
-            sid: "abc".into(),
-            kind: SessionRequest::WebSocket
+            kind: SessionRequest::WebSocket,
+            handle: 7
         }
     );
 }
@@ -420,7 +434,7 @@ fn route_sends_websocket_with_sid_of_upgraded_session_to_the_session() {
 #[test]
 fn upgraded_session_refuses_a_second_websocket_and_is_unaffected() {
     let t0 = Instant::now();
-    let mut s = upgraded_session(t0, ServerConfig::default());
+    let mut s = upgraded_session(t0, EngineConfig::default());
     assert!(matches!(
         s.handle_ws_open(t0 + ms(1)),
         Err(ProtocolError::Unexpected(_))
@@ -435,33 +449,100 @@ fn upgraded_session_refuses_a_second_websocket_and_is_unaffected() {
 
 #[test]
 fn route_answers_noop_to_a_get_for_a_session_closed_by_its_client() {
-    let r = router(ServerConfig::default());
-    let q = "EIO=4&transport=polling&sid=abc";
-    let closed = |_: &str| Some(SessionLookup::ClosedByClient);
-    assert_eq!(r.route(&request(Method::Get, q), closed), Route::Noop);
+    let t0 = Instant::now();
+    let (mut r, sid) = router_with_session(TransportKind::Polling);
+    assert_eq!(r.remove(t0, &sid, true), Some(7));
+    let q = format!("EIO=4&transport=polling&sid={sid}");
+    assert_eq!(
+        r.route(t0, &request(Method::Get, &q)),
+        Route::Respond(HttpResponse::payload(Bytes::from_static(b"6")))
+    );
     // Anything else for that id is an unknown session, as in Node.
     assert_reject(
-        r.route(&request(Method::Post, q), closed),
+        r.route(t0, &request(Method::Post, &q)),
         400,
         r#"{"code":1,"message":"Session ID unknown"}"#,
     );
+    let ws_q = format!("EIO=4&transport=websocket&sid={sid}");
     let ws_req = Request {
         websocket_upgrade: true,
-        ..request(Method::Get, "EIO=4&transport=websocket&sid=abc")
+        ..request(Method::Get, &ws_q)
     };
     assert_reject(
-        r.route(&ws_req, closed),
+        r.route(t0, &ws_req),
+        400,
+        r#"{"code":1,"message":"Session ID unknown"}"#,
+    );
+    // Once the linger time is over, the id is unknown to a GET too.
+    assert_reject(
+        r.route(t0 + ms(5_000), &request(Method::Get, &q)),
         400,
         r#"{"code":1,"message":"Session ID unknown"}"#,
     );
 }
 
 #[test]
+fn the_router_indexes_sessions_until_they_are_removed() {
+    let t0 = Instant::now();
+    let mut r: EngineServer<&str> =
+        EngineServer::new(EngineConfig::default(), IdGenerator::from_u64(9));
+    assert!(r.is_empty());
+    let a = r.accept(t0, TransportKind::Polling, "a").sid().to_owned();
+    let b = r.accept(t0, TransportKind::WebSocket, "b").sid().to_owned();
+    assert_eq!(r.len(), 2);
+    assert_eq!((r.get(&a), r.get(&b)), (Some(&"a"), Some(&"b")));
+    let mut handles: Vec<&str> = r.handles().copied().collect();
+    handles.sort();
+    assert_eq!(handles, ["a", "b"]);
+    // A session that opened on websocket takes no long-polling request.
+    assert_reject(
+        r.route(
+            t0,
+            &request(Method::Get, &format!("EIO=4&transport=polling&sid={b}")),
+        ),
+        400,
+        r#"{"code":3,"message":"Bad request"}"#,
+    );
+    // A session closed otherwise than by its client over long-polling is forgotten at once.
+    assert_eq!(r.remove(t0, &a, false), Some("a"));
+    assert_eq!(r.remove(t0, &a, false), None);
+    assert_eq!((r.len(), r.get(&a)), (1, None));
+    assert_reject(
+        r.route(
+            t0,
+            &request(Method::Get, &format!("EIO=4&transport=polling&sid={a}")),
+        ),
+        400,
+        r#"{"code":1,"message":"Session ID unknown"}"#,
+    );
+}
+
+#[test]
+fn the_router_learns_an_upgrade() {
+    let t0 = Instant::now();
+    let (mut r, sid) = router_with_session(TransportKind::Polling);
+    let q = format!("EIO=4&transport=polling&sid={sid}");
+    assert!(matches!(
+        r.route(t0, &request(Method::Get, &q)),
+        Route::Session { .. }
+    ));
+    r.upgraded(&sid);
+    assert_reject(
+        r.route(t0, &request(Method::Get, &q)),
+        400,
+        r#"{"code":3,"message":"Bad request"}"#,
+    );
+    // Unknown ids are ignored.
+    r.upgraded("nope");
+    assert_eq!(r.len(), 1);
+}
+
+#[test]
 fn closed_sessions_forget_ids_after_the_linger_time() {
     let t0 = Instant::now();
-    let config = ServerConfig {
+    let config = EngineConfig {
         closed_linger: ms(5_000),
-        ..ServerConfig::default()
+        ..EngineConfig::default()
     };
     let mut c = ClosedSessions::new(&config);
     c.insert(t0, "a");
@@ -476,9 +557,9 @@ fn closed_sessions_forget_ids_after_the_linger_time() {
 #[test]
 fn closed_sessions_keep_at_most_the_bound_oldest_first_out() {
     let t0 = Instant::now();
-    let config = ServerConfig {
+    let config = EngineConfig {
         max_closed_lingering: 3,
-        ..ServerConfig::default()
+        ..EngineConfig::default()
     };
     let mut c = ClosedSessions::new(&config);
     for (i, sid) in ["a", "b", "c", "d", "e"].iter().enumerate() {
@@ -500,7 +581,7 @@ fn closed_sessions_keep_at_most_the_bound_oldest_first_out() {
 #[test]
 fn ping_is_sent_after_ping_interval() {
     let t0 = Instant::now();
-    let mut s = polling_session_with_get(t0, ServerConfig::default(), t0 + ms(1));
+    let mut s = polling_session_with_get(t0, EngineConfig::default(), t0 + ms(1));
     assert_eq!(s.poll_timeout(), Some(t0 + ms(25_000)));
     s.handle_timeout(t0 + ms(24_999));
     assert_eq!(drain(&mut s), (vec![], vec![]));
@@ -511,7 +592,7 @@ fn ping_is_sent_after_ping_interval() {
 #[test]
 fn pong_keeps_session_alive_and_schedules_next_ping() {
     let t0 = Instant::now();
-    let mut s = polling_session_with_get(t0, ServerConfig::default(), t0);
+    let mut s = polling_session_with_get(t0, EngineConfig::default(), t0);
     s.handle_timeout(t0 + ms(25_000));
     assert_eq!(drain(&mut s).0, vec![poll("2")]);
     assert_eq!(s.poll_timeout(), Some(t0 + ms(45_000)));
@@ -530,7 +611,7 @@ fn pong_keeps_session_alive_and_schedules_next_ping() {
 #[test]
 fn missing_pong_closes_with_ping_timeout_and_held_get_gets_close() {
     let t0 = Instant::now();
-    let mut s = polling_session_with_get(t0, ServerConfig::default(), t0);
+    let mut s = polling_session_with_get(t0, EngineConfig::default(), t0);
     s.handle_timeout(t0 + ms(25_000));
     assert_eq!(drain(&mut s).0, vec![poll("2")]);
     assert_eq!(s.handle_poll_get(t0 + ms(25_010)), PollGet::Held);
@@ -552,7 +633,7 @@ fn missing_pong_closes_with_ping_timeout_and_held_get_gets_close() {
 #[test]
 fn ping_on_websocket_is_a_ws_frame() {
     let t0 = Instant::now();
-    let mut s = upgraded_session(t0, ServerConfig::default());
+    let mut s = upgraded_session(t0, EngineConfig::default());
     s.handle_timeout(t0 + ms(25_000));
     assert_eq!(drain(&mut s), (vec![ws("2")], vec![]));
     s.handle_ws_frame(t0 + ms(25_100), text_frame("3"));
@@ -562,7 +643,7 @@ fn ping_on_websocket_is_a_ws_frame() {
 #[test]
 fn missing_pong_on_websocket_closes_the_websocket() {
     let t0 = Instant::now();
-    let mut s = upgraded_session(t0, ServerConfig::default());
+    let mut s = upgraded_session(t0, EngineConfig::default());
     s.handle_timeout(t0 + ms(25_000));
     assert_eq!(drain(&mut s).0, vec![ws("2")]);
     s.handle_timeout(t0 + ms(45_000));
@@ -580,18 +661,15 @@ fn get_after_the_pong_deadline_finds_the_session_closed_without_a_timer_call() {
     // pingInterval 300 ms, pingTimeout 200 ms, a client that never answers: a GET handled
     // at 500 ms sees the session closed even though the driver's timer has not fired yet.
     let t0 = Instant::now();
-    let config = ServerConfig {
+    let config = EngineConfig {
         ping_interval: ms(300),
         ping_timeout: ms(200),
-        ..ServerConfig::default()
+        ..EngineConfig::default()
     };
     let mut s = polling_session(t0, config);
     assert_eq!(
         s.handle_poll_get(t0 + ms(500)),
-        PollGet::Reject {
-            status: 400,
-            body: Bytes::from_static(br#"{"code":1,"message":"Session ID unknown"}"#)
-        }
+        PollGet::Respond(HttpResponse::error(ErrorCode::UnknownSid))
     );
     assert_eq!(
         drain(&mut s),
@@ -603,10 +681,10 @@ fn get_after_the_pong_deadline_finds_the_session_closed_without_a_timer_call() {
 #[test]
 fn get_just_before_the_pong_deadline_is_held_and_carries_the_ping() {
     let t0 = Instant::now();
-    let config = ServerConfig {
+    let config = EngineConfig {
         ping_interval: ms(300),
         ping_timeout: ms(200),
-        ..ServerConfig::default()
+        ..EngineConfig::default()
     };
     let mut s = polling_session(t0, config);
     assert_eq!(s.handle_poll_get(t0 + ms(499)), PollGet::Held);
@@ -618,7 +696,7 @@ fn get_just_before_the_pong_deadline_is_held_and_carries_the_ping() {
 fn pong_deadline_counts_from_when_the_ping_was_due() {
     // A driver that fires the ping timer late does not stretch the heartbeat.
     let t0 = Instant::now();
-    let mut s = polling_session_with_get(t0, ServerConfig::default(), t0);
+    let mut s = polling_session_with_get(t0, EngineConfig::default(), t0);
     s.handle_timeout(t0 + ms(25_300));
     assert_eq!(drain(&mut s).0, vec![poll("2")]);
     assert_eq!(s.poll_timeout(), Some(t0 + ms(45_000)));
@@ -627,7 +705,7 @@ fn pong_deadline_counts_from_when_the_ping_was_due() {
 #[test]
 fn a_post_handled_after_every_deadline_closes_the_session_first() {
     let t0 = Instant::now();
-    let mut s = polling_session(t0, ServerConfig::default());
+    let mut s = polling_session(t0, EngineConfig::default());
     // Ping due at 25 s, pong deadline at 45 s: a message at 50 s comes too late.
     let r = s.handle_poll_post(t0 + ms(50_000), body("4late"));
     assert_eq!(r.status, 400);
@@ -642,7 +720,7 @@ fn a_post_handled_after_every_deadline_closes_the_session_first() {
 #[test]
 fn post_with_several_packets_yields_messages_in_order_and_ok() {
     let t0 = Instant::now();
-    let mut s = polling_session(t0, ServerConfig::default());
+    let mut s = polling_session(t0, EngineConfig::default());
     assert_eq!(s.handle_poll_post(t0, body("4a\x1e4b")), ok());
     assert_eq!(drain(&mut s), (vec![], vec![text_msg("a"), text_msg("b")]));
 }
@@ -650,7 +728,7 @@ fn post_with_several_packets_yields_messages_in_order_and_ok() {
 #[test]
 fn post_binary_segment_yields_binary_message() {
     let t0 = Instant::now();
-    let mut s = polling_session(t0, ServerConfig::default());
+    let mut s = polling_session(t0, EngineConfig::default());
     assert_eq!(s.handle_poll_post(t0, body("4hello\x1ebAQIDBA==")), ok());
     assert_eq!(
         drain(&mut s).1,
@@ -664,7 +742,7 @@ fn post_binary_segment_yields_binary_message() {
 #[test]
 fn queued_messages_are_delivered_to_the_next_get_joined_by_separator() {
     let t0 = Instant::now();
-    let mut s = polling_session(t0, ServerConfig::default());
+    let mut s = polling_session(t0, EngineConfig::default());
     s.send(Message::text("a")).unwrap();
     s.send(Message::text("b")).unwrap();
     assert_eq!(drain(&mut s), (vec![], vec![]));
@@ -677,7 +755,7 @@ fn queued_messages_are_delivered_to_the_next_get_joined_by_separator() {
 #[test]
 fn held_get_is_answered_as_soon_as_a_message_is_sent() {
     let t0 = Instant::now();
-    let mut s = polling_session_with_get(t0, ServerConfig::default(), t0);
+    let mut s = polling_session_with_get(t0, EngineConfig::default(), t0);
     s.send(Message::text("now")).unwrap();
     assert_eq!(drain(&mut s), (vec![poll("4now")], vec![]));
 }
@@ -685,7 +763,7 @@ fn held_get_is_answered_as_soon_as_a_message_is_sent() {
 #[test]
 fn binary_message_is_base64_on_polling() {
     let t0 = Instant::now();
-    let mut s = polling_session(t0, ServerConfig::default());
+    let mut s = polling_session(t0, EngineConfig::default());
     s.send(Message::text("hello")).unwrap();
     s.send(Message::binary(vec![1u8, 2, 3, 4])).unwrap();
     assert_eq!(s.handle_poll_get(t0), PollGet::Held);
@@ -695,13 +773,10 @@ fn binary_message_is_base64_on_polling() {
 #[test]
 fn overlapping_get_is_rejected_and_closes_session() {
     let t0 = Instant::now();
-    let mut s = polling_session_with_get(t0, ServerConfig::default(), t0);
+    let mut s = polling_session_with_get(t0, EngineConfig::default(), t0);
     assert_eq!(
         s.handle_poll_get(t0 + ms(1)),
-        PollGet::Reject {
-            status: 400,
-            body: Bytes::new()
-        }
+        PollGet::Respond(HttpResponse::empty(400))
     );
     assert_eq!(
         drain(&mut s),
@@ -716,7 +791,7 @@ fn overlapping_get_is_rejected_and_closes_session() {
 #[test]
 fn client_close_packet_releases_held_get_with_noop() {
     let t0 = Instant::now();
-    let mut s = polling_session_with_get(t0, ServerConfig::default(), t0);
+    let mut s = polling_session_with_get(t0, EngineConfig::default(), t0);
     assert_eq!(s.handle_poll_post(t0 + ms(1), body("1")), ok());
     assert_eq!(
         drain(&mut s),
@@ -731,7 +806,7 @@ fn client_close_packet_releases_held_get_with_noop() {
 #[test]
 fn messages_before_client_close_in_one_post_are_delivered() {
     let t0 = Instant::now();
-    let mut s = polling_session(t0, ServerConfig::default());
+    let mut s = polling_session(t0, EngineConfig::default());
     assert_eq!(s.handle_poll_post(t0, body("4last\x1e1\x1e4ignored")), ok());
     assert_eq!(
         drain(&mut s).1,
@@ -742,11 +817,102 @@ fn messages_before_client_close_in_one_post_are_delivered() {
 #[test]
 fn aborted_long_poll_closes_with_transport_close() {
     let t0 = Instant::now();
-    let mut s = polling_session_with_get(t0, ServerConfig::default(), t0);
+    let mut s = polling_session_with_get(t0, EngineConfig::default(), t0);
     s.handle_poll_aborted(t0 + ms(1));
     assert_eq!(
         drain(&mut s),
         (vec![], vec![Event::Closed(CloseReason::TransportClose)])
+    );
+}
+
+#[test]
+fn overlapping_post_is_rejected_and_closes_the_session() {
+    // Node's "data request overlap from client": the second POST gets an empty 400 at once,
+    // and the session closes with `transport error`; the held GET carries the `close`.
+    let t0 = Instant::now();
+    let mut s = polling_session_with_get(t0, EngineConfig::default(), t0);
+    assert_eq!(s.handle_poll_post_started(t0 + ms(1)), None);
+    assert_eq!(drain(&mut s), (vec![], vec![]));
+    assert_eq!(
+        s.handle_poll_post_started(t0 + ms(2)),
+        Some(HttpResponse::empty(400))
+    );
+    assert_eq!(
+        drain(&mut s),
+        (
+            vec![poll("1")],
+            vec![Event::Closed(CloseReason::TransportError)]
+        )
+    );
+    // The first POST's body, when it comes, finds the session gone.
+    assert_eq!(
+        s.handle_poll_post(t0 + ms(3), body("4late")),
+        HttpResponse::error(ErrorCode::UnknownSid)
+    );
+    assert_eq!(drain(&mut s), (vec![], vec![]));
+}
+
+#[test]
+fn overlapping_post_without_a_held_get_closes_on_the_next_get() {
+    let t0 = Instant::now();
+    let mut s = polling_session(t0, EngineConfig::default());
+    assert_eq!(s.handle_poll_post_started(t0), None);
+    assert_eq!(
+        s.handle_poll_post_started(t0),
+        Some(HttpResponse::empty(400))
+    );
+    assert_eq!(drain(&mut s), (vec![], vec![]));
+    assert!(!s.is_closed());
+    // Closing: what the first POST carries is ignored, as Node does once closing.
+    assert_eq!(s.handle_poll_post(t0 + ms(1), body("4ignored")), ok());
+    assert_eq!(drain(&mut s), (vec![], vec![]));
+    assert_eq!(s.handle_poll_get(t0 + ms(2)), PollGet::Held);
+    assert_eq!(
+        drain(&mut s),
+        (
+            vec![poll("1")],
+            vec![Event::Closed(CloseReason::TransportError)]
+        )
+    );
+}
+
+#[test]
+fn posts_one_after_the_other_are_not_an_overlap() {
+    let t0 = Instant::now();
+    let mut s = polling_session(t0, EngineConfig::default());
+    assert_eq!(s.handle_poll_post_started(t0), None);
+    assert_eq!(s.handle_poll_post(t0, body("4a")), ok());
+    assert_eq!(s.handle_poll_post_started(t0 + ms(1)), None);
+    // This one ends without a body (refused as too large, or its client went away).
+    s.handle_poll_post_aborted(t0 + ms(2));
+    assert_eq!(s.handle_poll_post_started(t0 + ms(3)), None);
+    assert_eq!(s.handle_poll_post(t0 + ms(3), body("4b")), ok());
+    assert_eq!(drain(&mut s), (vec![], vec![text_msg("a"), text_msg("b")]));
+    assert!(!s.is_closed());
+}
+
+#[test]
+fn a_session_that_ends_answers_its_held_get() {
+    // However a polling session ends, a GET it holds is answered (`close`), never left to
+    // the driver.
+    let t0 = Instant::now();
+    let config = EngineConfig {
+        ping_interval: ms(100),
+        ping_timeout: ms(50),
+        ..EngineConfig::default()
+    };
+    let mut s = polling_session_with_get(t0, config, t0);
+    // The ping answers the held GET; the next GET is held while the pong is awaited.
+    s.handle_timeout(t0 + ms(100));
+    assert_eq!(drain(&mut s).0, vec![poll("2")]);
+    assert_eq!(s.handle_poll_get(t0 + ms(101)), PollGet::Held);
+    s.handle_timeout(t0 + ms(150));
+    assert_eq!(
+        drain(&mut s),
+        (
+            vec![poll("1")],
+            vec![Event::Closed(CloseReason::PingTimeout)]
+        )
     );
 }
 
@@ -755,7 +921,7 @@ fn aborted_long_poll_closes_with_transport_close() {
 #[test]
 fn probe_is_answered_with_3probe_and_held_get_with_noop() {
     let t0 = Instant::now();
-    let mut s = polling_session_with_get(t0, ServerConfig::default(), t0);
+    let mut s = polling_session_with_get(t0, EngineConfig::default(), t0);
     s.handle_ws_open(t0 + ms(1)).unwrap();
     assert_eq!(drain(&mut s), (vec![], vec![]));
     assert!(s.is_upgrading());
@@ -770,7 +936,7 @@ fn probe_is_answered_with_3probe_and_held_get_with_noop() {
 #[test]
 fn upgrade_packet_completes_the_upgrade() {
     let t0 = Instant::now();
-    let mut s = polling_session_with_get(t0, ServerConfig::default(), t0);
+    let mut s = polling_session_with_get(t0, EngineConfig::default(), t0);
     s.handle_ws_open(t0).unwrap();
     s.handle_ws_frame(t0, text_frame("2probe"));
     drain(&mut s);
@@ -785,7 +951,7 @@ fn upgrade_packet_completes_the_upgrade() {
 #[test]
 fn messages_queued_during_upgrade_leave_as_ws_frames_after_it() {
     let t0 = Instant::now();
-    let mut s = polling_session(t0, ServerConfig::default());
+    let mut s = polling_session(t0, EngineConfig::default());
     s.handle_ws_open(t0).unwrap();
     s.handle_ws_frame(t0, text_frame("2probe"));
     assert_eq!(drain(&mut s).0, vec![ws("3probe")]);
@@ -809,7 +975,7 @@ fn messages_queued_during_upgrade_leave_as_ws_frames_after_it() {
 
 /// A session whose probe succeeded (`3probe` sent, no `GET` held), upgrade pending.
 fn probed_session(t0: Instant) -> ServerSession {
-    let mut s = polling_session(t0, ServerConfig::default());
+    let mut s = polling_session(t0, EngineConfig::default());
     s.handle_ws_open(t0).unwrap();
     s.handle_ws_frame(t0, text_frame("2probe"));
     assert_eq!(drain(&mut s), (vec![ws("3probe")], vec![Event::Upgrading]));
@@ -826,10 +992,11 @@ fn get_during_pending_upgrade_is_held_then_400_when_the_upgrade_completes() {
     assert_eq!(
         drain(&mut s),
         (
-            vec![Transmit::PollReject {
+            vec![Transmit::PollResponse(HttpResponse {
                 status: 400,
+                content_type: Some("application/json"),
                 body: Bytes::from_static(br#"{"code":3,"message":"Bad request"}"#)
-            }],
+            })],
             vec![Event::Upgraded]
         )
     );
@@ -846,10 +1013,7 @@ fn get_after_the_upgrade_is_400_transport_mismatch() {
     drain(&mut s);
     assert_eq!(
         s.handle_poll_get(t0 + ms(2)),
-        PollGet::Reject {
-            status: 400,
-            body: Bytes::from_static(br#"{"code":3,"message":"Bad request"}"#)
-        }
+        PollGet::Respond(HttpResponse::error(ErrorCode::BadRequest))
     );
 }
 
@@ -911,7 +1075,7 @@ fn get_during_pending_upgrade_stays_held_when_the_probe_websocket_closes() {
 #[test]
 fn upgrade_timeout_closes_probe_and_session_keeps_polling() {
     let t0 = Instant::now();
-    let mut s = polling_session(t0, ServerConfig::default());
+    let mut s = polling_session(t0, EngineConfig::default());
     s.handle_ws_open(t0 + ms(1_000)).unwrap();
     s.handle_ws_frame(t0 + ms(1_000), text_frame("2probe"));
     assert_eq!(drain(&mut s).0, vec![ws("3probe")]);
@@ -933,7 +1097,7 @@ fn upgrade_timeout_closes_probe_and_session_keeps_polling() {
 #[test]
 fn second_websocket_while_upgrading_is_refused() {
     let t0 = Instant::now();
-    let mut s = polling_session(t0, ServerConfig::default());
+    let mut s = polling_session(t0, EngineConfig::default());
     s.handle_ws_open(t0).unwrap();
     assert!(matches!(
         s.handle_ws_open(t0 + ms(1)),
@@ -947,9 +1111,9 @@ fn second_websocket_while_upgrading_is_refused() {
 #[test]
 fn websocket_is_refused_when_upgrades_are_off() {
     let t0 = Instant::now();
-    let config = ServerConfig {
+    let config = EngineConfig {
         allow_upgrades: false,
-        ..ServerConfig::default()
+        ..EngineConfig::default()
     };
     let mut s = polling_session(t0, config);
     assert!(s.handle_ws_open(t0).is_err());
@@ -959,7 +1123,7 @@ fn websocket_is_refused_when_upgrades_are_off() {
 #[test]
 fn wrong_probe_payload_cancels_the_upgrade() {
     let t0 = Instant::now();
-    let mut s = polling_session(t0, ServerConfig::default());
+    let mut s = polling_session(t0, EngineConfig::default());
     s.handle_ws_open(t0).unwrap();
     s.handle_ws_frame(t0, text_frame("2nope"));
     assert_eq!(drain(&mut s), (vec![Transmit::WsClose], vec![]));
@@ -970,7 +1134,7 @@ fn wrong_probe_payload_cancels_the_upgrade() {
 #[test]
 fn upgrade_packet_without_probe_completes_the_upgrade_as_in_node() {
     let t0 = Instant::now();
-    let mut s = polling_session(t0, ServerConfig::default());
+    let mut s = polling_session(t0, EngineConfig::default());
     s.handle_ws_open(t0).unwrap();
     s.handle_ws_frame(t0, text_frame("5"));
     assert_eq!(drain(&mut s), (vec![], vec![Event::Upgraded]));
@@ -980,7 +1144,7 @@ fn upgrade_packet_without_probe_completes_the_upgrade_as_in_node() {
 #[test]
 fn probe_websocket_closing_leaves_polling_session_open() {
     let t0 = Instant::now();
-    let mut s = polling_session(t0, ServerConfig::default());
+    let mut s = polling_session(t0, EngineConfig::default());
     s.handle_ws_open(t0).unwrap();
     s.handle_ws_closed(t0 + ms(1), false);
     assert_eq!(drain(&mut s), (vec![], vec![]));
@@ -994,17 +1158,14 @@ fn probe_websocket_closing_leaves_polling_session_open() {
 #[test]
 fn post_over_max_http_buffer_size_is_413_and_session_untouched() {
     let t0 = Instant::now();
-    let config = ServerConfig {
+    let config = EngineConfig {
         max_http_buffer_size: 10,
-        ..ServerConfig::default()
+        ..EngineConfig::default()
     };
     let mut s = polling_session_with_get(t0, config, t0);
     assert_eq!(
         s.handle_poll_post(t0, body("4aaaaaaaaaa")),
-        PostResponse {
-            status: 413,
-            body: Bytes::new()
-        }
+        HttpResponse::empty(413)
     );
     assert_eq!(drain(&mut s), (vec![], vec![]));
     assert!(!s.is_closed());
@@ -1015,7 +1176,7 @@ fn post_over_max_http_buffer_size_is_413_and_session_untouched() {
 #[test]
 fn malformed_post_body_closes_with_parse_error() {
     let t0 = Instant::now();
-    let mut s = polling_session_with_get(t0, ServerConfig::default(), t0);
+    let mut s = polling_session_with_get(t0, EngineConfig::default(), t0);
     // Node still answers the POST with `ok`, then closes the session.
     assert_eq!(s.handle_poll_post(t0, body("x-not-a-packet")), ok());
     assert_eq!(
@@ -1030,7 +1191,7 @@ fn malformed_post_body_closes_with_parse_error() {
 #[test]
 fn packets_before_a_malformed_segment_are_delivered_as_in_node() {
     let t0 = Instant::now();
-    let mut s = polling_session(t0, ServerConfig::default());
+    let mut s = polling_session(t0, EngineConfig::default());
     assert_eq!(s.handle_poll_post(t0, body("4a\x1e9")), ok());
     assert_eq!(
         drain(&mut s).1,
@@ -1041,7 +1202,7 @@ fn packets_before_a_malformed_segment_are_delivered_as_in_node() {
 #[test]
 fn empty_post_body_closes_with_parse_error() {
     let t0 = Instant::now();
-    let mut s = polling_session(t0, ServerConfig::default());
+    let mut s = polling_session(t0, EngineConfig::default());
     assert_eq!(s.handle_poll_post(t0, Bytes::new()), ok());
     assert_eq!(
         drain(&mut s).1,
@@ -1054,7 +1215,7 @@ fn get_after_client_close_over_polling_is_answered_with_noop() {
     // The long-poll raced the client's `close`: it gets what it would have got had it been
     // held when the `close` came.
     let t0 = Instant::now();
-    let mut s = polling_session(t0, ServerConfig::default());
+    let mut s = polling_session(t0, EngineConfig::default());
     assert!(!s.lingers());
     assert_eq!(s.handle_poll_post(t0, body("1")), ok());
     assert_eq!(
@@ -1064,7 +1225,7 @@ fn get_after_client_close_over_polling_is_answered_with_noop() {
     assert!(s.lingers());
     assert_eq!(
         s.handle_poll_get(t0 + ms(1)),
-        PollGet::Answer(Bytes::from_static(b"6"))
+        PollGet::Respond(HttpResponse::payload(Bytes::from_static(b"6")))
     );
     assert_eq!(drain(&mut s), (vec![], vec![]));
 }
@@ -1072,7 +1233,7 @@ fn get_after_client_close_over_polling_is_answered_with_noop() {
 #[test]
 fn get_on_session_closed_otherwise_is_rejected_as_unknown_sid() {
     let t0 = Instant::now();
-    let mut s = polling_session(t0, ServerConfig::default());
+    let mut s = polling_session(t0, EngineConfig::default());
     s.close(t0, CloseReason::ForcedClose);
     assert_eq!(s.handle_poll_get(t0), PollGet::Held);
     drain(&mut s);
@@ -1080,17 +1241,14 @@ fn get_on_session_closed_otherwise_is_rejected_as_unknown_sid() {
     assert!(!s.lingers());
     assert_eq!(
         s.handle_poll_get(t0),
-        PollGet::Reject {
-            status: 400,
-            body: Bytes::from_static(br#"{"code":1,"message":"Session ID unknown"}"#)
-        }
+        PollGet::Respond(HttpResponse::error(ErrorCode::UnknownSid))
     );
 }
 
 #[test]
 fn client_close_over_websocket_does_not_linger() {
     let t0 = Instant::now();
-    let mut s = upgraded_session(t0, ServerConfig::default());
+    let mut s = upgraded_session(t0, EngineConfig::default());
     s.handle_ws_frame(t0, text_frame("1"));
     assert!(s.is_closed());
     assert!(!s.lingers());
@@ -1101,7 +1259,7 @@ fn client_close_over_websocket_does_not_linger() {
 #[test]
 fn server_close_on_polling_delivers_queued_message_then_close() {
     let t0 = Instant::now();
-    let mut s = polling_session(t0, ServerConfig::default());
+    let mut s = polling_session(t0, EngineConfig::default());
     s.send(Message::text("bye")).unwrap();
     s.close(t0 + ms(1), CloseReason::ForcedClose);
     assert_eq!(drain(&mut s), (vec![], vec![]));
@@ -1120,7 +1278,7 @@ fn server_close_on_polling_delivers_queued_message_then_close() {
 #[test]
 fn server_close_with_held_get_answers_close_at_once() {
     let t0 = Instant::now();
-    let mut s = polling_session_with_get(t0, ServerConfig::default(), t0);
+    let mut s = polling_session_with_get(t0, EngineConfig::default(), t0);
     s.close(t0 + ms(1), CloseReason::ServerShuttingDown);
     assert_eq!(
         drain(&mut s),
@@ -1134,9 +1292,9 @@ fn server_close_with_held_get_answers_close_at_once() {
 #[test]
 fn server_close_without_get_closes_at_close_timeout() {
     let t0 = Instant::now();
-    let config = ServerConfig {
+    let config = EngineConfig {
         close_timeout: ms(5_000),
-        ..ServerConfig::default()
+        ..EngineConfig::default()
     };
     let mut s = polling_session(t0, config);
     s.close(t0 + ms(1_000), CloseReason::ForcedClose);
@@ -1157,7 +1315,7 @@ fn closing_session_does_not_report_a_past_ping_deadline() {
     // and its deadline must not stay in `poll_timeout` (the runtime would spin on it). As in
     // Node, the pong deadline is armed all the same and bounds the closing session.
     let t0 = Instant::now();
-    let mut s = polling_session(t0, ServerConfig::default());
+    let mut s = polling_session(t0, EngineConfig::default());
     s.close(t0 + ms(20_000), CloseReason::ForcedClose);
     s.handle_timeout(t0 + ms(25_000));
     assert_eq!(drain(&mut s), (vec![], vec![]));
@@ -1169,7 +1327,7 @@ fn closing_session_does_not_report_a_past_ping_deadline() {
 #[test]
 fn pong_while_closing_does_not_schedule_another_ping() {
     let t0 = Instant::now();
-    let mut s = polling_session(t0, ServerConfig::default());
+    let mut s = polling_session(t0, EngineConfig::default());
     s.handle_timeout(t0 + ms(25_000));
     s.close(t0 + ms(25_001), CloseReason::ForcedClose);
     assert_eq!(s.handle_poll_post(t0 + ms(25_002), body("3")), ok());
@@ -1185,7 +1343,7 @@ fn pong_while_closing_does_not_schedule_another_ping() {
 #[test]
 fn server_close_on_websocket_flushes_then_closes_the_websocket() {
     let t0 = Instant::now();
-    let mut s = upgraded_session(t0, ServerConfig::default());
+    let mut s = upgraded_session(t0, EngineConfig::default());
     s.send(Message::text("bye")).unwrap();
     s.close(t0 + ms(1), CloseReason::ForcedClose);
     assert_eq!(
@@ -1202,7 +1360,7 @@ fn server_close_on_websocket_flushes_then_closes_the_websocket() {
 #[test]
 fn ws_frames_become_message_events() {
     let t0 = Instant::now();
-    let mut s = upgraded_session(t0, ServerConfig::default());
+    let mut s = upgraded_session(t0, EngineConfig::default());
     s.handle_ws_frame(t0, text_frame("4hello"));
     s.handle_ws_frame(t0, Frame::Binary(Bytes::from_static(&[1, 2])));
     assert_eq!(
@@ -1217,11 +1375,11 @@ fn ws_frames_become_message_events() {
 #[test]
 fn ws_frame_over_size_limit_closes_with_transport_error() {
     let t0 = Instant::now();
-    let config = ServerConfig {
+    let config = EngineConfig {
         max_http_buffer_size: 10,
-        ..ServerConfig::default()
+        ..EngineConfig::default()
     };
-    let mut s = router(config).accept(t0, TransportKind::WebSocket);
+    let mut s = router(config).accept(t0, TransportKind::WebSocket, ());
     drain(&mut s);
     s.handle_ws_frame(t0, text_frame("4aaaaaaaaaa"));
     assert_eq!(
@@ -1236,7 +1394,7 @@ fn ws_frame_over_size_limit_closes_with_transport_error() {
 #[test]
 fn ws_close_closes_with_transport_close() {
     let t0 = Instant::now();
-    let mut s = router(ServerConfig::default()).accept(t0, TransportKind::WebSocket);
+    let mut s = router(EngineConfig::default()).accept(t0, TransportKind::WebSocket, ());
     drain(&mut s);
     s.handle_ws_closed(t0 + ms(1), false);
     assert_eq!(
@@ -1249,7 +1407,7 @@ fn ws_close_closes_with_transport_close() {
 #[test]
 fn ws_failure_closes_with_transport_error() {
     let t0 = Instant::now();
-    let mut s = router(ServerConfig::default()).accept(t0, TransportKind::WebSocket);
+    let mut s = router(EngineConfig::default()).accept(t0, TransportKind::WebSocket, ());
     drain(&mut s);
     s.handle_ws_closed(t0 + ms(1), true);
     assert_eq!(
@@ -1261,7 +1419,7 @@ fn ws_failure_closes_with_transport_error() {
 #[test]
 fn close_packet_on_websocket_closes_it_with_transport_close() {
     let t0 = Instant::now();
-    let mut s = router(ServerConfig::default()).accept(t0, TransportKind::WebSocket);
+    let mut s = router(EngineConfig::default()).accept(t0, TransportKind::WebSocket, ());
     drain(&mut s);
     s.handle_ws_frame(t0, text_frame("1"));
     assert_eq!(
@@ -1276,7 +1434,7 @@ fn close_packet_on_websocket_closes_it_with_transport_close() {
 #[test]
 fn empty_ws_text_frame_closes_with_parse_error() {
     let t0 = Instant::now();
-    let mut s = router(ServerConfig::default()).accept(t0, TransportKind::WebSocket);
+    let mut s = router(EngineConfig::default()).accept(t0, TransportKind::WebSocket, ());
     drain(&mut s);
     s.handle_ws_frame(t0, text_frame(""));
     assert_eq!(
@@ -1293,7 +1451,7 @@ fn empty_ws_text_frame_closes_with_parse_error() {
 #[test]
 fn send_after_close_is_usage_error_closed() {
     let t0 = Instant::now();
-    let mut s = router(ServerConfig::default()).accept(t0, TransportKind::WebSocket);
+    let mut s = router(EngineConfig::default()).accept(t0, TransportKind::WebSocket, ());
     s.handle_ws_closed(t0, false);
     drain(&mut s);
     assert_eq!(s.send(Message::text("late")), Err(UsageError::Closed));
@@ -1302,7 +1460,7 @@ fn send_after_close_is_usage_error_closed() {
 #[test]
 fn send_while_closing_is_usage_error_closed() {
     let t0 = Instant::now();
-    let mut s = polling_session(t0, ServerConfig::default());
+    let mut s = polling_session(t0, EngineConfig::default());
     s.close(t0, CloseReason::ForcedClose);
     assert_eq!(s.send(Message::text("late")), Err(UsageError::Closed));
 }
@@ -1310,9 +1468,9 @@ fn send_while_closing_is_usage_error_closed() {
 #[test]
 fn send_beyond_queue_bound_closes_with_send_buffer_full() {
     let t0 = Instant::now();
-    let config = ServerConfig {
+    let config = EngineConfig {
         max_queue: 2,
-        ..ServerConfig::default()
+        ..EngineConfig::default()
     };
     let mut s = polling_session(t0, config);
     s.send(Message::text("1")).unwrap();
@@ -1329,9 +1487,9 @@ fn send_beyond_queue_bound_closes_with_send_buffer_full() {
 #[test]
 fn send_frames_over_the_bound_queues_none_of_them() {
     let t0 = Instant::now();
-    let config = ServerConfig {
+    let config = EngineConfig {
         max_queue: 3,
-        ..ServerConfig::default()
+        ..EngineConfig::default()
     };
     let mut s = polling_session(t0, config);
     s.send(Message::text("1")).unwrap();
@@ -1351,9 +1509,9 @@ fn send_frames_over_the_bound_queues_none_of_them() {
 #[test]
 fn queued_bytes_over_the_bound_close_a_websocket_session_that_does_not_read() {
     let t0 = Instant::now();
-    let config = ServerConfig {
+    let config = EngineConfig {
         max_queue_bytes: 100_000,
-        ..ServerConfig::default()
+        ..EngineConfig::default()
     };
     let mut s = upgraded_session(t0, config);
     drain(&mut s);
@@ -1372,9 +1530,9 @@ fn queued_bytes_over_the_bound_close_a_websocket_session_that_does_not_read() {
 #[test]
 fn queued_bytes_go_down_as_frames_are_written() {
     let t0 = Instant::now();
-    let config = ServerConfig {
+    let config = EngineConfig {
         max_queue_bytes: 100_000,
-        ..ServerConfig::default()
+        ..EngineConfig::default()
     };
     let mut s = upgraded_session(t0, config);
     drain(&mut s);
@@ -1394,7 +1552,7 @@ fn queued_bytes_go_down_as_frames_are_written() {
 #[test]
 fn poll_timeout_is_the_minimum_of_the_timers() {
     let t0 = Instant::now();
-    let mut s = polling_session(t0, ServerConfig::default());
+    let mut s = polling_session(t0, EngineConfig::default());
     assert_eq!(s.poll_timeout(), Some(t0 + ms(25_000)));
     // A probe at 20 s: upgrade deadline 30 s, later than the ping.
     s.handle_ws_open(t0 + ms(20_000)).unwrap();
@@ -1410,7 +1568,7 @@ fn poll_timeout_is_the_minimum_of_the_timers() {
 #[test]
 fn poll_timeout_is_none_once_closed() {
     let t0 = Instant::now();
-    let mut s = polling_session(t0, ServerConfig::default());
+    let mut s = polling_session(t0, EngineConfig::default());
     s.handle_ws_open(t0).unwrap();
     s.handle_poll_post(t0, body("1"));
     drain(&mut s);
@@ -1449,14 +1607,13 @@ fn close_after_probe_answer_finishes_on_the_websocket() {
         events.last(),
         Some(&Event::Closed(CloseReason::ForcedClose))
     );
-    assert!(matches!(s.handle_poll_get(t0), PollGet::Reject { .. }));
+    assert!(matches!(s.handle_poll_get(t0), PollGet::Respond(_)));
 }
 
 /// Closing during an unanswered probe drops the probe and closes on polling.
 #[test]
 fn close_before_probe_answer_drops_the_probe() {
-    use bytes::Bytes;
-    use sio_proto::engine::server::{PollGet, ServerSession, Transmit};
+    use sio_proto::engine::server::{HttpResponse, PollGet, ServerSession, Transmit};
     use sio_proto::engine::{CloseReason, TransportKind};
     let t0 = std::time::Instant::now();
     let mut s = ServerSession::new(t0, "sid".into(), TransportKind::Polling, Default::default());
@@ -1467,7 +1624,7 @@ fn close_before_probe_answer_drops_the_probe() {
     assert_eq!(s.handle_poll_get(t0), PollGet::Held);
     assert_eq!(
         s.poll_transmit(),
-        Some(Transmit::PollResponse(Bytes::from_static(b"1")))
+        Some(Transmit::PollResponse(HttpResponse::close()))
     );
     assert!(s.is_closed());
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use common::{nsp, Pair, Wire};
 use sio_proto::engine::client::ClientConfig;
-use sio_proto::engine::server::ServerConfig;
+use sio_proto::engine::server::EngineConfig;
 use sio_proto::engine::{CloseReason, TransportKind};
 use sio_proto::socket::backoff::BackoffConfig;
 use sio_proto::socket::client::{self, ManagerConfig};
@@ -35,11 +35,11 @@ fn websocket_only() -> ManagerConfig {
     }
 }
 
-fn fast_server() -> ServerConfig {
-    ServerConfig {
+fn fast_server() -> EngineConfig {
+    EngineConfig {
         ping_interval: Duration::from_millis(300),
         ping_timeout: Duration::from_millis(200),
-        ..ServerConfig::default()
+        ..EngineConfig::default()
     }
 }
 
@@ -67,7 +67,7 @@ fn server_event_names(events: &[server::Event]) -> Vec<String> {
 #[test]
 fn polling_client_connects_to_main_namespace() {
     let mut p = Pair::new(
-        ServerConfig::default(),
+        EngineConfig::default(),
         ConnectionConfig::default(),
         polling_only(),
     );
@@ -121,7 +121,7 @@ fn client_upgrades_to_websocket_by_default() {
 #[test]
 fn websocket_only_client_connects() {
     let mut p = Pair::new(
-        ServerConfig::default(),
+        EngineConfig::default(),
         ConnectionConfig::default(),
         websocket_only(),
     );
@@ -337,7 +337,7 @@ fn unanswered_client_ack_times_out() {
 #[test]
 fn binary_event_with_attachments_reaches_the_server() {
     for cfg in [polling_only(), websocket_only(), ManagerConfig::default()] {
-        let mut p = Pair::new(ServerConfig::default(), ConnectionConfig::default(), cfg);
+        let mut p = Pair::new(EngineConfig::default(), ConnectionConfig::default(), cfg);
         p.connect("/");
         let json = r#"["upload",{"a":{"_placeholder":true,"num":0}},[{"_placeholder":true,"num":1}],{"_placeholder":true,"num":2}]"#;
         let atts = vec![
@@ -367,7 +367,7 @@ fn binary_event_with_attachments_reaches_the_server() {
 #[test]
 fn binary_ack_reaches_the_client() {
     let mut p = Pair::new(
-        ServerConfig::default(),
+        EngineConfig::default(),
         ConnectionConfig::default(),
         polling_only(),
     );
@@ -401,7 +401,7 @@ fn binary_ack_reaches_the_client() {
 #[test]
 fn events_arrive_in_order() {
     for cfg in [polling_only(), ManagerConfig::default()] {
-        let mut p = Pair::new(ServerConfig::default(), ConnectionConfig::default(), cfg);
+        let mut p = Pair::new(EngineConfig::default(), ConnectionConfig::default(), cfg);
         p.connect("/");
         for i in 0..50 {
             p.client
@@ -597,7 +597,7 @@ fn reconnection_backoff_follows_the_seeded_sequence() {
 #[test]
 fn malformed_socket_packet_closes_with_parse_error() {
     let mut p = Pair::new(
-        ServerConfig::default(),
+        EngineConfig::default(),
         ConnectionConfig::default(),
         websocket_only(),
     );
@@ -619,7 +619,7 @@ fn malformed_socket_packet_closes_with_parse_error() {
 #[test]
 fn event_for_a_namespace_not_joined_closes_the_connection() {
     let mut p = Pair::new(
-        ServerConfig::default(),
+        EngineConfig::default(),
         ConnectionConfig::default(),
         websocket_only(),
     );
@@ -661,7 +661,7 @@ fn server_close_disconnects_every_socket_with_shutdown_reason() {
 #[test]
 fn volatile_emit_is_dropped_when_the_transport_is_busy() {
     let mut p = Pair::new(
-        ServerConfig::default(),
+        EngineConfig::default(),
         ConnectionConfig::default(),
         polling_only(),
     );
@@ -688,7 +688,7 @@ fn one_encoding_serves_many_connections() {
     let mut pairs: Vec<Pair> = (0..3)
         .map(|_| {
             let mut p = Pair::new(
-                ServerConfig::default(),
+                EngineConfig::default(),
                 ConnectionConfig::default(),
                 websocket_only(),
             );

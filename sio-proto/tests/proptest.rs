@@ -14,7 +14,7 @@ use proptest::prelude::*;
 use serde_json::Value;
 use sio_proto::engine::packet::{decode_payload, encode_payload, payload_frame_len};
 use sio_proto::engine::server::{
-    EngineServer, Event as EngineEvent, PollGet, ServerConfig, ServerSession, Transmit,
+    EngineConfig, EngineServer, Event as EngineEvent, PollGet, ServerSession, Transmit,
 };
 use sio_proto::engine::{CloseReason, Frame, Message, Packet as EnginePacket, TransportKind};
 use sio_proto::socket::packet::{DecodeLimits, MAX_ACK_ID, RESERVED_EVENTS};
@@ -231,8 +231,8 @@ fn drain_conn(c: &mut Connection) -> (Vec<Transmit>, Vec<SocketEvent>) {
 
 /// A server connection (polling, handshake answered) whose client joined `nsp`.
 fn connected(t0: Instant, nsp: &Nsp) -> Result<Connection, TestCaseError> {
-    let mut router = EngineServer::new(ServerConfig::default(), IdGenerator::from_u64(3));
-    let session = router.accept(t0, TransportKind::Polling);
+    let mut router = EngineServer::new(EngineConfig::default(), IdGenerator::from_u64(3));
+    let session = router.accept(t0, TransportKind::Polling, ());
     let mut c = Connection::new(t0, session, ConnectionConfig::default());
     drain_conn(&mut c);
     let connect: Vec<Frame> = Packet::connect(nsp.clone(), None)
@@ -401,15 +401,15 @@ fn input() -> impl Strategy<Value = Input> {
     ]
 }
 
-fn fuzz_config() -> ServerConfig {
-    ServerConfig {
+fn fuzz_config() -> EngineConfig {
+    EngineConfig {
         ping_interval: Duration::from_millis(1_000),
         ping_timeout: Duration::from_millis(500),
         upgrade_timeout: Duration::from_millis(800),
         close_timeout: Duration::from_millis(2_000),
         max_http_buffer_size: 64,
         max_queue: 8,
-        ..ServerConfig::default()
+        ..EngineConfig::default()
     }
 }
 
@@ -433,7 +433,7 @@ impl Runtime {
         while let Some(t) = s.poll_transmit() {
             n += 1;
             match t {
-                Transmit::PollResponse(_) | Transmit::PollReject { .. } => {
+                Transmit::PollResponse(_) => {
                     prop_assert!(self.get_held, "a poll response with no GET held");
                     self.get_held = false;
                 }
@@ -594,7 +594,7 @@ proptest! {
         let t0 = Instant::now();
         let config = fuzz_config();
         let transport = if websocket_first { TransportKind::WebSocket } else { TransportKind::Polling };
-        let mut s = EngineServer::new(config, IdGenerator::from_u64(5)).accept(t0, transport);
+        let mut s = EngineServer::new(config, IdGenerator::from_u64(5)).accept(t0, transport, ());
         let mut rt = Runtime {
             now: t0,
             get_held: !websocket_first,

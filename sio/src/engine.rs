@@ -6,8 +6,8 @@
 use std::future::Future;
 use std::sync::{Arc, RwLock};
 
-use bytes::{BufMut, Bytes, BytesMut};
-use sio_proto::engine::{CloseReason, Frame, Message};
+use bytes::Bytes;
+use sio_proto::engine::{CloseReason, Message};
 
 use crate::runtime::{BoxFuture, Runtime};
 use crate::server::conn::{ConnHandle, Input};
@@ -125,32 +125,17 @@ impl EngineSocket {
 
     /// Sends a text message.
     pub fn send_text(&self, text: &str) -> Result<(), EmitError> {
-        let mut b = BytesMut::with_capacity(1 + text.len());
-        b.put_u8(b'4');
-        b.extend_from_slice(text.as_bytes());
-        self.inner
-            .handle
-            .push(Input::Frame(Frame::Text(b.freeze())))
+        self.send(Message::Text(Bytes::copy_from_slice(text.as_bytes())))
     }
 
     /// Sends a binary message.
     pub fn send_binary(&self, data: Bytes) -> Result<(), EmitError> {
-        self.inner.handle.push(Input::Frame(Frame::Binary(data)))
+        self.send(Message::Binary(data))
     }
 
     /// Sends a message as it came (echo servers).
     pub fn send(&self, m: Message) -> Result<(), EmitError> {
-        match m {
-            Message::Text(t) => {
-                let mut b = BytesMut::with_capacity(1 + t.len());
-                b.put_u8(b'4');
-                b.extend_from_slice(&t);
-                self.inner
-                    .handle
-                    .push(Input::Frame(Frame::Text(b.freeze())))
-            }
-            Message::Binary(b) => self.send_binary(b),
-        }
+        self.inner.handle.push(Input::Frame(m.to_frame()))
     }
 
     /// Registers a message handler (called in arrival order, on the session's task).

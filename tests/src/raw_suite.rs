@@ -175,6 +175,50 @@ pub fn concurrent_get_closes_the_session<D: Driver>() {
     assert_eq!(get(port, &query).status, 400);
 }
 
+/// Two POSTs at once (Node: "data request overlap from client"): the second gets an empty 400
+/// and the session closes with `transport error`; the first is still answered, and the next
+/// GET gets the `close` packet.
+pub fn concurrent_post_closes_the_session<D: Driver>() {
+    use std::io::{Read, Write};
+    let port = start::<D>();
+    // The first POST's head goes out before the second connects; should the second still
+    // reach the session first (no overlap then), the scenario is tried again.
+    for _ in 0..20 {
+        let sid = handshake(port);
+        let query = q(&sid);
+        let body = br#"42["x"]"#;
+        let mut first = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        first.set_read_timeout(Some(Duration::from_secs(30))).ok();
+        write!(
+            first,
+            "POST /socket.io/?{query} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\
+             Connection: close\r\nContent-Length: {}\r\n\
+             Content-Type: text/plain;charset=UTF-8\r\n\r\n",
+            body.len()
+        )
+        .unwrap();
+        first.write_all(&body[..2]).unwrap();
+        let second = post(port, &query, b"3");
+        first.write_all(&body[2..]).unwrap();
+        let mut raw = Vec::new();
+        let _ = first.read_to_end(&mut raw);
+        if second.status == 200 {
+            assert!(String::from_utf8_lossy(&raw).starts_with("HTTP/1.1 200"));
+            continue;
+        }
+        assert_eq!((second.status, second.text()), (400, String::new()));
+        assert!(
+            String::from_utf8_lossy(&raw).starts_with("HTTP/1.1 200"),
+            "{}",
+            String::from_utf8_lossy(&raw)
+        );
+        assert_eq!(get(port, &query).text(), "1");
+        assert_eq!(get(port, &query).status, 400);
+        return;
+    }
+    panic!("the second POST never overlapped the first");
+}
+
 /// A client that never answers the ping is closed after `pingTimeout`.
 pub fn missing_pong_closes_the_session<D: Driver>() {
     let config = ServerConfig::default()
@@ -766,7 +810,8 @@ macro_rules! raw_suite {
     ($driver:ty) => {
         $crate::raw_suite!(@ $driver; handshake_json, error_answers, polling_exchange,
             malformed_packet_closes_only_that_session, oversized_body_is_413,
-            concurrent_get_closes_the_session, missing_pong_closes_the_session,
+            concurrent_get_closes_the_session, concurrent_post_closes_the_session,
+            missing_pong_closes_the_session,
             pong_keeps_the_session, raw_websocket, cors_headers, cors_any_is_a_literal_star,
             cors_preflight_reflects_request_headers, cors_enforced_origin_refuses_other_sites,
             allow_request_refuses, cookie_is_set, serve_client_bundle, server_close,

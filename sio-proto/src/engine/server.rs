@@ -26,28 +26,25 @@ use super::{earliest, CloseReason, TransportKind};
 use crate::error::{ProtocolError, UsageError};
 
 mod config;
+mod response;
 mod router;
 
-pub use config::{ServerConfig, Transports};
-pub use router::{
-    ClosedSessions, EngineServer, ErrorCode, ErrorResponse, Method, Query, Request, Route,
-    SessionLookup, SessionRequest,
-};
+pub use config::{EngineConfig, Transports};
+pub use response::{ErrorCode, HttpResponse};
+pub use router::{ClosedSessions, EngineServer, Method, Query, Request, Route, SessionRequest};
+
+/// The former name of [`EngineConfig`].
+#[deprecated(note = "renamed `EngineConfig`")]
+pub type ServerConfig = EngineConfig;
 
 /// Something the runtime must write.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Transmit {
-    /// Answer the held long-polling `GET`: status 200, `text/plain; charset=UTF-8`, this body.
-    PollResponse(Bytes),
-    /// Answer the held long-polling `GET` with an error: this status and JSON body
-    /// (`application/json`). Sent to a `GET` held while an upgrade was pending when the
-    /// upgrade completes: the session no longer polls.
-    PollReject {
-        /// HTTP status.
-        status: u16,
-        /// JSON body.
-        body: Bytes,
-    },
+    /// Answer the held long-polling `GET` with this: a payload (200), or an error to a `GET`
+    /// held while an upgrade was pending when the upgrade completes (the session no longer
+    /// polls). A session that closes always answers its held `GET` (with `close` when nothing
+    /// else is due).
+    PollResponse(HttpResponse),
     /// Write this frame on the session's websocket (the active one, or the probing one during
     /// an upgrade).
     Ws(Frame),
@@ -74,34 +71,9 @@ pub enum PollGet {
     /// Held: the answer will come as [`Transmit::PollResponse`] (possibly from this very
     /// call's drain).
     Held,
-    /// Answer at once with status 200, `text/plain; charset=UTF-8`, this body (`noop` for a
-    /// `GET` that arrives after the client closed the session over long-polling).
-    Answer(Bytes),
-    /// Answer at once with this error status and body (empty body for an overlapping `GET`).
-    Reject {
-        /// HTTP status.
-        status: u16,
-        /// Body (JSON, or empty).
-        body: Bytes,
-    },
-}
-
-/// The answer to a long-polling `POST`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PostResponse {
-    /// HTTP status: 200, 413 (body over `max_http_buffer_size`, session untouched) or 400.
-    pub status: u16,
-    /// Body: `ok` on success.
-    pub body: Bytes,
-}
-
-impl PostResponse {
-    fn ok() -> Self {
-        Self {
-            status: 200,
-            body: Bytes::from_static(b"ok"),
-        }
-    }
+    /// Answer at once with this (`noop` for a `GET` that arrives after the client closed the
+    /// session over long-polling, an error otherwise; empty 400 for an overlapping `GET`).
+    Respond(HttpResponse),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -136,11 +108,13 @@ struct Timers {
 #[derive(Debug)]
 pub struct ServerSession {
     sid: String,
-    config: ServerConfig,
+    config: EngineConfig,
     transport: TransportKind,
     state: State,
     upgrade: Upgrade,
     held_get: bool,
+    /// A long-polling `POST` has started and its body is not handled yet (one at a time).
+    post_in_flight: bool,
     /// The held `GET` arrived while an upgrade was pending (`3probe` sent): it is answered
     /// 400 if the upgrade completes, `noop` at `timers.release`, normally if it is cancelled.
     held_in_upgrade: bool,
@@ -158,7 +132,7 @@ pub struct ServerSession {
 
 impl ServerSession {
     /// A new session whose `open` packet is already queued.
-    pub fn new(now: Instant, sid: String, transport: TransportKind, config: ServerConfig) -> Self {
+    pub fn new(now: Instant, sid: String, transport: TransportKind, config: EngineConfig) -> Self {
         let upgrades = if transport == TransportKind::Polling
             && config.allow_upgrades
             && config.transports.websocket
@@ -182,6 +156,7 @@ impl ServerSession {
             upgrade: Upgrade::None,
             // The handshake GET is answered by the first poll response.
             held_get: transport == TransportKind::Polling,
+            post_in_flight: false,
             held_in_upgrade: false,
             closed_by_client_poll: false,
             ws_close_pending: false,
@@ -211,7 +186,7 @@ impl ServerSession {
     }
 
     /// The configuration.
-    pub fn config(&self) -> &ServerConfig {
+    pub fn config(&self) -> &EngineConfig {
         &self.config
     }
 
@@ -221,9 +196,10 @@ impl ServerSession {
     }
 
     /// Whether the session was closed by the client's `close` packet over long-polling. The
-    /// runtime then keeps its id in [`ClosedSessions`] for a moment, so that a long-poll `GET`
-    /// racing the `close` gets `noop` even after the session is gone ([`Route::Noop`]); a
-    /// `GET` that still reaches this session gets `noop` too.
+    /// runtime passes it to [`EngineServer::remove`], and the router keeps the id in its
+    /// [`ClosedSessions`] for a moment, so that a long-poll `GET` racing the `close` gets
+    /// `noop` even after the session is gone ([`Route::Respond`]); a `GET` that still reaches
+    /// this session gets `noop` too.
     pub fn lingers(&self) -> bool {
         self.closed_by_client_poll
     }
@@ -344,7 +320,7 @@ impl ServerSession {
     /// A long-polling `GET` routed to this session.
     ///
     /// While an upgrade is pending (`3probe` sent), a new `GET` is held: it gets 400 if the
-    /// upgrade completes, `noop` after [`ServerConfig::upgrade_noop_delay`] otherwise, and is
+    /// upgrade completes, `noop` after [`EngineConfig::upgrade_noop_delay`] otherwise, and is
     /// handled normally if the upgrade is cancelled first. After a client `close` over
     /// long-polling, a late `GET` gets `noop` (see [`ServerSession::lingers`]).
     pub fn handle_poll_get(&mut self, now: Instant) -> PollGet {
@@ -352,26 +328,21 @@ impl ServerSession {
         if self.state == State::Closed && self.closed_by_client_poll {
             // The client's `close` overtook this long-poll: answer it as if it had been held
             // when the `close` came (Node releases the held `GET` with `noop`).
-            return PollGet::Answer(Packet::Noop.encode_text());
+            return PollGet::Respond(HttpResponse::noop());
         }
         if self.state == State::Closed {
-            return reject(ErrorResponse::new(ErrorCode::UnknownSid));
+            return PollGet::Respond(HttpResponse::error(ErrorCode::UnknownSid));
         }
         if self.transport != TransportKind::Polling {
             // Node's "transport mismatch".
-            return reject(ErrorResponse::new(ErrorCode::BadRequest));
+            return PollGet::Respond(HttpResponse::error(ErrorCode::BadRequest));
         }
         if self.held_get {
             // Node answers the overlapping request with 400 and closes the session: the held
             // request gets the `close` packet.
-            self.held_get = false;
-            self.control
-                .push_back(Transmit::PollResponse(Packet::Close.encode_text()));
+            self.answer_get(HttpResponse::close());
             self.finish(CloseReason::TransportError);
-            return PollGet::Reject {
-                status: 400,
-                body: Bytes::new(),
-            };
+            return PollGet::Respond(HttpResponse::empty(400));
         }
         self.held_get = true;
         if self.upgrade == Upgrade::Probed && self.state == State::Open {
@@ -379,7 +350,7 @@ impl ServerSession {
             // or still needs this GET answered to finish pausing its polling (released with
             // `noop` shortly, as Node's fast-upgrade check does).
             if self.config.upgrade_noop_delay.is_zero() {
-                self.answer_get(Packet::Noop.encode_text());
+                self.answer_get(HttpResponse::noop());
             } else {
                 self.held_in_upgrade = true;
                 self.timers.release = Some(now + self.config.upgrade_noop_delay);
@@ -390,30 +361,46 @@ impl ServerSession {
         PollGet::Held
     }
 
-    /// A long-polling `POST` body routed to this session.
-    pub fn handle_poll_post(&mut self, now: Instant, body: Bytes) -> PostResponse {
+    /// A long-polling `POST` routed to this session has started; its body is still to come
+    /// ([`Self::handle_poll_post`]), or it ended without one ([`Self::handle_poll_post_aborted`]).
+    ///
+    /// The protocol allows one `POST` at a time: a second one while the first is in flight gets
+    /// an empty 400, returned here to be answered at once, and the session is closed with
+    /// `transport error` (Node's "data request overlap from client").
+    pub fn handle_poll_post_started(&mut self, now: Instant) -> Option<HttpResponse> {
         self.fire_due(now);
-        if body.len() > self.config.max_http_buffer_size {
-            return PostResponse {
-                status: 413,
-                body: Bytes::new(),
-            };
+        if self.post_in_flight {
+            self.close(now, CloseReason::TransportError);
+            return Some(HttpResponse::empty(400));
         }
-        if self.state == State::Closed || self.transport != TransportKind::Polling {
-            let code = if self.state == State::Closed {
-                ErrorCode::UnknownSid
-            } else {
-                ErrorCode::BadRequest
-            };
-            let e = ErrorResponse::new(code);
-            return PostResponse {
-                status: e.status,
-                body: e.body,
-            };
+        self.post_in_flight = true;
+        None
+    }
+
+    /// The `POST` announced by [`Self::handle_poll_post_started`] ended without a body handed
+    /// over (its connection went away, or the body was refused before it reached the session).
+    pub fn handle_poll_post_aborted(&mut self, now: Instant) {
+        self.fire_due(now);
+        self.post_in_flight = false;
+    }
+
+    /// A long-polling `POST` body routed to this session (which ends the `POST` in flight, if
+    /// one was announced).
+    pub fn handle_poll_post(&mut self, now: Instant, body: Bytes) -> HttpResponse {
+        self.fire_due(now);
+        self.post_in_flight = false;
+        if body.len() > self.config.max_http_buffer_size {
+            return HttpResponse::empty(413);
+        }
+        if self.state == State::Closed {
+            return HttpResponse::error(ErrorCode::UnknownSid);
+        }
+        if self.transport != TransportKind::Polling {
+            return HttpResponse::error(ErrorCode::BadRequest);
         }
         if self.state != State::Open {
             // Closing: Node ignores what the client still sends.
-            return PostResponse::ok();
+            return HttpResponse::ok();
         }
         // As in Node, the packets before a malformed one are delivered, then the session
         // closes with `parse error`.
@@ -430,7 +417,7 @@ impl ServerSession {
         if r.is_err() && self.state == State::Open {
             self.fail(CloseReason::ParseError);
         }
-        PostResponse::ok()
+        HttpResponse::ok()
     }
 
     /// The websocket of an upgrade (polling session, [`SessionRequest::WebSocket`]) was
@@ -561,7 +548,7 @@ impl ServerSession {
             if due(t.release).is_some() {
                 self.timers.release = None;
                 if self.held_get && self.held_in_upgrade {
-                    self.answer_get(Packet::Noop.encode_text());
+                    self.answer_get(HttpResponse::noop());
                 }
                 continue;
             }
@@ -621,7 +608,7 @@ impl ServerSession {
             Packet::Close => {
                 if !from_ws && self.held_get {
                     // Node releases the held long-poll with `noop` on a client `close`.
-                    self.answer_get(Packet::Noop.encode_text());
+                    self.answer_get(HttpResponse::noop());
                 }
                 self.closed_by_client_poll = !from_ws;
                 if from_ws {
@@ -642,7 +629,7 @@ impl ServerSession {
                 self.upgrade = Upgrade::Probed;
                 self.events.push_back(Event::Upgrading);
                 if self.held_get {
-                    self.answer_get(Packet::Noop.encode_text());
+                    self.answer_get(HttpResponse::noop());
                 }
             }
             // Node also completes an upgrade whose probe was skipped.
@@ -652,15 +639,9 @@ impl ServerSession {
                 if self.held_get && self.held_in_upgrade {
                     // A GET sent after the client started switching: the session no longer
                     // polls (Node's "transport mismatch").
-                    self.held_get = false;
-                    self.end_upgrade_hold();
-                    let e = ErrorResponse::new(ErrorCode::BadRequest);
-                    self.control.push_back(Transmit::PollReject {
-                        status: e.status,
-                        body: e.body,
-                    });
+                    self.answer_get(HttpResponse::error(ErrorCode::BadRequest));
                 } else if self.held_get {
-                    self.answer_get(Packet::Noop.encode_text());
+                    self.answer_get(HttpResponse::noop());
                 }
                 self.transport = TransportKind::WebSocket;
                 self.events.push_back(Event::Upgraded);
@@ -704,10 +685,10 @@ impl ServerSession {
         }
     }
 
-    fn answer_get(&mut self, body: Bytes) {
+    fn answer_get(&mut self, response: HttpResponse) {
         self.held_get = false;
         self.end_upgrade_hold();
-        self.control.push_back(Transmit::PollResponse(body));
+        self.control.push_back(Transmit::PollResponse(response));
     }
 
     /// Delivers queued frames on polling when a `GET` is held.
@@ -726,7 +707,7 @@ impl ServerSession {
             packet::encode_payload_frame(&mut out, &f, i == 0);
         }
         self.queued_bytes = 0;
-        self.answer_get(out.freeze());
+        self.answer_get(HttpResponse::payload(out.freeze()));
         if closing && self.state == State::Closing {
             let reason = self
                 .pending_close_reason
@@ -738,7 +719,7 @@ impl ServerSession {
     /// A failure detected by the server: the held `GET` (if any) gets `close`.
     fn fail(&mut self, reason: CloseReason) {
         if self.held_get {
-            self.answer_get(Packet::Close.encode_text());
+            self.answer_get(HttpResponse::close());
         }
         if self.transport == TransportKind::WebSocket {
             self.ws_close_pending = true;
@@ -753,6 +734,10 @@ impl ServerSession {
         if self.upgrade != Upgrade::None {
             self.upgrade = Upgrade::None;
             self.control.push_back(Transmit::WsClose);
+        }
+        if self.held_get {
+            // Whatever ends the session, a held long-poll is not left hanging.
+            self.answer_get(HttpResponse::close());
         }
         self.state = State::Closed;
         self.timers = Timers::default();
@@ -779,16 +764,9 @@ impl ServerSession {
         if self.transport == TransportKind::WebSocket {
             self.ws_close_pending = true;
         } else if self.held_get {
-            self.answer_get(Packet::Close.encode_text());
+            self.answer_get(HttpResponse::close());
         }
         self.finish(CloseReason::SendBufferFull);
-    }
-}
-
-fn reject(e: ErrorResponse) -> PollGet {
-    PollGet::Reject {
-        status: e.status,
-        body: e.body,
     }
 }
 

@@ -20,7 +20,7 @@ use bytes::Bytes;
 
 use super::packet::{DecodeLimits, Decoder, EncodedPacket, Nsp, Packet, PacketKind};
 use super::DisconnectReason;
-use crate::engine::server::{self as eng, PollGet, PostResponse, ServerSession, Transmit};
+use crate::engine::server::{self as eng, HttpResponse, PollGet, ServerSession, Transmit};
 use crate::engine::{CloseReason, Frame, Message};
 use crate::error::{ProtocolError, UsageError};
 
@@ -189,8 +189,25 @@ impl Connection {
         r
     }
 
+    /// A long-polling `POST` started (see [`ServerSession::handle_poll_post_started`]).
+    pub fn handle_poll_post_started(&mut self, now: Instant) -> Option<HttpResponse> {
+        let r = self.engine.handle_poll_post_started(now);
+        if r.is_some() && !self.closed {
+            // The session is closing with `transport error`: so are its sockets, at once.
+            self.protocol_violation(now, CloseReason::TransportError);
+        }
+        self.pump(now);
+        r
+    }
+
+    /// The `POST` in flight ended without a body.
+    pub fn handle_poll_post_aborted(&mut self, now: Instant) {
+        self.engine.handle_poll_post_aborted(now);
+        self.pump(now);
+    }
+
     /// A long-polling `POST` body for this session.
-    pub fn handle_poll_post(&mut self, now: Instant, body: Bytes) -> PostResponse {
+    pub fn handle_poll_post(&mut self, now: Instant, body: Bytes) -> HttpResponse {
         let r = self.engine.handle_poll_post(now, body);
         self.pump(now);
         r

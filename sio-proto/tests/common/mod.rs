@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use sio_proto::engine::client::Transmit as ClientTransmit;
 use sio_proto::engine::server::{
-    EngineServer, Method, PollGet, Request, Route, ServerConfig, SessionRequest,
+    EngineConfig, EngineServer, Method, PollGet, Request, Route, SessionRequest,
     Transmit as ServerTransmit,
 };
 use sio_proto::engine::{Frame, TransportKind};
@@ -77,11 +77,11 @@ pub struct Pair {
 
 impl Pair {
     /// A pair with the given configs; the client is not opened yet.
-    pub fn new(server: ServerConfig, conn: ConnectionConfig, client: ManagerConfig) -> Self {
+    pub fn new(server: EngineConfig, conn: ConnectionConfig, client: ManagerConfig) -> Self {
         // `settle` runs without time passing: a GET that reaches the server while an upgrade
         // is pending is answered at once rather than after the (real-time) release delay
         // (`engine_server.rs` tests the delay itself).
-        let server = ServerConfig {
+        let server = EngineConfig {
             upgrade_noop_delay: Duration::ZERO,
             ..server
         };
@@ -112,7 +112,7 @@ impl Pair {
     /// Default configs.
     pub fn default_pair() -> Self {
         Self::new(
-            ServerConfig::default(),
+            EngineConfig::default(),
             ConnectionConfig::default(),
             ManagerConfig::default(),
         )
@@ -262,18 +262,15 @@ impl Pair {
                         self.wire.push(Wire::Up("GET".into()));
                         match self.conn().handle_poll_get(now) {
                             PollGet::Held => self.held_get = true,
-                            PollGet::Answer(body) => {
-                                self.client.handle_poll_response(now, gen, Ok((200, body)));
-                            }
-                            PollGet::Reject { status, body } => {
+                            PollGet::Respond(r) => {
                                 self.client
-                                    .handle_poll_response(now, gen, Ok((status, body)));
+                                    .handle_poll_response(now, gen, Ok((r.status, r.body)));
                             }
                         }
                     }
-                    Route::Reject(e) => {
+                    Route::Respond(r) => {
                         self.client
-                            .handle_poll_response(now, gen, Ok((e.status, e.body)));
+                            .handle_poll_response(now, gen, Ok((r.status, r.body)));
                     }
                     other => panic!("unexpected route {other:?}"),
                 }
@@ -350,21 +347,16 @@ impl Pair {
         let now = self.now;
         let gen = self.gen;
         match t {
-            ServerTransmit::PollResponse(body) => {
-                self.wire
-                    .push(Wire::Down(format!("GET <- {}", show(&body))));
-                if self.held_get {
-                    self.held_get = false;
-                    self.client.handle_poll_response(now, gen, Ok((200, body)));
-                }
-            }
-            ServerTransmit::PollReject { status, body } => {
-                self.wire
-                    .push(Wire::Down(format!("GET <- {status} {}", show(&body))));
+            ServerTransmit::PollResponse(r) => {
+                let shown = match r.status {
+                    200 => format!("GET <- {}", show(&r.body)),
+                    status => format!("GET <- {status} {}", show(&r.body)),
+                };
+                self.wire.push(Wire::Down(shown));
                 if self.held_get {
                     self.held_get = false;
                     self.client
-                        .handle_poll_response(now, gen, Ok((status, body)));
+                        .handle_poll_response(now, gen, Ok((r.status, r.body)));
                 }
             }
             ServerTransmit::Ws(frame) => {
@@ -384,19 +376,26 @@ impl Pair {
         }
     }
 
-    fn route(&mut self, req: &Request<'_>) -> Route {
-        let conn = self.conn.as_ref().filter(|c| !c.is_closed());
-        self.router.route(req, |sid| {
-            conn.filter(|c| c.sid() == sid)
-                .map(|c| c.engine().transport())
-        })
+    fn route(&mut self, req: &Request<'_>) -> Route<()> {
+        // The router learns what became of the session, as a runtime tells it.
+        if let Some(c) = self.conn.as_ref() {
+            if c.is_closed() {
+                self.router.remove(self.now, c.sid(), false);
+            } else if c.engine().transport() == TransportKind::WebSocket {
+                self.router.upgraded(c.sid());
+            }
+        }
+        self.router.route(self.now, req)
     }
 
     fn new_connection(&mut self, kind: TransportKind) {
         self.handshakes += 1;
         self.held_get = false;
         self.ws_open = false;
-        let session = self.router.accept(self.now, kind);
+        if let Some(old) = self.conn.take() {
+            self.router.remove(self.now, old.sid(), false);
+        }
+        let session = self.router.accept(self.now, kind, ());
         self.wire
             .push(Wire::Up(format!("handshake {}", kind.as_str())));
         self.conn = Some(Connection::new(self.now, session, self.conn_config));

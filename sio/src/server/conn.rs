@@ -17,7 +17,7 @@ use futures_channel::{mpsc, oneshot};
 use futures_util::stream::FuturesUnordered;
 use futures_util::{SinkExt, StreamExt};
 use sio_proto::engine::server::{
-    Event as EngineEvent, PollGet, PostResponse, ServerSession, Transmit,
+    Event as EngineEvent, HttpResponse, PollGet, ServerSession, Transmit,
 };
 use sio_proto::engine::{CloseReason, Frame, TransportKind};
 use sio_proto::socket::server::{Connection, Event};
@@ -77,7 +77,13 @@ impl Machine {
     fn handle_poll_get(&mut self, now: Instant) -> PollGet {
         both!(self, m => m.handle_poll_get(now))
     }
-    fn handle_poll_post(&mut self, now: Instant, body: Bytes) -> PostResponse {
+    fn handle_poll_post_started(&mut self, now: Instant) -> Option<HttpResponse> {
+        both!(self, m => m.handle_poll_post_started(now))
+    }
+    fn handle_poll_post_aborted(&mut self, now: Instant) {
+        both!(self, m => m.handle_poll_post_aborted(now))
+    }
+    fn handle_poll_post(&mut self, now: Instant, body: Bytes) -> HttpResponse {
         both!(self, m => m.handle_poll_post(now, body))
     }
     fn handle_ws_open(&mut self, now: Instant) -> bool {
@@ -144,17 +150,14 @@ impl Machine {
 /// The websocket of a connection.
 pub(crate) type Ws = WebSocketStream<FuturesIo<hyper::upgrade::Upgraded>>;
 
-/// An answer to a long-polling request.
-#[derive(Debug)]
-pub(crate) struct HttpReply {
-    pub status: u16,
-    pub body: Bytes,
-}
-
 /// What the connection task is asked to do.
 pub(crate) enum Input {
-    PollGet(oneshot::Sender<HttpReply>),
-    PollPost(Bytes, oneshot::Sender<HttpReply>),
+    PollGet(oneshot::Sender<HttpResponse>),
+    /// A `POST` started: `None` to go on and read its body, or the answer to give at once.
+    PostStarted(oneshot::Sender<Option<HttpResponse>>),
+    /// The `POST` started ended without its body handed over.
+    PostAborted,
+    PollPost(Bytes, oneshot::Sender<HttpResponse>),
     WebSocket(Box<Ws>),
     Packet(EncodedPacket),
     /// One bare Engine.IO frame (plain Engine.IO servers).
@@ -236,8 +239,6 @@ struct Outbound {
 pub(crate) struct ConnHandle {
     tx: mpsc::UnboundedSender<Input>,
     outbound: Arc<Outbound>,
-    /// A POST is being read or processed (the protocol allows one at a time).
-    pub(crate) post_in_flight: Arc<std::sync::atomic::AtomicBool>,
     transport: Arc<AtomicU8>,
     limits: InboxLimits,
 }
@@ -292,7 +293,6 @@ pub(crate) fn channel(
     let h = ConnHandle {
         tx,
         outbound: Arc::default(),
-        post_in_flight: Arc::default(),
         transport: Arc::new(AtomicU8::new(u8::from(
             transport == TransportKind::WebSocket,
         ))),
@@ -330,7 +330,7 @@ pub(crate) struct ConnTask {
     ws_out: Option<WsMessage>,
     /// Messages were written since the last completed flush.
     ws_flush: bool,
-    held_get: Option<oneshot::Sender<HttpReply>>,
+    held_get: Option<oneshot::Sender<HttpResponse>>,
     sockets: HashMap<Nsp, Socket>,
     acks: HashMap<(Nsp, u64), AckReply>,
     tasks: FuturesUnordered<TaskFuture>,
@@ -348,7 +348,7 @@ impl ConnTask {
         handle: ConnHandle,
         rx: mpsc::UnboundedReceiver<Input>,
         ws: Option<Box<Ws>>,
-        held_get: Option<oneshot::Sender<HttpReply>>,
+        held_get: Option<oneshot::Sender<HttpResponse>>,
         handshake: Handshake,
     ) -> Self {
         Self {
@@ -445,7 +445,7 @@ impl ConnTask {
                 }
             }
             self.finished = true;
-            self.server.remove_session(&self.sid);
+            self.server.remove_session(&self.sid, false);
         }
     }
 
@@ -512,28 +512,18 @@ impl ConnTask {
         }
         match input {
             Input::PollGet(tx) => match self.conn.handle_poll_get(now) {
-                PollGet::Held => {
-                    if let Some(old) = self.held_get.replace(tx) {
-                        // Cannot happen: the session refuses overlapping GETs before this.
-                        let _ = old.send(HttpReply {
-                            status: 400,
-                            body: Bytes::new(),
-                        });
-                    }
-                }
-                PollGet::Answer(body) => {
-                    let _ = tx.send(HttpReply { status: 200, body });
-                }
-                PollGet::Reject { status, body } => {
-                    let _ = tx.send(HttpReply { status, body });
+                // The session answers an overlapping GET itself: none was held.
+                PollGet::Held => self.held_get = Some(tx),
+                PollGet::Respond(r) => {
+                    let _ = tx.send(r);
                 }
             },
+            Input::PostStarted(tx) => {
+                let _ = tx.send(self.conn.handle_poll_post_started(now));
+            }
+            Input::PostAborted => self.conn.handle_poll_post_aborted(now),
             Input::PollPost(body, tx) => {
-                let r = self.conn.handle_poll_post(now, body);
-                let _ = tx.send(HttpReply {
-                    status: r.status,
-                    body: r.body,
-                });
+                let _ = tx.send(self.conn.handle_poll_post(now, body));
             }
             Input::WebSocket(ws) => {
                 if self.conn.handle_ws_open(now) {
@@ -635,8 +625,7 @@ impl ConnTask {
                     match t {
                         Transmit::Ws(f) => last.extend(ws_message(f)),
                         Transmit::WsClose => break,
-                        Transmit::PollResponse(body) => self.answer_get(200, body),
-                        Transmit::PollReject { status, body } => self.answer_get(status, body),
+                        Transmit::PollResponse(r) => self.answer_get(r),
                     }
                 }
                 self.ws_flush = false;
@@ -677,8 +666,7 @@ impl ConnTask {
             };
             progressed = true;
             match t {
-                Transmit::PollResponse(body) => self.answer_get(200, body),
-                Transmit::PollReject { status, body } => self.answer_get(status, body),
+                Transmit::PollResponse(r) => self.answer_get(r),
                 Transmit::Ws(frame) => {
                     if self.ws.is_some() {
                         self.ws_out = ws_message(frame);
@@ -697,9 +685,9 @@ impl ConnTask {
         progressed
     }
 
-    fn answer_get(&mut self, status: u16, body: Bytes) {
+    fn answer_get(&mut self, r: HttpResponse) {
         if let Some(tx) = self.held_get.take() {
-            let _ = tx.send(HttpReply { status, body });
+            let _ = tx.send(r);
         }
     }
 
@@ -800,15 +788,12 @@ impl ConnTask {
                     }
                 }
             }
-            Event::Upgraded => {
-                self.handle.transport.store(1, Ordering::Relaxed);
-            }
+            Event::Upgraded => self.upgraded(),
             Event::Closed(_) => {
                 for (_, r) in self.acks.drain() {
                     r.send(Err(AckError::Disconnected));
                 }
-                self.server.session_closed(&self.sid, self.conn.lingers());
-                self.answer_get(200, Bytes::from_static(b"1"));
+                self.server.remove_session(&self.sid, self.conn.lingers());
             }
         }
     }
@@ -823,16 +808,21 @@ impl ConnTask {
                 catch("a message handler", || socket.dispatch_message(m));
             }
             EngineEvent::Upgrading => {}
-            EngineEvent::Upgraded => self.handle.transport.store(1, Ordering::Relaxed),
+            EngineEvent::Upgraded => self.upgraded(),
             EngineEvent::Closed(reason) => {
-                self.server.session_closed(&self.sid, self.conn.lingers());
-                self.answer_get(200, Bytes::from_static(b"1"));
+                self.server.remove_session(&self.sid, self.conn.lingers());
                 let fs = catch("a close handler", || socket.dispatch_close(reason));
                 for f in fs.into_iter().flatten() {
                     self.run_here(f);
                 }
             }
         }
+    }
+
+    /// The session now uses its websocket: the router and the API objects learn it.
+    fn upgraded(&mut self) {
+        self.handle.transport.store(1, Ordering::Relaxed);
+        crate::sync::lock(&self.server.router).upgraded(&self.sid);
     }
 
     /// Starts a bare Engine.IO session: its connection handlers run now.
@@ -934,7 +924,7 @@ impl Drop for ConnTask {
         if self.finished {
             return;
         }
-        self.server.remove_session(&self.sid);
+        self.server.remove_session(&self.sid, false);
         let sockets: Vec<Socket> = self.sockets.drain().map(|(_, s)| s).collect();
         let acks: Vec<AckReply> = self.acks.drain().map(|(_, r)| r).collect();
         let engine_socket = self.engine_socket.take();
@@ -1026,13 +1016,10 @@ mod tests {
         let server = crate::Server::new(rt.clone(), Default::default());
         let inner = server.inner.clone();
         let now = inner.rt.now();
-        let session = crate::sync::lock(&inner.router).accept(now, TransportKind::WebSocket);
-        let machine = Machine::new(now, session, &inner);
-        let sid = machine.sid().to_owned();
         let (h, rx) = channel(inner.config.inbox_limits(), TransportKind::WebSocket);
-        crate::sync::lock(&inner.sessions)
-            .live
-            .insert(sid, super::super::SessionEntry { handle: h.clone() });
+        let session =
+            crate::sync::lock(&inner.router).accept(now, TransportKind::WebSocket, h.clone());
+        let machine = Machine::new(now, session, &inner);
         let ns = server.of("/");
         let socket = Socket::new("s1".into(), ns.clone(), h.clone(), Handshake::default());
         socket.inner.connected.store(true, Ordering::Release);
@@ -1072,8 +1059,6 @@ mod tests {
         let server = crate::Server::new(Arc::new(Collect::default()), Default::default());
         let inner = server.inner.clone();
         let now = inner.rt.now();
-        let session = crate::sync::lock(&inner.router).accept(now, TransportKind::WebSocket);
-        let machine = Machine::new(now, session, &inner);
         let (h, rx) = channel(
             InboxLimits {
                 packets: 10,
@@ -1081,6 +1066,9 @@ mod tests {
             },
             TransportKind::WebSocket,
         );
+        let session =
+            crate::sync::lock(&inner.router).accept(now, TransportKind::WebSocket, h.clone());
+        let machine = Machine::new(now, session, &inner);
         let task = ConnTask::new(
             inner.clone(),
             machine,

@@ -15,13 +15,13 @@ use http::header::{self, HeaderValue};
 use http::{Method as HttpMethod, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
 use sio_proto::engine::server::{
-    ErrorCode, ErrorResponse, Method, Request as EioRequest, Route, SessionRequest, Transmit,
+    ErrorCode, HttpResponse, Method, Request as EioRequest, Route, SessionRequest, Transmit,
 };
 use sio_proto::engine::TransportKind;
 
-use super::conn::{self, ConnTask, HttpReply, Input, Ws};
+use super::conn::{self, ConnTask, Input, Ws};
 use super::socket::{lock, Handshake};
-use super::{Cors, CorsOrigins, Server, ServerInner, SessionEntry};
+use super::{Cors, CorsOrigins, Server, ServerInner};
 use crate::io::{FuturesIo, HyperIo};
 
 /// Answers requests outside the Socket.IO path (a page, a health check); `None` gives 404.
@@ -95,32 +95,23 @@ pub async fn serve_hyper_connection<I>(
 
 type Resp = Response<Full<Bytes>>;
 
-fn response(status: u16, content_type: &'static str, body: Bytes) -> Resp {
+fn response(status: u16, content_type: Option<&'static str>, body: Bytes) -> Resp {
     let mut r = Response::new(Full::new(body));
     *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
-    if !content_type.is_empty() {
+    if let Some(t) = content_type {
         r.headers_mut()
-            .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(t));
     }
     r
 }
 
-fn error_response(e: &ErrorResponse) -> Resp {
-    response(e.status, "application/json", e.body.clone())
+/// Writes an answer the core decided.
+fn respond(r: HttpResponse) -> Resp {
+    response(r.status, r.content_type, r.body)
 }
 
-fn noop_response() -> Resp {
-    response(200, "text/plain; charset=UTF-8", Bytes::from_static(b"6"))
-}
-
-fn reply_response(r: HttpReply) -> Resp {
-    if r.status == 200 {
-        response(200, "text/plain; charset=UTF-8", r.body)
-    } else if r.body.is_empty() {
-        response(r.status, "", r.body)
-    } else {
-        response(r.status, "application/json", r.body)
-    }
+fn not_found() -> Resp {
+    response(404, Some("text/plain"), Bytes::from_static(b"Not Found"))
 }
 
 impl Server {
@@ -154,19 +145,18 @@ impl Server {
             });
             if refused {
                 // Cross-site websocket hijacking (and cross-site polling) protection.
-                error_response(&ErrorResponse::new(ErrorCode::Forbidden))
+                respond(HttpResponse::error(ErrorCode::Forbidden))
             } else if preflight && inner.config.cors.is_some() {
                 // (Node's `cors` also sets `Content-Length: 0`; HTTP forbids it on a 204 and
                 // hyper leaves it out.)
-                response(204, "", Bytes::new())
+                respond(HttpResponse::empty(204))
             } else {
                 self.engine_request(req, remote).await
             }
         } else if let Some(file) = path.strip_prefix(base).and_then(|p| p.strip_prefix('/')) {
-            super::serve_client::serve(inner, file, req.headers())
-                .unwrap_or_else(|| response(404, "text/plain", Bytes::from_static(b"Not Found")))
+            super::serve_client::serve(inner, file, req.headers()).unwrap_or_else(not_found)
         } else {
-            response(404, "text/plain", Bytes::from_static(b"Not Found"))
+            not_found()
         };
         if let Some(h) = cors {
             resp.headers_mut().extend(h);
@@ -202,13 +192,11 @@ impl Server {
             websocket_upgrade,
             origin: origin.as_deref(),
         };
-        let route = self.route(&eio);
-        match route {
-            Route::Reject(e) => error_response(&e),
-            Route::Noop => noop_response(),
+        match self.route(&eio) {
+            Route::Respond(r) => respond(r),
             Route::Handshake(kind) => {
                 if inner.closing.load(std::sync::atomic::Ordering::SeqCst) {
-                    return error_response(&ErrorResponse::with_message(
+                    return respond(HttpResponse::error_with_message(
                         ErrorCode::BadRequest,
                         "Server is shutting down",
                     ));
@@ -221,7 +209,7 @@ impl Server {
                         remote,
                     };
                     if let Err(message) = allow(&info).await {
-                        return error_response(&ErrorResponse::with_message(
+                        return respond(HttpResponse::error_with_message(
                             ErrorCode::Forbidden,
                             &message,
                         ));
@@ -233,53 +221,31 @@ impl Server {
                     TransportKind::WebSocket => self.websocket_handshake(&mut req, None, handshake),
                 }
             }
-            Route::Session { sid, kind } => {
-                let handle = lock(&inner.sessions)
-                    .live
-                    .get(&sid)
-                    .map(|e| e.handle.clone());
-                let Some(handle) = handle else {
-                    return self.reroute_after_close(&eio);
-                };
-                match kind {
-                    SessionRequest::PollGet => {
-                        let (tx, rx) = oneshot::channel();
-                        if handle.push(Input::PollGet(tx)).is_err() {
-                            return self.reroute_after_close(&eio);
-                        }
-                        match rx.await {
-                            Ok(r) => reply_response(r),
-                            // The task ended with this GET still in its inbox.
-                            Err(_) => self.reroute_after_close(&eio),
-                        }
+            Route::Session { kind, handle } => match kind {
+                SessionRequest::PollGet => {
+                    let (tx, rx) = oneshot::channel();
+                    if handle.push(Input::PollGet(tx)).is_err() {
+                        return self.reroute_after_close(&eio);
                     }
-                    SessionRequest::PollPost => {
-                        use std::sync::atomic::Ordering::AcqRel;
-                        if handle.post_in_flight.swap(true, AcqRel) {
-                            // Node: "data request overlap from client": 400, session closed.
-                            let _ = handle
-                                .push(Input::Close(sio_proto::engine::CloseReason::TransportError));
-                            return response(400, "", Bytes::new());
-                        }
-                        // Cleared however this request ends (answered, or dropped mid-body).
-                        let _guard = PostGuard(handle.post_in_flight.clone());
-                        self.poll_post(&handle, req).await
-                    }
-                    SessionRequest::WebSocket => {
-                        let hs = handshake_of(&req, &query, remote);
-                        self.websocket_handshake(&mut req, Some(handle), hs)
+                    match rx.await {
+                        Ok(r) => respond(r),
+                        // The task ended with this GET still in its inbox.
+                        Err(_) => self.reroute_after_close(&eio),
                     }
                 }
-            }
+                SessionRequest::PollPost => self.poll_post(handle, req).await,
+                SessionRequest::WebSocket => {
+                    let hs = handshake_of(&req, &query, remote);
+                    self.websocket_handshake(&mut req, Some(handle), hs)
+                }
+            },
         }
     }
 
-    /// Routes a request with the current session index.
-    fn route(&self, eio: &EioRequest<'_>) -> Route {
+    /// Routes a request (the router owns the session index).
+    fn route(&self, eio: &EioRequest<'_>) -> Route<conn::ConnHandle> {
         let now = self.inner.rt.now();
-        let mut sessions = lock(&self.inner.sessions);
-        let router = lock(&self.inner.router);
-        router.route(eio, |sid| sessions.lookup(now, sid))
+        lock(&self.inner.router).route(now, eio)
     }
 
     /// The answer to a request whose session ended between routing and handling, as the router
@@ -287,18 +253,32 @@ impl Server {
     /// long-polling, 400 `Session ID unknown` otherwise.
     fn reroute_after_close(&self, eio: &EioRequest<'_>) -> Resp {
         match self.route(eio) {
-            Route::Noop => noop_response(),
-            Route::Reject(e) => error_response(&e),
+            Route::Respond(r) => respond(r),
             // Session ids are never reused: the session cannot be back.
-            _ => error_response(&ErrorResponse::new(ErrorCode::UnknownSid)),
+            _ => respond(HttpResponse::error(ErrorCode::UnknownSid)),
         }
     }
 
-    async fn poll_post<B>(&self, handle: &conn::ConnHandle, req: Request<B>) -> Resp
+    /// A long-polling `POST`: the session is told it started (it answers an overlapping one at
+    /// once), then gets its body, or is told it ended without one.
+    async fn poll_post<B>(&self, handle: conn::ConnHandle, req: Request<B>) -> Resp
     where
         B: http_body::Body<Data = Bytes> + Send + 'static,
         B::Error: std::error::Error + Send + Sync + 'static,
     {
+        let (tx, rx) = oneshot::channel();
+        // (A task that is gone answers below, when the body finds no one.)
+        if handle.push(Input::PostStarted(tx)).is_ok() {
+            if let Ok(Some(r)) = rx.await {
+                return respond(r);
+            }
+        }
+        // However this request ends without its body handed over (refused, too slow, dropped
+        // mid-body), the session learns it.
+        let mut guard = PostGuard {
+            handle: &handle,
+            armed: true,
+        };
         let limit = self.inner.config.engine.max_http_buffer_size;
         let rt = &self.inner.rt;
         let deadline = rt.sleep_until(rt.now() + self.inner.config.http_body_timeout);
@@ -306,48 +286,44 @@ impl Server {
         let bytes = match futures_util::future::select(std::pin::pin!(body), deadline).await {
             futures_util::future::Either::Left((Ok(c), _)) => c.to_bytes(),
             futures_util::future::Either::Left((Err(_), _)) => {
-                return response(413, "", Bytes::new())
+                return respond(HttpResponse::empty(413))
             }
             futures_util::future::Either::Right(_) => {
                 // The body did not come in time: 408, and the connection goes.
-                let mut r = response(408, "", Bytes::new());
+                let mut r = respond(HttpResponse::empty(408));
                 r.headers_mut()
                     .insert(header::CONNECTION, HeaderValue::from_static("close"));
                 return r;
             }
         };
+        guard.armed = false;
         let (tx, rx) = oneshot::channel();
         if handle.push(Input::PollPost(bytes, tx)).is_err() {
-            return error_response(&ErrorResponse::new(ErrorCode::UnknownSid));
+            return respond(HttpResponse::error(ErrorCode::UnknownSid));
         }
         match rx.await {
-            Ok(r) => reply_response(r),
-            Err(_) => error_response(&ErrorResponse::new(ErrorCode::UnknownSid)),
+            Ok(r) => respond(r),
+            Err(_) => respond(HttpResponse::error(ErrorCode::UnknownSid)),
         }
     }
 
     fn polling_handshake(&self, handshake: Handshake) -> Resp {
         let inner = &self.inner;
         let now = inner.rt.now();
-        let session = lock(&inner.router).accept(now, TransportKind::Polling);
+        let (handle, rx) = conn::channel(inner.config.inbox_limits(), TransportKind::Polling);
+        let session = lock(&inner.router).accept(now, TransportKind::Polling, handle.clone());
         let mut conn = conn::Machine::new(now, session, inner);
-        let mut body = Bytes::new();
+        // The handshake `GET` is the session's first held `GET`: its answer carries `open`.
+        let mut answer = HttpResponse::payload(Bytes::new());
         while let Some(t) = conn.poll_transmit() {
-            if let Transmit::PollResponse(b) = t {
-                body = b;
+            if let Transmit::PollResponse(r) = t {
+                answer = r;
             }
         }
         let sid = conn.sid().to_owned();
-        let (handle, rx) = conn::channel(inner.config.inbox_limits(), TransportKind::Polling);
-        lock(&inner.sessions).live.insert(
-            sid.clone(),
-            SessionEntry {
-                handle: handle.clone(),
-            },
-        );
         let task = ConnTask::new(inner.clone(), conn, handle, rx, None, None, handshake);
         crate::runtime::spawn_contained(&*inner.rt, "a connection task", task.run());
-        let mut r = response(200, "text/plain; charset=UTF-8", body);
+        let mut r = respond(answer);
         if let Some(c) = &inner.config.cookie {
             let mut v = format!("{}={}; Path={}", c.name, sid, c.path);
             if c.http_only {
@@ -373,7 +349,7 @@ impl Server {
         handshake: Handshake,
     ) -> Resp {
         let Some(key) = req.headers().get(header::SEC_WEBSOCKET_KEY).cloned() else {
-            return error_response(&ErrorResponse::new(ErrorCode::BadRequest));
+            return respond(HttpResponse::error(ErrorCode::BadRequest));
         };
         let accept = async_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes());
         let on_upgrade = hyper::upgrade::on(req);
@@ -406,24 +382,18 @@ impl Server {
                 }
                 None => {
                     let now = inner.rt.now();
-                    let session = lock(&inner.router).accept(now, TransportKind::WebSocket);
-                    let conn = conn::Machine::new(now, session, &inner);
-                    let sid = conn.sid().to_owned();
                     let (handle, rx) =
                         conn::channel(inner.config.inbox_limits(), TransportKind::WebSocket);
-                    lock(&inner.sessions).live.insert(
-                        sid,
-                        SessionEntry {
-                            handle: handle.clone(),
-                        },
-                    );
+                    let session =
+                        lock(&inner.router).accept(now, TransportKind::WebSocket, handle.clone());
+                    let conn = conn::Machine::new(now, session, &inner);
                     let task =
                         ConnTask::new(inner.clone(), conn, handle, rx, Some(ws), None, handshake);
                     crate::runtime::spawn_contained(&*inner.rt, "a connection task", task.run());
                 }
             }
         });
-        let mut r = response(101, "", Bytes::new());
+        let mut r = respond(HttpResponse::empty(101));
         let h = r.headers_mut();
         h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
         h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
@@ -434,11 +404,17 @@ impl Server {
     }
 }
 
-struct PostGuard(Arc<std::sync::atomic::AtomicBool>);
+/// Tells the session that its `POST` ended without a body, while armed.
+struct PostGuard<'a> {
+    handle: &'a conn::ConnHandle,
+    armed: bool,
+}
 
-impl Drop for PostGuard {
+impl Drop for PostGuard<'_> {
     fn drop(&mut self) {
-        self.0.store(false, std::sync::atomic::Ordering::Release);
+        if self.armed {
+            let _ = self.handle.push(Input::PostAborted);
+        }
     }
 }
 

@@ -13,12 +13,10 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde::Serialize;
-use sio_proto::engine::server::{
-    ClosedSessions, EngineServer, ServerConfig as EngineConfig, SessionLookup,
-};
+use sio_proto::engine::server::{EngineConfig, EngineServer};
 use sio_proto::engine::CloseReason;
 use sio_proto::socket::server::ConnectionConfig;
 use sio_proto::socket::Nsp;
@@ -394,39 +392,15 @@ pub mod bench_support {
     }
 }
 
-pub(crate) struct SessionEntry {
-    pub(crate) handle: conn::ConnHandle,
-}
-
-/// The sessions of the server: the open ones, and the ids of those their client just closed
-/// over long-polling (bounded by the Engine.IO `closed_linger` / `max_closed_lingering`), one
-/// lock for both so that a session moves from one to the other atomically.
-pub(crate) struct SessionIndex {
-    pub(crate) live: HashMap<String, SessionEntry>,
-    pub(crate) closed: ClosedSessions,
-}
-
-impl SessionIndex {
-    /// What the router needs to know about `sid`.
-    pub(crate) fn lookup(&mut self, now: Instant, sid: &str) -> Option<SessionLookup> {
-        if let Some(e) = self.live.get(sid) {
-            return Some(SessionLookup::Open(e.handle.transport()));
-        }
-        self.closed
-            .contains(now, sid)
-            .then_some(SessionLookup::ClosedByClient)
-    }
-}
-
 type DynamicMatcher = Arc<dyn Fn(&str) -> bool + Send + Sync>;
 type NewNamespaceHook = Arc<dyn Fn(&Namespace) + Send + Sync>;
 
 pub(crate) struct ServerInner {
     pub(crate) rt: Arc<dyn Runtime>,
     pub(crate) config: ServerConfig,
-    pub(crate) router: Mutex<EngineServer>,
+    /// The Engine.IO router, owning the index of sessions (each with its task's inbox).
+    pub(crate) router: Mutex<EngineServer<conn::ConnHandle>>,
     ids: Mutex<IdGenerator>,
-    pub(crate) sessions: Mutex<SessionIndex>,
     namespaces: RwLock<HashMap<String, Namespace>>,
     dynamic: RwLock<Vec<(DynamicMatcher, NewNamespaceHook)>>,
     pub(crate) closing: AtomicBool,
@@ -441,19 +415,11 @@ impl ServerInner {
         lock(&self.ids).next_id()
     }
 
-    pub(crate) fn remove_session(&self, sid: &str) {
-        lock(&self.sessions).live.remove(sid);
-    }
-
-    /// Removes a session that just closed; when `lingers` (closed by its client over
-    /// long-polling), its id stays known for a moment so that a racing long-poll gets `noop`.
-    pub(crate) fn session_closed(&self, sid: &str, lingers: bool) {
+    /// Removes a session that ended; when `lingers` (closed by its client over long-polling),
+    /// its id stays known for a moment so that a racing long-poll gets `noop`.
+    pub(crate) fn remove_session(&self, sid: &str, lingers: bool) {
         let now = self.rt.now();
-        let mut index = lock(&self.sessions);
-        index.live.remove(sid);
-        if lingers {
-            index.closed.insert(now, sid);
-        }
+        lock(&self.router).remove(now, sid, lingers);
     }
 
     /// The namespace for a CONNECT: a static one, or a new child of a dynamic pattern.
@@ -522,10 +488,6 @@ impl Server {
                 rt,
                 router: Mutex::new(EngineServer::new(config.engine, router_ids)),
                 ids: Mutex::new(ids),
-                sessions: Mutex::new(SessionIndex {
-                    live: HashMap::new(),
-                    closed: ClosedSessions::new(&config.engine),
-                }),
                 namespaces: RwLock::default(),
                 dynamic: RwLock::default(),
                 closing: AtomicBool::new(false),
@@ -678,18 +640,14 @@ impl Server {
 
     /// Number of open Engine.IO sessions.
     pub fn session_count(&self) -> usize {
-        lock(&self.inner.sessions).live.len()
+        lock(&self.inner.router).len()
     }
 
     /// Closes every connection (`server shutting down`) and refuses new ones; resolves when
     /// every connection is gone or after five seconds.
     pub async fn close(&self) {
         self.inner.closing.store(true, Ordering::SeqCst);
-        let handles: Vec<conn::ConnHandle> = lock(&self.inner.sessions)
-            .live
-            .values()
-            .map(|e| e.handle.clone())
-            .collect();
+        let handles: Vec<conn::ConnHandle> = lock(&self.inner.router).handles().cloned().collect();
         for h in handles {
             let _ = h.push(conn::Input::Close(CloseReason::ServerShuttingDown));
         }

@@ -34,7 +34,7 @@ impl Default for Transports {
 
 /// Engine.IO server configuration. Defaults are Node's where Node has one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ServerConfig {
+pub struct EngineConfig {
     /// Time between two pings (Node `pingInterval`, 25 s).
     pub ping_interval: Duration,
     /// Time to wait for a pong before closing with `ping timeout` (Node `pingTimeout`, 20 s).
@@ -81,7 +81,7 @@ pub struct ServerConfig {
     pub max_closed_lingering: usize,
 }
 
-impl Default for ServerConfig {
+impl Default for EngineConfig {
     fn default() -> Self {
         Self {
             ping_interval: Duration::from_millis(25_000),

@@ -1,13 +1,11 @@
 //! The Engine.IO request router ([`EngineServer`]): classifies HTTP requests with Node's checks
-//! and error answers, creates sessions, and the bounded set of ids of sessions their client
-//! just closed ([`ClosedSessions`]).
+//! and error answers, creates sessions and keeps their index, with the bounded set of ids of
+//! sessions their client just closed ([`ClosedSessions`]).
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-
-use super::{ServerConfig, ServerSession};
+use super::{EngineConfig, ErrorCode, HttpResponse, ServerSession};
 use crate::engine::TransportKind;
 use crate::id::IdGenerator;
 
@@ -37,74 +35,6 @@ pub struct Request<'a> {
     pub origin: Option<&'a [u8]>,
 }
 
-/// The error codes of Node's `engine.io` server, sent as `{"code":N,"message":"..."}`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ErrorCode {
-    /// 0, `Transport unknown`: missing, unknown or disabled transport.
-    UnknownTransport = 0,
-    /// 1, `Session ID unknown`.
-    UnknownSid = 1,
-    /// 2, `Bad handshake method`: a handshake that is not a `GET`.
-    BadHandshakeMethod = 2,
-    /// 3, `Bad request`: transport mismatch, websocket handshake without upgrade, bad origin.
-    BadRequest = 3,
-    /// 4, `Forbidden`: refused by the application's `allowRequest`.
-    Forbidden = 4,
-    /// 5, `Unsupported protocol version`: `EIO` is not `4`.
-    UnsupportedProtocolVersion = 5,
-}
-
-impl ErrorCode {
-    /// Node's message for the code.
-    pub fn message(self) -> &'static str {
-        match self {
-            ErrorCode::UnknownTransport => "Transport unknown",
-            ErrorCode::UnknownSid => "Session ID unknown",
-            ErrorCode::BadHandshakeMethod => "Bad handshake method",
-            ErrorCode::BadRequest => "Bad request",
-            ErrorCode::Forbidden => "Forbidden",
-            ErrorCode::UnsupportedProtocolVersion => "Unsupported protocol version",
-        }
-    }
-
-    /// The HTTP status Node answers with: 403 for `Forbidden`, 400 otherwise.
-    pub fn status(self) -> u16 {
-        if self == ErrorCode::Forbidden {
-            403
-        } else {
-            400
-        }
-    }
-}
-
-/// An immediate HTTP answer that rejects a request.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ErrorResponse {
-    /// The HTTP status.
-    pub status: u16,
-    /// The Engine.IO error code.
-    pub code: ErrorCode,
-    /// The JSON body (`application/json`).
-    pub body: Bytes,
-}
-
-impl ErrorResponse {
-    /// The answer for `code` with Node's message.
-    pub fn new(code: ErrorCode) -> Self {
-        Self::with_message(code, code.message())
-    }
-
-    /// The answer for `code` with a custom message (as `allowRequest` may give).
-    pub fn with_message(code: ErrorCode, message: &str) -> Self {
-        let body = serde_json::json!({ "code": code as u8, "message": message });
-        Self {
-            status: code.status(),
-            code,
-            body: Bytes::from(body.to_string()),
-        }
-    }
-}
-
 /// A request for an existing session, as classified by the router.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SessionRequest {
@@ -119,150 +49,183 @@ pub enum SessionRequest {
 
 /// Where a request goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Route {
+pub enum Route<H> {
     /// A new session: run the application's `allowRequest` if any, then call
     /// [`EngineServer::accept`] (for websocket, after completing the websocket handshake).
     Handshake(TransportKind),
-    /// A request for the existing session `sid`.
+    /// A request for an existing session, whose handle this is.
     Session {
-        /// The session id from the query.
-        sid: String,
         /// What kind of request it is.
         kind: SessionRequest,
+        /// The handle the runtime gave the session in [`EngineServer::accept`].
+        handle: H,
     },
-    /// Answer at once with this error.
-    Reject(ErrorResponse),
-    /// A long-poll `GET` for a session the client has just closed over long-polling (its id is
-    /// in [`ClosedSessions`]): answer 200, `text/plain; charset=UTF-8`, body `6` (`noop`), as a
-    /// `GET` that reached the session before the `close` would have been.
-    Noop,
+    /// Answer at once with this: an error with the status code and JSON body Node's server
+    /// uses, or `noop` for a long-poll `GET` for a session its client has just closed over
+    /// long-polling (its id is in [`ClosedSessions`]), as a `GET` that reached the session
+    /// before the `close` would have been answered.
+    Respond(HttpResponse),
 }
 
-/// What the runtime knows about a session id, as answered to [`EngineServer::route`]'s lookup
-/// (a lookup may also answer a bare [`TransportKind`], meaning [`SessionLookup::Open`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SessionLookup {
-    /// The session is open and uses this transport.
-    Open(TransportKind),
-    /// The session was closed by the client over long-polling a moment ago (its id is in
-    /// [`ClosedSessions`]).
-    ClosedByClient,
-}
-
-impl From<TransportKind> for SessionLookup {
-    fn from(t: TransportKind) -> Self {
-        SessionLookup::Open(t)
-    }
-}
-
-/// The Engine.IO request router and session factory.
-///
-/// It keeps no per-session state: the runtime owns the sessions and tells the router, through
-/// the `lookup` closure of [`EngineServer::route`], which transport a known session uses.
+/// One open session in the router's index.
 #[derive(Debug)]
-pub struct EngineServer {
-    config: ServerConfig,
-    ids: IdGenerator,
+struct Entry<H> {
+    transport: TransportKind,
+    handle: H,
 }
 
-impl EngineServer {
-    /// A router with `config`, drawing session ids from `ids`.
-    pub fn new(config: ServerConfig, ids: IdGenerator) -> Self {
-        Self { config, ids }
-    }
+/// The Engine.IO request router, session factory and session index.
+///
+/// As quinn's `Endpoint` owns its connections, the router owns the index of open sessions:
+/// each maps its id to the transport it uses and to a handle `H` the runtime gives it in
+/// [`EngineServer::accept`] (the inbox of the task that drives the session, say). It also
+/// keeps the ids of the sessions their client just closed over long-polling
+/// ([`ClosedSessions`]). The runtime tells it when a session upgrades
+/// ([`EngineServer::upgraded`]) and when it ends ([`EngineServer::remove`]).
+#[derive(Debug)]
+pub struct EngineServer<H = ()> {
+    config: EngineConfig,
+    ids: IdGenerator,
+    sessions: BTreeMap<String, Entry<H>>,
+    closed: ClosedSessions,
+}
 
-    /// The configuration.
-    pub fn config(&self) -> &ServerConfig {
-        &self.config
+impl<H: Clone> EngineServer<H> {
+    /// A router with `config`, drawing session ids from `ids`.
+    pub fn new(config: EngineConfig, ids: IdGenerator) -> Self {
+        Self {
+            config,
+            ids,
+            sessions: BTreeMap::new(),
+            closed: ClosedSessions::new(&config),
+        }
     }
 
     /// Classifies a request, with the checks and error answers of Node's server, in its order:
     /// transport, origin header, session id (unknown, transport mismatch), handshake method,
-    /// websocket handshake without upgrade, protocol version.
+    /// websocket handshake without upgrade, protocol version. A request for an open session
+    /// comes with that session's handle.
     ///
     /// A websocket request carrying the id of a session that already uses websocket goes to
     /// that session as [`SessionRequest::WebSocket`]: as Node does, the websocket handshake
     /// completes and the session then refuses (closes) the second websocket, unaffected.
-    pub fn route<L: Into<SessionLookup>>(
-        &self,
-        req: &Request<'_>,
-        lookup: impl FnOnce(&str) -> Option<L>,
-    ) -> Route {
+    pub fn route(&mut self, now: Instant, req: &Request<'_>) -> Route<H> {
+        let reject = |code| Route::Respond(HttpResponse::error(code));
         let q = Query::parse(req.query);
         let transport = match q.transport.and_then(TransportKind::parse) {
             Some(t) if self.config.transports.allows(t) => t,
-            _ => return Route::Reject(ErrorResponse::new(ErrorCode::UnknownTransport)),
+            _ => return reject(ErrorCode::UnknownTransport),
         };
         if let Some(origin) = req.origin {
             if origin
                 .iter()
                 .any(|&c| (c < 0x20 && c != b'\t') || c == 0x7f)
             {
-                return Route::Reject(ErrorResponse::new(ErrorCode::BadRequest));
+                return reject(ErrorCode::BadRequest);
             }
         }
         if let Some(sid) = q.sid {
-            let current = match lookup(sid).map(Into::into) {
-                Some(SessionLookup::Open(t)) => t,
-                Some(SessionLookup::ClosedByClient)
-                    if transport == TransportKind::Polling
-                        && !req.websocket_upgrade
-                        && req.method == Method::Get =>
-                {
-                    return Route::Noop;
+            let Some(entry) = self.sessions.get(sid) else {
+                let long_poll = transport == TransportKind::Polling
+                    && !req.websocket_upgrade
+                    && req.method == Method::Get;
+                if long_poll && self.closed.contains(now, sid) {
+                    return Route::Respond(HttpResponse::noop());
                 }
-                _ => return Route::Reject(ErrorResponse::new(ErrorCode::UnknownSid)),
+                return reject(ErrorCode::UnknownSid);
             };
             let kind = match (transport, req.websocket_upgrade) {
                 (TransportKind::WebSocket, true) => SessionRequest::WebSocket,
-                (TransportKind::Polling, false) if current == TransportKind::Polling => {
+                (TransportKind::Polling, false) if entry.transport == TransportKind::Polling => {
                     match req.method {
                         Method::Get => SessionRequest::PollGet,
                         Method::Post => SessionRequest::PollPost,
-                        _ => return Route::Reject(ErrorResponse::new(ErrorCode::BadRequest)),
+                        _ => return reject(ErrorCode::BadRequest),
                     }
                 }
-                _ => return Route::Reject(ErrorResponse::new(ErrorCode::BadRequest)),
+                _ => return reject(ErrorCode::BadRequest),
             };
             return Route::Session {
-                sid: sid.to_owned(),
                 kind,
+                handle: entry.handle.clone(),
             };
         }
         if req.method != Method::Get {
-            return Route::Reject(ErrorResponse::new(ErrorCode::BadHandshakeMethod));
+            return reject(ErrorCode::BadHandshakeMethod);
         }
         if transport == TransportKind::WebSocket && !req.websocket_upgrade {
-            return Route::Reject(ErrorResponse::new(ErrorCode::BadRequest));
+            return reject(ErrorCode::BadRequest);
         }
         if q.eio != Some("4") {
-            return Route::Reject(ErrorResponse::new(ErrorCode::UnsupportedProtocolVersion));
+            return reject(ErrorCode::UnsupportedProtocolVersion);
         }
         Route::Handshake(transport)
     }
 
-    /// Creates the session for an accepted handshake. Its first transmit is the `open` packet:
-    /// the body of the handshake `GET` for polling, the first frame for websocket.
-    pub fn accept(&mut self, now: Instant, transport: TransportKind) -> ServerSession {
+    /// Creates the session for an accepted handshake and indexes it with `handle`. Its first
+    /// transmit is the `open` packet: the body of the handshake `GET` for polling, the first
+    /// frame for websocket.
+    pub fn accept(&mut self, now: Instant, transport: TransportKind, handle: H) -> ServerSession {
         let sid = self.ids.next_id();
-        ServerSession::new(now, sid, transport, self.config)
+        let session = ServerSession::new(now, sid.clone(), transport, self.config);
+        self.sessions.insert(sid, Entry { transport, handle });
+        session
+    }
+
+    /// The session `sid` now uses websocket ([`super::Event::Upgraded`]): polling requests
+    /// for it are refused from now on.
+    pub fn upgraded(&mut self, sid: &str) {
+        if let Some(e) = self.sessions.get_mut(sid) {
+            e.transport = TransportKind::WebSocket;
+        }
+    }
+
+    /// The session `sid` ended: it leaves the index, and its handle is returned. When
+    /// `lingers` ([`ServerSession::lingers`]: closed by its client over long-polling), its id
+    /// stays in [`ClosedSessions`] for a moment, so that a racing long-poll `GET` gets `noop`.
+    pub fn remove(&mut self, now: Instant, sid: &str, lingers: bool) -> Option<H> {
+        let entry = self.sessions.remove(sid);
+        if lingers {
+            self.closed.insert(now, sid);
+        }
+        entry.map(|e| e.handle)
+    }
+
+    /// The handle of the open session `sid`.
+    pub fn get(&self, sid: &str) -> Option<&H> {
+        self.sessions.get(sid).map(|e| &e.handle)
+    }
+
+    /// The handles of the open sessions.
+    pub fn handles(&self) -> impl Iterator<Item = &H> {
+        self.sessions.values().map(|e| &e.handle)
+    }
+
+    /// Number of open sessions.
+    pub fn len(&self) -> usize {
+        self.sessions.len()
+    }
+
+    /// Whether no session is open.
+    pub fn is_empty(&self) -> bool {
+        self.sessions.is_empty()
     }
 }
 
 /// The ids of sessions the client closed over long-polling a moment ago, kept for
-/// [`ServerConfig::closed_linger`] and at most [`ServerConfig::max_closed_lingering`] of them,
+/// [`EngineConfig::closed_linger`] and at most [`EngineConfig::max_closed_lingering`] of them,
 /// so that a long-poll `GET` racing the client's `close` is answered with `noop` whichever of
-/// the two the server handles first (see [`Route::Noop`] and [`ServerSession::lingers`]).
+/// the two the server handles first (see [`Route::Respond`] and [`ServerSession::lingers`]).
 ///
-/// The runtime keeps one next to its session index and inserts an id when it removes a
-/// session whose [`ServerSession::lingers`] holds. Memory is bounded: expired ids are dropped
+/// The router keeps one next to its session index and inserts an id when the runtime removes
+/// a session whose [`ServerSession::lingers`] holds. Memory is bounded: expired ids are dropped
 /// on every call, and over the bound the oldest id goes first.
 #[derive(Debug, Clone, Default)]
 pub struct ClosedSessions {
     ttl: Duration,
     max: usize,
     /// The ids.
-    ids: std::collections::HashSet<String>,
+    ids: std::collections::BTreeSet<String>,
     /// The same ids in insertion order (hence in expiry order), with their expiry.
     order: VecDeque<(Instant, String)>,
 }
@@ -270,7 +233,7 @@ pub struct ClosedSessions {
 impl ClosedSessions {
     /// An empty set keeping ids for `config.closed_linger`, at most
     /// `config.max_closed_lingering` of them.
-    pub fn new(config: &ServerConfig) -> Self {
+    pub fn new(config: &EngineConfig) -> Self {
         Self {
             ttl: config.closed_linger,
             max: config.max_closed_lingering,
