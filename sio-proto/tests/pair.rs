@@ -159,14 +159,22 @@ fn rejected_namespace_gets_connect_error_with_message_and_data() {
         }
     });
     p.connect("/private");
-    let data = p.take_client_events().into_iter().find_map(|e| match e {
-        client::Event::ConnectError { data, .. } => Some(data),
+    let e = p.take_client_events().into_iter().find_map(|e| match e {
+        client::Event::ConnectError {
+            message,
+            data,
+            refused,
+            ..
+        } => Some((message, data, refused)),
         _ => None,
     });
-    let v: serde_json::Value = serde_json::from_slice(&data.expect("connect_error")).unwrap();
     assert_eq!(
-        v,
-        serde_json::json!({"message": "Not authorized", "data": {"code": 42}})
+        e.expect("connect_error"),
+        (
+            "Not authorized".to_owned(),
+            Some(serde_json::json!({"code": 42})),
+            true
+        )
     );
     assert!(!p.conn().is_connected("/private"));
 }
@@ -244,7 +252,9 @@ fn client_event_with_ack_is_answered() {
         .unwrap();
     p.settle();
     let ack = p.take_client_events().into_iter().find_map(|e| match e {
-        client::Event::Ack { packet, .. } => Some(packet),
+        client::Event::Ack {
+            result: Ok(packet), ..
+        } => Some(packet),
         _ => None,
     });
     let ack = ack.expect("ack");
@@ -329,9 +339,11 @@ fn unanswered_client_ack_times_out() {
         )
         .unwrap();
     p.advance(Duration::from_millis(300));
-    assert!(p
-        .take_client_events()
-        .contains(&client::Event::AckTimeout { nsp: nsp("/"), id }));
+    assert!(p.take_client_events().contains(&client::Event::Ack {
+        nsp: nsp("/"),
+        id,
+        result: Err(client::AckError::Timeout)
+    }));
 }
 
 #[test]
@@ -387,7 +399,9 @@ fn binary_ack_reaches_the_client() {
         .unwrap();
     p.settle();
     let ack = p.take_client_events().into_iter().find_map(|e| match e {
-        client::Event::Ack { packet, .. } => Some(packet),
+        client::Event::Ack {
+            result: Ok(packet), ..
+        } => Some(packet),
         _ => None,
     });
     let ack = ack.expect("binary ack");

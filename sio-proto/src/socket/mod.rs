@@ -1,10 +1,11 @@
 //! Socket.IO v5: the packet codec and binary reassembly ([`packet`]), the server side of one
-//! connection ([`server`]), the client side ([`client`]) and the reconnection backoff
-//! ([`backoff`]).
+//! connection ([`server`]), the client side ([`client`]), the table of awaited acks both use
+//! ([`acks`]) and the reconnection backoff ([`backoff`]).
 //!
 //! Specification: `docs/socket.io-protocol/v5-current.md` in the `socketio/socket.io`
 //! repository.
 
+pub mod acks;
 pub mod backoff;
 pub mod packet;
 mod placeholder;

@@ -13,11 +13,12 @@
 //! [`Connection::reject`]; an [`Event::Event`] with an ack id is answered with
 //! [`Connection::send_ack`].
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
+use super::acks::AckTable;
 use super::packet::{DecodeLimits, Decoder, EncodedPacket, Nsp, Packet, PacketKind};
 use super::DisconnectReason;
 use crate::engine::server::{self as eng, HttpResponse, PollGet, ServerSession, Transmit};
@@ -114,8 +115,7 @@ pub struct Connection {
     config: ConnectionConfig,
     decoder: Decoder,
     namespaces: Vec<Namespace>,
-    acks: BTreeMap<(Nsp, u64), Option<Instant>>,
-    ack_deadlines: BTreeSet<(Instant, Nsp, u64)>,
+    acks: AckTable<()>,
     connect_deadline: Option<Instant>,
     /// The time of the latest input (for what a command sets off, such as a close).
     last_input: Instant,
@@ -136,8 +136,7 @@ impl Connection {
             config,
             decoder: Decoder::new(config.decode),
             namespaces: Vec::new(),
-            acks: BTreeMap::new(),
-            ack_deadlines: BTreeSet::new(),
+            acks: AckTable::new(config.max_pending_acks),
             connect_deadline: Some(now + config.connect_timeout),
             last_input: now,
             attachments_deadline: None,
@@ -259,14 +258,7 @@ impl Connection {
                 return;
             }
         }
-        while let Some((t, _, _)) = self.ack_deadlines.first() {
-            if *t > now {
-                break;
-            }
-            let Some((_, nsp, id)) = self.ack_deadlines.pop_first() else {
-                break;
-            };
-            self.acks.remove(&(nsp.clone(), id));
+        while let Some((nsp, id, ())) = self.acks.pop_expired(now) {
             self.events.push_back(Event::AckTimeout { nsp, id });
         }
     }
@@ -280,7 +272,7 @@ impl Connection {
             self.engine.poll_timeout(),
             self.connect_deadline,
             self.attachments_deadline,
-            self.ack_deadlines.first().map(|(t, _, _)| *t),
+            self.acks.next_deadline(),
         ])
     }
 
@@ -405,11 +397,7 @@ impl Connection {
             return Err(UsageError::TooManyPendingAcks(self.config.max_pending_acks));
         }
         self.send_encoded(p)?;
-        self.acks.insert((nsp.clone(), id), deadline);
-        if let Some(t) = deadline {
-            self.ack_deadlines.insert((t, nsp.clone(), id));
-        }
-        Ok(())
+        self.acks.insert(nsp, id, deadline, ())
     }
 
     /// Answers an event that asked for an ack.
@@ -434,7 +422,7 @@ impl Connection {
             // Fails only when the session is closed, and then the client needs no DISCONNECT.
             let _ = self.send_control(&Packet::disconnect(nsp.clone()).encode());
             self.namespaces.remove(i);
-            self.drop_acks(nsp);
+            self.acks.drop_namespace(nsp);
             self.events.push_back(Event::Disconnect {
                 nsp: nsp.clone(),
                 reason: DisconnectReason::ServerNamespaceDisconnect,
@@ -480,12 +468,6 @@ impl Connection {
             }
         }
         self.acks.clear();
-        self.ack_deadlines.clear();
-    }
-
-    fn drop_acks(&mut self, nsp: &Nsp) {
-        self.acks.retain(|(n, _), _| n != nsp);
-        self.ack_deadlines.retain(|(_, n, _)| n != nsp);
     }
 
     /// Drains the Engine.IO session's events into Socket.IO events.
@@ -577,10 +559,7 @@ impl Connection {
             }
             (PacketKind::Ack | PacketKind::BinaryAck, Some(true)) => {
                 let Some(id) = p.id else { return };
-                if let Some(deadline) = self.acks.remove(&(p.nsp.clone(), id)) {
-                    if let Some(t) = deadline {
-                        self.ack_deadlines.remove(&(t, p.nsp.clone(), id));
-                    }
+                if self.acks.remove(&p.nsp, id).is_some() {
                     self.events.push_back(Event::Ack {
                         nsp: p.nsp.clone(),
                         packet: p,
@@ -592,7 +571,7 @@ impl Connection {
                 if let Some(i) = self.namespaces.iter().position(|n| n.nsp == p.nsp) {
                     self.namespaces.remove(i);
                 }
-                self.drop_acks(&p.nsp);
+                self.acks.drop_namespace(&p.nsp);
                 if connected {
                     self.events.push_back(Event::Disconnect {
                         nsp: p.nsp,

@@ -13,6 +13,7 @@ use bytes::Bytes;
 use futures_channel::{mpsc, oneshot};
 use sio_proto::engine::client::OpenError;
 use sio_proto::engine::{CloseReason, TransportKind};
+use sio_proto::socket::client::QueuedEmit;
 use sio_proto::socket::{EncodedPacket, Nsp, Packet};
 
 use super::socket::{lock, read, write, ClientSocket, SocketInner};
@@ -42,10 +43,7 @@ pub(crate) enum Cmd {
     /// An emit of a socket with `retries > 0` (the at-least-once queue).
     Queued {
         nsp: Nsp,
-        json: Bytes,
-        attachments: Vec<Bytes>,
-        timeout: Option<Duration>,
-        retries: u32,
+        emit: QueuedEmit,
         reply: Option<oneshot::Sender<Result<Packet, ClientAckError>>>,
     },
     ForgetAck {

@@ -14,6 +14,7 @@ use bytes::Bytes;
 use futures_channel::oneshot;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use sio_proto::socket::client::QueuedEmit;
 use sio_proto::socket::packet::RESERVED_EVENTS;
 use sio_proto::socket::{DisconnectReason, EncodedPacket, Nsp, Packet};
 
@@ -158,14 +159,7 @@ impl ClientSocket {
         if self.inner.opts.retries > 0 {
             let (json, attachments) = payload::to_payload(Some(event), data)?;
             self.notify_outgoing(event);
-            return self.inner.manager.send(Cmd::Queued {
-                nsp: self.inner.nsp.clone(),
-                json,
-                attachments,
-                timeout: self.inner.opts.ack_timeout,
-                retries: self.inner.opts.retries,
-                reply: None,
-            });
+            return self.queue(json, attachments, self.inner.opts.ack_timeout, None);
         }
         let packet = encode_event(&self.inner.nsp, event, data, None)?;
         self.notify_outgoing(event);
@@ -259,14 +253,7 @@ impl ClientSocket {
         if self.inner.opts.retries > 0 {
             let (json, attachments) = payload::to_payload(Some(event), data)?;
             self.notify_outgoing(event);
-            self.inner.manager.send(Cmd::Queued {
-                nsp,
-                json,
-                attachments,
-                timeout,
-                retries: self.inner.opts.retries,
-                reply: Some(tx),
-            })?;
+            self.queue(json, attachments, timeout, Some(tx))?;
             return Ok((rx, None));
         }
         let id = self.inner.manager.next_ack_id();
@@ -286,6 +273,28 @@ impl ClientSocket {
             armed: true,
         };
         Ok((rx, Some(guard)))
+    }
+
+    /// Hands an emit to the at-least-once queue of the manager's machine.
+    fn queue(
+        &self,
+        data: Bytes,
+        attachments: Vec<Bytes>,
+        timeout: Option<Duration>,
+        reply: Option<oneshot::Sender<Result<Packet, ClientAckError>>>,
+    ) -> Result<(), ClientEmitError> {
+        let emit = QueuedEmit {
+            id: self.inner.manager.next_ack_id(),
+            data,
+            attachments,
+            timeout,
+            retries: self.inner.opts.retries,
+        };
+        self.inner.manager.send(Cmd::Queued {
+            nsp: self.inner.nsp.clone(),
+            emit,
+            reply,
+        })
     }
 
     /// Registers the handler of `event`, replacing an earlier one. Handlers may take the

@@ -1,5 +1,6 @@
 //! The task that owns a manager's [`sio_proto::socket::client::Manager`]: its websocket, the
-//! handler futures of its sockets, the acks its sockets await, and the at-least-once queues.
+//! handler futures of its sockets, and the futures awaiting acks (the acks themselves, the
+//! offline buffers and the at-least-once queues are the machine's).
 //!
 //! It follows the drive loop of the core: wait for ONE input (a command from the inbox — an
 //! emit, or the result of an HTTP request or websocket handshake, tagged with the generation
@@ -12,7 +13,7 @@
 //! running), the task parks its state in the manager and ends; the next command starts it
 //! again.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::pin::pin;
 use std::sync::atomic::Ordering;
@@ -26,10 +27,10 @@ use futures_channel::{mpsc, oneshot};
 use futures_util::future::{select, Either, FutureExt, Shared};
 use futures_util::stream::FuturesUnordered;
 use futures_util::{SinkExt, StreamExt};
-use sio_proto::engine::client::{OpenError, Transmit};
+use sio_proto::engine::client::Transmit;
 use sio_proto::engine::{Frame, TransportKind};
-use sio_proto::socket::client::{Event, Manager as ProtoManager, ManagerConfig};
-use sio_proto::socket::{DisconnectReason, EncodedPacket, Nsp, Packet};
+use sio_proto::socket::client::{AckError, Event, Manager as ProtoManager, ManagerConfig};
+use sio_proto::socket::{DisconnectReason, Nsp, Packet};
 use sio_proto::{IdGenerator, UsageError};
 
 use super::manager::{emit_error, emit_to, Cmd, Manager, ManagerInner};
@@ -39,39 +40,6 @@ use super::{ClientAckError, ClientEmitError};
 use crate::runtime::BoxFuture;
 
 type AckReply = oneshot::Sender<Result<Packet, ClientAckError>>;
-
-/// An ack awaited by an `emit_with_ack` future.
-struct PendingAck {
-    reply: AckReply,
-    /// Whether the packet left (false while it sits in an offline buffer): an ack of a packet
-    /// that left cannot come after a disconnection, one still buffered can.
-    sent: bool,
-}
-
-/// An emit of a socket with `retries > 0`.
-struct QueuedEmit {
-    json: Bytes,
-    attachments: Vec<Bytes>,
-    timeout: Option<Duration>,
-    retries: u32,
-    tries: u32,
-    reply: Option<AckReply>,
-}
-
-/// The at-least-once queue of one namespace: its head is in flight (`head` is the ack id of
-/// the current try), the rest waits.
-#[derive(Default)]
-struct RetryQueue {
-    items: VecDeque<QueuedEmit>,
-    head: Option<u64>,
-}
-
-/// An emit made while the socket was not wanted by the core manager (never connected, or
-/// ended by a disconnect): sent when the socket connects again.
-struct Offline {
-    packet: EncodedPacket,
-    ack: Option<(u64, Option<Instant>)>,
-}
 
 /// Cancels the I/O futures of one Engine.IO generation when dropped.
 struct Cancel {
@@ -84,9 +52,7 @@ struct Cancel {
 pub(crate) struct Parked {
     proto: ProtoManager,
     rx: mpsc::UnboundedReceiver<Cmd>,
-    acks: HashMap<(Nsp, u64), PendingAck>,
-    queues: HashMap<Nsp, RetryQueue>,
-    offline: HashMap<Nsp, VecDeque<Offline>>,
+    acks: HashMap<u64, AckReply>,
     sockets: HashMap<Nsp, Weak<SocketInner>>,
     cancel: Option<Cancel>,
 }
@@ -97,8 +63,6 @@ impl Parked {
             proto: ProtoManager::new(config, IdGenerator::from_seed(seed())),
             rx,
             acks: HashMap::new(),
-            queues: HashMap::new(),
-            offline: HashMap::new(),
             sockets: HashMap::new(),
             cancel: None,
         }
@@ -129,9 +93,8 @@ pub(crate) struct ManagerTask {
     shared: Arc<ManagerInner>,
     proto: ProtoManager,
     rx: mpsc::UnboundedReceiver<Cmd>,
-    acks: HashMap<(Nsp, u64), PendingAck>,
-    queues: HashMap<Nsp, RetryQueue>,
-    offline: HashMap<Nsp, VecDeque<Offline>>,
+    /// The futures awaiting acks, by the id of their emit.
+    acks: HashMap<u64, AckReply>,
     cancel: Option<Cancel>,
     sockets: HashMap<Nsp, ClientSocket>,
     ws: Option<(u64, Box<Ws>)>,
@@ -158,8 +121,6 @@ impl ManagerTask {
             proto: p.proto,
             rx: p.rx,
             acks: p.acks,
-            queues: p.queues,
-            offline: p.offline,
             cancel: p.cancel,
             sockets,
             ws: None,
@@ -224,8 +185,6 @@ impl ManagerTask {
             proto: self.proto,
             rx: self.rx,
             acks: self.acks,
-            queues: self.queues,
-            offline: self.offline,
             sockets: self
                 .sockets
                 .iter()
@@ -299,18 +258,21 @@ impl ManagerTask {
         match cmd {
             Cmd::Open => self.proto.open(now),
             Cmd::Close => self.proto.close(now),
-            Cmd::Connect(socket) => self.on_connect_cmd(now, socket),
+            Cmd::Connect(socket) => {
+                if socket.active() {
+                    // (Not disconnected again before this command was read.)
+                    let nsp = socket.inner.nsp.clone();
+                    self.sockets.insert(nsp.clone(), socket);
+                    self.proto.connect(now, nsp);
+                }
+            }
             Cmd::Disconnect(nsp) => self.on_disconnect_cmd(now, nsp),
             Cmd::Emit {
                 nsp,
                 packet,
                 volatile,
             } => {
-                if self.sockets.contains_key(&nsp) {
-                    let _ = self.proto.emit(&nsp, packet, volatile);
-                } else if !volatile {
-                    let _ = self.push_offline(&nsp, Offline { packet, ack: None });
-                }
+                let _ = self.proto.emit(&nsp, packet, volatile);
             }
             Cmd::EmitWithAck {
                 nsp,
@@ -318,34 +280,34 @@ impl ManagerTask {
                 packet,
                 timeout,
                 reply,
-            } => self.on_emit_with_ack(now, nsp, id, packet, timeout, reply),
-            Cmd::Queued {
-                nsp,
-                json,
-                attachments,
-                timeout,
-                retries,
-                reply,
             } => {
-                let q = self.queues.entry(nsp.clone()).or_default();
-                if q.items.len() >= self.shared.opts.max_buffered {
-                    if let Some(r) = reply {
-                        let _ = r.send(Err(ClientEmitError::QueueFull.into()));
+                let deadline = timeout.map(|d| now + d);
+                match self.proto.emit_with_ack(&nsp, id, packet, deadline) {
+                    Ok(()) => {
+                        self.acks.insert(id, reply);
                     }
-                    return;
+                    Err(e) => {
+                        let _ = reply.send(Err(usage_to_emit(e).into()));
+                    }
                 }
-                q.items.push_back(QueuedEmit {
-                    json,
-                    attachments,
-                    timeout,
-                    retries,
-                    tries: 0,
-                    reply,
-                });
-                self.drive_queue(now, &nsp, false);
+            }
+            Cmd::Queued { nsp, emit, reply } => {
+                let id = emit.id;
+                match self.proto.emit_queued(now, &nsp, emit) {
+                    Ok(()) => {
+                        if let Some(r) = reply {
+                            self.acks.insert(id, r);
+                        }
+                    }
+                    Err(e) => {
+                        if let Some(r) = reply {
+                            let _ = r.send(Err(usage_to_emit(e).into()));
+                        }
+                    }
+                }
             }
             Cmd::ForgetAck { nsp, id } => {
-                self.acks.remove(&(nsp.clone(), id));
+                self.acks.remove(&id);
                 self.proto.forget_ack(&nsp, id);
             }
             Cmd::SendAck {
@@ -379,41 +341,9 @@ impl ManagerTask {
         }
     }
 
-    fn on_connect_cmd(&mut self, now: Instant, socket: ClientSocket) {
-        if !socket.active() {
-            // Disconnected again before this command was read.
-            return;
-        }
-        let nsp = socket.inner.nsp.clone();
-        self.sockets.insert(nsp.clone(), socket);
-        self.proto.connect(now, nsp.clone());
-        for o in self.offline.remove(&nsp).unwrap_or_default() {
-            match o.ack {
-                None => {
-                    let _ = self.proto.emit(&nsp, o.packet, false);
-                }
-                Some((id, deadline)) => {
-                    if !self.acks.contains_key(&(nsp.clone(), id)) {
-                        continue;
-                    }
-                    if let Err(e) = self.proto.emit_with_ack(&nsp, id, o.packet, deadline) {
-                        if let Some(a) = self.acks.remove(&(nsp.clone(), id)) {
-                            let _ = a.reply.send(Err(usage_to_emit(e).into()));
-                        }
-                    }
-                }
-            }
-        }
-        self.drive_queue(now, &nsp, false);
-    }
-
     fn on_disconnect_cmd(&mut self, now: Instant, nsp: Nsp) {
         let socket = self.sockets.remove(&nsp);
         self.proto.disconnect(now, &nsp);
-        self.fail_acks(&nsp, true);
-        if let Some(q) = self.queues.get_mut(&nsp) {
-            q.head = None;
-        }
         if let Some(s) = socket {
             let was = s.inner.connected.swap(false, Ordering::AcqRel);
             *lock(&s.inner.id) = None;
@@ -421,146 +351,6 @@ impl ManagerTask {
                 self.run_handlers(s.disconnect_futures(DisconnectReason::IoClientDisconnect));
             }
         }
-    }
-
-    fn on_emit_with_ack(
-        &mut self,
-        now: Instant,
-        nsp: Nsp,
-        id: u64,
-        packet: EncodedPacket,
-        timeout: Option<Duration>,
-        reply: AckReply,
-    ) {
-        let deadline = timeout.map(|d| now + d);
-        if self.acks.len() >= self.shared.opts.max_pending_acks {
-            let _ = reply.send(Err(ClientEmitError::QueueFull.into()));
-            return;
-        }
-        if !self.sockets.contains_key(&nsp) {
-            let o = Offline {
-                packet,
-                ack: Some((id, deadline)),
-            };
-            match self.push_offline(&nsp, o) {
-                Ok(()) => {
-                    self.acks
-                        .insert((nsp, id), PendingAck { reply, sent: false });
-                }
-                Err(e) => {
-                    let _ = reply.send(Err(e.into()));
-                }
-            }
-            return;
-        }
-        let sent = self.proto.is_connected(&nsp);
-        match self.proto.emit_with_ack(&nsp, id, packet, deadline) {
-            Ok(()) => {
-                self.acks.insert((nsp, id), PendingAck { reply, sent });
-            }
-            Err(e) => {
-                let _ = reply.send(Err(usage_to_emit(e).into()));
-            }
-        }
-    }
-
-    fn push_offline(&mut self, nsp: &Nsp, o: Offline) -> Result<(), ClientEmitError> {
-        let list = self.offline.entry(nsp.clone()).or_default();
-        if list.len() >= self.shared.opts.max_buffered {
-            return Err(ClientEmitError::QueueFull);
-        }
-        list.push_back(o);
-        Ok(())
-    }
-
-    /// Fails the acks of `nsp` that can no longer come: those of packets that left, or all of
-    /// them when `all` (the namespace is gone).
-    fn fail_acks(&mut self, nsp: &Nsp, all: bool) {
-        let ids: Vec<u64> = self
-            .acks
-            .iter()
-            .filter(|((n, _), a)| n == nsp && (all || a.sent))
-            .map(|((_, id), _)| *id)
-            .collect();
-        for id in ids {
-            self.proto.forget_ack(nsp, id);
-            if let Some(a) = self.acks.remove(&(nsp.clone(), id)) {
-                let _ = a.reply.send(Err(ClientAckError::Disconnected));
-            }
-        }
-    }
-
-    /// Sends the head of the at-least-once queue of `nsp` if the namespace is connected and
-    /// nothing is in flight (or again, with `force`).
-    fn drive_queue(&mut self, now: Instant, nsp: &Nsp, force: bool) {
-        loop {
-            let connected = self.proto.is_connected(nsp);
-            let Some(q) = self.queues.get_mut(nsp) else {
-                return;
-            };
-            if !connected || (q.head.is_some() && !force) {
-                return;
-            }
-            let Some(head) = q.items.front_mut() else {
-                self.queues.remove(nsp);
-                return;
-            };
-            if let Some(old) = q.head.take() {
-                self.proto.forget_ack(nsp, old);
-            }
-            let id = self.shared.next_ack_id.fetch_add(1, Ordering::Relaxed)
-                & sio_proto::socket::packet::MAX_ACK_ID;
-            head.tries += 1;
-            let p = Packet::event(
-                nsp.clone(),
-                head.json.clone(),
-                Some(id),
-                head.attachments.clone(),
-            )
-            .encode();
-            let deadline = head.timeout.map(|d| now + d);
-            match self.proto.emit_with_ack(nsp, id, p, deadline) {
-                Ok(()) => {
-                    q.head = Some(id);
-                    return;
-                }
-                Err(e) => {
-                    if let Some(item) = q.items.pop_front() {
-                        if let Some(r) = item.reply {
-                            let _ = r.send(Err(usage_to_emit(e).into()));
-                        }
-                    }
-                }
-            }
-        }
-    }
-
-    /// An ack (`Ok`) or an ack timeout (`Err`) for the head of a queue; false when `id` is not
-    /// a queue's head.
-    fn queue_result(&mut self, now: Instant, nsp: &Nsp, id: u64, r: Result<Packet, ()>) -> bool {
-        let Some(q) = self.queues.get_mut(nsp) else {
-            return false;
-        };
-        if q.head != Some(id) {
-            return false;
-        }
-        q.head = None;
-        match r {
-            Ok(p) => {
-                if let Some(r) = q.items.pop_front().and_then(|i| i.reply) {
-                    let _ = r.send(Ok(p));
-                }
-            }
-            Err(()) => {
-                if q.items.front().is_some_and(|h| h.tries > h.retries) {
-                    if let Some(r) = q.items.pop_front().and_then(|i| i.reply) {
-                        let _ = r.send(Err(ClientAckError::Timeout));
-                    }
-                }
-            }
-        }
-        self.drive_queue(now, nsp, false);
-        true
     }
 
     /// The I/O of `generation` is cancelled when a later generation starts.
@@ -753,35 +543,30 @@ impl ManagerTask {
                 None => self.proto.disconnect(now, &nsp),
             },
             Event::Connected { nsp, sid } => {
-                for ((n, _), a) in self.acks.iter_mut() {
-                    if *n == nsp {
-                        a.sent = true;
-                    }
-                }
                 if let Some(s) = self.sockets.get(&nsp).cloned() {
                     *lock(&s.inner.id) = Some(sid);
                     s.inner.connected.store(true, Ordering::Release);
                     self.run_handlers(s.connect_futures());
                 }
-                self.drive_queue(now, &nsp, true);
             }
-            Event::ConnectError { nsp, data } => {
-                let (message, data) = parse_connect_error(&data);
-                self.fail_acks(&nsp, true);
-                if let Some(q) = self.queues.get_mut(&nsp) {
-                    if let Some(id) = q.head.take() {
-                        self.proto.forget_ack(&nsp, id);
+            Event::ConnectError {
+                nsp,
+                message,
+                data,
+                refused,
+            } => {
+                let socket = if refused {
+                    self.sockets.remove(&nsp)
+                } else {
+                    self.sockets.get(&nsp).cloned()
+                };
+                if let Some(s) = socket {
+                    if refused {
+                        s.inner.active.store(false, Ordering::Release);
+                        s.inner.connected.store(false, Ordering::Release);
+                        *lock(&s.inner.id) = None;
                     }
-                }
-                if let Some(s) = self.sockets.remove(&nsp) {
-                    s.inner.active.store(false, Ordering::Release);
-                    s.inner.connected.store(false, Ordering::Release);
-                    *lock(&s.inner.id) = None;
                     self.run_handlers(s.connect_error_futures(&message, data.as_ref()));
-                }
-                if self.sockets.is_empty() {
-                    // As in Node: the connection closes when no socket wants it any more.
-                    self.proto.close(now);
                 }
             }
             Event::Event { nsp, packet } => {
@@ -802,21 +587,13 @@ impl ManagerTask {
                     self.run_handlers(guarded(|| h(s, packet, ack)));
                 }
             }
-            Event::Ack { nsp, packet } => {
-                let Some(id) = packet.id else { return };
-                if self.queue_result(now, &nsp, id, Ok(packet.clone())) {
-                    return;
-                }
-                if let Some(a) = self.acks.remove(&(nsp, id)) {
-                    let _ = a.reply.send(Ok(packet));
-                }
-            }
-            Event::AckTimeout { nsp, id } => {
-                if self.queue_result(now, &nsp, id, Err(())) {
-                    return;
-                }
-                if let Some(a) = self.acks.remove(&(nsp, id)) {
-                    let _ = a.reply.send(Err(ClientAckError::Timeout));
+            Event::Ack { id, result, .. } => {
+                if let Some(reply) = self.acks.remove(&id) {
+                    let _ = reply.send(result.map_err(|e| match e {
+                        AckError::Timeout => ClientAckError::Timeout,
+                        AckError::Disconnected => ClientAckError::Disconnected,
+                        AckError::NotSent(e) => usage_to_emit(e).into(),
+                    }));
                 }
             }
             Event::Disconnected { nsp, reason } => self.on_disconnected(nsp, reason),
@@ -825,15 +602,11 @@ impl ManagerTask {
                 self.set_transport();
                 emit_to(&l.close, reason);
             }
-            Event::Error(err) => {
-                emit_error(&l.error, &err);
-                self.connect_error_all(&err);
-            }
+            Event::Error(err) => emit_error(&l.error, &err),
             Event::ReconnectAttempt(n) => emit_to(&l.reconnect_attempt, n),
             Event::ReconnectError(err) => {
                 emit_error(&l.error, &err);
                 emit_error(&l.reconnect_error, &err);
-                self.connect_error_all(&err);
             }
             Event::Reconnected(n) => emit_to(&l.reconnect, n),
             Event::ReconnectFailed => emit_to(&l.reconnect_failed, ()),
@@ -848,12 +621,6 @@ impl ManagerTask {
         let Some(s) = self.sockets.get(&nsp).cloned() else {
             return;
         };
-        self.fail_acks(&nsp, gone);
-        if let Some(q) = self.queues.get_mut(&nsp) {
-            if let Some(id) = q.head.take() {
-                self.proto.forget_ack(&nsp, id);
-            }
-        }
         if gone {
             self.sockets.remove(&nsp);
             s.inner.active.store(false, Ordering::Release);
@@ -863,49 +630,11 @@ impl ManagerTask {
             self.run_handlers(s.disconnect_futures(reason));
         }
     }
-
-    /// A connection attempt failed: every socket waiting for it gets `connect_error`.
-    fn connect_error_all(&mut self, err: &OpenError) {
-        let data = match err {
-            OpenError::Refused { status, body } => Some(serde_json::json!({
-                "status": status,
-                "body": serde_json::from_slice::<serde_json::Value>(body)
-                    .unwrap_or_else(|_| String::from_utf8_lossy(body).into_owned().into()),
-            })),
-            _ => None,
-        };
-        let msg = err.to_string();
-        let waiting: Vec<ClientSocket> = self
-            .sockets
-            .values()
-            .filter(|s| !s.connected())
-            .cloned()
-            .collect();
-        for s in waiting {
-            self.run_handlers(s.connect_error_futures(&msg, data.as_ref()));
-        }
-    }
 }
 
 fn usage_to_emit(e: UsageError) -> ClientEmitError {
     match e {
         UsageError::Closed => ClientEmitError::Closed,
         _ => ClientEmitError::QueueFull,
-    }
-}
-
-/// The CONNECT_ERROR payload: `{"message": .., "data": ..}` (Socket.IO v5) or a string (v4).
-fn parse_connect_error(data: &[u8]) -> (String, Option<serde_json::Value>) {
-    match serde_json::from_slice::<serde_json::Value>(data) {
-        Ok(serde_json::Value::Object(mut m)) => {
-            let message = m
-                .get("message")
-                .and_then(|v| v.as_str())
-                .unwrap_or("connect error")
-                .to_owned();
-            (message, m.remove("data"))
-        }
-        Ok(serde_json::Value::String(s)) => (s, None),
-        _ => ("connect error".to_owned(), None),
     }
 }

@@ -1,6 +1,7 @@
 //! The client side of Socket.IO: a [`Manager`] owns one Engine.IO client session at a time,
 //! multiplexes namespaces on it, keeps the acks it awaits, buffers emits made while a
-//! namespace is not connected, and reconnects with backoff after an unexpected close.
+//! namespace is not connected, runs the at-least-once retry queue of each namespace, and
+//! reconnects with backoff after an unexpected close.
 //!
 //! # Drive loop
 //!
@@ -14,17 +15,39 @@
 //! When the Engine.IO session opens, [`Event::NamespaceReady`] is emitted for each namespace
 //! the application wants; the application answers with [`Manager::send_connect`] and the auth
 //! payload (evaluated anew on every connection, as the Node client does with an auth function).
+//!
+//! # Emits and acks (socket.io-client's `Socket`)
+//!
+//! - [`Manager::emit`] and [`Manager::emit_with_ack`] send at once while the namespace is
+//!   connected; otherwise the packet waits in the namespace's buffer (`sendBuffer`) until it
+//!   connects, also while the application does not want the namespace (after `disconnect`,
+//!   a refused CONNECT, or before `connect`). A volatile emit is dropped instead.
+//! - [`Manager::emit_queued`] is socket.io-client's `retries` (`_addToQueue`/`_drainQueue`):
+//!   one queued emit at a time is in flight, each try with a new ack id and its own deadline;
+//!   a try that times out or is cut by a disconnection is sent again (on reconnection for the
+//!   latter) until `1 + retries` tries were made, then the emit fails.
+//! - Every awaited ack ends in exactly one [`Event::Ack`]: the answer, a timeout, or
+//!   [`AckError::Disconnected`] when the socket is disconnected after the packet left (an ack
+//!   of a packet still buffered keeps waiting, as in socket.io-client's `_clearAcks`).
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+mod emit;
+mod event;
+
+use std::collections::VecDeque;
 use std::time::Instant;
 
 use bytes::Bytes;
 
+pub use self::emit::QueuedEmit;
+use self::emit::{Awaited, Namespace, NsState};
+use self::event::parse_connect_error;
+pub use self::event::{AckError, Event};
+use super::acks::AckTable;
 use super::backoff::{Backoff, BackoffConfig};
-use super::packet::{DecodeLimits, Decoder, EncodedPacket, Nsp, Packet, PacketKind};
+use super::packet::{DecodeLimits, Decoder, Nsp, Packet, PacketKind};
 use super::DisconnectReason;
 use crate::engine::client::{self as eng, ClientConfig, ClientSession, OpenError, Transmit};
-use crate::engine::{CloseReason, Frame, Message, OpenData};
+use crate::engine::{CloseReason, Frame, Message};
 use crate::error::UsageError;
 use crate::id::IdGenerator;
 
@@ -37,7 +60,8 @@ pub struct ManagerConfig {
     pub reconnection: bool,
     /// Backoff between attempts.
     pub backoff: BackoffConfig,
-    /// Bound on emits buffered per namespace while it is not connected (default 1024).
+    /// Bound on emits buffered per namespace while it is not connected, and on the retry
+    /// queue of each namespace (default 1024).
     pub max_buffered: usize,
     /// Bound on acks awaited at once (default 1024).
     pub max_pending_acks: usize,
@@ -59,95 +83,6 @@ impl Default for ManagerConfig {
         }
     }
 }
-
-/// What happened.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Event {
-    /// The Engine.IO session opened (manager `open`).
-    Open(OpenData),
-    /// The server pinged (manager `ping`).
-    Ping,
-    /// The connection now uses the websocket.
-    Upgraded,
-    /// Send the CONNECT for `nsp` now, with [`Manager::send_connect`].
-    NamespaceReady {
-        /// The namespace.
-        nsp: Nsp,
-    },
-    /// The namespace is connected (socket `connect`), with the id the server gave it.
-    Connected {
-        /// The namespace.
-        nsp: Nsp,
-        /// The socket id.
-        sid: String,
-    },
-    /// The server refused the namespace (socket `connect_error`); the payload is the JSON of
-    /// CONNECT_ERROR (`{"message":..,"data":..}`).
-    ConnectError {
-        /// The namespace.
-        nsp: Nsp,
-        /// The payload.
-        data: Bytes,
-    },
-    /// An event from the server; `packet.id` is set when the server wants an ack.
-    Event {
-        /// The namespace.
-        nsp: Nsp,
-        /// The packet.
-        packet: Packet,
-    },
-    /// The server answered an ack this client asked for.
-    Ack {
-        /// The namespace.
-        nsp: Nsp,
-        /// The packet (`id` is the ack id).
-        packet: Packet,
-    },
-    /// An ack did not come before its deadline.
-    AckTimeout {
-        /// The namespace.
-        nsp: Nsp,
-        /// The ack id.
-        id: u64,
-    },
-    /// The socket of `nsp` was disconnected (socket `disconnect`).
-    Disconnected {
-        /// The namespace.
-        nsp: Nsp,
-        /// Why.
-        reason: DisconnectReason,
-    },
-    /// The Engine.IO session closed (manager `close`).
-    Closed(CloseReason),
-    /// The handshake failed (manager `error`).
-    Error(OpenError),
-    /// A reconnection attempt starts now (manager `reconnect_attempt`).
-    ReconnectAttempt(u32),
-    /// A reconnection attempt failed (manager `reconnect_error`).
-    ReconnectError(OpenError),
-    /// Reconnected after this many attempts (manager `reconnect`).
-    Reconnected(u32),
-    /// No attempts left (manager `reconnect_failed`).
-    ReconnectFailed,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum NsState {
-    /// Wanted, not yet asked for (waiting for the engine to open).
-    Idle,
-    /// CONNECT sent.
-    Connecting,
-    /// Connected.
-    Connected,
-}
-
-#[derive(Debug)]
-struct Namespace {
-    nsp: Nsp,
-    state: NsState,
-    buffer: VecDeque<EncodedPacket>,
-}
-
 /// The client's manager (see the module docs).
 #[derive(Debug)]
 pub struct Manager {
@@ -156,9 +91,10 @@ pub struct Manager {
     generation: u64,
     decoder: Decoder,
     namespaces: Vec<Namespace>,
-    acks: BTreeMap<(Nsp, u64), Option<Instant>>,
-    ack_deadlines: BTreeSet<(Instant, Nsp, u64)>,
+    acks: AckTable<Awaited>,
     next_ack_id: u64,
+    /// The time of the latest input (for the deadline of a try sent while draining).
+    last_input: Option<Instant>,
     backoff: Backoff,
     rng: IdGenerator,
     reconnect_at: Option<Instant>,
@@ -183,9 +119,9 @@ impl Manager {
             generation: 0,
             decoder: Decoder::new(config.decode),
             namespaces: Vec::new(),
-            acks: BTreeMap::new(),
-            ack_deadlines: BTreeSet::new(),
+            acks: AckTable::new(config.max_pending_acks),
             next_ack_id: 0,
+            last_input: None,
             backoff: Backoff::new(config.backoff),
             rng,
             reconnect_at: None,
@@ -202,6 +138,7 @@ impl Manager {
     /// the engine is closing (a `close` waiting for the POST in flight), a new one opens as
     /// soon as it is closed.
     pub fn open(&mut self, now: Instant) {
+        self.last_input = Some(now);
         if self.closing {
             self.reopen = true;
             return;
@@ -236,20 +173,22 @@ impl Manager {
         self.reconnect_at.is_some()
     }
 
-    /// Number of acks awaited.
+    /// Number of acks awaited (tries of the retry queues included, their waiting emits not).
     pub fn pending_acks(&self) -> usize {
         self.acks.len()
     }
 
     /// Adds a namespace the application wants (socket `connect()`); opens the manager if
-    /// needed. When the engine is open, [`Event::NamespaceReady`] follows at once.
+    /// needed. When the engine is open, [`Event::NamespaceReady`] follows at once. Emits
+    /// buffered while the namespace was not wanted are sent once it is connected.
     pub fn connect(&mut self, now: Instant, nsp: Nsp) {
-        if !self.namespaces.iter().any(|n| n.nsp == nsp) {
-            self.namespaces.push(Namespace {
-                nsp: nsp.clone(),
-                state: NsState::Idle,
-                buffer: VecDeque::new(),
-            });
+        self.last_input = Some(now);
+        match self.namespaces.iter_mut().find(|n| n.nsp == nsp) {
+            Some(n) if !n.active() => n.state = NsState::Idle,
+            Some(_) => {}
+            None => self
+                .namespaces
+                .push(Namespace::new(nsp.clone(), NsState::Idle)),
         }
         match &self.engine {
             _ if self.closing => self.reopen = true,
@@ -271,10 +210,10 @@ impl Manager {
 
     /// Sends the CONNECT for `nsp` with an optional auth object (JSON text).
     pub fn send_connect(&mut self, nsp: &Nsp, auth: Option<Bytes>) -> Result<(), UsageError> {
-        let Some(n) = self.namespaces.iter_mut().find(|n| n.nsp == *nsp) else {
+        let Some(i) = self.active_index(nsp) else {
             return Err(UsageError::NotConnected(nsp.to_string()));
         };
-        if n.state != NsState::Idle {
+        if self.namespaces[i].state != NsState::Idle {
             return Err(UsageError::InvalidState("CONNECT already sent"));
         }
         let engine = self
@@ -284,120 +223,56 @@ impl Manager {
             .ok_or(UsageError::InvalidState("engine not open"))?;
         let p = Packet::connect(nsp.clone(), auth).encode();
         engine.send_frames(p.frames(), p.frame_count())?;
-        n.state = NsState::Connecting;
+        self.namespaces[i].state = NsState::Connecting;
         Ok(())
     }
 
     /// Disconnects the socket of `nsp` (socket `disconnect()`): DISCONNECT is sent if it was
     /// connected, it is no longer reconnected, and when no namespace is left the Engine.IO
-    /// session closes for good.
+    /// session closes for good. The acks of packets that left fail
+    /// ([`AckError::Disconnected`]); buffered emits wait for a later [`Manager::connect`].
     pub fn disconnect(&mut self, now: Instant, nsp: &Nsp) {
-        let Some(i) = self.namespaces.iter().position(|n| n.nsp == *nsp) else {
+        self.last_input = Some(now);
+        let Some(i) = self.active_index(nsp) else {
             return;
         };
-        let n = self.namespaces.remove(i);
-        if n.state == NsState::Connected {
+        let was = std::mem::replace(&mut self.namespaces[i].state, NsState::Inactive);
+        if was == NsState::Connected {
             if let Some(e) = self.engine.as_mut() {
                 let p = Packet::disconnect(nsp.clone()).encode();
                 let _ = e.send_frames(p.frames(), p.frame_count());
             }
         }
-        self.drop_acks(nsp);
         self.events.push_back(Event::Disconnected {
             nsp: nsp.clone(),
             reason: DisconnectReason::IoClientDisconnect,
         });
-        if self.namespaces.is_empty() {
+        self.fail_sent_acks(i);
+        self.collect_unused();
+        if !self.namespaces.iter().any(Namespace::active) {
             self.close(now);
         }
     }
 
     /// Closes the manager: no reconnection until [`Manager::open`] is called again.
-    pub fn close(&mut self, _now: Instant) {
-        self.skip_reconnect = true;
-        self.reconnect_at = None;
-        self.reconnecting = false;
-        self.reopen = false;
-        for n in &mut self.namespaces {
-            if n.state == NsState::Connected {
+    pub fn close(&mut self, now: Instant) {
+        self.last_input = Some(now);
+        for i in 0..self.namespaces.len() {
+            let n = &mut self.namespaces[i];
+            if !n.active() {
+                continue;
+            }
+            let was = std::mem::replace(&mut n.state, NsState::Idle);
+            if was == NsState::Connected {
                 self.events.push_back(Event::Disconnected {
                     nsp: n.nsp.clone(),
                     reason: DisconnectReason::IoClientDisconnect,
                 });
+                self.fail_sent_acks(i);
             }
-            n.state = NsState::Idle;
         }
-        if let Some(e) = self.engine.as_mut() {
-            e.close();
-            self.closing = !e.is_closed();
-        }
+        self.shut();
         self.pump();
-    }
-
-    /// Emits a packet on `nsp`: sent at once when the namespace is connected, otherwise
-    /// buffered until it is (bounded by `max_buffered`), or dropped when `volatile` (returns
-    /// `Ok(false)` then). The packet is never sent twice.
-    pub fn emit(
-        &mut self,
-        nsp: &Nsp,
-        p: EncodedPacket,
-        volatile: bool,
-    ) -> Result<bool, UsageError> {
-        let Some(n) = self.namespaces.iter_mut().find(|n| n.nsp == *nsp) else {
-            return Err(UsageError::NotConnected(nsp.to_string()));
-        };
-        let engine = self.engine.as_mut().filter(|e| e.is_open());
-        match (n.state, engine) {
-            (NsState::Connected, Some(e)) => {
-                if volatile && !e.is_writable() {
-                    return Ok(false);
-                }
-                e.send_frames(p.frames(), p.frame_count())?;
-                Ok(true)
-            }
-            _ if volatile => Ok(false),
-            _ => {
-                if n.buffer.len() >= self.config.max_buffered {
-                    return Err(UsageError::QueueFull(self.config.max_buffered));
-                }
-                n.buffer.push_back(p);
-                Ok(true)
-            }
-        }
-    }
-
-    /// Allocates the id for an event that asks for an ack.
-    pub fn next_ack_id(&mut self) -> u64 {
-        let id = self.next_ack_id;
-        self.next_ack_id += 1;
-        id
-    }
-
-    /// Emits an event packet carrying ack id `id` (from [`Manager::next_ack_id`]) and awaits
-    /// the ack until `deadline` (`None`: forever). Buffered like [`Manager::emit`].
-    pub fn emit_with_ack(
-        &mut self,
-        nsp: &Nsp,
-        id: u64,
-        p: EncodedPacket,
-        deadline: Option<Instant>,
-    ) -> Result<(), UsageError> {
-        if self.acks.len() >= self.config.max_pending_acks {
-            return Err(UsageError::TooManyPendingAcks(self.config.max_pending_acks));
-        }
-        self.emit(nsp, p, false)?;
-        self.acks.insert((nsp.clone(), id), deadline);
-        if let Some(t) = deadline {
-            self.ack_deadlines.insert((t, nsp.clone(), id));
-        }
-        Ok(())
-    }
-
-    /// Stops waiting for an ack (for example when its future was dropped).
-    pub fn forget_ack(&mut self, nsp: &Nsp, id: u64) {
-        if let Some(Some(t)) = self.acks.remove(&(nsp.clone(), id)) {
-            self.ack_deadlines.remove(&(t, nsp.clone(), id));
-        }
     }
 
     /// Answers an event the server sent with an ack id.
@@ -426,7 +301,7 @@ impl Manager {
         generation: u64,
         response: Result<(u16, Bytes), ()>,
     ) {
-        if let Some(e) = self.current(generation) {
+        if let Some(e) = self.current(now, generation) {
             e.handle_poll_response(now, response);
             self.pump_at(now);
         }
@@ -434,7 +309,7 @@ impl Manager {
 
     /// The answer to a `POST` of session `generation`.
     pub fn handle_post_response(&mut self, now: Instant, generation: u64, ok: bool) {
-        if let Some(e) = self.current(generation) {
+        if let Some(e) = self.current(now, generation) {
             e.handle_post_response(now, ok);
             self.pump_at(now);
         }
@@ -442,7 +317,7 @@ impl Manager {
 
     /// The websocket of session `generation` is open.
     pub fn handle_ws_open(&mut self, now: Instant, generation: u64) {
-        if let Some(e) = self.current(generation) {
+        if let Some(e) = self.current(now, generation) {
             e.handle_ws_open(now);
             self.pump_at(now);
         }
@@ -450,7 +325,7 @@ impl Manager {
 
     /// A websocket frame of session `generation`.
     pub fn handle_ws_frame(&mut self, now: Instant, generation: u64, frame: Frame) {
-        if let Some(e) = self.current(generation) {
+        if let Some(e) = self.current(now, generation) {
             e.handle_ws_frame(now, frame);
             self.pump_at(now);
         }
@@ -458,15 +333,16 @@ impl Manager {
 
     /// The websocket of session `generation` closed.
     pub fn handle_ws_closed(&mut self, now: Instant, generation: u64, error: bool) {
-        if let Some(e) = self.current(generation) {
+        if let Some(e) = self.current(now, generation) {
             e.handle_ws_closed(now, error);
             self.pump_at(now);
         }
     }
 
-    /// Fires the timers due at `now`: Engine.IO heartbeat and handshake, ack deadlines,
-    /// reconnection, the completion of a binary packet.
+    /// Fires the timers due at `now`: Engine.IO heartbeat and handshake, ack deadlines (a
+    /// try of a retry queue is sent again), reconnection, the completion of a binary packet.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.last_input = Some(now);
         if let Some(e) = self.engine.as_mut() {
             e.handle_timeout(now);
         }
@@ -476,16 +352,7 @@ impl Manager {
             self.fail(CloseReason::ParseError);
             self.pump_at(now);
         }
-        while let Some((t, _, _)) = self.ack_deadlines.first() {
-            if *t > now {
-                break;
-            }
-            let Some((_, nsp, id)) = self.ack_deadlines.pop_first() else {
-                break;
-            };
-            self.acks.remove(&(nsp.clone(), id));
-            self.events.push_back(Event::AckTimeout { nsp, id });
-        }
+        self.expire_acks(now);
         if self.reconnect_at.is_some_and(|t| t <= now) {
             self.reconnect_at = None;
             self.events
@@ -498,7 +365,7 @@ impl Manager {
     pub fn poll_timeout(&self) -> Option<Instant> {
         crate::engine::earliest([
             self.engine.as_ref().and_then(|e| e.poll_timeout()),
-            self.ack_deadlines.first().map(|(t, _, _)| *t),
+            self.acks.next_deadline(),
             self.reconnect_at,
             self.attachments_deadline,
         ])
@@ -514,11 +381,18 @@ impl Manager {
         self.events.pop_front()
     }
 
-    fn current(&mut self, generation: u64) -> Option<&mut ClientSession> {
+    fn current(&mut self, now: Instant, generation: u64) -> Option<&mut ClientSession> {
+        self.last_input = Some(now);
         if generation != self.generation {
             return None;
         }
         self.engine.as_mut()
+    }
+
+    fn active_index(&self, nsp: &Nsp) -> Option<usize> {
+        self.namespaces
+            .iter()
+            .position(|n| n.active() && n.nsp == *nsp)
     }
 
     fn start_engine(&mut self, now: Instant) {
@@ -527,6 +401,18 @@ impl Manager {
         self.generation += 1;
         self.release_decoder();
         self.engine = Some(ClientSession::new(now, self.config.engine));
+    }
+
+    /// No reconnection, and the engine closes (after its POST in flight, if any).
+    fn shut(&mut self) {
+        self.skip_reconnect = true;
+        self.reconnect_at = None;
+        self.reconnecting = false;
+        self.reopen = false;
+        if let Some(e) = self.engine.as_mut() {
+            e.close();
+            self.closing = !e.is_closed();
+        }
     }
 
     fn pump(&mut self) {
@@ -542,6 +428,7 @@ impl Manager {
     fn pump_inner(&mut self, now: Option<Instant>) {
         loop {
             let Some(e) = self.engine.as_mut().and_then(|e| e.poll_event()) else {
+                self.collect_unused();
                 return;
             };
             match e {
@@ -553,7 +440,7 @@ impl Manager {
                     }
                     self.backoff.reset();
                     self.events.push_back(Event::Open(data));
-                    for n in &mut self.namespaces {
+                    for n in self.namespaces.iter_mut().filter(|n| n.active()) {
                         n.state = NsState::Idle;
                         self.events
                             .push_back(Event::NamespaceReady { nsp: n.nsp.clone() });
@@ -569,27 +456,53 @@ impl Manager {
                     let r = self.decoder.decode_binary(b);
                     self.on_decoded(now, r);
                 }
-                eng::Event::OpenFailed(err) => {
-                    if self.reconnecting {
-                        self.events.push_back(Event::ReconnectError(err));
-                    } else {
-                        self.events.push_back(Event::Error(err));
-                    }
-                }
+                eng::Event::OpenFailed(err) => self.on_open_failed(err),
                 eng::Event::Closed(reason) => self.on_engine_closed(now, reason),
             }
         }
     }
 
+    /// The manager's `error` (or `reconnect_error`), and `connect_error` for every socket
+    /// waiting for the connection (socket.io-client's `onerror`).
+    fn on_open_failed(&mut self, err: OpenError) {
+        let data = match &err {
+            OpenError::Refused { status, body } => Some(serde_json::json!({
+                "status": status,
+                "body": serde_json::from_slice::<serde_json::Value>(body)
+                    .unwrap_or_else(|_| String::from_utf8_lossy(body).into_owned().into()),
+            })),
+            _ => None,
+        };
+        let message = err.to_string();
+        if self.reconnecting {
+            self.events.push_back(Event::ReconnectError(err));
+        } else {
+            self.events.push_back(Event::Error(err));
+        }
+        for n in self.namespaces.iter().filter(|n| n.active()) {
+            self.events.push_back(Event::ConnectError {
+                nsp: n.nsp.clone(),
+                message: message.clone(),
+                data: data.clone(),
+                refused: false,
+            });
+        }
+    }
+
     fn on_engine_closed(&mut self, now: Option<Instant>, reason: CloseReason) {
-        for n in &mut self.namespaces {
-            if n.state == NsState::Connected {
+        for i in 0..self.namespaces.len() {
+            let n = &mut self.namespaces[i];
+            if !n.active() {
+                continue;
+            }
+            let was = std::mem::replace(&mut n.state, NsState::Idle);
+            if was == NsState::Connected {
                 self.events.push_back(Event::Disconnected {
                     nsp: n.nsp.clone(),
                     reason: DisconnectReason::from(reason),
                 });
+                self.fail_sent_acks(i);
             }
-            n.state = NsState::Idle;
         }
         self.release_decoder();
         self.events.push_back(Event::Closed(reason));
@@ -601,7 +514,8 @@ impl Manager {
                 return;
             }
         }
-        if self.skip_reconnect || !self.config.reconnection || self.namespaces.is_empty() {
+        let wanted = self.namespaces.iter().any(Namespace::active);
+        if self.skip_reconnect || !self.config.reconnection || !wanted {
             return;
         }
         let Some(now) = now else { return };
@@ -646,7 +560,7 @@ impl Manager {
     }
 
     fn on_packet(&mut self, p: Packet) {
-        let Some(i) = self.namespaces.iter().position(|n| n.nsp == p.nsp) else {
+        let Some(i) = self.active_index(&p.nsp) else {
             return;
         };
         match p.kind {
@@ -660,42 +574,36 @@ impl Manager {
                 let Some(sid) = sid else {
                     return self.fail(CloseReason::ParseError);
                 };
-                let n = &mut self.namespaces[i];
-                n.state = NsState::Connected;
+                self.namespaces[i].state = NsState::Connected;
                 self.events.push_back(Event::Connected {
                     nsp: p.nsp.clone(),
                     sid,
                 });
-                let buffered: Vec<EncodedPacket> = n.buffer.drain(..).collect();
-                if let Some(e) = self.engine.as_mut() {
-                    for b in buffered {
-                        let _ = e.send_frames(b.frames(), b.frame_count());
-                    }
-                }
+                self.on_connected(i);
             }
             PacketKind::ConnectError => {
-                // The socket stays wanted but idle; Node does not retry it automatically.
-                let n = self.namespaces.remove(i);
+                // The socket is no longer wanted; Node does not retry it automatically. Its
+                // buffered emits and their acks wait for a later `connect`.
+                self.namespaces[i].state = NsState::Inactive;
+                let (message, data) = parse_connect_error(&p.data);
                 self.events.push_back(Event::ConnectError {
-                    nsp: n.nsp,
-                    data: p.data,
+                    nsp: p.nsp,
+                    message,
+                    data,
+                    refused: true,
                 });
+                self.close_if_unused();
             }
             PacketKind::Disconnect => {
-                let n = self.namespaces.remove(i);
-                self.drop_acks(&n.nsp);
-                if n.state == NsState::Connected {
+                let was = std::mem::replace(&mut self.namespaces[i].state, NsState::Inactive);
+                if was == NsState::Connected {
                     self.events.push_back(Event::Disconnected {
-                        nsp: n.nsp,
+                        nsp: p.nsp,
                         reason: DisconnectReason::IoServerDisconnect,
                     });
+                    self.fail_sent_acks(i);
                 }
-                if self.namespaces.is_empty() {
-                    self.skip_reconnect = true;
-                    if let Some(e) = self.engine.as_mut() {
-                        e.close();
-                    }
-                }
+                self.close_if_unused();
             }
             PacketKind::Event | PacketKind::BinaryEvent => {
                 if self.namespaces[i].state == NsState::Connected {
@@ -705,23 +613,14 @@ impl Manager {
                     });
                 }
             }
-            PacketKind::Ack | PacketKind::BinaryAck => {
-                let Some(id) = p.id else { return };
-                if let Some(deadline) = self.acks.remove(&(p.nsp.clone(), id)) {
-                    if let Some(t) = deadline {
-                        self.ack_deadlines.remove(&(t, p.nsp.clone(), id));
-                    }
-                    self.events.push_back(Event::Ack {
-                        nsp: p.nsp.clone(),
-                        packet: p,
-                    });
-                }
-            }
+            PacketKind::Ack | PacketKind::BinaryAck => self.on_ack(i, p),
         }
     }
 
-    fn drop_acks(&mut self, nsp: &Nsp) {
-        self.acks.retain(|(n, _), _| n != nsp);
-        self.ack_deadlines.retain(|(_, n, _)| n != nsp);
+    /// As in Node, the connection closes when no socket wants it any more.
+    fn close_if_unused(&mut self) {
+        if !self.namespaces.iter().any(Namespace::active) {
+            self.shut();
+        }
     }
 }
