@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use common::{nsp, Pair};
 use sio_proto::engine::client::Transmit;
-use sio_proto::engine::server::ServerConfig;
+use sio_proto::engine::server::EngineConfig;
 use sio_proto::socket::acks::AckTable;
 use sio_proto::socket::backoff::BackoffConfig;
 use sio_proto::socket::client::{AckError, Event, Manager, ManagerConfig, QueuedEmit};
@@ -145,7 +145,7 @@ fn one_queued_emit_in_flight_and_only_the_current_try_is_answered() {
 #[test]
 fn a_try_cut_by_a_disconnection_is_sent_again_on_reconnection() {
     let mut p = Pair::new(
-        ServerConfig::default(),
+        EngineConfig::default(),
         ConnectionConfig::default(),
         steady_backoff(),
     );
@@ -177,7 +177,7 @@ fn a_try_cut_by_a_disconnection_is_sent_again_on_reconnection() {
 #[test]
 fn the_retry_queue_is_bounded() {
     let mut p = Pair::new(
-        ServerConfig::default(),
+        EngineConfig::default(),
         ConnectionConfig::default(),
         ManagerConfig {
             max_buffered: 2,
