@@ -10,7 +10,7 @@ use bytes::Bytes;
 use sio_proto::engine::{CloseReason, Message};
 
 use crate::runtime::{BoxFuture, Runtime};
-use crate::server::conn::{ConnHandle, Input};
+use crate::server::conn::{ConnHandle, EngineHandler, EngineSession, Input};
 use crate::server::socket::{read, write};
 use crate::server::{EmitError, Handshake, Server, ServerConfig};
 
@@ -24,12 +24,19 @@ pub(crate) struct EngineApp {
     on_connection: RwLock<Vec<ConnectionHandler>>,
 }
 
-impl EngineApp {
-    pub(crate) fn connection_futures(&self, s: &EngineSocket) -> Vec<BoxFuture<()>> {
-        read(&self.on_connection)
+impl EngineHandler for EngineApp {
+    fn open(
+        &self,
+        sid: String,
+        conn: ConnHandle,
+        handshake: Handshake,
+    ) -> (Box<dyn EngineSession>, Vec<BoxFuture<()>>) {
+        let s = EngineSocket::new(sid, conn, handshake);
+        let fs = read(&self.on_connection)
             .iter()
             .map(|h| h(s.clone()))
-            .collect()
+            .collect();
+        (Box::new(s), fs)
     }
 }
 
@@ -159,15 +166,17 @@ impl EngineSocket {
             .handle
             .push(Input::Close(CloseReason::ForcedClose));
     }
+}
 
-    pub(crate) fn dispatch_message(&self, m: Message) {
+impl EngineSession for EngineSocket {
+    fn deliver(&self, m: Message) {
         let handlers = read(&self.inner.on_message).clone();
         for h in handlers {
             h(self, m.clone());
         }
     }
 
-    pub(crate) fn dispatch_close(&self, reason: CloseReason) -> Vec<BoxFuture<()>> {
+    fn closed(&self, reason: CloseReason) -> Vec<BoxFuture<()>> {
         read(&self.inner.on_close)
             .iter()
             .map(|h| h(self.clone(), reason))

@@ -336,7 +336,7 @@ pub(crate) struct ConnTask {
     tasks: FuturesUnordered<TaskFuture>,
     timer: crate::runtime::DeadlineTimer,
     handshake: Handshake,
-    engine_socket: Option<crate::engine::EngineSocket>,
+    engine_socket: Option<Box<dyn EngineSession>>,
     /// The task ran to its end (see `Drop`).
     finished: bool,
 }
@@ -800,18 +800,18 @@ impl ConnTask {
 
     /// Events of a bare Engine.IO session ([`crate::engine`]).
     fn on_engine_event(&mut self, e: EngineEvent) {
-        let Some(socket) = self.engine_socket.clone() else {
+        let Some(socket) = self.engine_socket.as_ref() else {
             return;
         };
         match e {
             EngineEvent::Message(m) => {
-                catch("a message handler", || socket.dispatch_message(m));
+                catch("a message handler", || socket.deliver(m));
             }
             EngineEvent::Upgrading => {}
             EngineEvent::Upgraded => self.upgraded(),
             EngineEvent::Closed(reason) => {
                 self.server.remove_session(&self.sid, self.conn.lingers());
-                let fs = catch("a close handler", || socket.dispatch_close(reason));
+                let fs = catch("a close handler", || socket.closed(reason));
                 for f in fs.into_iter().flatten() {
                     self.run_here(f);
                 }
@@ -830,15 +830,18 @@ impl ConnTask {
         let Some(app) = self.server.engine_app.clone() else {
             return;
         };
-        let socket = crate::engine::EngineSocket::new(
-            self.sid.clone(),
-            self.handle.clone(),
-            self.handshake.clone(),
-        );
-        self.engine_socket = Some(socket.clone());
-        let fs = catch("a connection handler", || app.connection_futures(&socket));
-        for f in fs.into_iter().flatten() {
-            self.run_here(f);
+        let opened = catch("a connection handler", || {
+            app.open(
+                self.sid.clone(),
+                self.handle.clone(),
+                self.handshake.clone(),
+            )
+        });
+        if let Some((socket, fs)) = opened {
+            self.engine_socket = Some(socket);
+            for f in fs {
+                self.run_here(f);
+            }
         }
     }
 
@@ -898,6 +901,27 @@ impl ConnTask {
     }
 }
 
+/// A plain Engine.IO application ([`crate::engine`] implements it): what a connection task
+/// without the Socket.IO layer hands its session's events to. (An interface here, so that the
+/// connection task does not depend on the module built on top of it.)
+pub(crate) trait EngineHandler: Send + Sync {
+    /// A new session: its event sink and the futures of the connection handlers.
+    fn open(
+        &self,
+        sid: String,
+        conn: ConnHandle,
+        handshake: Handshake,
+    ) -> (Box<dyn EngineSession>, Vec<BoxFuture<()>>);
+}
+
+/// The events of one plain Engine.IO session, for the application.
+pub(crate) trait EngineSession: Send {
+    /// A message from the client.
+    fn deliver(&self, m: sio_proto::engine::Message);
+    /// The session closed; returns the futures of the close handlers.
+    fn closed(&self, reason: CloseReason) -> Vec<BoxFuture<()>>;
+}
+
 /// The CONNECT_ERROR message a client gets when a middleware panicked.
 pub(crate) const MIDDLEWARE_PANICKED: &str = "Internal server error";
 
@@ -943,9 +967,7 @@ impl Drop for ConnTask {
                 fs.extend(socket_gone(s, DisconnectReason::TransportError));
             }
             if let Some(e) = engine_socket {
-                let close = catch("a close handler", || {
-                    e.dispatch_close(CloseReason::TransportError)
-                });
+                let close = catch("a close handler", || e.closed(CloseReason::TransportError));
                 fs.extend(close.into_iter().flatten());
             }
             for f in fs {

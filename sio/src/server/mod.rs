@@ -407,7 +407,7 @@ pub(crate) struct ServerInner {
     /// Open TCP connections served (see [`Server::open_connections`]).
     pub(crate) open_connections: Arc<std::sync::atomic::AtomicUsize>,
     /// Set when the server runs as a bare Engine.IO server.
-    pub(crate) engine_app: Option<Arc<crate::engine::EngineApp>>,
+    pub(crate) engine_app: Option<Arc<dyn conn::EngineHandler>>,
 }
 
 impl ServerInner {
@@ -471,7 +471,7 @@ impl Server {
     pub(crate) fn build(
         rt: Arc<dyn Runtime>,
         config: ServerConfig,
-        engine_app: Option<Arc<crate::engine::EngineApp>>,
+        engine_app: Option<Arc<dyn conn::EngineHandler>>,
     ) -> Self {
         let (seed, router_seed) = match config.seed {
             Some(s) => {
