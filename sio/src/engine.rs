@@ -10,7 +10,8 @@ use bytes::Bytes;
 use sio_proto::engine::{CloseReason, Message};
 
 use crate::runtime::{BoxFuture, Runtime};
-use crate::server::conn::{ConnHandle, EngineHandler, EngineSession, Input};
+use crate::server::inbox::{ConnHandle, Input};
+use crate::server::machine::{EngineHandler, EngineSession};
 use crate::server::socket::{read, write};
 use crate::server::{EmitError, Handshake, Server, ServerConfig};
 

@@ -10,7 +10,8 @@ use std::sync::RwLock;
 use sio_proto::rooms::{BroadcastFilter, Room, RoomIndex};
 use sio_proto::socket::EncodedPacket;
 
-use super::socket::{read, write, SocketId};
+use super::handshake::SocketId;
+use crate::sync::{read, write};
 
 /// Room bookkeeping and recipient selection for one namespace.
 ///

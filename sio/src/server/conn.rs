@@ -3,7 +3,7 @@
 //! wait for one input, feed it, drain transmits and events.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -16,290 +16,20 @@ use bytes::Bytes;
 use futures_channel::{mpsc, oneshot};
 use futures_util::stream::FuturesUnordered;
 use futures_util::{SinkExt, StreamExt};
-use sio_proto::engine::server::{
-    Event as EngineEvent, HttpResponse, PollGet, ServerSession, Transmit,
-};
-use sio_proto::engine::{CloseReason, Frame, TransportKind};
-use sio_proto::socket::server::{Connection, Event};
+use sio_proto::engine::server::{Event as EngineEvent, HttpResponse, PollGet, Transmit};
+use sio_proto::engine::{CloseReason, Frame};
+use sio_proto::socket::server::Event;
 use sio_proto::socket::DisconnectReason;
 
-use sio_proto::socket::{EncodedPacket, Nsp, Packet};
+use sio_proto::socket::Nsp;
 
+use super::inbox::Ws;
+use super::inbox::{AckReply, ConnHandle, Input};
+use super::machine::{EngineSession, Machine, MachineEvent};
 use super::namespace::ConnectError;
 use super::socket::{AckError, EmitError, Handshake, Socket, SocketId};
 use super::ServerInner;
-use crate::io::FuturesIo;
 use crate::runtime::{catch, BoxFuture};
-
-/// The state machine a connection task drives: a Socket.IO connection, or a bare Engine.IO
-/// session when the server runs as a plain Engine.IO server ([`crate::engine`]).
-#[allow(clippy::large_enum_variant)] // one per connection, not worth a box
-pub(crate) enum Machine {
-    Socket(Connection),
-    Engine(ServerSession),
-}
-
-/// What a machine reports.
-pub(crate) enum MachineEvent {
-    Socket(Event),
-    Engine(EngineEvent),
-}
-
-macro_rules! both {
-    ($self:ident, $m:ident => $e:expr) => {
-        match $self {
-            Machine::Socket($m) => $e,
-            Machine::Engine($m) => $e,
-        }
-    };
-}
-
-impl Machine {
-    pub(crate) fn new(now: Instant, session: ServerSession, server: &ServerInner) -> Self {
-        if server.engine_app.is_some() {
-            Machine::Engine(session)
-        } else {
-            Machine::Socket(Connection::new(now, session, server.config.connection))
-        }
-    }
-    pub(crate) fn sid(&self) -> &str {
-        both!(self, m => m.sid())
-    }
-    fn is_closed(&self) -> bool {
-        both!(self, m => m.is_closed())
-    }
-    fn lingers(&self) -> bool {
-        match self {
-            Machine::Socket(c) => c.engine().lingers(),
-            Machine::Engine(s) => s.lingers(),
-        }
-    }
-    fn handle_poll_get(&mut self, now: Instant) -> PollGet {
-        both!(self, m => m.handle_poll_get(now))
-    }
-    fn handle_poll_post_started(&mut self, now: Instant) -> Option<HttpResponse> {
-        both!(self, m => m.handle_poll_post_started(now))
-    }
-    fn handle_poll_post_aborted(&mut self, now: Instant) {
-        both!(self, m => m.handle_poll_post_aborted(now))
-    }
-    fn handle_poll_post(&mut self, now: Instant, body: Bytes) -> HttpResponse {
-        both!(self, m => m.handle_poll_post(now, body))
-    }
-    fn handle_ws_open(&mut self, now: Instant) -> bool {
-        both!(self, m => m.handle_ws_open(now).is_ok())
-    }
-    fn handle_ws_frame(&mut self, now: Instant, frame: Frame) {
-        both!(self, m => m.handle_ws_frame(now, frame))
-    }
-    fn handle_ws_closed(&mut self, now: Instant, error: bool) {
-        both!(self, m => m.handle_ws_closed(now, error))
-    }
-    fn handle_poll_aborted(&mut self, now: Instant) {
-        both!(self, m => m.handle_poll_aborted(now))
-    }
-    fn handle_timeout(&mut self, now: Instant) {
-        both!(self, m => m.handle_timeout(now))
-    }
-    fn poll_timeout(&self) -> Option<Instant> {
-        both!(self, m => m.poll_timeout())
-    }
-    pub(crate) fn poll_transmit(&mut self) -> Option<Transmit> {
-        both!(self, m => m.poll_transmit())
-    }
-    fn poll_event(&mut self) -> Option<MachineEvent> {
-        match self {
-            Machine::Socket(c) => c.poll_event().map(MachineEvent::Socket),
-            Machine::Engine(s) => s.poll_event().map(MachineEvent::Engine),
-        }
-    }
-    fn close(&mut self, now: Instant, reason: CloseReason) {
-        both!(self, m => m.close(now, reason))
-    }
-    fn send_encoded(&mut self, p: &EncodedPacket) {
-        let _ = match self {
-            Machine::Socket(c) => c.send_encoded(p),
-            Machine::Engine(s) => s.send_frames(p.frames(), p.frame_count()),
-        };
-    }
-    fn send_frame(&mut self, f: Frame) {
-        if let Machine::Engine(s) = self {
-            let _ = s.send_frame(f);
-        }
-    }
-    fn send_volatile(&mut self, p: &EncodedPacket) {
-        match self {
-            Machine::Socket(c) => {
-                c.send_volatile(p);
-            }
-            Machine::Engine(s) => {
-                if s.is_writable() {
-                    let _ = s.send_frames(p.frames(), p.frame_count());
-                }
-            }
-        }
-    }
-    fn socket(&mut self) -> Option<&mut Connection> {
-        match self {
-            Machine::Socket(c) => Some(c),
-            Machine::Engine(_) => None,
-        }
-    }
-}
-
-/// The websocket of a connection.
-pub(crate) type Ws = WebSocketStream<FuturesIo<hyper::upgrade::Upgraded>>;
-
-/// What the connection task is asked to do.
-pub(crate) enum Input {
-    PollGet(oneshot::Sender<HttpResponse>),
-    /// A `POST` started: `None` to go on and read its body, or the answer to give at once.
-    PostStarted(oneshot::Sender<Option<HttpResponse>>),
-    /// The `POST` started ended without its body handed over.
-    PostAborted,
-    PollPost(Bytes, oneshot::Sender<HttpResponse>),
-    WebSocket(Box<Ws>),
-    Packet(EncodedPacket),
-    /// One bare Engine.IO frame (plain Engine.IO servers).
-    Frame(Frame),
-    Volatile(EncodedPacket),
-    AckRequest {
-        nsp: Nsp,
-        id: u64,
-        packet: EncodedPacket,
-        timeout: Option<Duration>,
-        reply: AckReply,
-    },
-    Disconnect {
-        nsp: Nsp,
-        close: bool,
-    },
-    Close(CloseReason),
-    ConnectDecision {
-        nsp: Nsp,
-        socket: Socket,
-        result: Result<(), ConnectError>,
-    },
-}
-
-impl Input {
-    /// For a packet on its way out, its size in bytes (what it holds in the inbox).
-    fn outbound_bytes(&self) -> Option<usize> {
-        match self {
-            Input::Packet(p) | Input::Volatile(p) | Input::AckRequest { packet: p, .. } => {
-                Some(p.text.len() + p.attachments.iter().map(|a| a.len()).sum::<usize>())
-            }
-            Input::Frame(f) => Some(f.len()),
-            _ => None,
-        }
-    }
-}
-
-/// Where an ack awaited from the client goes: a future's channel, or a callback run on the
-/// connection task.
-pub(crate) enum AckReply {
-    Future(oneshot::Sender<Result<Packet, AckError>>),
-    Callback(Box<dyn FnOnce(Result<Packet, AckError>) + Send>),
-}
-
-impl AckReply {
-    pub(crate) fn send(self, r: Result<Packet, AckError>) {
-        match self {
-            AckReply::Future(tx) => {
-                let _ = tx.send(r);
-            }
-            AckReply::Callback(f) => {
-                catch("an ack callback", || f(r));
-            }
-        }
-    }
-}
-
-/// Bounds on what waits in a connection's inbox on its way out.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct InboxLimits {
-    pub(crate) packets: usize,
-    pub(crate) bytes: usize,
-}
-
-/// What the inbox holds on its way out, counted by the senders and the task.
-#[derive(Default)]
-struct Outbound {
-    packets: AtomicUsize,
-    bytes: AtomicUsize,
-    /// A `send buffer full` close was asked for already.
-    overflowed: AtomicBool,
-}
-
-/// A handle to a connection task's inbox. Outbound packets count against its bounds (in
-/// packets and in bytes): over them a volatile packet is dropped, and any other closes the
-/// connection with `send buffer full` (a client that does not keep up is disconnected, not
-/// buffered for without bound).
-#[derive(Clone)]
-pub(crate) struct ConnHandle {
-    tx: mpsc::UnboundedSender<Input>,
-    outbound: Arc<Outbound>,
-    transport: Arc<AtomicU8>,
-    limits: InboxLimits,
-}
-
-impl std::fmt::Debug for ConnHandle {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ConnHandle")
-            .field("queued", &self.outbound.packets.load(Ordering::Relaxed))
-            .finish()
-    }
-}
-
-impl ConnHandle {
-    pub(crate) fn push(&self, input: Input) -> Result<(), EmitError> {
-        if let Some(bytes) = input.outbound_bytes() {
-            let o = &self.outbound;
-            if o.packets.load(Ordering::Relaxed) >= self.limits.packets
-                || o.bytes.load(Ordering::Relaxed).saturating_add(bytes) > self.limits.bytes
-            {
-                if !matches!(input, Input::Volatile(_))
-                    && !o.overflowed.swap(true, Ordering::AcqRel)
-                {
-                    let _ = self
-                        .tx
-                        .unbounded_send(Input::Close(CloseReason::SendBufferFull));
-                }
-                return Err(EmitError::QueueFull);
-            }
-            o.packets.fetch_add(1, Ordering::Relaxed);
-            o.bytes.fetch_add(bytes, Ordering::Relaxed);
-        }
-        self.tx
-            .unbounded_send(input)
-            .map_err(|_| EmitError::Disconnected)
-    }
-
-    pub(crate) fn transport(&self) -> TransportKind {
-        if self.transport.load(Ordering::Relaxed) == 1 {
-            TransportKind::WebSocket
-        } else {
-            TransportKind::Polling
-        }
-    }
-}
-
-/// Creates the inbox of a new connection.
-pub(crate) fn channel(
-    limits: InboxLimits,
-    transport: TransportKind,
-) -> (ConnHandle, mpsc::UnboundedReceiver<Input>) {
-    let (tx, rx) = mpsc::unbounded();
-    let h = ConnHandle {
-        tx,
-        outbound: Arc::default(),
-        transport: Arc::new(AtomicU8::new(u8::from(
-            transport == TransportKind::WebSocket,
-        ))),
-        limits,
-    };
-    (h, rx)
-}
 
 enum Wake {
     Input(Input),
@@ -309,6 +39,7 @@ enum Wake {
     Writable(Result<(), WsError>),
     Timer,
     Task,
+    Connect(ConnectDecision),
 }
 
 /// How long a websocket that is being closed may take to take its last frames and the close
@@ -334,6 +65,8 @@ pub(crate) struct ConnTask {
     sockets: HashMap<Nsp, Socket>,
     acks: HashMap<(Nsp, u64), AckReply>,
     tasks: FuturesUnordered<TaskFuture>,
+    /// Middleware chains under way (allocated only while there are some).
+    connecting: Option<Box<FuturesUnordered<BoxFuture<ConnectDecision>>>>,
     timer: crate::runtime::DeadlineTimer,
     handshake: Handshake,
     engine_socket: Option<Box<dyn EngineSession>>,
@@ -364,6 +97,7 @@ impl ConnTask {
             sockets: HashMap::new(),
             acks: HashMap::new(),
             tasks: FuturesUnordered::new(),
+            connecting: None,
             timer: Default::default(),
             handshake,
             engine_socket: None,
@@ -390,7 +124,7 @@ impl ConnTask {
                     Poll::Ready(())
                 })
                 .await;
-                if self.conn.is_closed() && self.tasks.is_empty() {
+                if self.conn.is_closed() && self.tasks.is_empty() && self.connecting.is_none() {
                     break;
                 }
                 let wake = self.next_wake().await;
@@ -442,6 +176,7 @@ impl ConnTask {
                         self.conn.handle_timeout(now);
                     }
                     Wake::Task => {}
+                    Wake::Connect(d) => self.on_connect_decision(d),
                 }
             }
             self.finished = true;
@@ -471,6 +206,13 @@ impl ConnTask {
                     return Poll::Ready(Wake::Task);
                 }
                 _ => {}
+            }
+        }
+        if let Some(c) = self.connecting.as_mut() {
+            match c.poll_next_unpin(cx) {
+                Poll::Ready(Some(d)) => return Poll::Ready(Wake::Connect(d)),
+                Poll::Ready(None) => self.connecting = None,
+                Poll::Pending => {}
             }
         }
         if let Poll::Ready(Some(i)) = self.rx.poll_next_unpin(cx) {
@@ -563,40 +305,46 @@ impl ConnTask {
                 }
             }
             Input::Close(reason) => self.conn.close(now, reason),
-            Input::ConnectDecision {
-                nsp,
-                socket,
-                result,
-            } => match result {
-                Ok(()) => {
-                    let Some(conn) = self.conn.socket() else {
-                        return;
-                    };
-                    if let Err(e) = conn.accept(&nsp, socket.id()) {
-                        // The connection closed, or the client left the namespace, while
-                        // the middleware ran: there is no one to answer.
-                        tracing::debug!(sid = %self.sid, nsp = %nsp, error = %e, "CONNECT not accepted");
-                        return;
-                    }
-                    socket
-                        .inner
-                        .connected
-                        .store(true, std::sync::atomic::Ordering::Release);
-                    let ns = socket.ns().clone();
-                    catch("the adapter's add_socket", || ns.add_socket(&socket));
-                    self.sockets.insert(nsp, socket.clone());
-                    for h in ns.connection_handlers() {
-                        if let Some(f) = catch("a connection handler", || h(socket.clone())) {
-                            self.run_here(f);
-                        }
+        }
+    }
+
+    /// A CONNECT whose middleware chain ran: the socket joins, or the client gets
+    /// CONNECT_ERROR.
+    fn on_connect_decision(&mut self, d: ConnectDecision) {
+        let ConnectDecision {
+            nsp,
+            socket,
+            result,
+        } = d;
+        match result {
+            Ok(()) => {
+                let Some(conn) = self.conn.socket() else {
+                    return;
+                };
+                if let Err(e) = conn.accept(&nsp, socket.id()) {
+                    // The connection closed, or the client left the namespace, while
+                    // the middleware ran: there is no one to answer.
+                    tracing::debug!(sid = %self.sid, nsp = %nsp, error = %e, "CONNECT not accepted");
+                    return;
+                }
+                socket
+                    .inner
+                    .connected
+                    .store(true, std::sync::atomic::Ordering::Release);
+                let ns = socket.ns().clone();
+                catch("the adapter's add_socket", || ns.add_socket(&socket));
+                self.sockets.insert(nsp, socket.clone());
+                for h in ns.connection_handlers() {
+                    if let Some(f) = catch("a connection handler", || h(socket.clone())) {
+                        self.run_here(f);
                     }
                 }
-                Err(e) => {
-                    if let Some(conn) = self.conn.socket() {
-                        let _ = conn.reject(&nsp, &e.message, e.data.as_ref());
-                    }
+            }
+            Err(e) => {
+                if let Some(conn) = self.conn.socket() {
+                    let _ = conn.reject(&nsp, &e.message, e.data.as_ref());
                 }
-            },
+            }
         }
     }
 
@@ -861,8 +609,8 @@ impl ConnTask {
         };
         let socket = Socket::new(id, ns.clone(), self.handle.clone(), hs);
         let middlewares = ns.middlewares();
-        let handle = self.handle.clone();
-        self.run_here(Box::pin(async move {
+        let connecting = self.connecting.get_or_insert_with(Box::default);
+        connecting.push(Box::pin(async move {
             use futures_util::FutureExt;
             let mut result = Ok(());
             for m in middlewares {
@@ -892,34 +640,20 @@ impl ConnTask {
                     }
                 }
             }
-            let _ = handle.push(Input::ConnectDecision {
+            ConnectDecision {
                 nsp,
                 socket,
                 result,
-            });
+            }
         }));
     }
 }
 
-/// A plain Engine.IO application ([`crate::engine`] implements it): what a connection task
-/// without the Socket.IO layer hands its session's events to. (An interface here, so that the
-/// connection task does not depend on the module built on top of it.)
-pub(crate) trait EngineHandler: Send + Sync {
-    /// A new session: its event sink and the futures of the connection handlers.
-    fn open(
-        &self,
-        sid: String,
-        conn: ConnHandle,
-        handshake: Handshake,
-    ) -> (Box<dyn EngineSession>, Vec<BoxFuture<()>>);
-}
-
-/// The events of one plain Engine.IO session, for the application.
-pub(crate) trait EngineSession: Send {
-    /// A message from the client.
-    fn deliver(&self, m: sio_proto::engine::Message);
-    /// The session closed; returns the futures of the close handlers.
-    fn closed(&self, reason: CloseReason) -> Vec<BoxFuture<()>>;
+/// A CONNECT whose middleware chain ran.
+struct ConnectDecision {
+    nsp: Nsp,
+    socket: Socket,
+    result: Result<(), ConnectError>,
 }
 
 /// The CONNECT_ERROR message a client gets when a middleware panicked.
@@ -989,6 +723,8 @@ fn ws_message(frame: Frame) -> Option<WsMessage> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::server::inbox::{channel, InboxLimits};
+    use sio_proto::engine::TransportKind;
 
     /// Collects what is spawned; the test runs it.
     #[derive(Default)]

@@ -19,7 +19,10 @@ use sio_proto::engine::server::{
 };
 use sio_proto::engine::TransportKind;
 
-use super::conn::{self, ConnTask, Input, Ws};
+use super::conn::ConnTask;
+use super::inbox::Ws;
+use super::inbox::{self, Input};
+use super::machine;
 use super::socket::{lock, Handshake};
 use super::{Cors, CorsOrigins, Server, ServerInner};
 use crate::io::{FuturesIo, HyperIo};
@@ -243,7 +246,7 @@ impl Server {
     }
 
     /// Routes a request (the router owns the session index).
-    fn route(&self, eio: &EioRequest<'_>) -> Route<conn::ConnHandle> {
+    fn route(&self, eio: &EioRequest<'_>) -> Route<inbox::ConnHandle> {
         let now = self.inner.rt.now();
         lock(&self.inner.router).route(now, eio)
     }
@@ -261,7 +264,7 @@ impl Server {
 
     /// A long-polling `POST`: the session is told it started (it answers an overlapping one at
     /// once), then gets its body, or is told it ended without one.
-    async fn poll_post<B>(&self, handle: conn::ConnHandle, req: Request<B>) -> Resp
+    async fn poll_post<B>(&self, handle: inbox::ConnHandle, req: Request<B>) -> Resp
     where
         B: http_body::Body<Data = Bytes> + Send + 'static,
         B::Error: std::error::Error + Send + Sync + 'static,
@@ -310,9 +313,9 @@ impl Server {
     fn polling_handshake(&self, handshake: Handshake) -> Resp {
         let inner = &self.inner;
         let now = inner.rt.now();
-        let (handle, rx) = conn::channel(inner.config.inbox_limits(), TransportKind::Polling);
+        let (handle, rx) = inbox::channel(inner.config.inbox_limits(), TransportKind::Polling);
         let session = lock(&inner.router).accept(now, TransportKind::Polling, handle.clone());
-        let mut conn = conn::Machine::new(now, session, inner);
+        let mut conn = machine::Machine::new(now, session, inner);
         // The handshake `GET` is the session's first held `GET`: its answer carries `open`.
         let mut answer = HttpResponse::payload(Bytes::new());
         while let Some(t) = conn.poll_transmit() {
@@ -345,7 +348,7 @@ impl Server {
     fn websocket_handshake<B>(
         &self,
         req: &mut Request<B>,
-        existing: Option<conn::ConnHandle>,
+        existing: Option<inbox::ConnHandle>,
         handshake: Handshake,
     ) -> Resp {
         let Some(key) = req.headers().get(header::SEC_WEBSOCKET_KEY).cloned() else {
@@ -383,10 +386,10 @@ impl Server {
                 None => {
                     let now = inner.rt.now();
                     let (handle, rx) =
-                        conn::channel(inner.config.inbox_limits(), TransportKind::WebSocket);
+                        inbox::channel(inner.config.inbox_limits(), TransportKind::WebSocket);
                     let session =
                         lock(&inner.router).accept(now, TransportKind::WebSocket, handle.clone());
-                    let conn = conn::Machine::new(now, session, &inner);
+                    let conn = machine::Machine::new(now, session, &inner);
                     let task =
                         ConnTask::new(inner.clone(), conn, handle, rx, Some(ws), None, handshake);
                     crate::runtime::spawn_contained(&*inner.rt, "a connection task", task.run());
@@ -406,7 +409,7 @@ impl Server {
 
 /// Tells the session that its `POST` ended without a body, while armed.
 struct PostGuard<'a> {
-    handle: &'a conn::ConnHandle,
+    handle: &'a inbox::ConnHandle,
     armed: bool,
 }
 

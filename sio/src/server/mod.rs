@@ -2,8 +2,11 @@
 
 pub mod adapter;
 pub(crate) mod conn;
+mod handshake;
 mod http_service;
+pub(crate) mod inbox;
 mod listener;
+pub(crate) mod machine;
 pub mod namespace;
 mod serve_client;
 pub mod socket;
@@ -342,8 +345,8 @@ impl ServerConfig {
         self
     }
 
-    pub(crate) fn inbox_limits(&self) -> conn::InboxLimits {
-        conn::InboxLimits {
+    pub(crate) fn inbox_limits(&self) -> inbox::InboxLimits {
+        inbox::InboxLimits {
             packets: self.max_inbox,
             bytes: self.max_inbox_bytes,
         }
@@ -359,7 +362,7 @@ pub mod bench_support {
     use futures_channel::mpsc::UnboundedReceiver;
     use sio_proto::engine::TransportKind;
 
-    use super::conn::{self, Input};
+    use super::inbox::{self, Input};
     use super::{Handshake, Namespace, Socket};
 
     /// The inbox of an attached socket.
@@ -378,8 +381,8 @@ pub mod bench_support {
 
     /// Attaches a socket with id `id` to `ns`, as a connection would after CONNECT.
     pub fn attach(ns: &Namespace, id: &str) -> (Socket, Inbox) {
-        let (handle, rx) = conn::channel(
-            conn::InboxLimits {
+        let (handle, rx) = inbox::channel(
+            inbox::InboxLimits {
                 packets: usize::MAX,
                 bytes: usize::MAX,
             },
@@ -399,7 +402,7 @@ pub(crate) struct ServerInner {
     pub(crate) rt: Arc<dyn Runtime>,
     pub(crate) config: ServerConfig,
     /// The Engine.IO router, owning the index of sessions (each with its task's inbox).
-    pub(crate) router: Mutex<EngineServer<conn::ConnHandle>>,
+    pub(crate) router: Mutex<EngineServer<inbox::ConnHandle>>,
     ids: Mutex<IdGenerator>,
     namespaces: RwLock<HashMap<String, Namespace>>,
     dynamic: RwLock<Vec<(DynamicMatcher, NewNamespaceHook)>>,
@@ -407,7 +410,7 @@ pub(crate) struct ServerInner {
     /// Open TCP connections served (see [`Server::open_connections`]).
     pub(crate) open_connections: Arc<std::sync::atomic::AtomicUsize>,
     /// Set when the server runs as a bare Engine.IO server.
-    pub(crate) engine_app: Option<Arc<dyn conn::EngineHandler>>,
+    pub(crate) engine_app: Option<Arc<dyn machine::EngineHandler>>,
 }
 
 impl ServerInner {
@@ -471,7 +474,7 @@ impl Server {
     pub(crate) fn build(
         rt: Arc<dyn Runtime>,
         config: ServerConfig,
-        engine_app: Option<Arc<dyn conn::EngineHandler>>,
+        engine_app: Option<Arc<dyn machine::EngineHandler>>,
     ) -> Self {
         let (seed, router_seed) = match config.seed {
             Some(s) => {
@@ -647,9 +650,9 @@ impl Server {
     /// every connection is gone or after five seconds.
     pub async fn close(&self) {
         self.inner.closing.store(true, Ordering::SeqCst);
-        let handles: Vec<conn::ConnHandle> = lock(&self.inner.router).handles().cloned().collect();
+        let handles: Vec<inbox::ConnHandle> = lock(&self.inner.router).handles().cloned().collect();
         for h in handles {
-            let _ = h.push(conn::Input::Close(CloseReason::ServerShuttingDown));
+            let _ = h.push(inbox::Input::Close(CloseReason::ServerShuttingDown));
         }
         let give_up = self.inner.rt.now() + Duration::from_secs(5);
         while self.session_count() > 0 && self.inner.rt.now() < give_up {

@@ -323,7 +323,7 @@ impl BroadcastOperator {
         }
         for s in self.ns.recipients(&self.filter) {
             if self.volatile {
-                let _ = s.inner.conn.push(super::conn::Input::Volatile(p.clone()));
+                let _ = s.inner.conn.push(super::inbox::Input::Volatile(p.clone()));
             } else {
                 let _ = s.send_encoded(p.clone());
             }

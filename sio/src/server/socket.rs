@@ -1,10 +1,9 @@
 //! A server-side socket: one client on one namespace.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use futures_channel::oneshot;
 use serde::de::DeserializeOwned;
@@ -12,91 +11,13 @@ use serde::Serialize;
 use sio_proto::rooms::{BroadcastFilter, Room};
 use sio_proto::socket::{DisconnectReason, EncodedPacket, Nsp, Packet};
 
-use super::conn::{AckReply, ConnHandle, Input};
+pub use super::handshake::{Handshake, SocketId};
+pub use super::inbox::{AckError, EmitError};
+use super::inbox::{AckReply, ConnHandle, Input};
 use super::namespace::{BroadcastOperator, Namespace};
 use crate::handler::{boxed, BoxedHandler, EventHandler, HandlerSocket};
 use crate::payload::{self, PayloadError};
 use crate::runtime::BoxFuture;
-
-/// A socket id (20 characters, unique per server).
-pub type SocketId = Arc<str>;
-
-/// What the client sent when it connected (Node's `socket.handshake`).
-#[derive(Debug, Clone)]
-pub struct Handshake {
-    /// Request headers of the Engine.IO handshake.
-    pub headers: Arc<http::HeaderMap>,
-    /// The query string of the handshake request, decoded into pairs.
-    pub query: Arc<[(String, String)]>,
-    /// The auth payload of the namespace CONNECT (`Null` when none).
-    pub auth: serde_json::Value,
-    /// The client's address.
-    pub address: Option<SocketAddr>,
-    /// When the handshake happened.
-    pub time: SystemTime,
-    /// The request URL (path and query).
-    pub url: String,
-    /// Whether the connection is TLS (as far as the server knows).
-    pub secure: bool,
-}
-
-impl Default for Handshake {
-    fn default() -> Self {
-        Self {
-            headers: Arc::default(),
-            query: Arc::new([]),
-            auth: serde_json::Value::Null,
-            address: None,
-            time: SystemTime::UNIX_EPOCH,
-            url: String::new(),
-            secure: false,
-        }
-    }
-}
-
-impl Handshake {
-    /// The first value of query parameter `key`.
-    pub fn query_param(&self, key: &str) -> Option<&str> {
-        self.query
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-/// Errors of an emit.
-#[derive(Debug, thiserror::Error)]
-pub enum EmitError {
-    /// The arguments could not be serialised.
-    #[error("cannot serialise the arguments: {0}")]
-    Payload(#[from] PayloadError),
-    /// The socket is disconnected.
-    #[error("the socket is disconnected")]
-    Disconnected,
-    /// The connection's queue is at its bound (a client that does not keep up).
-    #[error("the connection's outbound queue is full")]
-    QueueFull,
-    /// The event name is reserved (`connect`, `disconnect`, ...).
-    #[error("reserved event name {0:?}")]
-    Reserved(String),
-}
-
-/// Errors of an ack awaited from the client.
-#[derive(Debug, thiserror::Error)]
-pub enum AckError {
-    /// No answer before the timeout.
-    #[error("ack timed out")]
-    Timeout,
-    /// The socket disconnected before answering.
-    #[error("socket disconnected before the ack")]
-    Disconnected,
-    /// The answer did not deserialise into the expected type.
-    #[error("cannot deserialise the ack: {0}")]
-    Payload(#[from] PayloadError),
-    /// The emit itself failed.
-    #[error(transparent)]
-    Emit(#[from] EmitError),
-}
 
 /// Answers an event whose sender asked for an ack. Sending is a no-op when no ack was asked.
 #[derive(Debug, Clone)]

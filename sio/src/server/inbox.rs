@@ -1,0 +1,199 @@
+//! A connection task's inbox: what the API objects (sockets, namespaces, broadcasts) and the
+//! HTTP side send to it, with the bounds on what waits there on its way out.
+
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_channel::{mpsc, oneshot};
+use sio_proto::engine::server::HttpResponse;
+use sio_proto::engine::{CloseReason, Frame, TransportKind};
+use sio_proto::socket::{EncodedPacket, Nsp, Packet};
+
+use crate::io::FuturesIo;
+use crate::runtime::catch;
+
+/// The websocket of a connection.
+pub(crate) type Ws = async_tungstenite::WebSocketStream<FuturesIo<hyper::upgrade::Upgraded>>;
+use sio_proto::payload::PayloadError;
+
+/// What the connection task is asked to do.
+pub(crate) enum Input {
+    PollGet(oneshot::Sender<HttpResponse>),
+    /// A `POST` started: `None` to go on and read its body, or the answer to give at once.
+    PostStarted(oneshot::Sender<Option<HttpResponse>>),
+    /// The `POST` started ended without its body handed over.
+    PostAborted,
+    PollPost(Bytes, oneshot::Sender<HttpResponse>),
+    WebSocket(Box<Ws>),
+    Packet(EncodedPacket),
+    /// One bare Engine.IO frame (plain Engine.IO servers).
+    Frame(Frame),
+    Volatile(EncodedPacket),
+    AckRequest {
+        nsp: Nsp,
+        id: u64,
+        packet: EncodedPacket,
+        timeout: Option<Duration>,
+        reply: AckReply,
+    },
+    Disconnect {
+        nsp: Nsp,
+        close: bool,
+    },
+    Close(CloseReason),
+}
+
+impl Input {
+    /// For a packet on its way out, its size in bytes (what it holds in the inbox).
+    pub(crate) fn outbound_bytes(&self) -> Option<usize> {
+        match self {
+            Input::Packet(p) | Input::Volatile(p) | Input::AckRequest { packet: p, .. } => {
+                Some(p.text.len() + p.attachments.iter().map(|a| a.len()).sum::<usize>())
+            }
+            Input::Frame(f) => Some(f.len()),
+            _ => None,
+        }
+    }
+}
+
+/// Where an ack awaited from the client goes: a future's channel, or a callback run on the
+/// connection task.
+pub(crate) enum AckReply {
+    Future(oneshot::Sender<Result<Packet, AckError>>),
+    Callback(Box<dyn FnOnce(Result<Packet, AckError>) + Send>),
+}
+
+impl AckReply {
+    pub(crate) fn send(self, r: Result<Packet, AckError>) {
+        match self {
+            AckReply::Future(tx) => {
+                let _ = tx.send(r);
+            }
+            AckReply::Callback(f) => {
+                catch("an ack callback", || f(r));
+            }
+        }
+    }
+}
+
+/// Bounds on what waits in a connection's inbox on its way out.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct InboxLimits {
+    pub(crate) packets: usize,
+    pub(crate) bytes: usize,
+}
+
+/// What the inbox holds on its way out, counted by the senders and the task.
+#[derive(Default)]
+pub(crate) struct Outbound {
+    pub(crate) packets: AtomicUsize,
+    pub(crate) bytes: AtomicUsize,
+    /// A `send buffer full` close was asked for already.
+    pub(crate) overflowed: AtomicBool,
+}
+
+/// A handle to a connection task's inbox. Outbound packets count against its bounds (in
+/// packets and in bytes): over them a volatile packet is dropped, and any other closes the
+/// connection with `send buffer full` (a client that does not keep up is disconnected, not
+/// buffered for without bound).
+#[derive(Clone)]
+pub(crate) struct ConnHandle {
+    pub(crate) tx: mpsc::UnboundedSender<Input>,
+    pub(crate) outbound: Arc<Outbound>,
+    pub(crate) transport: Arc<AtomicU8>,
+    pub(crate) limits: InboxLimits,
+}
+
+impl std::fmt::Debug for ConnHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnHandle")
+            .field("queued", &self.outbound.packets.load(Ordering::Relaxed))
+            .finish()
+    }
+}
+
+impl ConnHandle {
+    pub(crate) fn push(&self, input: Input) -> Result<(), EmitError> {
+        if let Some(bytes) = input.outbound_bytes() {
+            let o = &self.outbound;
+            if o.packets.load(Ordering::Relaxed) >= self.limits.packets
+                || o.bytes.load(Ordering::Relaxed).saturating_add(bytes) > self.limits.bytes
+            {
+                if !matches!(input, Input::Volatile(_))
+                    && !o.overflowed.swap(true, Ordering::AcqRel)
+                {
+                    let _ = self
+                        .tx
+                        .unbounded_send(Input::Close(CloseReason::SendBufferFull));
+                }
+                return Err(EmitError::QueueFull);
+            }
+            o.packets.fetch_add(1, Ordering::Relaxed);
+            o.bytes.fetch_add(bytes, Ordering::Relaxed);
+        }
+        self.tx
+            .unbounded_send(input)
+            .map_err(|_| EmitError::Disconnected)
+    }
+
+    pub(crate) fn transport(&self) -> TransportKind {
+        if self.transport.load(Ordering::Relaxed) == 1 {
+            TransportKind::WebSocket
+        } else {
+            TransportKind::Polling
+        }
+    }
+}
+
+/// Creates the inbox of a new connection.
+pub(crate) fn channel(
+    limits: InboxLimits,
+    transport: TransportKind,
+) -> (ConnHandle, mpsc::UnboundedReceiver<Input>) {
+    let (tx, rx) = mpsc::unbounded();
+    let h = ConnHandle {
+        tx,
+        outbound: Arc::default(),
+        transport: Arc::new(AtomicU8::new(u8::from(
+            transport == TransportKind::WebSocket,
+        ))),
+        limits,
+    };
+    (h, rx)
+}
+
+/// Errors of an emit.
+#[derive(Debug, thiserror::Error)]
+pub enum EmitError {
+    /// The arguments could not be serialised.
+    #[error("cannot serialise the arguments: {0}")]
+    Payload(#[from] PayloadError),
+    /// The socket is disconnected.
+    #[error("the socket is disconnected")]
+    Disconnected,
+    /// The connection's queue is at its bound (a client that does not keep up).
+    #[error("the connection's outbound queue is full")]
+    QueueFull,
+    /// The event name is reserved (`connect`, `disconnect`, ...).
+    #[error("reserved event name {0:?}")]
+    Reserved(String),
+}
+
+/// Errors of an ack awaited from the client.
+#[derive(Debug, thiserror::Error)]
+pub enum AckError {
+    /// No answer before the timeout.
+    #[error("ack timed out")]
+    Timeout,
+    /// The socket disconnected before answering.
+    #[error("socket disconnected before the ack")]
+    Disconnected,
+    /// The answer did not deserialise into the expected type.
+    #[error("cannot deserialise the ack: {0}")]
+    Payload(#[from] PayloadError),
+    /// The emit itself failed.
+    #[error(transparent)]
+    Emit(#[from] EmitError),
+}
