@@ -12,37 +12,47 @@
 //!
 //! The rules are those of the in-memory adapter:
 //!
-//! * every socket is in a room named after its own id as soon as it is added, so `to(socket_id)`
-//!   addresses exactly that socket;
+//! * every socket is in a room named after its own id (its *own room*) as soon as it is known, so
+//!   `to(socket_id)` addresses exactly that socket and `except(socket_id)` leaves it out; it may
+//!   leave its own room (`socket.leave(socket.id)`) and join it again;
 //! * a room exists only while it has members: the last leave deletes it, so
 //!   [`RoomIndex::all_rooms`] never lists an empty room;
 //! * a broadcast to several rooms reaches the union of their members, each socket once;
-//! * with no target room it reaches every socket of the namespace;
+//! * with no target room it reaches every socket of the namespace, whatever rooms it is in;
 //! * members of any `except` room are left out, and so is the excepted socket (the sender, for
 //!   `socket.broadcast.emit` and `socket.to(room).emit`).
+//!
+//! The own room is implicit: a socket key names its own room ([`SocketKey`]), and the index only
+//! remembers the few sockets that left theirs. Storing it as a room would cost a room and two
+//! small sets per socket for a room that only ever holds that socket. Any other room may be named
+//! like a socket id; its members and that socket (while in its own room) are then its members.
 //!
 //! Like the rest of the crate this is sans-IO and deterministic: the hash tables use
 //! [`SeededState`], keyed by a seed the runtime injects, never by an operating-system RNG.
 //! The order in which recipients are produced is unspecified.
 //!
 //! ```
+//! use std::sync::Arc;
 //! use sio_proto::rooms::{BroadcastFilter, RoomIndex};
 //!
+//! let [a, b, c]: [Arc<str>; 3] = ["sid-a".into(), "sid-b".into(), "sid-c".into()];
 //! let mut rooms = RoomIndex::new();
-//! rooms.add_socket(1u32, "sid-1");
-//! rooms.add_socket(2u32, "sid-2");
-//! rooms.add_socket(3u32, "sid-3");
-//! rooms.join(&1, "lobby");
-//! rooms.join(&2, "lobby");
+//! for k in [&a, &b, &c] {
+//!     rooms.add_socket(k.clone());
+//! }
+//! rooms.join(&a, "lobby");
+//! rooms.join(&b, "lobby");
 //!
-//! // socket 1 does `socket.to("lobby").emit(..)`: the sender is left out.
-//! let to_lobby = rooms.select(&BroadcastFilter::all().to("lobby").without(1));
-//! assert_eq!(to_lobby, vec![2]);
+//! // socket a does `socket.to("lobby").emit(..)`: the sender is left out.
+//! let to_lobby = rooms.select(&BroadcastFilter::all().to("lobby").without(a.clone()));
+//! assert_eq!(to_lobby, vec![b.clone()]);
 //!
-//! // `io.except("lobby").emit(..)`
-//! assert_eq!(rooms.select(&BroadcastFilter::all().except("lobby")), vec![3]);
+//! // `io.except("lobby").emit(..)`, and `io.to("sid-b").emit(..)`
+//! assert_eq!(rooms.select(&BroadcastFilter::all().except("lobby")), vec![c.clone()]);
+//! assert_eq!(rooms.select(&BroadcastFilter::all().to("sid-b")), vec![b.clone()]);
 //! ```
 
+use std::borrow::Borrow;
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasher, DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
@@ -54,6 +64,27 @@ pub type Room = Arc<str>;
 /// rooms already visited instead of building a set of seen sockets.
 const SCAN_LIMIT: usize = 4;
 
+/// A socket key of a [`RoomIndex`]: the socket id, which is also the name of its own room.
+///
+/// `Borrow<str>` must give that id (so that hashing and equality agree with `str`'s), and
+/// [`SocketKey::own_room`] the same text as a [`Room`].
+pub trait SocketKey: Clone + Eq + Hash + Borrow<str> {
+    /// The name of the socket's own room: its id.
+    fn own_room(&self) -> Room;
+}
+
+impl SocketKey for Arc<str> {
+    /// The key itself (a reference count, no copy).
+    fn own_room(&self) -> Room {
+        Arc::clone(self)
+    }
+}
+
+impl SocketKey for String {
+    fn own_room(&self) -> Room {
+        Room::from(self.as_str())
+    }
+}
 /// A [`BuildHasher`] keyed by an explicit seed rather than by the operating system's RNG.
 ///
 /// [`std::collections::hash_map::RandomState`] draws its keys from the OS, which this sans-IO
@@ -175,18 +206,22 @@ impl<K> Default for BroadcastFilter<K> {
 
 /// The room index of one namespace: sockets by room and rooms by socket.
 ///
-/// `K` is the socket key chosen by the caller (a small `Copy` handle or the socket id itself);
-/// `S` is the hasher builder, [`SeededState`] unless given (see [`RoomIndex::with_hasher`]).
+/// `K` is the socket key, the socket id ([`SocketKey`]); `S` is the hasher builder,
+/// [`SeededState`] unless given (see [`RoomIndex::with_hasher`]).
 ///
-/// Invariants: a socket is in a room exactly when the room is among that socket's rooms; no room
-/// is empty. A known socket may be in no room at all (after leaving even its own room, which
-/// Node allows); it still receives broadcasts addressed to everyone.
+/// Invariants: a socket is in a stored room exactly when the room is among that socket's stored
+/// rooms; no stored room is empty, and none holds the socket its name is the id of (that socket's
+/// membership is its own room, kept implicitly). A known socket may be in no room at all (after
+/// leaving even its own room, which Node allows); it still receives broadcasts addressed to
+/// everyone.
 #[derive(Debug, Clone)]
 pub struct RoomIndex<K, S = SeededState> {
-    /// Members of every non-empty room.
+    /// Members of every non-empty room, own rooms excepted.
     rooms: HashMap<Room, HashSet<K, S>, S>,
-    /// Rooms of every known socket (possibly none).
+    /// Every known socket, with the rooms it is in besides its own (possibly none).
     sockets: HashMap<K, HashSet<Room, S>, S>,
+    /// Known sockets that left their own room (rare).
+    left_own: HashSet<K, S>,
     /// Builder for the inner sets.
     hasher: S,
 }
@@ -211,24 +246,67 @@ impl<K, S: Clone> RoomIndex<K, S> {
         Self {
             rooms: HashMap::with_hasher(hasher.clone()),
             sockets: HashMap::with_hasher(hasher.clone()),
+            left_own: HashSet::with_hasher(hasher.clone()),
             hasher,
         }
     }
 }
 
-impl<K: Clone + Eq + Hash, S: BuildHasher + Clone> RoomIndex<K, S> {
-    /// Adds socket `k` and makes it join the room `own_room` (its socket id), as Node does on
-    /// connect. If `k` is already known its rooms are kept and it (re)joins `own_room`.
-    pub fn add_socket(&mut self, k: K, own_room: &str) {
-        self.ensure_socket(&k);
-        self.join(&k, own_room);
+/// The id of a socket key, to look it up in the tables (whose hashing agrees with `str`'s).
+fn id<K: Borrow<str>>(k: &K) -> &str {
+    k.borrow()
+}
+
+/// The members of one room as the index holds them: a stored set, the socket whose own room it
+/// is, or both (disjoint, by the index's invariant).
+struct Members<'a, K, S> {
+    stored: Option<&'a HashSet<K, S>>,
+    owner: Option<&'a K>,
+}
+
+impl<'a, K: Eq + Hash, S: BuildHasher> Members<'a, K, S> {
+    fn contains(&self, k: &K) -> bool {
+        self.owner == Some(k) || self.stored.is_some_and(|set| set.contains(k))
     }
 
-    /// Makes `k` join `room`, creating the room if needed. Joining a room twice is a no-op.
-    /// An unknown `k` is added implicitly (as the in-memory adapter does), without an own room.
+    fn len(&self) -> usize {
+        self.stored.map_or(0, HashSet::len) + usize::from(self.owner.is_some())
+    }
+
+    fn is_empty(&self) -> bool {
+        self.stored.is_none() && self.owner.is_none()
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &'a K> {
+        self.stored.into_iter().flatten().chain(self.owner)
+    }
+
+    /// Whether both are the same room (the same room named twice in a filter).
+    fn same(&self, other: &Self) -> bool {
+        let ptr = |o: Option<&HashSet<K, S>>| o.map(std::ptr::from_ref);
+        let key = |o: Option<&K>| o.map(std::ptr::from_ref);
+        ptr(self.stored) == ptr(other.stored) && key(self.owner) == key(other.owner)
+    }
+}
+
+impl<K: SocketKey, S: BuildHasher + Clone> RoomIndex<K, S> {
+    /// Adds socket `k`, in its own room, as Node does on connect. If `k` is already known its
+    /// rooms are kept and it (re)joins its own room.
+    pub fn add_socket(&mut self, k: K) {
+        self.left_own.remove(id(&k));
+        self.ensure_socket(&k);
+    }
+
+    /// Makes `k` join `room`, creating the room if needed. Joining a room twice is a no-op;
+    /// joining the room named after `k` is joining its own room again. An unknown `k` is added
+    /// implicitly (in its own room, as with [`RoomIndex::add_socket`]).
     pub fn join(&mut self, k: &K, room: &str) {
+        if room == id(k) {
+            self.add_socket(k.clone());
+            return;
+        }
         self.ensure_socket(k);
-        let Some(rooms_of_k) = self.sockets.get_mut(k) else {
+        let Some(rooms_of_k) = self.sockets.get_mut(id(k)) else {
             return;
         };
         if rooms_of_k.contains(room) {
@@ -264,11 +342,18 @@ impl<K: Clone + Eq + Hash, S: BuildHasher + Clone> RoomIndex<K, S> {
         }
     }
 
-    /// Makes `k` leave `room`; the room is deleted if it becomes empty. Leaving a room one is
-    /// not in, or leaving as an unknown socket, is a no-op. The socket stays known even when it
-    /// leaves its last room.
+    /// Makes `k` leave `room`; a room is deleted when it becomes empty. Leaving the room named
+    /// after `k` leaves its own room (until it joins it again, or is added again). Leaving a room
+    /// one is not in, or leaving as an unknown socket, is a no-op. The socket stays known even
+    /// when it leaves its last room.
     pub fn leave(&mut self, k: &K, room: &str) {
-        let left = match self.sockets.get_mut(k) {
+        if room == id(k) {
+            if self.sockets.contains_key(id(k)) {
+                self.left_own.insert(k.clone());
+            }
+            return;
+        }
+        let left = match self.sockets.get_mut(id(k)) {
             Some(rooms_of_k) => rooms_of_k.remove(room),
             None => false,
         };
@@ -277,45 +362,61 @@ impl<K: Clone + Eq + Hash, S: BuildHasher + Clone> RoomIndex<K, S> {
         }
     }
 
-    /// Forgets socket `k` (leave-all on disconnect) and returns the rooms it was in, in no
-    /// particular order; rooms left empty are deleted. An unknown `k` gives an empty `Vec`.
+    /// Forgets socket `k` (leave-all on disconnect) and returns the rooms it was in, its own room
+    /// included unless it had left it, in no particular order; rooms left empty are deleted. An
+    /// unknown `k` gives an empty `Vec`.
     pub fn remove_socket(&mut self, k: &K) -> Vec<Room> {
-        let Some(rooms_of_k) = self.sockets.remove(k) else {
+        let Some(rooms_of_k) = self.sockets.remove(id(k)) else {
             return Vec::new();
         };
-        let mut left = Vec::with_capacity(rooms_of_k.len());
+        let in_own = !self.left_own.remove(id(k));
+        let mut left = Vec::with_capacity(rooms_of_k.len() + usize::from(in_own));
         for room in rooms_of_k {
             self.drop_member(&room, k);
             left.push(room);
         }
+        if in_own {
+            left.push(k.own_room());
+        }
         left
     }
 
-    /// The rooms `k` is in (`socket.rooms`), in no particular order; nothing if `k` is unknown.
-    pub fn rooms_of(&self, k: &K) -> impl Iterator<Item = &Room> {
-        self.sockets.get(k).into_iter().flatten()
+    /// The rooms `k` is in (`socket.rooms`), its own room included unless it left it, in no
+    /// particular order; nothing if `k` is unknown.
+    pub fn rooms_of<'a>(&'a self, k: &'a K) -> impl Iterator<Item = Room> + 'a {
+        let own = self.in_own_room(k).then(|| k.own_room());
+        self.sockets
+            .get(id(k))
+            .into_iter()
+            .flatten()
+            .cloned()
+            .chain(own)
     }
 
     /// The members of `room`, in no particular order; nothing if the room does not exist.
-    pub fn sockets_in(&self, room: &str) -> impl Iterator<Item = &K> {
-        self.rooms.get(room).into_iter().flatten()
+    pub fn sockets_in<'a>(&'a self, room: &str) -> impl Iterator<Item = &'a K> + 'a {
+        self.members(room).iter()
     }
 
     /// Whether `k` is in `room`.
     pub fn in_room(&self, k: &K, room: &str) -> bool {
-        self.sockets
-            .get(k)
-            .is_some_and(|rooms_of_k| rooms_of_k.contains(room))
+        if room == id(k) {
+            self.in_own_room(k)
+        } else {
+            self.sockets
+                .get(id(k))
+                .is_some_and(|rooms_of_k| rooms_of_k.contains(room))
+        }
     }
 
     /// How many sockets are in `room` (0 if it does not exist).
     pub fn room_len(&self, room: &str) -> usize {
-        self.rooms.get(room).map_or(0, HashSet::len)
+        self.members(room).len()
     }
 
     /// Whether `k` is a known socket.
     pub fn contains(&self, k: &K) -> bool {
-        self.sockets.contains_key(k)
+        self.sockets.contains_key(id(k))
     }
 
     /// Every known socket, in no particular order.
@@ -323,14 +424,20 @@ impl<K: Clone + Eq + Hash, S: BuildHasher + Clone> RoomIndex<K, S> {
         self.sockets.keys()
     }
 
-    /// Every existing (hence non-empty) room, in no particular order.
-    pub fn all_rooms(&self) -> impl Iterator<Item = &Room> {
-        self.rooms.keys()
+    /// Every existing (hence non-empty) room, own rooms included, each once, in no particular
+    /// order. Visits every socket.
+    pub fn all_rooms(&self) -> impl Iterator<Item = Room> + '_ {
+        let own = self
+            .sockets
+            .keys()
+            .filter(|k| !self.left_own.contains(id(*k)) && !self.rooms.contains_key(id(*k)))
+            .map(SocketKey::own_room);
+        self.rooms.keys().cloned().chain(own)
     }
 
-    /// The number of existing rooms.
+    /// The number of existing rooms, own rooms included. Visits every socket.
     pub fn room_count(&self) -> usize {
-        self.rooms.len()
+        self.all_rooms().count()
     }
 
     /// The number of known sockets.
@@ -360,47 +467,56 @@ impl<K: Clone + Eq + Hash, S: BuildHasher + Clone> RoomIndex<K, S> {
 
     /// Calls `f` once for every recipient of a broadcast, in no particular order, without
     /// collecting them. Allocates nothing for the common filters (everyone, or one room, with at
-    /// most the sender excluded); `except` rooms and more than a few target rooms need a little
-    /// scratch space.
+    /// most the sender excluded); `except` rooms and several target rooms need a little scratch
+    /// space.
     pub fn for_each_recipient<F: FnMut(&K)>(&self, filter: &BroadcastFilter<K>, mut f: F) {
-        let excluded: Vec<&HashSet<K, S>> = filter
+        let excluded: Vec<Members<'_, K, S>> = filter
             .except
             .iter()
-            .filter_map(|room| self.rooms.get(&**room))
+            .map(|room| self.members(room))
+            .filter(|members| !members.is_empty())
             .collect();
         let skip = |k: &K| {
             filter.except_socket.as_ref() == Some(k)
                 || excluded.iter().any(|members| members.contains(k))
         };
 
-        if filter.rooms.is_empty() {
-            for k in self.sockets.keys() {
-                if !skip(k) {
-                    f(k);
+        match filter.rooms.as_slice() {
+            [] => {
+                for k in self.sockets.keys() {
+                    if !skip(k) {
+                        f(k);
+                    }
                 }
+                return;
             }
-            return;
+            [room] => {
+                for k in self.members(room).iter() {
+                    if !skip(k) {
+                        f(k);
+                    }
+                }
+                return;
+            }
+            _ => {}
         }
 
-        let mut targets: Vec<&HashSet<K, S>> = filter
+        let mut targets: Vec<Members<'_, K, S>> = filter
             .rooms
             .iter()
-            .filter_map(|room| self.rooms.get(&**room))
+            .map(|room| self.members(room))
+            .filter(|members| !members.is_empty())
             .collect();
         if targets.len() <= SCAN_LIMIT {
             // The same room named twice must not force the deduplicating paths below.
-            let mut distinct = 0;
-            for i in 0..targets.len() {
-                let members = targets[i];
-                if !targets[..distinct]
-                    .iter()
-                    .any(|seen| std::ptr::eq(*seen, members))
-                {
-                    targets[distinct] = members;
-                    distinct += 1;
+            let mut i = 0;
+            while i < targets.len() {
+                if targets[..i].iter().any(|seen| seen.same(&targets[i])) {
+                    targets.remove(i);
+                } else {
+                    i += 1;
                 }
             }
-            targets.truncate(distinct);
         }
 
         match targets.as_slice() {
@@ -423,7 +539,7 @@ impl<K: Clone + Eq + Hash, S: BuildHasher + Clone> RoomIndex<K, S> {
                 }
             }
             many => {
-                let largest = many.iter().map(|members| members.len()).max().unwrap_or(0);
+                let largest = many.iter().map(Members::len).max().unwrap_or(0);
                 let mut seen: HashSet<&K, S> =
                     HashSet::with_capacity_and_hasher(largest, self.hasher.clone());
                 for members in many {
@@ -434,6 +550,25 @@ impl<K: Clone + Eq + Hash, S: BuildHasher + Clone> RoomIndex<K, S> {
                     }
                 }
             }
+        }
+    }
+
+    /// Whether the known socket `k` is in its own room.
+    fn in_own_room(&self, k: &K) -> bool {
+        self.sockets.contains_key(id(k)) && !self.left_own.contains(id(k))
+    }
+
+    /// The members of `room`: its stored members, and the socket it is the own room of, if
+    /// that socket is known and in it.
+    fn members(&self, room: &str) -> Members<'_, K, S> {
+        let owner = self
+            .sockets
+            .get_key_value(room)
+            .map(|(k, _)| k)
+            .filter(|k| !self.left_own.contains(id(*k)));
+        Members {
+            stored: self.rooms.get(room),
+            owner,
         }
     }
 
@@ -451,19 +586,19 @@ impl<K: Clone + Eq + Hash, S: BuildHasher + Clone> RoomIndex<K, S> {
         }
     }
 
-    /// Makes `k` known, with no room, if it is not already.
+    /// Makes `k` known, with no stored room, if it is not already.
     fn ensure_socket(&mut self, k: &K) {
-        if !self.sockets.contains_key(k) {
+        if !self.sockets.contains_key(id(k)) {
             self.sockets
                 .insert(k.clone(), HashSet::with_hasher(self.hasher.clone()));
         }
     }
 
-    /// Removes `k` from the members of `room`, deleting the room if that empties it.
+    /// Removes `k` from the members of the stored `room`, deleting the room if that empties it.
     fn drop_member(&mut self, room: &str, k: &K) {
         let emptied = match self.rooms.get_mut(room) {
             Some(members) => {
-                members.remove(k);
+                members.remove(id(k));
                 members.is_empty()
             }
             None => false,
@@ -479,186 +614,267 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn sorted<K: Ord>(mut v: Vec<K>) -> Vec<K> {
+    type Id = Arc<str>;
+
+    fn id(s: &str) -> Id {
+        Id::from(s)
+    }
+
+    fn ids(v: Vec<Id>) -> Vec<String> {
+        let mut v: Vec<String> = v.iter().map(|k| k.to_string()).collect();
         v.sort();
         v
     }
 
-    fn sorted_rooms<'a>(rooms: impl Iterator<Item = &'a Room>) -> Vec<String> {
+    fn names(rooms: impl Iterator<Item = Room>) -> Vec<String> {
         let mut v: Vec<String> = rooms.map(|r| r.to_string()).collect();
         v.sort();
         v
     }
 
-    /// Sockets 1, 2, 3 with own rooms "s1", "s2", "s3".
-    fn three() -> RoomIndex<u32> {
+    fn members(idx: &RoomIndex<Id>, room: &str) -> Vec<String> {
+        ids(idx.sockets_in(room).cloned().collect())
+    }
+
+    /// Sockets "s1", "s2", "s3".
+    fn three() -> RoomIndex<Id> {
         let mut idx = RoomIndex::new();
         for k in 1..=3 {
-            idx.add_socket(k, &format!("s{k}"));
+            idx.add_socket(id(&format!("s{k}")));
         }
         idx
     }
 
     #[test]
-    fn add_socket_joins_own_room() {
+    fn add_socket_puts_it_in_its_own_room() {
         let mut idx = RoomIndex::new();
-        idx.add_socket(7u32, "abc");
-        assert!(idx.contains(&7));
+        idx.add_socket(id("abc"));
+        assert!(idx.contains(&id("abc")));
         assert_eq!(idx.len(), 1);
-        assert_eq!(sorted_rooms(idx.rooms_of(&7)), ["abc"]);
-        assert_eq!(idx.sockets_in("abc").copied().collect::<Vec<_>>(), [7]);
-        assert!(idx.in_room(&7, "abc"));
+        assert_eq!(names(idx.rooms_of(&id("abc"))), ["abc"]);
+        assert_eq!(members(&idx, "abc"), ["abc"]);
+        assert!(idx.in_room(&id("abc"), "abc"));
+        assert_eq!(idx.room_len("abc"), 1);
+        assert_eq!(names(idx.all_rooms()), ["abc"]);
+        assert_eq!(idx.room_count(), 1);
     }
 
     #[test]
     fn join_then_leave() {
         let mut idx = three();
-        idx.join(&1, "lobby");
-        idx.join(&1, "lobby");
-        idx.join(&2, "lobby");
+        idx.join(&id("s1"), "lobby");
+        idx.join(&id("s1"), "lobby");
+        idx.join(&id("s2"), "lobby");
         assert_eq!(idx.room_len("lobby"), 2);
-        assert_eq!(sorted_rooms(idx.rooms_of(&1)), ["lobby", "s1"]);
-        idx.leave(&1, "lobby");
-        assert!(!idx.in_room(&1, "lobby"));
-        assert_eq!(sorted(idx.sockets_in("lobby").copied().collect()), [2]);
-        assert_eq!(sorted_rooms(idx.rooms_of(&1)), ["s1"]);
+        assert_eq!(names(idx.rooms_of(&id("s1"))), ["lobby", "s1"]);
+        idx.leave(&id("s1"), "lobby");
+        assert!(!idx.in_room(&id("s1"), "lobby"));
+        assert_eq!(members(&idx, "lobby"), ["s2"]);
+        assert_eq!(names(idx.rooms_of(&id("s1"))), ["s1"]);
     }
 
     #[test]
     fn join_many_joins_each_room() {
         let mut idx = three();
-        idx.join_many(&1, ["a", "b", "a"]);
-        assert_eq!(sorted_rooms(idx.rooms_of(&1)), ["a", "b", "s1"]);
+        idx.join_many(&id("s1"), ["a", "b", "a", "s1"]);
+        assert_eq!(names(idx.rooms_of(&id("s1"))), ["a", "b", "s1"]);
     }
 
     #[test]
-    fn join_adds_unknown_socket_without_own_room() {
+    fn join_adds_an_unknown_socket_in_its_own_room() {
         let mut idx = RoomIndex::new();
-        idx.join(&5u32, "lobby");
-        assert!(idx.contains(&5));
-        assert_eq!(sorted_rooms(idx.rooms_of(&5)), ["lobby"]);
+        idx.join(&id("s5"), "lobby");
+        assert!(idx.contains(&id("s5")));
+        assert_eq!(names(idx.rooms_of(&id("s5"))), ["lobby", "s5"]);
     }
 
     #[test]
     fn leaving_a_room_one_is_not_in_is_a_no_op() {
         let mut idx = three();
-        idx.join(&2, "lobby");
-        idx.leave(&1, "lobby");
-        idx.leave(&1, "nowhere");
-        idx.leave(&99, "lobby");
+        idx.join(&id("s2"), "lobby");
+        idx.leave(&id("s1"), "lobby");
+        idx.leave(&id("s1"), "nowhere");
+        idx.leave(&id("s9"), "lobby");
+        idx.leave(&id("s9"), "s9");
         assert_eq!(idx.room_len("lobby"), 1);
         assert_eq!(idx.len(), 3);
-        assert!(!idx.contains(&99));
+        assert!(!idx.contains(&id("s9")));
         assert_eq!(idx.room_count(), 4);
+        // An unknown socket that left "its own room" is in it once added.
+        idx.add_socket(id("s9"));
+        assert!(idx.in_room(&id("s9"), "s9"));
     }
 
     #[test]
     fn last_leave_deletes_the_room() {
         let mut idx = three();
-        idx.join(&1, "lobby");
-        idx.leave(&1, "lobby");
-        assert!(!idx.all_rooms().any(|r| &**r == "lobby"));
+        idx.join(&id("s1"), "lobby");
+        idx.leave(&id("s1"), "lobby");
+        assert!(!idx.all_rooms().any(|r| &*r == "lobby"));
         // Leaving even one's own room keeps the socket known.
-        idx.leave(&1, "s1");
-        assert!(idx.contains(&1));
-        assert_eq!(idx.rooms_of(&1).count(), 0);
-        assert_eq!(sorted_rooms(idx.all_rooms()), ["s2", "s3"]);
+        idx.leave(&id("s1"), "s1");
+        assert!(idx.contains(&id("s1")));
+        assert_eq!(idx.rooms_of(&id("s1")).count(), 0);
+        assert_eq!(names(idx.all_rooms()), ["s2", "s3"]);
+    }
+
+    #[test]
+    fn leaving_and_joining_the_own_room() {
+        let mut idx = three();
+        idx.leave(&id("s3"), "s3");
+        assert!(!idx.in_room(&id("s3"), "s3"));
+        assert_eq!(idx.room_len("s3"), 0);
+        assert!(idx.select(&BroadcastFilter::all().to("s3")).is_empty());
+        assert_eq!(ids(idx.select(&BroadcastFilter::all())), ["s1", "s2", "s3"]);
+        assert_eq!(
+            ids(idx.select(&BroadcastFilter::all().except("s3"))),
+            ["s1", "s2", "s3"]
+        );
+        idx.join(&id("s3"), "s3");
+        assert_eq!(ids(idx.select(&BroadcastFilter::all().to("s3"))), ["s3"]);
+        idx.leave(&id("s3"), "s3");
+        idx.add_socket(id("s3"));
+        assert!(idx.in_room(&id("s3"), "s3"));
+    }
+
+    #[test]
+    fn a_room_named_like_a_socket_holds_both() {
+        let mut idx = three();
+        idx.join(&id("s1"), "s2");
+        assert!(idx.in_room(&id("s1"), "s2"));
+        assert_eq!(members(&idx, "s2"), ["s1", "s2"]);
+        assert_eq!(idx.room_len("s2"), 2);
+        assert_eq!(names(idx.all_rooms()), ["s1", "s2", "s3"]);
+        assert_eq!(
+            ids(idx.select(&BroadcastFilter::all().to("s2"))),
+            ["s1", "s2"]
+        );
+        assert_eq!(
+            ids(idx.select(&BroadcastFilter::all().except("s2"))),
+            ["s3"]
+        );
+        // The owner leaving its own room leaves the stored room alone, and the other way round.
+        idx.leave(&id("s2"), "s2");
+        assert_eq!(members(&idx, "s2"), ["s1"]);
+        idx.leave(&id("s1"), "s2");
+        assert_eq!(idx.room_len("s2"), 0);
+        assert_eq!(names(idx.all_rooms()), ["s1", "s3"]);
     }
 
     #[test]
     fn remove_socket_returns_rooms_and_deletes_empty_ones() {
         let mut idx = three();
-        idx.join_many(&1, ["solo", "shared"]);
-        idx.join(&2, "shared");
-        let left = idx.remove_socket(&1);
-        assert_eq!(sorted_rooms(left.iter()), ["s1", "shared", "solo"]);
-        assert!(!idx.contains(&1));
-        assert_eq!(sorted_rooms(idx.all_rooms()), ["s2", "s3", "shared"]);
-        assert_eq!(sorted(idx.sockets_in("shared").copied().collect()), [2]);
-        assert!(idx.remove_socket(&1).is_empty());
+        idx.join_many(&id("s1"), ["solo", "shared"]);
+        idx.join(&id("s2"), "shared");
+        let left = idx.remove_socket(&id("s1"));
+        assert_eq!(names(left.into_iter()), ["s1", "shared", "solo"]);
+        assert!(!idx.contains(&id("s1")));
+        assert_eq!(names(idx.all_rooms()), ["s2", "s3", "shared"]);
+        assert_eq!(members(&idx, "shared"), ["s2"]);
+        assert!(idx.remove_socket(&id("s1")).is_empty());
+        assert!(idx.select(&BroadcastFilter::all().to("s1")).is_empty());
+        // A socket that left its own room does not report it.
+        idx.leave(&id("s2"), "s2");
+        assert_eq!(names(idx.remove_socket(&id("s2")).into_iter()), ["shared"]);
+        idx.add_socket(id("s2"));
+        assert!(idx.in_room(&id("s2"), "s2"));
     }
 
     #[test]
     fn union_of_rooms_has_no_duplicates() {
         let mut idx = three();
-        idx.join_many(&1, ["a", "b"]);
-        idx.join_many(&2, ["b", "c"]);
-        idx.join(&3, "c");
+        idx.join_many(&id("s1"), ["a", "b"]);
+        idx.join_many(&id("s2"), ["b", "c"]);
+        idx.join(&id("s3"), "c");
         let f = BroadcastFilter::all().to("a").to("b").to("a").to("missing");
-        assert_eq!(sorted(idx.select(&f)), [1, 2]);
+        assert_eq!(ids(idx.select(&f)), ["s1", "s2"]);
         let f = BroadcastFilter::all().to("a").to("b").to("c");
-        assert_eq!(sorted(idx.select(&f)), [1, 2, 3]);
+        assert_eq!(ids(idx.select(&f)), ["s1", "s2", "s3"]);
+        let f = BroadcastFilter::all().to("s1").to("a").to("s1");
+        assert_eq!(ids(idx.select(&f)), ["s1"]);
     }
 
     #[test]
     fn union_of_many_rooms_has_no_duplicates() {
         let mut idx = RoomIndex::new();
-        for k in 0..20u32 {
-            idx.add_socket(k, &format!("s{k}"));
-            idx.join_many(&k, ["all", if k % 2 == 0 { "even" } else { "odd" }]);
+        for n in 0..20u32 {
+            let k = id(&format!("s{n}"));
+            idx.add_socket(k.clone());
+            idx.join_many(&k, ["all", if n % 2 == 0 { "even" } else { "odd" }]);
         }
         let mut f = BroadcastFilter::all().to("all").to("even").to("odd");
         for k in 0..10 {
             f = f.to(format!("s{k}"));
         }
-        assert_eq!(sorted(idx.select(&f)), (0..20).collect::<Vec<_>>());
+        assert_eq!(idx.select(&f).len(), 20);
+        let mut f = BroadcastFilter::all();
+        for k in 0..10 {
+            f = f.to(format!("s{k}")).to(format!("s{k}"));
+        }
+        assert_eq!(idx.select(&f).len(), 10);
     }
 
     #[test]
     fn only_unknown_rooms_select_nobody() {
         let idx = three();
         assert!(idx.select(&BroadcastFilter::all().to("missing")).is_empty());
+        assert!(idx
+            .select(&BroadcastFilter::all().to("missing").to("s9"))
+            .is_empty());
     }
 
     #[test]
     fn no_room_selects_everyone() {
         let mut idx = three();
-        idx.leave(&3, "s3");
-        assert_eq!(sorted(idx.select(&BroadcastFilter::all())), [1, 2, 3]);
+        idx.leave(&id("s3"), "s3");
+        assert_eq!(ids(idx.select(&BroadcastFilter::all())), ["s1", "s2", "s3"]);
     }
 
     #[test]
     fn except_rooms_remove_their_members() {
         let mut idx = three();
-        idx.join_many(&1, ["lobby", "muted"]);
-        idx.join(&2, "lobby");
+        idx.join_many(&id("s1"), ["lobby", "muted"]);
+        idx.join(&id("s2"), "lobby");
         let f = BroadcastFilter::all().to("lobby").except("muted");
-        assert_eq!(idx.select(&f), [2]);
+        assert_eq!(ids(idx.select(&f)), ["s2"]);
         let f = BroadcastFilter::all()
             .except("muted")
             .except("s3")
             .except("gone");
-        assert_eq!(idx.select(&f), [2]);
+        assert_eq!(ids(idx.select(&f)), ["s2"]);
+        let f = BroadcastFilter::all().to("lobby").except("s2");
+        assert_eq!(ids(idx.select(&f)), ["s1"]);
     }
 
     #[test]
     fn except_socket_excludes_the_sender() {
         let mut idx = three();
-        idx.join(&1, "lobby");
-        idx.join(&2, "lobby");
-        assert_eq!(
-            sorted(idx.select(&BroadcastFilter::all().without(1))),
-            [2, 3]
-        );
-        let f = BroadcastFilter::all().to("lobby").without(1);
-        assert_eq!(idx.select(&f), [2]);
+        idx.join(&id("s1"), "lobby");
+        idx.join(&id("s2"), "lobby");
+        let f = BroadcastFilter::all().without(id("s1"));
+        assert_eq!(ids(idx.select(&f)), ["s2", "s3"]);
+        let f = BroadcastFilter::all().to("lobby").without(id("s1"));
+        assert_eq!(ids(idx.select(&f)), ["s2"]);
+        // `socket.to(own id)`: the sender is the only member, so nobody.
+        let f = BroadcastFilter::all().to("s1").without(id("s1"));
+        assert!(idx.select(&f).is_empty());
     }
 
     #[test]
     fn to_socket_id_reaches_that_socket() {
         let idx = three();
-        assert_eq!(idx.select(&BroadcastFilter::all().to("s2")), [2]);
+        assert_eq!(ids(idx.select(&BroadcastFilter::all().to("s2"))), ["s2"]);
         let f = BroadcastFilter::all().to("s2").to("s3");
-        assert_eq!(sorted(idx.select(&f)), [2, 3]);
+        assert_eq!(ids(idx.select(&f)), ["s2", "s3"]);
     }
 
     #[test]
     fn empty_index_selects_nobody() {
-        let idx: RoomIndex<u32> = RoomIndex::default();
+        let idx: RoomIndex<Id> = RoomIndex::default();
         assert!(idx.is_empty());
         assert_eq!(idx.len(), 0);
         assert_eq!(idx.all_rooms().count(), 0);
-        assert_eq!(idx.rooms_of(&1).count(), 0);
+        assert_eq!(idx.rooms_of(&id("s1")).count(), 0);
         assert_eq!(idx.sockets_in("x").count(), 0);
         assert!(idx.select(&BroadcastFilter::all()).is_empty());
         assert!(idx.select(&BroadcastFilter::all().to("x")).is_empty());
@@ -667,13 +883,13 @@ mod tests {
     #[test]
     fn select_into_clears_and_reuses_the_vec() {
         let mut idx = three();
-        idx.join(&1, "lobby");
+        idx.join(&id("s1"), "lobby");
         let mut out = Vec::with_capacity(64);
         let buffer = out.as_ptr();
         idx.select_into(&BroadcastFilter::all(), &mut out);
-        assert_eq!(sorted(out.clone()), [1, 2, 3]);
+        assert_eq!(ids(out.clone()), ["s1", "s2", "s3"]);
         idx.select_into(&BroadcastFilter::all().to("lobby"), &mut out);
-        assert_eq!(out, [1]);
+        assert_eq!(ids(out.clone()), ["s1"]);
         assert_eq!(out.as_ptr(), buffer);
     }
 
@@ -682,19 +898,18 @@ mod tests {
         let idx = three();
         let f = BroadcastFilter::all().local();
         assert!(f.local);
-        assert_eq!(sorted(idx.select(&f)), [1, 2, 3]);
+        assert_eq!(ids(idx.select(&f)), ["s1", "s2", "s3"]);
     }
 
     #[test]
-    fn arc_str_keys_work() {
-        let mut idx: RoomIndex<Arc<str>> = RoomIndex::with_hasher(SeededState::from_seed([9; 16]));
-        let a: Arc<str> = Arc::from("sid-a");
-        let b: Arc<str> = Arc::from("sid-b");
-        idx.add_socket(a.clone(), &a);
-        idx.add_socket(b.clone(), &b);
-        let f = BroadcastFilter::all().without(a.clone());
-        assert_eq!(idx.select(&f), [b]);
-        assert_eq!(idx.select(&BroadcastFilter::all().to(a.clone())), [a]);
+    fn string_keys_work() {
+        let mut idx: RoomIndex<String> = RoomIndex::with_hasher(SeededState::from_seed([9; 16]));
+        idx.add_socket("sid-a".to_owned());
+        idx.add_socket("sid-b".to_owned());
+        let f = BroadcastFilter::all().without("sid-a".to_owned());
+        assert_eq!(idx.select(&f), ["sid-b"]);
+        assert_eq!(idx.select(&BroadcastFilter::all().to("sid-a")), ["sid-a"]);
+        assert_eq!(names(idx.rooms_of(&"sid-a".to_owned())), ["sid-a"]);
     }
 
     #[test]
@@ -712,15 +927,22 @@ mod tests {
 
     // ---- model-based property test -------------------------------------------------------
 
+    /// Rooms the operations use: "s0" and "s1" are also the ids of sockets 0 and 1.
     const ROOMS: [&str; 5] = ["a", "b", "c", "s0", "s1"];
 
     #[derive(Debug, Clone)]
     enum Op {
         Add(u8),
         Join(u8, usize),
+        JoinOwn(u8),
         JoinMany(u8, Vec<usize>),
         Leave(u8, usize),
+        LeaveOwn(u8),
         Remove(u8),
+    }
+
+    fn sid(s: u8) -> String {
+        format!("s{s}")
     }
 
     fn op() -> impl Strategy<Value = Op> {
@@ -729,16 +951,18 @@ mod tests {
         prop_oneof![
             s.clone().prop_map(Op::Add),
             (s.clone(), r.clone()).prop_map(|(s, r)| Op::Join(s, r)),
+            s.clone().prop_map(Op::JoinOwn),
             (s.clone(), prop::collection::vec(r.clone(), 0..3))
                 .prop_map(|(s, rs)| Op::JoinMany(s, rs)),
             (s.clone(), r).prop_map(|(s, r)| Op::Leave(s, r)),
+            s.clone().prop_map(Op::LeaveOwn),
             s.prop_map(Op::Remove),
         ]
     }
 
-    fn filter() -> impl Strategy<Value = BroadcastFilter<u8>> {
-        // "zz" never exists.
-        let room = prop::sample::select(vec!["a", "b", "c", "s0", "s1", "s2", "zz"]);
+    fn filter() -> impl Strategy<Value = BroadcastFilter<Id>> {
+        // "zz" never exists; "s2" and "s3" are own rooms only.
+        let room = prop::sample::select(vec!["a", "b", "c", "s0", "s1", "s2", "s3", "zz"]);
         (
             prop::collection::vec(room.clone(), 0..7),
             prop::collection::vec(room, 0..3),
@@ -748,51 +972,63 @@ mod tests {
             .prop_map(|(rooms, except, except_socket, local)| BroadcastFilter {
                 rooms: rooms.into_iter().map(Room::from).collect(),
                 except: except.into_iter().map(Room::from).collect(),
-                except_socket,
+                except_socket: except_socket.map(|s| id(&sid(s))),
                 local,
             })
     }
 
-    /// The plain model: known sockets and (socket, room) memberships.
+    /// The plain model: known sockets and (socket, room) memberships, the own room stored as
+    /// any other (as Node's adapter does).
     #[derive(Default)]
     struct Model {
-        sockets: Vec<u8>,
-        members: Vec<(u8, String)>,
+        sockets: Vec<String>,
+        members: Vec<(String, String)>,
     }
 
     impl Model {
-        fn join(&mut self, s: u8, room: &str) {
-            if !self.sockets.contains(&s) {
-                self.sockets.push(s);
+        fn add(&mut self, s: &str) {
+            if !self.sockets.iter().any(|m| m == s) {
+                self.sockets.push(s.to_owned());
             }
-            if !self.members.iter().any(|(ms, mr)| *ms == s && mr == room) {
-                self.members.push((s, room.to_string()));
+            self.join(s, s);
+        }
+
+        fn join(&mut self, s: &str, room: &str) {
+            if !self.sockets.iter().any(|m| m == s) {
+                self.add(s);
+            }
+            if !self.in_room(s, room) {
+                self.members.push((s.to_owned(), room.to_owned()));
             }
         }
 
-        fn rooms_of(&self, s: u8) -> Vec<String> {
+        fn leave(&mut self, s: &str, room: &str) {
+            self.members.retain(|(ms, mr)| !(ms == s && mr == room));
+        }
+
+        fn rooms_of(&self, s: &str) -> Vec<String> {
             let mut v: Vec<String> = self
                 .members
                 .iter()
-                .filter(|(ms, _)| *ms == s)
+                .filter(|(ms, _)| ms == s)
                 .map(|(_, r)| r.clone())
                 .collect();
             v.sort();
             v
         }
 
-        fn in_room(&self, s: u8, room: &str) -> bool {
-            self.members.iter().any(|(ms, mr)| *ms == s && mr == room)
+        fn in_room(&self, s: &str, room: &str) -> bool {
+            self.members.iter().any(|(ms, mr)| ms == s && mr == room)
         }
 
-        fn select(&self, f: &BroadcastFilter<u8>) -> Vec<u8> {
-            let mut v: Vec<u8> = self
+        fn select(&self, f: &BroadcastFilter<Id>) -> Vec<String> {
+            let mut v: Vec<String> = self
                 .sockets
                 .iter()
-                .copied()
-                .filter(|&s| f.rooms.is_empty() || f.rooms.iter().any(|r| self.in_room(s, r)))
-                .filter(|&s| !f.except.iter().any(|r| self.in_room(s, r)))
-                .filter(|&s| f.except_socket != Some(s))
+                .filter(|s| f.rooms.is_empty() || f.rooms.iter().any(|r| self.in_room(s, r)))
+                .filter(|s| !f.except.iter().any(|r| self.in_room(s, r)))
+                .filter(|s| f.except_socket.as_deref() != Some(s.as_str()))
+                .cloned()
                 .collect();
             v.sort();
             v
@@ -805,56 +1041,86 @@ mod tests {
             ops in prop::collection::vec(op(), 0..40),
             filters in prop::collection::vec(filter(), 1..6),
         ) {
-            let mut idx: RoomIndex<u8> = RoomIndex::new();
+            let mut idx: RoomIndex<Id> = RoomIndex::new();
             let mut model = Model::default();
             for op in ops {
                 match op {
                     Op::Add(s) => {
-                        idx.add_socket(s, &format!("s{s}"));
-                        model.join(s, &format!("s{s}"));
+                        idx.add_socket(id(&sid(s)));
+                        model.add(&sid(s));
                     }
                     Op::Join(s, r) => {
-                        idx.join(&s, ROOMS[r]);
-                        model.join(s, ROOMS[r]);
+                        idx.join(&id(&sid(s)), ROOMS[r]);
+                        model.join(&sid(s), ROOMS[r]);
+                    }
+                    Op::JoinOwn(s) => {
+                        idx.join(&id(&sid(s)), &sid(s));
+                        model.join(&sid(s), &sid(s));
                     }
                     Op::JoinMany(s, rs) => {
-                        idx.join_many(&s, rs.iter().map(|&r| ROOMS[r]));
-                        if !model.sockets.contains(&s) {
-                            model.sockets.push(s);
+                        idx.join_many(&id(&sid(s)), rs.iter().map(|&r| ROOMS[r]));
+                        if !model.sockets.contains(&sid(s)) {
+                            model.add(&sid(s));
                         }
                         for r in rs {
-                            model.join(s, ROOMS[r]);
+                            model.join(&sid(s), ROOMS[r]);
                         }
                     }
                     Op::Leave(s, r) => {
-                        idx.leave(&s, ROOMS[r]);
-                        model.members.retain(|(ms, mr)| !(*ms == s && mr == ROOMS[r]));
+                        idx.leave(&id(&sid(s)), ROOMS[r]);
+                        model.leave(&sid(s), ROOMS[r]);
+                    }
+                    Op::LeaveOwn(s) => {
+                        idx.leave(&id(&sid(s)), &sid(s));
+                        model.leave(&sid(s), &sid(s));
                     }
                     Op::Remove(s) => {
-                        let left = idx.remove_socket(&s);
-                        prop_assert_eq!(sorted_rooms(left.iter()), model.rooms_of(s));
-                        model.sockets.retain(|&ms| ms != s);
-                        model.members.retain(|(ms, _)| *ms != s);
+                        let left = idx.remove_socket(&id(&sid(s)));
+                        prop_assert_eq!(names(left.into_iter()), model.rooms_of(&sid(s)));
+                        model.sockets.retain(|ms| *ms != sid(s));
+                        model.members.retain(|(ms, _)| *ms != sid(s));
                     }
                 }
 
                 // Index and model agree on membership, and no room is empty.
-                prop_assert_eq!(sorted(idx.sockets().copied().collect()), sorted(model.sockets.clone()));
-                let mut model_rooms: Vec<String> = model.members.iter().map(|(_, r)| r.clone()).collect();
+                let mut model_sockets = model.sockets.clone();
+                model_sockets.sort();
+                prop_assert_eq!(ids(idx.sockets().cloned().collect()), model_sockets);
+                let mut model_rooms: Vec<String> =
+                    model.members.iter().map(|(_, r)| r.clone()).collect();
                 model_rooms.sort();
                 model_rooms.dedup();
-                prop_assert_eq!(sorted_rooms(idx.all_rooms()), model_rooms);
+                prop_assert_eq!(names(idx.all_rooms()), model_rooms.clone());
+                prop_assert_eq!(idx.room_count(), model_rooms.len());
+                for room in ["a", "b", "c", "s0", "s1", "s2", "s3", "s4"] {
+                    let expected: Vec<String> = model
+                        .sockets
+                        .iter()
+                        .filter(|s| model.in_room(s, room))
+                        .cloned()
+                        .collect();
+                    prop_assert_eq!(idx.room_len(room), expected.len());
+                    let mut expected = expected;
+                    expected.sort();
+                    prop_assert_eq!(members(&idx, room), expected);
+                }
                 for s in 0..5u8 {
-                    prop_assert_eq!(sorted_rooms(idx.rooms_of(&s)), model.rooms_of(s));
+                    prop_assert_eq!(names(idx.rooms_of(&id(&sid(s)))), model.rooms_of(&sid(s)));
+                    for room in ["a", "s0", "s1", "s2"] {
+                        prop_assert_eq!(idx.in_room(&id(&sid(s)), room), model.in_room(&sid(s), room));
+                    }
                 }
             }
 
             let mut reused = Vec::new();
             for f in &filters {
-                let picked = idx.select(f);
-                prop_assert_eq!(sorted(picked.clone()), model.select(f));
+                let expected = model.select(f);
+                prop_assert_eq!(ids(idx.select(f)), expected.clone());
                 idx.select_into(f, &mut reused);
-                prop_assert_eq!(sorted(reused.clone()), model.select(f));
+                prop_assert_eq!(ids(reused.clone()), expected.clone());
+                let mut each = Vec::new();
+                idx.for_each_recipient(f, |k| each.push(k.clone()));
+                prop_assert_eq!(ids(each), expected);
             }
         }
     }
