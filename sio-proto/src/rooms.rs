@@ -281,6 +281,29 @@ impl<'a, K: Eq + Hash, S: BuildHasher> Members<'a, K, S> {
         self.stored.into_iter().flatten().chain(self.owner)
     }
 
+    /// Where `k`, if it is a member, is kept: the address [`Members::for_each`] hands out for it.
+    fn locate(&self, k: Option<&K>) -> Option<*const K> {
+        let k = k?;
+        let found = match self.owner {
+            Some(owner) if owner == k => Some(owner),
+            _ => self.stored.and_then(|set| set.get(k)),
+        };
+        found.map(std::ptr::from_ref)
+    }
+
+    /// Calls `f` for each member: the fan-out loop, without an iterator adapter's per-item
+    /// bookkeeping.
+    fn for_each(&self, mut f: impl FnMut(&'a K)) {
+        if let Some(set) = self.stored {
+            for k in set {
+                f(k);
+            }
+        }
+        if let Some(k) = self.owner {
+            f(k);
+        }
+    }
+
     /// Whether both are the same room (the same room named twice in a filter).
     fn same(&self, other: &Self) -> bool {
         let ptr = |o: Option<&HashSet<K, S>>| o.map(std::ptr::from_ref);
@@ -476,66 +499,72 @@ impl<K: SocketKey, S: BuildHasher + Clone> RoomIndex<K, S> {
             .map(|room| self.members(room))
             .filter(|members| !members.is_empty())
             .collect();
-        let skip = |k: &K| {
-            filter.except_socket.as_ref() == Some(k)
-                || excluded.iter().any(|members| members.contains(k))
-        };
+        let in_excluded = |k: &K| excluded.iter().any(|members| members.contains(k));
+        // The excepted socket is recognised by the address of its key in the table being
+        // walked, found once, rather than by comparing every id with it.
+        let sender = filter.except_socket.as_ref();
 
-        match filter.rooms.as_slice() {
+        let one: [Members<'_, K, S>; 1];
+        let several: Vec<Members<'_, K, S>>;
+        let targets: &[Members<'_, K, S>] = match filter.rooms.as_slice() {
             [] => {
+                let sender = sender.and_then(|s| self.sockets.get_key_value(id(s)));
+                let sender = sender.map(|(k, _)| std::ptr::from_ref(k));
                 for k in self.sockets.keys() {
-                    if !skip(k) {
+                    if sender != Some(std::ptr::from_ref(k)) && !in_excluded(k) {
                         f(k);
                     }
                 }
                 return;
             }
             [room] => {
-                for k in self.members(room).iter() {
-                    if !skip(k) {
-                        f(k);
+                one = [self.members(room)];
+                &one
+            }
+            rooms => {
+                let mut targets: Vec<Members<'_, K, S>> = rooms
+                    .iter()
+                    .map(|room| self.members(room))
+                    .filter(|members| !members.is_empty())
+                    .collect();
+                if targets.len() <= SCAN_LIMIT {
+                    // The same room named twice must not force the deduplicating paths below.
+                    let mut i = 0;
+                    while i < targets.len() {
+                        if targets[..i].iter().any(|seen| seen.same(&targets[i])) {
+                            targets.remove(i);
+                        } else {
+                            i += 1;
+                        }
                     }
                 }
-                return;
+                several = targets;
+                &several
             }
-            _ => {}
-        }
+        };
 
-        let mut targets: Vec<Members<'_, K, S>> = filter
-            .rooms
-            .iter()
-            .map(|room| self.members(room))
-            .filter(|members| !members.is_empty())
-            .collect();
-        if targets.len() <= SCAN_LIMIT {
-            // The same room named twice must not force the deduplicating paths below.
-            let mut i = 0;
-            while i < targets.len() {
-                if targets[..i].iter().any(|seen| seen.same(&targets[i])) {
-                    targets.remove(i);
-                } else {
-                    i += 1;
-                }
-            }
-        }
-
-        match targets.as_slice() {
+        match targets {
             [] => {}
             [members] => {
-                for k in members.iter() {
-                    if !skip(k) {
+                let sender = members.locate(sender);
+                members.for_each(|k| {
+                    if sender != Some(std::ptr::from_ref(k)) && !in_excluded(k) {
                         f(k);
                     }
-                }
+                });
             }
             few if few.len() <= SCAN_LIMIT => {
                 // A socket is produced from the first target room that has it.
                 for (i, members) in few.iter().enumerate() {
-                    for k in members.iter() {
-                        if !few[..i].iter().any(|earlier| earlier.contains(k)) && !skip(k) {
+                    let sender = members.locate(sender);
+                    members.for_each(|k| {
+                        if sender != Some(std::ptr::from_ref(k))
+                            && !few[..i].iter().any(|earlier| earlier.contains(k))
+                            && !in_excluded(k)
+                        {
                             f(k);
                         }
-                    }
+                    });
                 }
             }
             many => {
@@ -543,11 +572,15 @@ impl<K: SocketKey, S: BuildHasher + Clone> RoomIndex<K, S> {
                 let mut seen: HashSet<&K, S> =
                     HashSet::with_capacity_and_hasher(largest, self.hasher.clone());
                 for members in many {
-                    for k in members.iter() {
-                        if seen.insert(k) && !skip(k) {
+                    let sender = members.locate(sender);
+                    members.for_each(|k| {
+                        if sender != Some(std::ptr::from_ref(k))
+                            && seen.insert(k)
+                            && !in_excluded(k)
+                        {
                             f(k);
                         }
-                    }
+                    });
                 }
             }
         }
