@@ -9,6 +9,9 @@
 //!   per-recipient serialisation would add — to compare with the per-recipient cost above.
 //! - `fanout/connection_send`: the per-recipient work inside a connection task: queue the
 //!   encoded packet on the `Connection` and take the frame out with `poll_transmit`.
+//! - `fanout/select`: the recipient selection alone, through the default adapter (the lock
+//!   around `sio_proto::rooms::RoomIndex::for_each_recipient`), for 10,000 sockets: everyone
+//!   but the sender, a room of a tenth, two overlapping rooms, everyone but a room.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -16,9 +19,11 @@ use std::time::{Duration, Instant};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use serde::Serialize;
 use sio::server::bench_support::{attach, Inbox};
+use sio::server::{Adapter, InMemoryAdapter, SocketId};
 use sio::{BoxFuture, Runtime, Server, ServerConfig};
 use sio_proto::engine::server::{EngineConfig, EngineServer};
 use sio_proto::engine::TransportKind;
+use sio_proto::rooms::BroadcastFilter;
 use sio_proto::socket::server::{Connection, ConnectionConfig};
 use sio_proto::IdGenerator;
 
@@ -178,5 +183,58 @@ fn connection_send(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, emit, encode_per_recipient, connection_send);
+fn select(c: &mut Criterion) {
+    let mut g = c.benchmark_group("fanout/select");
+    g.measurement_time(Duration::from_secs(3))
+        .warm_up_time(Duration::from_millis(500))
+        .sample_size(20);
+    let n = 10_000usize;
+    let adapter = InMemoryAdapter::default();
+    let ids: Vec<SocketId> = (0..n)
+        .map(|i| SocketId::from(format!("socket-{i:08}")))
+        .collect();
+    for (i, id) in ids.iter().enumerate() {
+        adapter.add_socket(id);
+        if i % 10 == 0 {
+            adapter.join(id, &["tenth"]);
+        }
+        if i % 4 == 0 {
+            adapter.join(id, &["quarter"]);
+        }
+    }
+    let cases = [
+        (
+            "all_but_sender",
+            BroadcastFilter::all().without(ids[1].clone()),
+            n - 1,
+        ),
+        ("room_of_tenth", BroadcastFilter::all().to("tenth"), n / 10),
+        (
+            "two_rooms",
+            BroadcastFilter::all().to("tenth").to("quarter"),
+            n / 4 + n / 20,
+        ),
+        (
+            "all_except_room",
+            BroadcastFilter::all().except("tenth"),
+            n - n / 10,
+        ),
+    ];
+    for (name, filter, expected) in cases {
+        g.throughput(Throughput::Elements(expected as u64));
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                let mut count = 0usize;
+                adapter.for_each_recipient(&filter, &mut |id| {
+                    std::hint::black_box(id);
+                    count += 1;
+                });
+                assert_eq!(count, expected);
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, emit, encode_per_recipient, connection_send, select);
 criterion_main!(benches);

@@ -4,13 +4,14 @@
 //! implements the same trait and also forwards broadcasts and cluster operations to the other
 //! servers through the `*_remote` hooks, which do nothing with a single server.
 
-use std::collections::HashSet;
-use std::sync::RwLock;
+use std::hash::{DefaultHasher, Hasher};
+use std::sync::{Arc, LazyLock, RwLock};
 
-use sio_proto::rooms::{BroadcastFilter, Room, RoomIndex};
+use sio_proto::rooms::{BroadcastFilter, Room, RoomIndex, SeededState};
 use sio_proto::socket::EncodedPacket;
 
 use super::handshake::SocketId;
+use super::AdapterFactory;
 use crate::sync::{read, write};
 
 /// Room bookkeeping and recipient selection for one namespace.
@@ -39,148 +40,101 @@ pub trait Adapter: Send + Sync + 'static {
     fn server_side_emit_remote(&self, _packet: &EncodedPacket) {}
 }
 
-#[derive(Debug, Default)]
-struct State {
-    /// Every socket, and the rooms it joined besides its own.
-    rooms: RoomIndex<SocketId>,
-    /// Sockets that left their own room (Node allows it; rare).
-    left_own: HashSet<SocketId>,
-}
-
-impl State {
-    /// Whether `k` is in its own room.
-    fn in_own_room(&self, k: &SocketId) -> bool {
-        self.rooms.contains(k) && !self.left_own.contains(k)
-    }
-
-    /// The socket whose own room is `room`, if any.
-    fn own_room_owner(&self, room: &str) -> Option<SocketId> {
-        let k = SocketId::from(room);
-        self.in_own_room(&k).then_some(k)
-    }
-
-    fn in_room(&self, k: &SocketId, room: &str) -> bool {
-        self.rooms.in_room(k, room) || (**k == *room && !self.left_own.contains(k))
-    }
-}
-
-/// The default adapter: rooms in memory, no other server.
-///
-/// A socket's own room (named after its id) is implicit rather than stored: it would cost a
-/// room and two small sets per connection (about 1 KiB) for a room that only ever holds
-/// that socket.
-#[derive(Debug, Default)]
+/// The default adapter: rooms in memory ([`RoomIndex`], which also selects the recipients), no
+/// other server.
+#[derive(Debug)]
 pub struct InMemoryAdapter {
-    state: RwLock<State>,
+    rooms: RwLock<RoomIndex<SocketId>>,
+}
+
+impl InMemoryAdapter {
+    /// An adapter whose room index hashes with a key drawn from the operating system, so that
+    /// room names chosen by clients cannot be crafted to collide.
+    pub fn new() -> Self {
+        let seed = super::os_seed();
+        let mut key = [0; 16];
+        key.copy_from_slice(&seed[..16]);
+        Self::with_seed(key)
+    }
+
+    /// An adapter whose room index hashes with `seed` (the server derives it from its own seed,
+    /// [`ServerConfig::seed`](super::ServerConfig::seed), or from the operating system).
+    pub fn with_seed(seed: [u8; 16]) -> Self {
+        Self {
+            rooms: RwLock::new(RoomIndex::with_hasher(SeededState::from_seed(seed))),
+        }
+    }
+}
+
+impl Default for InMemoryAdapter {
+    /// Same as [`InMemoryAdapter::new`].
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl Adapter for InMemoryAdapter {
     fn add_socket(&self, id: &SocketId) {
-        let mut st = write(&self.state);
-        st.rooms.join_many(id, std::iter::empty::<&str>());
-        st.left_own.remove(id);
+        write(&self.rooms).add_socket(id.clone());
     }
 
     fn join(&self, id: &SocketId, rooms: &[&str]) {
-        let mut st = write(&self.state);
-        for room in rooms {
-            if **id == **room {
-                st.left_own.remove(id);
-                st.rooms.join_many(id, std::iter::empty::<&str>());
-            } else {
-                st.rooms.join(id, room);
-            }
-        }
+        write(&self.rooms).join_many(id, rooms);
     }
 
     fn leave(&self, id: &SocketId, room: &str) {
-        let mut st = write(&self.state);
-        if **id == *room {
-            if st.rooms.contains(id) {
-                st.left_own.insert(id.clone());
-            }
-        } else {
-            st.rooms.leave(id, room);
-        }
+        write(&self.rooms).leave(id, room);
     }
 
     fn remove_socket(&self, id: &SocketId) -> Vec<Room> {
-        let mut st = write(&self.state);
-        let own = st.in_own_room(id);
-        let mut rooms = st.rooms.remove_socket(id);
-        st.left_own.remove(id);
-        if own {
-            rooms.push(id.clone());
-        }
-        rooms
+        write(&self.rooms).remove_socket(id)
     }
 
     fn rooms_of(&self, id: &SocketId) -> Vec<Room> {
-        let st = read(&self.state);
-        let mut rooms: Vec<Room> = st.rooms.rooms_of(id).cloned().collect();
-        if st.in_own_room(id) {
-            rooms.push(id.clone());
-        }
-        rooms
+        read(&self.rooms).rooms_of(id).collect()
     }
 
     fn rooms(&self) -> Vec<Room> {
-        let st = read(&self.state);
-        let mut rooms: Vec<Room> = st.rooms.all_rooms().cloned().collect();
-        let stored: HashSet<&str> = rooms.iter().map(|r| &**r).collect();
-        let own: Vec<Room> = st
-            .rooms
-            .sockets()
-            .filter(|k| !st.left_own.contains(*k) && !stored.contains(&***k))
-            .cloned()
-            .collect();
-        rooms.extend(own);
-        rooms
+        read(&self.rooms).all_rooms().collect()
     }
 
     fn for_each_recipient(&self, filter: &BroadcastFilter<SocketId>, f: &mut dyn FnMut(&SocketId)) {
-        let st = read(&self.state);
-        let excluded = |k: &SocketId| {
-            filter.except_socket.as_ref() == Some(k)
-                || filter.except.iter().any(|e| st.in_room(k, e))
-        };
-        if filter.rooms.is_empty() {
-            for k in st.rooms.sockets() {
-                if !excluded(k) {
-                    f(k);
-                }
-            }
-            return;
-        }
-        if let [room] = &filter.rooms[..] {
-            // One room: its members, and its owner if it is a socket's own room (unless that
-            // socket also joined a stored room of the same name).
-            for k in st.rooms.sockets_in(room) {
-                if !excluded(k) {
-                    f(k);
-                }
-            }
-            if let Some(k) = st.own_room_owner(room) {
-                if !st.rooms.in_room(&k, room) && !excluded(&k) {
-                    f(&k);
-                }
-            }
-            return;
-        }
-        let mut seen: HashSet<SocketId> = HashSet::new();
-        for room in &filter.rooms {
-            for k in st.rooms.sockets_in(room) {
-                if !excluded(k) && seen.insert(k.clone()) {
-                    f(k);
-                }
-            }
-            if let Some(k) = st.own_room_owner(room) {
-                if !excluded(&k) && seen.insert(k.clone()) {
-                    f(&k);
-                }
-            }
-        }
+        read(&self.rooms).for_each_recipient(filter, f);
     }
+}
+
+/// The factory [`ServerConfig::adapter`](super::ServerConfig::adapter) holds by default. A
+/// [`Server`](super::Server) recognises it and gives each namespace an [`InMemoryAdapter`]
+/// keyed by the server's seed; called directly, it keys each adapter from the operating system.
+pub(crate) fn default_factory() -> AdapterFactory {
+    static DEFAULT: LazyLock<AdapterFactory> =
+        LazyLock::new(|| Arc::new(|_| Box::new(InMemoryAdapter::new())));
+    DEFAULT.clone()
+}
+
+/// The adapter of a new namespace `name`: from `factory`, or, for the default factory, an
+/// [`InMemoryAdapter`] keyed by `seed`.
+pub(crate) fn make(factory: &AdapterFactory, seed: [u8; 16], name: &str) -> Box<dyn Adapter> {
+    if Arc::ptr_eq(factory, &default_factory()) {
+        Box::new(InMemoryAdapter::with_seed(seed))
+    } else {
+        factory(name)
+    }
+}
+
+/// The room hashers' key of a server: derived from the server's seed when it has one (so that
+/// a seeded server is deterministic), from the operating system otherwise.
+pub(crate) fn rooms_seed(server_seed: Option<[u8; 32]>) -> [u8; 16] {
+    let seed = server_seed.unwrap_or_else(super::os_seed);
+    let mut key = [0; 16];
+    for (i, half) in key.chunks_mut(8).enumerate() {
+        let mut h = DefaultHasher::new();
+        h.write(b"sio rooms");
+        h.write_usize(i);
+        h.write(&seed);
+        half.copy_from_slice(&h.finish().to_le_bytes());
+    }
+    key
 }
 
 #[cfg(test)]
@@ -282,5 +236,30 @@ mod tests {
             Vec::<String>::new()
         );
         assert_eq!(sorted(a.rooms()), ["b", "blue", "c"]);
+    }
+
+    #[test]
+    fn the_default_factory_is_recognised_and_keyed_by_the_server_seed() {
+        let config = super::super::ServerConfig::default();
+        assert!(Arc::ptr_eq(&config.adapter, &default_factory()));
+        assert_eq!(rooms_seed(Some([7; 32])), rooms_seed(Some([7; 32])));
+        assert_ne!(rooms_seed(Some([7; 32])), rooms_seed(Some([8; 32])));
+        assert_ne!(rooms_seed(None), rooms_seed(None));
+        assert_ne!(rooms_seed(Some([0; 32])), [0; 16]);
+        let a = make(&default_factory(), [3; 16], "/");
+        a.add_socket(&id("x"));
+        assert_eq!(sorted(a.rooms()), ["x"]);
+    }
+
+    #[test]
+    fn another_factory_is_called_with_the_namespace() {
+        let names: Arc<RwLock<Vec<String>>> = Arc::default();
+        let seen = names.clone();
+        let factory: AdapterFactory = Arc::new(move |name| {
+            write(&seen).push(name.to_owned());
+            Box::new(InMemoryAdapter::default())
+        });
+        make(&factory, [0; 16], "/chat");
+        assert_eq!(*read(&names), ["/chat"]);
     }
 }

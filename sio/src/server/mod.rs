@@ -285,7 +285,7 @@ impl Default for ServerConfig {
             max_connections: None,
             seed: None,
             allow_request: None,
-            adapter: Arc::new(|_| Box::<InMemoryAdapter>::default()),
+            adapter: adapter::default_factory(),
         }
     }
 }
@@ -411,6 +411,8 @@ pub(crate) struct ServerInner {
     pub(crate) open_connections: Arc<std::sync::atomic::AtomicUsize>,
     /// Set when the server runs as a bare Engine.IO server.
     pub(crate) engine_app: Option<Arc<dyn machine::EngineHandler>>,
+    /// Key of the room indexes' hashers (from `config.seed` or the operating system).
+    rooms_seed: [u8; 16],
 }
 
 impl ServerInner {
@@ -439,7 +441,8 @@ impl ServerInner {
                         return Some(ns.clone());
                     }
                     let nsp = Nsp::new(name).ok()?;
-                    let ns = Namespace::new(nsp, (self.config.adapter)(name));
+                    let adapter = adapter::make(&self.config.adapter, self.rooms_seed, name);
+                    let ns = Namespace::new(nsp, adapter);
                     map.insert(name.to_owned(), ns.clone());
                     ns
                 };
@@ -496,6 +499,7 @@ impl Server {
                 closing: AtomicBool::new(false),
                 open_connections: Arc::default(),
                 engine_app,
+                rooms_seed: adapter::rooms_seed(config.seed),
                 config,
             }),
         };
@@ -528,7 +532,11 @@ impl Server {
         map.entry(name.clone())
             .or_insert_with(|| {
                 let nsp = Nsp::new(&name).unwrap_or_else(|e| panic!("{e}"));
-                Namespace::new(nsp, (self.inner.config.adapter)(&name))
+                let inner = &self.inner;
+                Namespace::new(
+                    nsp,
+                    adapter::make(&inner.config.adapter, inner.rooms_seed, &name),
+                )
             })
             .clone()
     }
