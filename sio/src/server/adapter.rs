@@ -51,10 +51,7 @@ impl InMemoryAdapter {
     /// An adapter whose room index hashes with a key drawn from the operating system, so that
     /// room names chosen by clients cannot be crafted to collide.
     pub fn new() -> Self {
-        let seed = super::os_seed();
-        let mut key = [0; 16];
-        key.copy_from_slice(&seed[..16]);
-        Self::with_seed(key)
+        Self::with_seed(rooms_seed(None))
     }
 
     /// An adapter whose room index hashes with `seed` (the server derives it from its own seed,
