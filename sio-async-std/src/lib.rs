@@ -37,6 +37,30 @@ fn sleep_until(deadline: Instant) -> BoxFuture<()> {
     })
 }
 
+/// An `async-io` timer, moved in place by [`sio::runtime::Sleep::reset`].
+struct Timer(smol::Timer);
+
+impl std::future::Future for Timer {
+    type Output = ();
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        std::pin::Pin::new(&mut self.0).poll(cx).map(|_| ())
+    }
+}
+
+impl sio::runtime::Sleep for Timer {
+    fn reset(mut self: std::pin::Pin<&mut Self>, deadline: Instant) -> bool {
+        self.0.set_at(deadline);
+        true
+    }
+}
+
+fn timer(deadline: Instant) -> std::pin::Pin<Box<dyn sio::runtime::Sleep>> {
+    Box::pin(Timer(smol::Timer::at(deadline)))
+}
+
 fn connect(host: &str, port: u16) -> BoxFuture<std::io::Result<BoxStream>> {
     let host = host.to_owned();
     Box::pin(async move {
@@ -57,6 +81,9 @@ impl Runtime for AsyncStdRuntime {
     fn sleep_until(&self, deadline: Instant) -> BoxFuture<()> {
         sleep_until(deadline)
     }
+    fn timer(&self, deadline: Instant) -> std::pin::Pin<Box<dyn sio::runtime::Sleep>> {
+        timer(deadline)
+    }
     fn now(&self) -> Instant {
         Instant::now()
     }
@@ -75,6 +102,9 @@ impl Runtime for SmolRuntime {
     }
     fn sleep_until(&self, deadline: Instant) -> BoxFuture<()> {
         sleep_until(deadline)
+    }
+    fn timer(&self, deadline: Instant) -> std::pin::Pin<Box<dyn sio::runtime::Sleep>> {
+        timer(deadline)
     }
     fn now(&self) -> Instant {
         Instant::now()

@@ -49,6 +49,12 @@ impl Runtime for TokioRuntime {
         )))
     }
 
+    fn timer(&self, deadline: Instant) -> Pin<Box<dyn sio::runtime::Sleep>> {
+        Box::pin(Timer {
+            sleep: tokio::time::sleep_until(tokio::time::Instant::from_std(deadline)),
+        })
+    }
+
     /// tokio's clock: it follows `tokio::time::pause` and `advance`, so that tests can run
     /// the server's timers in paused time.
     fn now(&self) -> Instant {
@@ -66,6 +72,30 @@ impl Runtime for TokioRuntime {
             let _ = s.set_nodelay(true);
             Ok(Box::new(s.compat()) as sio::runtime::BoxStream)
         })
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A tokio timer, moved in place by [`sio::runtime::Sleep::reset`].
+    struct Timer {
+        #[pin]
+        sleep: tokio::time::Sleep,
+    }
+}
+
+impl Future for Timer {
+    type Output = ();
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        self.project().sleep.poll(cx)
+    }
+}
+
+impl sio::runtime::Sleep for Timer {
+    fn reset(self: Pin<&mut Self>, deadline: Instant) -> bool {
+        self.project()
+            .sleep
+            .reset(tokio::time::Instant::from_std(deadline));
+        true
     }
 }
 

@@ -10,6 +10,7 @@
 #![warn(missing_docs)]
 
 pub mod client;
+mod drive;
 pub mod engine;
 pub mod handler;
 pub mod io;

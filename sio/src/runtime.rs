@@ -26,36 +26,34 @@ pub trait Runtime: Send + Sync + 'static {
     fn now(&self) -> Instant;
     /// Opens a TCP connection to `host:port` (with `TCP_NODELAY`).
     fn connect(&self, host: &str, port: u16) -> BoxFuture<std::io::Result<BoxStream>>;
-}
-
-/// The one timer of a task that drives a state machine: armed at the machine's
-/// `poll_timeout()`, re-armed only when that instant changes.
-#[derive(Default)]
-pub(crate) struct DeadlineTimer {
-    armed: Option<(Instant, BoxFuture<()>)>,
-}
-
-impl DeadlineTimer {
-    /// Arms the timer at `deadline` (`None`: disarmed), keeping the current sleep if it is
-    /// already for that instant.
-    pub(crate) fn set(&mut self, rt: &dyn Runtime, deadline: Option<Instant>) {
-        match (&self.armed, deadline) {
-            (Some((t, _)), Some(d)) if *t == d => {}
-            (_, Some(d)) => self.armed = Some((d, rt.sleep_until(d))),
-            (_, None) => self.armed = None,
-        }
+    /// A timer at `deadline` that can be moved later ([`Sleep::reset`]). The default wraps
+    /// [`Runtime::sleep_until`] and cannot move (a new one is made each time); a runtime whose
+    /// timers can be reset in place overrides it, sparing an allocation per change.
+    fn timer(&self, deadline: Instant) -> Pin<Box<dyn Sleep>> {
+        Box::pin(FixedSleep(self.sleep_until(deadline)))
     }
+}
 
-    /// Ready once the deadline passed; the timer is then disarmed.
-    pub(crate) fn poll(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
-        let Some((_, sleep)) = self.armed.as_mut() else {
-            return std::task::Poll::Pending;
-        };
-        if sleep.as_mut().poll(cx).is_pending() {
-            return std::task::Poll::Pending;
-        }
-        self.armed = None;
-        std::task::Poll::Ready(())
+/// A timer future that may be moved to another instant.
+pub trait Sleep: Future<Output = ()> + Send {
+    /// Moves the timer to `deadline`; `false` if this timer cannot move (the caller then asks
+    /// the runtime for a new one).
+    fn reset(self: Pin<&mut Self>, deadline: Instant) -> bool;
+}
+
+/// A [`Runtime::sleep_until`] future that cannot be moved.
+struct FixedSleep(BoxFuture<()>);
+
+impl Future for FixedSleep {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+        self.0.as_mut().poll(cx)
+    }
+}
+
+impl Sleep for FixedSleep {
+    fn reset(self: Pin<&mut Self>, _deadline: Instant) -> bool {
+        false
     }
 }
 

@@ -14,21 +14,18 @@
 //! again.
 
 use std::collections::HashMap;
-use std::panic::AssertUnwindSafe;
 use std::pin::pin;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use async_tungstenite::tungstenite::{Message as WsMessage, Utf8Bytes};
+use async_tungstenite::tungstenite::Message as WsMessage;
 use bytes::Bytes;
 use futures_channel::{mpsc, oneshot};
 use futures_util::future::{select, Either, FutureExt, Shared};
-use futures_util::stream::FuturesUnordered;
-use futures_util::{SinkExt, StreamExt};
 use sio_proto::engine::client::Transmit;
-use sio_proto::engine::{Frame, TransportKind};
+use sio_proto::engine::TransportKind;
 use sio_proto::socket::client::{AckError, Event, Manager as ProtoManager, ManagerConfig};
 use sio_proto::socket::{DisconnectReason, Nsp, Packet};
 use sio_proto::{IdGenerator, UsageError};
@@ -37,7 +34,8 @@ use super::manager::{emit_error, emit_to, Cmd, Manager, ManagerInner};
 use super::socket::{guarded, lock, ClientAckSender, ClientSocket, SocketInner};
 use super::transport::{self, Ws};
 use super::{ClientAckError, ClientEmitError};
-use crate::runtime::BoxFuture;
+use crate::drive::{self, DeadlineTimer, Room, Tasks, Wake, WsLink};
+use crate::runtime::{BoxFuture, BoxStream};
 
 type AckReply = oneshot::Sender<Result<Packet, ClientAckError>>;
 
@@ -82,13 +80,6 @@ fn seed() -> [u8; 32] {
     s
 }
 
-enum Wake {
-    Cmd(Cmd),
-    Ws(Option<Result<WsMessage, async_tungstenite::tungstenite::Error>>),
-    Timer,
-    Task,
-}
-
 pub(crate) struct ManagerTask {
     shared: Arc<ManagerInner>,
     proto: ProtoManager,
@@ -97,9 +88,10 @@ pub(crate) struct ManagerTask {
     acks: HashMap<u64, AckReply>,
     cancel: Option<Cancel>,
     sockets: HashMap<Nsp, ClientSocket>,
-    ws: Option<(u64, Box<Ws>)>,
-    tasks: FuturesUnordered<BoxFuture<()>>,
-    timer: crate::runtime::DeadlineTimer,
+    /// The websocket, tagged with the generation of its session.
+    ws: WsLink<BoxStream>,
+    tasks: Tasks,
+    timer: DeadlineTimer,
 }
 
 impl ManagerTask {
@@ -123,8 +115,8 @@ impl ManagerTask {
             acks: p.acks,
             cancel: p.cancel,
             sockets,
-            ws: None,
-            tasks: FuturesUnordered::new(),
+            ws: WsLink::default(),
+            tasks: Tasks::default(),
             timer: Default::default(),
         }
     }
@@ -137,7 +129,11 @@ impl ManagerTask {
 
     pub(crate) async fn run(mut self) {
         loop {
-            self.drain().await;
+            std::future::poll_fn(|cx| {
+                self.drain(cx);
+                Poll::Ready(())
+            })
+            .await;
             if self.is_idle() {
                 match self.try_park() {
                     None => return,
@@ -150,12 +146,11 @@ impl ManagerTask {
             let wake = self.next_wake().await;
             let now = self.shared.rt.now();
             match wake {
-                Wake::Cmd(c) => self.on_cmd(now, c),
+                Wake::Input(c) => self.on_cmd(now, c),
                 Wake::Ws(m) => self.on_ws(now, m),
-                Wake::Timer => {
-                    self.proto.handle_timeout(now);
-                }
-                Wake::Task => {}
+                Wake::WsFailed(g) => self.proto.handle_ws_closed(now, g, true),
+                Wake::Timer => self.proto.handle_timeout(now),
+                Wake::Writable | Wake::Task => {}
             }
         }
     }
@@ -178,7 +173,7 @@ impl ManagerTask {
             self.on_cmd(now, cmd);
             return Some(self);
         }
-        if let Some((_, ws)) = self.ws.take() {
+        if let Some(ws) = self.ws.take() {
             self.close_ws(ws);
         }
         *slot = Some(Parked {
@@ -195,31 +190,18 @@ impl ManagerTask {
         None
     }
 
-    async fn next_wake(&mut self) -> Wake {
+    async fn next_wake(&mut self) -> Wake<Cmd> {
         self.timer.set(&*self.shared.rt, self.proto.poll_timeout());
         std::future::poll_fn(|cx| self.poll_wake(cx)).await
     }
 
-    /// Handler futures first (so that their emits keep their order), then the inbox, the
-    /// websocket and the timer.
-    fn poll_wake(&mut self, cx: &mut Context<'_>) -> Poll<Wake> {
-        if !self.tasks.is_empty() {
-            if let Poll::Ready(Some(())) = self.tasks.poll_next_unpin(cx) {
-                return Poll::Ready(Wake::Task);
-            }
+    /// Handler futures first (so that their emits keep their order), then the common ones
+    /// ([`drive::poll_wake`]).
+    fn poll_wake(&mut self, cx: &mut Context<'_>) -> Poll<Wake<Cmd>> {
+        if self.tasks.poll(cx, "client").is_ready() {
+            return Poll::Ready(Wake::Task);
         }
-        if let Poll::Ready(Some(c)) = self.rx.poll_next_unpin(cx) {
-            return Poll::Ready(Wake::Cmd(c));
-        }
-        if let Some((_, ws)) = self.ws.as_mut() {
-            if let Poll::Ready(m) = ws.poll_next_unpin(cx) {
-                return Poll::Ready(Wake::Ws(m));
-            }
-        }
-        if self.timer.poll(cx).is_ready() {
-            return Poll::Ready(Wake::Timer);
-        }
-        Poll::Pending
+        drive::poll_wake(cx, &mut self.rx, &mut self.ws, &mut self.timer)
     }
 
     fn on_ws(
@@ -227,25 +209,21 @@ impl ManagerTask {
         now: Instant,
         m: Option<Result<WsMessage, async_tungstenite::tungstenite::Error>>,
     ) {
-        let Some(generation) = self.ws.as_ref().map(|(g, _)| *g) else {
+        let Some(generation) = self.ws.tag() else {
             return;
         };
         match m {
-            Some(Ok(WsMessage::Text(t))) => {
-                self.proto
-                    .handle_ws_frame(now, generation, Frame::Text(Bytes::from(t)));
-            }
-            Some(Ok(WsMessage::Binary(b))) => {
-                self.proto
-                    .handle_ws_frame(now, generation, Frame::Binary(b));
-            }
             Some(Ok(WsMessage::Close(_))) | None => {
-                self.ws = None;
+                self.ws.take();
                 self.proto.handle_ws_closed(now, generation, false);
             }
-            Some(Ok(_)) => {}
+            Some(Ok(m)) => {
+                if let Some(f) = drive::ws_frame(m) {
+                    self.proto.handle_ws_frame(now, generation, f);
+                }
+            }
             Some(Err(_)) => {
-                self.ws = None;
+                self.ws.take();
                 self.proto.handle_ws_closed(now, generation, true);
             }
         }
@@ -329,7 +307,7 @@ impl ManagerTask {
                 let current = generation == self.proto.generation()
                     && self.proto.engine().is_some_and(|e| !e.is_closed());
                 if current {
-                    if let Some((_, old)) = self.ws.replace((generation, ws)) {
+                    if let Some(old) = self.ws.open(generation, ws) {
                         self.close_ws(old);
                     }
                     self.proto.handle_ws_open(now, generation);
@@ -417,80 +395,23 @@ impl ManagerTask {
         }));
     }
 
-    /// Closes a websocket in the background (bounded: a peer that does not read cannot hold
-    /// it for more than five seconds).
-    fn close_ws(&self, mut ws: Box<Ws>) {
+    /// Closes a websocket in the background, for at most [`drive::WS_CLOSE_LINGER`].
+    fn close_ws(&self, ws: Box<Ws>) {
         let rt = self.shared.rt.clone();
-        let give_up = rt.sleep_until(rt.now() + Duration::from_secs(5));
-        rt.spawn(Box::pin(async move {
-            let close = SinkExt::close(&mut *ws);
-            let _ = select(pin!(close), give_up).await;
-        }));
+        rt.spawn(drive::retire_ws(&*rt, ws, Vec::new(), None));
     }
 
-    /// Writes every transmit and dispatches every event, until both queues are empty.
-    async fn drain(&mut self) {
+    /// Moves transmits to the transports (the websocket while it takes them) and dispatches
+    /// every event, until both queues are empty or the websocket is busy.
+    fn drain(&mut self, cx: &mut Context<'_>) {
         loop {
-            let mut progressed = false;
-            let mut wrote = false;
-            while let Some(t) = self.proto.poll_transmit() {
-                progressed = true;
-                let generation = self.proto.generation();
-                match t {
-                    Transmit::PollGet { query } => self.spawn_http(generation, query, None),
-                    Transmit::PollPost { query, body } => {
-                        self.spawn_http(generation, query, Some(body));
-                    }
-                    Transmit::WsConnect { query } => self.spawn_ws(generation, query),
-                    Transmit::Ws(frame) => {
-                        let Some((g, ws)) = self.ws.as_mut() else {
-                            continue;
-                        };
-                        if *g != generation {
-                            continue;
-                        }
-                        let msg = match frame {
-                            Frame::Text(b) => match Utf8Bytes::try_from(b) {
-                                Ok(t) => WsMessage::Text(t),
-                                Err(_) => continue,
-                            },
-                            Frame::Binary(b) => WsMessage::Binary(b),
-                        };
-                        if ws.feed(msg).await.is_err() {
-                            self.ws = None;
-                            let now = self.shared.rt.now();
-                            self.proto.handle_ws_closed(now, generation, true);
-                        } else {
-                            wrote = true;
-                        }
-                    }
-                    Transmit::WsClose => {
-                        if let Some((_, ws)) = self.ws.take() {
-                            self.close_ws(ws);
-                        }
-                    }
-                }
-            }
-            if wrote {
-                if let Some((g, ws)) = self.ws.as_mut() {
-                    if ws.flush().await.is_err() {
-                        let g = *g;
-                        self.ws = None;
-                        let now = self.shared.rt.now();
-                        self.proto.handle_ws_closed(now, g, true);
-                    }
-                }
-            }
+            let mut progressed = self.write(cx);
             while let Some(e) = self.proto.poll_event() {
                 progressed = true;
                 self.on_event(e);
             }
-            if self
-                .ws
-                .as_ref()
-                .is_some_and(|(g, _)| *g != self.proto.generation())
-            {
-                if let Some((_, ws)) = self.ws.take() {
+            if self.ws.tag().is_some_and(|g| g != self.proto.generation()) {
+                if let Some(ws) = self.ws.take() {
                     self.close_ws(ws);
                 }
             }
@@ -500,12 +421,55 @@ impl ManagerTask {
         }
     }
 
+    /// Moves transmits from the machine while the websocket takes them; returns whether any
+    /// transmit was taken.
+    fn write(&mut self, cx: &mut Context<'_>) -> bool {
+        let mut progressed = false;
+        loop {
+            match self.ws.poll_room(cx) {
+                Room::Free => {}
+                Room::Busy => break,
+                Room::Failed(g) => {
+                    let now = self.shared.rt.now();
+                    self.proto.handle_ws_closed(now, g, true);
+                    continue;
+                }
+            }
+            let Some(t) = self.proto.poll_transmit() else {
+                break;
+            };
+            progressed = true;
+            let generation = self.proto.generation();
+            match t {
+                Transmit::PollGet { query } => self.spawn_http(generation, query, None),
+                Transmit::PollPost { query, body } => {
+                    self.spawn_http(generation, query, Some(body));
+                }
+                Transmit::WsConnect { query } => self.spawn_ws(generation, query),
+                Transmit::Ws(frame) => {
+                    if self.ws.tag() == Some(generation) {
+                        self.ws.put(frame);
+                    }
+                }
+                Transmit::WsClose => {
+                    if let Some(ws) = self.ws.take() {
+                        self.close_ws(ws);
+                    }
+                }
+            }
+        }
+        if let Room::Failed(g) = self.ws.poll_flush(cx) {
+            let now = self.shared.rt.now();
+            self.proto.handle_ws_closed(now, g, true);
+        }
+        progressed
+    }
+
     /// Runs handler futures inside this task. A panicking handler is caught (the panic hook
     /// reports it) so that it cannot take the connection down.
     fn run_handlers(&mut self, futures: impl IntoIterator<Item = BoxFuture<()>>) {
         for f in futures {
-            self.tasks
-                .push(Box::pin(AssertUnwindSafe(f).catch_unwind().map(|_| ())));
+            self.tasks.push(f);
         }
     }
 

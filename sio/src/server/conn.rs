@@ -6,18 +6,17 @@ use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use async_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use async_tungstenite::tungstenite::protocol::CloseFrame;
-use async_tungstenite::tungstenite::{Error as WsError, Message as WsMessage, Utf8Bytes};
-use async_tungstenite::WebSocketStream;
+use async_tungstenite::tungstenite::{Error as WsError, Message as WsMessage};
 use bytes::Bytes;
 use futures_channel::{mpsc, oneshot};
 use futures_util::stream::FuturesUnordered;
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
 use sio_proto::engine::server::{Event as EngineEvent, HttpResponse, PollGet, Transmit};
-use sio_proto::engine::{CloseReason, Frame};
+use sio_proto::engine::CloseReason;
 use sio_proto::socket::server::Event;
 use sio_proto::socket::DisconnectReason;
 
@@ -29,26 +28,17 @@ use super::machine::{EngineSession, Machine, MachineEvent};
 use super::namespace::ConnectError;
 use super::socket::{AckError, EmitError, Handshake, Socket, SocketId};
 use super::ServerInner;
+use crate::drive::{self, DeadlineTimer, Room, Tasks, Wake, WsLink};
 use crate::runtime::{catch, BoxFuture};
 
-enum Wake {
-    Input(Input),
+/// What wakes a connection task besides the common [`Wake`]s.
+enum ConnWake {
+    Common(Wake<Input>),
+    /// The client went away while its long-poll was held.
     GetAborted,
-    Ws(Option<Result<WsMessage, WsError>>),
-    /// The websocket can take more (or its flush completed, or failed).
-    Writable(Result<(), WsError>),
-    Timer,
-    Task,
+    /// A middleware chain decided.
     Connect(ConnectDecision),
 }
-
-/// How long a websocket that is being closed may take to take its last frames and the close
-/// handshake, before it is dropped.
-const WS_CLOSE_LINGER: Duration = Duration::from_secs(5);
-
-/// A future the connection task runs (a handler, a middleware chain, a closing websocket),
-/// with a panic in it caught.
-type TaskFuture = futures_util::future::CatchUnwind<std::panic::AssertUnwindSafe<BoxFuture<()>>>;
 
 pub(crate) struct ConnTask {
     server: Arc<ServerInner>,
@@ -56,18 +46,14 @@ pub(crate) struct ConnTask {
     sid: String,
     handle: ConnHandle,
     rx: mpsc::UnboundedReceiver<Input>,
-    ws: Option<Box<Ws>>,
-    /// A message taken from the machine that the websocket could not take yet.
-    ws_out: Option<WsMessage>,
-    /// Messages were written since the last completed flush.
-    ws_flush: bool,
+    ws: WsLink<super::inbox::WsIo>,
     held_get: Option<oneshot::Sender<HttpResponse>>,
     sockets: HashMap<Nsp, Socket>,
     acks: HashMap<(Nsp, u64), AckReply>,
-    tasks: FuturesUnordered<TaskFuture>,
+    tasks: Tasks,
     /// Middleware chains under way (allocated only while there are some).
     connecting: Option<Box<FuturesUnordered<BoxFuture<ConnectDecision>>>>,
-    timer: crate::runtime::DeadlineTimer,
+    timer: DeadlineTimer,
     handshake: Handshake,
     engine_socket: Option<Box<dyn EngineSession>>,
     /// The task ran to its end (see `Drop`).
@@ -84,19 +70,21 @@ impl ConnTask {
         held_get: Option<oneshot::Sender<HttpResponse>>,
         handshake: Handshake,
     ) -> Self {
+        let mut link = WsLink::default();
+        if let Some(ws) = ws {
+            link.open(0, ws);
+        }
         Self {
             sid: conn.sid().to_owned(),
             server,
             conn,
             handle,
             rx,
-            ws,
-            ws_out: None,
-            ws_flush: false,
+            ws: link,
             held_get,
             sockets: HashMap::new(),
             acks: HashMap::new(),
-            tasks: FuturesUnordered::new(),
+            tasks: Tasks::default(),
             connecting: None,
             timer: Default::default(),
             handshake,
@@ -107,9 +95,7 @@ impl ConnTask {
 
     /// Runs `fut` on this task, its panics caught.
     fn run_here(&mut self, fut: BoxFuture<()>) {
-        use futures_util::FutureExt;
-        self.tasks
-            .push(std::panic::AssertUnwindSafe(fut).catch_unwind());
+        self.tasks.push(fut);
     }
 
     /// The task's future. (Not an `async fn`: its argument would be stored twice in the
@@ -130,7 +116,7 @@ impl ConnTask {
                 let wake = self.next_wake().await;
                 let now = self.server.rt.now();
                 match wake {
-                    Wake::Input(i) => {
+                    ConnWake::Common(Wake::Input(i)) => {
                         self.on_input(now, i);
                         // Take what else is already queued before writing, so that a burst of
                         // emits leaves in one write (bounded, to keep reading the websocket).
@@ -139,24 +125,24 @@ impl ConnTask {
                             self.on_input(now, i);
                         }
                     }
-                    Wake::GetAborted => {
+                    ConnWake::GetAborted => {
                         // The client went away while its long-poll was held (Node: "poll
                         // connection closed prematurely").
                         self.held_get = None;
                         self.conn.handle_poll_aborted(now);
                     }
-                    Wake::Ws(Some(Ok(m))) => match m {
-                        WsMessage::Text(t) => {
-                            self.conn.handle_ws_frame(now, Frame::Text(Bytes::from(t)));
-                        }
-                        WsMessage::Binary(b) => self.conn.handle_ws_frame(now, Frame::Binary(b)),
+                    ConnWake::Common(Wake::Ws(Some(Ok(m)))) => match m {
                         WsMessage::Close(_) => {
                             self.drop_ws(None);
                             self.conn.handle_ws_closed(now, false);
                         }
-                        _ => {}
+                        m => {
+                            if let Some(f) = drive::ws_frame(m) {
+                                self.conn.handle_ws_frame(now, f);
+                            }
+                        }
                     },
-                    Wake::Ws(Some(Err(e))) => {
+                    ConnWake::Common(Wake::Ws(Some(Err(e)))) => {
                         // A message over `maxHttpBufferSize` is answered with close code 1009
                         // (message too big) before the connection goes.
                         let close = matches!(e, WsError::Capacity(_)).then(|| CloseFrame {
@@ -166,17 +152,14 @@ impl ConnTask {
                         self.drop_ws(close);
                         self.conn.handle_ws_closed(now, true);
                     }
-                    Wake::Ws(None) => {
+                    ConnWake::Common(Wake::Ws(None)) => {
                         self.drop_ws(None);
                         self.conn.handle_ws_closed(now, false);
                     }
-                    Wake::Writable(Ok(())) => {}
-                    Wake::Writable(Err(_)) => self.ws_failed(),
-                    Wake::Timer => {
-                        self.conn.handle_timeout(now);
-                    }
-                    Wake::Task => {}
-                    Wake::Connect(d) => self.on_connect_decision(d),
+                    ConnWake::Common(Wake::WsFailed(_)) => self.conn.handle_ws_closed(now, true),
+                    ConnWake::Common(Wake::Writable | Wake::Task) => {}
+                    ConnWake::Common(Wake::Timer) => self.conn.handle_timeout(now),
+                    ConnWake::Connect(d) => self.on_connect_decision(d),
                 }
             }
             self.finished = true;
@@ -185,63 +168,30 @@ impl ConnTask {
     }
 
     /// Waits for the next input: handler futures first (so that a handler registered by a
-    /// connection handler is in place before the next packet), then the inbox, the websocket
-    /// (reads, and room for writes when a write is waiting) and the timer. The timer and the
-    /// inbox keep running while a write waits for a client that does not read.
-    async fn next_wake(&mut self) -> Wake {
+    /// connection handler is in place before the next packet), then middleware decisions, a
+    /// held long-poll's client going away, and the common ones ([`drive::poll_wake`]).
+    async fn next_wake(&mut self) -> ConnWake {
         self.timer.set(&*self.server.rt, self.conn.poll_timeout());
         std::future::poll_fn(|cx| self.poll_wake(cx)).await
     }
 
-    fn poll_wake(&mut self, cx: &mut Context<'_>) -> Poll<Wake> {
-        if !self.tasks.is_empty() {
-            match self.tasks.poll_next_unpin(cx) {
-                Poll::Ready(Some(Ok(()))) => return Poll::Ready(Wake::Task),
-                Poll::Ready(Some(Err(p))) => {
-                    tracing::error!(
-                        sid = %self.sid,
-                        panic = crate::runtime::panic_message(&*p),
-                        "a handler panicked"
-                    );
-                    return Poll::Ready(Wake::Task);
-                }
-                _ => {}
-            }
+    fn poll_wake(&mut self, cx: &mut Context<'_>) -> Poll<ConnWake> {
+        if self.tasks.poll(cx, &self.sid).is_ready() {
+            return Poll::Ready(ConnWake::Common(Wake::Task));
         }
         if let Some(c) = self.connecting.as_mut() {
             match c.poll_next_unpin(cx) {
-                Poll::Ready(Some(d)) => return Poll::Ready(Wake::Connect(d)),
+                Poll::Ready(Some(d)) => return Poll::Ready(ConnWake::Connect(d)),
                 Poll::Ready(None) => self.connecting = None,
                 Poll::Pending => {}
             }
         }
-        if let Poll::Ready(Some(i)) = self.rx.poll_next_unpin(cx) {
-            return Poll::Ready(Wake::Input(i));
-        }
         if let Some(tx) = self.held_get.as_mut() {
             if tx.poll_canceled(cx).is_ready() {
-                return Poll::Ready(Wake::GetAborted);
+                return Poll::Ready(ConnWake::GetAborted);
             }
         }
-        if let Some(ws) = self.ws.as_mut() {
-            if let Poll::Ready(m) = ws.poll_next_unpin(cx) {
-                return Poll::Ready(Wake::Ws(m));
-            }
-            if self.ws_out.is_some() {
-                if let Poll::Ready(r) = ws.poll_ready_unpin(cx) {
-                    return Poll::Ready(Wake::Writable(r));
-                }
-            } else if self.ws_flush {
-                if let Poll::Ready(r) = ws.poll_flush_unpin(cx) {
-                    self.ws_flush = false;
-                    return Poll::Ready(Wake::Writable(r));
-                }
-            }
-        }
-        if self.timer.poll(cx).is_ready() {
-            return Poll::Ready(Wake::Timer);
-        }
-        Poll::Pending
+        drive::poll_wake(cx, &mut self.rx, &mut self.ws, &mut self.timer).map(ConnWake::Common)
     }
 
     fn on_input(&mut self, now: Instant, input: Input) {
@@ -269,7 +219,9 @@ impl ConnTask {
             }
             Input::WebSocket(ws) => {
                 if self.conn.handle_ws_open(now) {
-                    self.ws = Some(ws);
+                    if let Some(old) = self.ws.open(0, ws) {
+                        self.retire_ws(old, Vec::new(), None);
+                    }
                 } else {
                     self.retire_ws(ws, Vec::new(), None);
                 }
@@ -366,17 +318,15 @@ impl ConnTask {
             }
         }
         if self.conn.is_closed() {
-            if let Some(ws) = self.ws.take() {
+            if let Some((ws, mut last)) = self.ws.take_with_pending() {
                 // Closed: what is still to write goes in a closing future, with a deadline.
-                let mut last: Vec<WsMessage> = self.ws_out.take().into_iter().collect();
                 while let Some(t) = self.conn.poll_transmit() {
                     match t {
-                        Transmit::Ws(f) => last.extend(ws_message(f)),
+                        Transmit::Ws(f) => last.extend(drive::ws_message(f)),
                         Transmit::WsClose => break,
                         Transmit::PollResponse(r) => self.answer_get(r),
                     }
                 }
-                self.ws_flush = false;
                 self.retire_ws(ws, last, None);
             }
         }
@@ -387,27 +337,13 @@ impl ConnTask {
     fn write(&mut self, cx: &mut Context<'_>) -> bool {
         let mut progressed = false;
         loop {
-            if let Some(ws) = self.ws.as_mut() {
-                if self.ws_out.is_some() {
-                    match ws.poll_ready_unpin(cx) {
-                        Poll::Ready(Ok(())) => {
-                            if let Some(m) = self.ws_out.take() {
-                                if ws.start_send_unpin(m).is_err() {
-                                    self.ws_failed();
-                                    continue;
-                                }
-                                self.ws_flush = true;
-                            }
-                        }
-                        Poll::Ready(Err(_)) => {
-                            self.ws_failed();
-                            continue;
-                        }
-                        Poll::Pending => break,
-                    }
+            match self.ws.poll_room(cx) {
+                Room::Free => {}
+                Room::Busy => break,
+                Room::Failed(_) => {
+                    self.ws_failed();
+                    continue;
                 }
-            } else {
-                self.ws_out = None;
             }
             let Some(t) = self.conn.poll_transmit() else {
                 break;
@@ -415,20 +351,12 @@ impl ConnTask {
             progressed = true;
             match t {
                 Transmit::PollResponse(r) => self.answer_get(r),
-                Transmit::Ws(frame) => {
-                    if self.ws.is_some() {
-                        self.ws_out = ws_message(frame);
-                    }
-                }
+                Transmit::Ws(frame) => self.ws.put(frame),
                 Transmit::WsClose => self.drop_ws(None),
             }
         }
-        if self.ws_flush {
-            match self.ws.as_mut().map(|ws| ws.poll_flush_unpin(cx)) {
-                Some(Poll::Ready(Ok(()))) | None => self.ws_flush = false,
-                Some(Poll::Ready(Err(_))) => self.ws_failed(),
-                Some(Poll::Pending) => {}
-            }
+        if let Room::Failed(_) = self.ws.poll_flush(cx) {
+            self.ws_failed();
         }
         progressed
     }
@@ -441,9 +369,6 @@ impl ConnTask {
 
     /// The websocket failed while writing.
     fn ws_failed(&mut self) {
-        self.ws = None;
-        self.ws_out = None;
-        self.ws_flush = false;
         let now = self.server.rt.now();
         self.conn.handle_ws_closed(now, true);
     }
@@ -451,31 +376,16 @@ impl ConnTask {
     /// Closes the current websocket (after what was written to it), with `close` as the close
     /// frame if given.
     fn drop_ws(&mut self, close: Option<CloseFrame>) {
-        self.ws_out = None;
-        self.ws_flush = false;
         if let Some(ws) = self.ws.take() {
             self.retire_ws(ws, Vec::new(), close);
         }
     }
 
     /// Writes `last` to `ws` and closes it, in the background of this task, for at most
-    /// [`WS_CLOSE_LINGER`].
-    fn retire_ws(&mut self, mut ws: Box<Ws>, last: Vec<WsMessage>, close: Option<CloseFrame>) {
-        let deadline = self
-            .server
-            .rt
-            .sleep_until(self.server.rt.now() + WS_CLOSE_LINGER);
-        self.run_here(Box::pin(async move {
-            let work = async move {
-                for m in last {
-                    if ws.feed(m).await.is_err() {
-                        return;
-                    }
-                }
-                let _ = WebSocketStream::close(&mut *ws, close).await;
-            };
-            let _ = futures_util::future::select(std::pin::pin!(work), deadline).await;
-        }));
+    /// [`drive::WS_CLOSE_LINGER`].
+    fn retire_ws(&mut self, ws: Box<Ws>, last: Vec<WsMessage>, close: Option<CloseFrame>) {
+        let f = drive::retire_ws(&*self.server.rt, ws, last, close);
+        self.run_here(f);
     }
 
     fn on_event(&mut self, e: Event) {
@@ -708,15 +618,6 @@ impl Drop for ConnTask {
                 crate::runtime::contained("a disconnect handler", f).await;
             }
         });
-    }
-}
-
-/// A websocket message for a frame (`None` for a text frame that is not UTF-8, which the
-/// machine never produces).
-fn ws_message(frame: Frame) -> Option<WsMessage> {
-    match frame {
-        Frame::Text(b) => Utf8Bytes::try_from(b).ok().map(WsMessage::Text),
-        Frame::Binary(b) => Some(WsMessage::Binary(b)),
     }
 }
 

@@ -14,8 +14,10 @@ use sio_proto::socket::{EncodedPacket, Nsp, Packet};
 use crate::io::FuturesIo;
 use crate::runtime::catch;
 
-/// The websocket of a connection.
-pub(crate) type Ws = async_tungstenite::WebSocketStream<FuturesIo<hyper::upgrade::Upgraded>>;
+/// The byte stream under a server websocket.
+pub(crate) type WsIo = FuturesIo<hyper::upgrade::Upgraded>;
+/// A server websocket.
+pub(crate) type Ws = async_tungstenite::WebSocketStream<WsIo>;
 use sio_proto::payload::PayloadError;
 
 /// What the connection task is asked to do.
