@@ -984,6 +984,59 @@ pub fn unreachable_server<D: Driver>() {
     });
 }
 
+/// A server that stops reading once the socket is connected: the client's writes back up,
+/// and its task still runs its timers (an ack deadline fires) and takes commands, instead of
+/// waiting inside a write for a peer that never reads.
+pub fn server_that_stops_reading<D: Driver>() {
+    use std::io::Read;
+    use tungstenite::Message;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
+    let server = std::thread::spawn(move || {
+        let (tcp, _) = listener.accept().expect("accept");
+        let mut ws = tungstenite::accept(tcp).expect("websocket handshake");
+        let open = r#"0{"sid":"s1","upgrades":[],"pingInterval":60000,"pingTimeout":60000,"maxPayload":100000000}"#;
+        ws.send(Message::text(open)).expect("open");
+        // The client's CONNECT, then the server's answer; after that, nothing is read.
+        loop {
+            match ws.read().expect("read") {
+                Message::Text(t) if t.starts_with("40") => break,
+                _ => {}
+            }
+        }
+        ws.send(Message::text(r#"40{"sid":"k1"}"#)).expect("connect");
+        let mut tcp = ws.into_inner();
+        let _ = stop_rx.recv_timeout(WAIT * 3);
+        // Drain a little so the client's close can finish; the test is over.
+        let _ = tcp.set_read_timeout(Some(Duration::from_millis(100)));
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = tcp.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+        }
+    });
+    D::block_on(async {
+        let url = format!("http://127.0.0.1:{port}");
+        let (s, _w) = connected::<D>(&url, Mode::WebSocket, options(Mode::WebSocket)).await;
+        // Far more than the socket buffers on both sides take.
+        let chunk = "x".repeat(1 << 20);
+        for _ in 0..64 {
+            let _ = s.emit("fill", &(chunk.as_str(),));
+        }
+        let ack = s.emit_with_ack::<_, Value>("ping", &(), Some(Duration::from_millis(300)));
+        match timeout(&*D::runtime(), WAIT, ack).await {
+            Some(Err(ClientAckError::Timeout)) => {}
+            Some(other) => panic!("expected an ack timeout, got {other:?}"),
+            None => panic!("the client's task is stuck writing: no ack timeout"),
+        }
+        s.disconnect();
+    });
+    let _ = stop_tx.send(());
+    server.join().expect("server thread");
+}
+
 /// Instantiates the client suite ([`crate::client_suite`]) for a driver: every scenario against
 /// the Node server, over TLS, and against our own server (on the same driver), in every
 /// transport mode.
@@ -1055,6 +1108,10 @@ macro_rules! client_node_suite {
                 relay_args,
                 handler_arguments,
             );
+        }
+        #[test]
+        fn a_server_that_stops_reading_does_not_stop_the_client() {
+            $crate::client_suite::server_that_stops_reading::<$driver>();
         }
         #[test]
         fn unreachable_server_gives_connect_errors_then_reconnect_failed() {
