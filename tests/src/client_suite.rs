@@ -1005,7 +1005,8 @@ pub fn server_that_stops_reading<D: Driver>() {
                 _ => {}
             }
         }
-        ws.send(Message::text(r#"40{"sid":"k1"}"#)).expect("connect");
+        ws.send(Message::text(r#"40{"sid":"k1"}"#))
+            .expect("connect");
         let mut tcp = ws.into_inner();
         let _ = stop_rx.recv_timeout(WAIT * 3);
         // Drain a little so the client's close can finish; the test is over.

@@ -33,6 +33,7 @@
 //! ([`ClientOptions::max_pending_commands`]) and the response sizes.
 
 mod error;
+mod handle;
 mod manager;
 mod options;
 mod socket;
@@ -43,9 +44,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
 pub use self::error::{ClientAckError, ClientEmitError, ClientError};
-pub use self::manager::Manager;
+pub use self::handle::ClientSocket;
+pub use self::handle::Manager;
 pub use self::options::{Auth, ClientOptions, SocketOptions, Transport};
-pub use self::socket::{AckFuture, ClientAckSender, ClientSocket, Volatile};
+pub use self::socket::{AckFuture, ClientAckSender, Volatile};
 pub use self::transport::tls_config_with_roots;
 pub use crate::handler::{EventHandler, NoData, WithAck, WithData};
 pub use futures_rustls::rustls;

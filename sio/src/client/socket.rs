@@ -1,6 +1,5 @@
 //! A client socket: one namespace on a [`Manager`]'s connection.
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::marker::PhantomData;
 use std::panic::AssertUnwindSafe;
@@ -18,46 +17,11 @@ use sio_proto::socket::client::QueuedEmit;
 use sio_proto::socket::packet::RESERVED_EVENTS;
 use sio_proto::socket::{DisconnectReason, EncodedPacket, Nsp, Packet};
 
-use super::manager::{Cmd, Manager};
+use super::handle::{ClientSocket, Cmd, Manager, SocketInner};
 use super::{Auth, ClientAckError, ClientEmitError, SocketOptions};
 use crate::handler::{boxed, BoxedHandler, EventHandler, HandlerSocket};
 use crate::payload::{self, PayloadError};
 use crate::runtime::BoxFuture;
-
-type ConnectHandler = Arc<dyn Fn(ClientSocket) -> BoxFuture<()> + Send + Sync>;
-type ConnectErrorHandler =
-    Arc<dyn Fn(ClientSocket, String, Option<serde_json::Value>) -> BoxFuture<()> + Send + Sync>;
-type DisconnectHandler = Arc<dyn Fn(ClientSocket, DisconnectReason) -> BoxFuture<()> + Send + Sync>;
-type AnyHandler = Arc<dyn Fn(&ClientSocket, &str, &Packet) + Send + Sync>;
-type AnyOutgoingHandler = Arc<dyn Fn(&ClientSocket, &str) + Send + Sync>;
-type ErrorHandler = Arc<dyn Fn(&ClientSocket, &str) + Send + Sync>;
-
-pub(crate) struct SocketInner {
-    pub(crate) nsp: Nsp,
-    pub(crate) manager: Manager,
-    pub(crate) opts: SocketOptions,
-    pub(crate) id: Mutex<Option<String>>,
-    pub(crate) connected: AtomicBool,
-    pub(crate) active: AtomicBool,
-    handlers: RwLock<HashMap<String, BoxedHandler<ClientSocket>>>,
-    any: RwLock<Vec<AnyHandler>>,
-    any_outgoing: RwLock<Vec<AnyOutgoingHandler>>,
-    on_connect: RwLock<Vec<ConnectHandler>>,
-    on_connect_error: RwLock<Vec<ConnectErrorHandler>>,
-    on_disconnect: RwLock<Vec<DisconnectHandler>>,
-    on_error: RwLock<Vec<ErrorHandler>>,
-}
-
-/// The client side of one namespace (Node's client `Socket`). Cloning is cheap (a shared
-/// handle); every clone is the same socket.
-///
-/// Emits made while the socket is not connected are buffered and sent, in order, once it is
-/// (volatile emits are dropped instead). Handlers run inside the manager's task, one future
-/// per event.
-#[derive(Clone)]
-pub struct ClientSocket {
-    pub(crate) inner: Arc<SocketInner>,
-}
 
 impl std::fmt::Debug for ClientSocket {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -16,7 +16,7 @@
 use std::collections::HashMap;
 use std::pin::pin;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
@@ -27,33 +27,18 @@ use futures_util::future::{select, Either, FutureExt, Shared};
 use sio_proto::engine::client::Transmit;
 use sio_proto::engine::TransportKind;
 use sio_proto::socket::client::{AckError, Event, Manager as ProtoManager, ManagerConfig};
-use sio_proto::socket::{DisconnectReason, Nsp, Packet};
+use sio_proto::socket::{DisconnectReason, Nsp};
 use sio_proto::{IdGenerator, UsageError};
 
-use super::manager::{emit_error, emit_to, Cmd, Manager, ManagerInner};
-use super::socket::{guarded, lock, ClientAckSender, ClientSocket, SocketInner};
+use super::handle::{
+    emit_error, emit_to, AckReply, Cancel, ClientSocket, Cmd, Manager, ManagerInner, Parked,
+};
+use super::socket::{guarded, ClientAckSender};
 use super::transport::{self, Ws};
 use super::{ClientAckError, ClientEmitError};
 use crate::drive::{self, DeadlineTimer, Room, Tasks, Wake, WsLink};
 use crate::runtime::{BoxFuture, BoxStream};
-
-type AckReply = oneshot::Sender<Result<Packet, ClientAckError>>;
-
-/// Cancels the I/O futures of one Engine.IO generation when dropped.
-struct Cancel {
-    generation: u64,
-    _tx: oneshot::Sender<()>,
-    rx: Shared<oneshot::Receiver<()>>,
-}
-
-/// The state that survives while no task runs.
-pub(crate) struct Parked {
-    proto: ProtoManager,
-    rx: mpsc::UnboundedReceiver<Cmd>,
-    acks: HashMap<u64, AckReply>,
-    sockets: HashMap<Nsp, Weak<SocketInner>>,
-    cancel: Option<Cancel>,
-}
+use crate::sync::lock;
 
 impl Parked {
     pub(crate) fn new(config: ManagerConfig, rx: mpsc::UnboundedReceiver<Cmd>) -> Self {
@@ -92,6 +77,12 @@ pub(crate) struct ManagerTask {
     ws: WsLink<BoxStream>,
     tasks: Tasks,
     timer: DeadlineTimer,
+}
+
+/// Starts the task of a manager with its parked state ([`ManagerInner::start`]).
+pub(crate) fn start(shared: Arc<ManagerInner>, parked: Parked) {
+    let rt = shared.rt.clone();
+    rt.spawn(Box::pin(ManagerTask::new(shared, parked).run()));
 }
 
 impl ManagerTask {

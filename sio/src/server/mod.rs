@@ -1,6 +1,7 @@
 //! The Socket.IO server: configuration, namespaces, sessions, and the HTTP entry point.
 
 pub mod adapter;
+pub mod broadcast;
 pub(crate) mod conn;
 mod handshake;
 mod http_service;
@@ -26,11 +27,12 @@ use sio_proto::socket::Nsp;
 use sio_proto::IdGenerator;
 
 pub use self::adapter::{Adapter, InMemoryAdapter};
+pub use self::broadcast::{AckResponse, BroadcastOperator};
 pub use self::http_service::{
     serve_connection, serve_connection_with, serve_hyper_connection, Fallback,
 };
 pub use self::listener::accept_loop;
-pub use self::namespace::{AckResponse, BroadcastOperator, ConnectError, Namespace};
+pub use self::namespace::{ConnectError, Namespace};
 use self::socket::{lock, read, write};
 pub use self::socket::{AckError, AckSender, EmitError, Handshake, Socket, SocketId};
 use crate::runtime::{BoxFuture, Runtime};

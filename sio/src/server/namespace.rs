@@ -1,22 +1,22 @@
-//! Namespaces, their middleware and connection handlers, and broadcasting.
+//! Namespaces and the handles of their sockets. The two refer to each other (a socket knows
+//! its namespace, a namespace its sockets), so both types are defined here, with what a
+//! namespace does itself: handlers, middleware, membership, rooms. A socket's API is in
+//! [`super::socket`]; broadcasting, from a namespace or a socket, in [`super::broadcast`].
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 
-use futures_util::future::join_all;
-use serde::de::DeserializeOwned;
-use serde::Serialize;
 use sio_proto::rooms::{BroadcastFilter, Room};
+use sio_proto::socket::{DisconnectReason, Nsp, Packet};
 
 use super::adapter::Adapter;
-use sio_proto::socket::Nsp;
-
-use super::socket::{encode_event, read, write, AckError, EmitError, Socket, SocketId};
-use crate::payload;
+use super::handshake::{Handshake, SocketId};
+use super::inbox::ConnHandle;
+use crate::handler::BoxedHandler;
 use crate::runtime::BoxFuture;
+use crate::sync::{read, write};
 
 /// Why a middleware refused a connection: the client's `connect_error` gets `message` and
 /// `data`.
@@ -125,8 +125,8 @@ impl Namespace {
     }
 
     pub(crate) fn add_socket(&self, s: &Socket) {
-        self.inner.adapter.add_socket(&s.sid());
-        write(&self.inner.sockets).insert(s.sid(), s.clone());
+        self.inner.adapter.add_socket(&s.inner.id);
+        write(&self.inner.sockets).insert(s.inner.id.clone(), s.clone());
     }
 
     pub(crate) fn remove_socket(&self, id: &SocketId) {
@@ -169,62 +169,7 @@ impl Namespace {
         self.inner.adapter.rooms()
     }
 
-    /// A broadcast to the whole namespace.
-    pub fn broadcast(&self) -> BroadcastOperator {
-        BroadcastOperator::new(self.clone(), BroadcastFilter::all())
-    }
-
-    /// A broadcast to the members of `room` (call again for a union of rooms).
-    pub fn to(&self, room: impl Into<Room>) -> BroadcastOperator {
-        self.broadcast().to(room)
-    }
-
-    /// Same as [`Namespace::to`].
-    pub fn within(&self, room: impl Into<Room>) -> BroadcastOperator {
-        self.to(room)
-    }
-
-    /// A broadcast to everyone but the members of `room`.
-    pub fn except(&self, room: impl Into<Room>) -> BroadcastOperator {
-        self.broadcast().except(room)
-    }
-
-    /// A volatile broadcast to the whole namespace.
-    pub fn volatile(&self) -> BroadcastOperator {
-        self.broadcast().volatile()
-    }
-
-    /// A broadcast to the whole namespace whose acks are awaited for at most `d`.
-    pub fn timeout(&self, d: Duration) -> BroadcastOperator {
-        self.broadcast().timeout(d)
-    }
-
-    /// Emits to every socket of the namespace.
-    pub fn emit<T: Serialize + ?Sized>(&self, event: &str, data: &T) -> Result<(), EmitError> {
-        self.broadcast().emit(event, data)
-    }
-
-    /// The matching sockets (Node's `fetchSockets`).
-    pub fn fetch_sockets(&self) -> Vec<Socket> {
-        self.broadcast().fetch_sockets()
-    }
-
-    /// Makes every socket join `rooms` (Node's `socketsJoin`).
-    pub fn sockets_join<'a>(&self, rooms: impl IntoIterator<Item = &'a str> + Clone) {
-        self.broadcast().sockets_join(rooms)
-    }
-
-    /// Makes every socket leave `room` (Node's `socketsLeave`).
-    pub fn sockets_leave(&self, room: &str) {
-        self.broadcast().sockets_leave(room)
-    }
-
-    /// Disconnects every socket (Node's `disconnectSockets`).
-    pub fn disconnect_sockets(&self, close: bool) {
-        self.broadcast().disconnect_sockets(close)
-    }
-
-    fn recipients(&self, filter: &BroadcastFilter<SocketId>) -> Vec<Socket> {
+    pub(crate) fn recipients(&self, filter: &BroadcastFilter<SocketId>) -> Vec<Socket> {
         let sockets = read(&self.inner.sockets);
         let mut out = Vec::new();
         self.inner.adapter.for_each_recipient(filter, &mut |id| {
@@ -236,151 +181,41 @@ impl Namespace {
     }
 }
 
-/// A broadcast under construction: rooms, exceptions and flags, then `emit`.
+type DisconnectHandler = Arc<dyn Fn(Socket, DisconnectReason) -> BoxFuture<()> + Send + Sync>;
+type DisconnectingHandler = Arc<dyn Fn(&Socket, DisconnectReason) + Send + Sync>;
+type ErrorHandler = Arc<dyn Fn(&Socket, &str) + Send + Sync>;
+type AnyHandler = Arc<dyn Fn(&Socket, &str, &Packet) + Send + Sync>;
+type AnyOutgoingHandler = Arc<dyn Fn(&Socket, &str) + Send + Sync>;
+/// Per-packet middleware: returning an error drops the packet (the error goes to `on_error`).
+type PacketMiddleware = Arc<dyn Fn(&Socket, &str, &Packet) -> Result<(), String> + Send + Sync>;
+
+pub(crate) struct SocketInner {
+    pub(crate) id: SocketId,
+    pub(crate) ns: Namespace,
+    pub(crate) conn: ConnHandle,
+    pub(crate) handshake: Handshake,
+    pub(crate) connected: AtomicBool,
+    pub(super) handlers: RwLock<HashMap<String, BoxedHandler<Socket>>>,
+    pub(super) any: RwLock<Vec<AnyHandler>>,
+    pub(super) any_outgoing: RwLock<Vec<AnyOutgoingHandler>>,
+    pub(super) middlewares: RwLock<Vec<PacketMiddleware>>,
+    pub(super) on_disconnect: RwLock<Vec<DisconnectHandler>>,
+    pub(super) on_disconnecting: RwLock<Vec<DisconnectingHandler>>,
+    pub(super) on_error: RwLock<Vec<ErrorHandler>>,
+    pub(super) data: Mutex<http::Extensions>,
+}
+
+/// A client connected to a namespace. Cloning is cheap (a shared handle).
 #[derive(Clone)]
-pub struct BroadcastOperator {
-    ns: Namespace,
-    filter: BroadcastFilter<SocketId>,
-    volatile: bool,
-    timeout: Option<Duration>,
+pub struct Socket {
+    pub(crate) inner: Arc<SocketInner>,
 }
 
-impl std::fmt::Debug for BroadcastOperator {
+impl std::fmt::Debug for Socket {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BroadcastOperator")
-            .field("ns", &self.ns.name())
-            .field("filter", &self.filter)
-            .field("volatile", &self.volatile)
+        f.debug_struct("Socket")
+            .field("id", &self.inner.id)
+            .field("nsp", &self.inner.ns.name())
             .finish()
-    }
-}
-
-/// One socket's answer to a broadcast with ack.
-#[derive(Debug)]
-pub struct AckResponse<R> {
-    /// Who answered (or failed to).
-    pub socket: SocketId,
-    /// The answer, or why there is none.
-    pub result: Result<R, AckError>,
-}
-
-impl BroadcastOperator {
-    pub(crate) fn new(ns: Namespace, filter: BroadcastFilter<SocketId>) -> Self {
-        Self {
-            ns,
-            filter,
-            volatile: false,
-            timeout: None,
-        }
-    }
-
-    /// Adds `room` to the targets (a union).
-    pub fn to(mut self, room: impl Into<Room>) -> Self {
-        self.filter = self.filter.to(room);
-        self
-    }
-
-    /// Same as [`BroadcastOperator::to`].
-    pub fn within(self, room: impl Into<Room>) -> Self {
-        self.to(room)
-    }
-
-    /// Excludes the members of `room`.
-    pub fn except(mut self, room: impl Into<Room>) -> Self {
-        self.filter = self.filter.except(room);
-        self
-    }
-
-    /// Only this server's sockets (every socket, with the in-memory adapter).
-    pub fn local(mut self) -> Self {
-        self.filter = self.filter.local();
-        self
-    }
-
-    /// Drops the packet for recipients that cannot take it at once.
-    pub fn volatile(mut self) -> Self {
-        self.volatile = true;
-        self
-    }
-
-    /// Accepted for API parity; websocket compression is not negotiated by this server.
-    pub fn compress(self, _compress: bool) -> Self {
-        self
-    }
-
-    /// How long [`BroadcastOperator::emit_with_ack`] waits for answers.
-    pub fn timeout(mut self, d: Duration) -> Self {
-        self.timeout = Some(d);
-        self
-    }
-
-    /// Emits to every recipient. The packet is encoded once; each recipient costs a queue
-    /// push. A recipient whose queue is full is skipped (its client does not keep up).
-    pub fn emit<T: Serialize + ?Sized>(&self, event: &str, data: &T) -> Result<(), EmitError> {
-        let p = encode_event(&self.ns.nsp(), event, data, None)?;
-        if !self.filter.local {
-            self.ns.inner.adapter.broadcast_remote(&p, &self.filter);
-        }
-        for s in self.ns.recipients(&self.filter) {
-            if self.volatile {
-                let _ = s.inner.conn.push(super::inbox::Input::Volatile(p.clone()));
-            } else {
-                let _ = s.send_encoded(p.clone());
-            }
-        }
-        Ok(())
-    }
-
-    /// Emits and collects every recipient's ack (or why it did not come) within the timeout.
-    pub async fn emit_with_ack<T: Serialize + ?Sized, R: DeserializeOwned + 'static>(
-        &self,
-        event: &str,
-        data: &T,
-    ) -> Result<Vec<AckResponse<R>>, EmitError> {
-        let id = self.ns.next_ack_id();
-        let p = encode_event(&self.ns.nsp(), event, data, Some(id))?;
-        let waits = self.ns.recipients(&self.filter).into_iter().map(|s| {
-            let rx = s.request_ack(id, p.clone(), self.timeout);
-            let socket = s.sid();
-            async move {
-                let result = match rx {
-                    Err(e) => Err(AckError::Emit(e)),
-                    Ok(rx) => match rx.await {
-                        Err(_) => Err(AckError::Disconnected),
-                        Ok(Err(e)) => Err(e),
-                        Ok(Ok(packet)) => payload::decode(&packet.data, 0, &packet.attachments)
-                            .map_err(AckError::from),
-                    },
-                };
-                AckResponse { socket, result }
-            }
-        });
-        Ok(join_all(waits).await)
-    }
-
-    /// The matching sockets.
-    pub fn fetch_sockets(&self) -> Vec<Socket> {
-        self.ns.recipients(&self.filter)
-    }
-
-    /// Makes the matching sockets join `rooms`.
-    pub fn sockets_join<'a>(&self, rooms: impl IntoIterator<Item = &'a str> + Clone) {
-        for s in self.fetch_sockets() {
-            s.join(rooms.clone());
-        }
-    }
-
-    /// Makes the matching sockets leave `room`.
-    pub fn sockets_leave(&self, room: &str) {
-        for s in self.fetch_sockets() {
-            s.leave(room);
-        }
-    }
-
-    /// Disconnects the matching sockets.
-    pub fn disconnect_sockets(&self, close: bool) {
-        for s in self.fetch_sockets() {
-            s.disconnect(close);
-        }
     }
 }

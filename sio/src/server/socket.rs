@@ -1,6 +1,6 @@
-//! A server-side socket: one client on one namespace.
+//! A server-side socket's API: one client on one namespace (the handle itself is defined
+//! with its namespace, [`super::namespace`]; its broadcasts are in [`super::broadcast`]).
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
@@ -8,13 +8,14 @@ use std::time::Duration;
 use futures_channel::oneshot;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use sio_proto::rooms::{BroadcastFilter, Room};
+use sio_proto::rooms::Room;
 use sio_proto::socket::{DisconnectReason, EncodedPacket, Nsp, Packet};
 
 pub use super::handshake::{Handshake, SocketId};
 pub use super::inbox::{AckError, EmitError};
 use super::inbox::{AckReply, ConnHandle, Input};
-use super::namespace::{BroadcastOperator, Namespace};
+pub use super::namespace::Socket;
+use super::namespace::{Namespace, SocketInner};
 use crate::handler::{boxed, BoxedHandler, EventHandler, HandlerSocket};
 use crate::payload::{self, PayloadError};
 use crate::runtime::BoxFuture;
@@ -40,45 +41,6 @@ impl AckSender {
         let (json, attachments) = payload::to_payload(None, data)?;
         let p = Packet::ack(self.nsp.clone(), id, json, attachments).encode();
         self.conn.push(Input::Packet(p))
-    }
-}
-
-type DisconnectHandler = Arc<dyn Fn(Socket, DisconnectReason) -> BoxFuture<()> + Send + Sync>;
-type DisconnectingHandler = Arc<dyn Fn(&Socket, DisconnectReason) + Send + Sync>;
-type ErrorHandler = Arc<dyn Fn(&Socket, &str) + Send + Sync>;
-type AnyHandler = Arc<dyn Fn(&Socket, &str, &Packet) + Send + Sync>;
-type AnyOutgoingHandler = Arc<dyn Fn(&Socket, &str) + Send + Sync>;
-/// Per-packet middleware: returning an error drops the packet (the error goes to `on_error`).
-type PacketMiddleware = Arc<dyn Fn(&Socket, &str, &Packet) -> Result<(), String> + Send + Sync>;
-
-pub(crate) struct SocketInner {
-    pub(crate) id: SocketId,
-    pub(crate) ns: Namespace,
-    pub(crate) conn: ConnHandle,
-    pub(crate) handshake: Handshake,
-    pub(crate) connected: AtomicBool,
-    handlers: RwLock<HashMap<String, BoxedHandler<Socket>>>,
-    any: RwLock<Vec<AnyHandler>>,
-    any_outgoing: RwLock<Vec<AnyOutgoingHandler>>,
-    middlewares: RwLock<Vec<PacketMiddleware>>,
-    on_disconnect: RwLock<Vec<DisconnectHandler>>,
-    on_disconnecting: RwLock<Vec<DisconnectingHandler>>,
-    on_error: RwLock<Vec<ErrorHandler>>,
-    data: Mutex<http::Extensions>,
-}
-
-/// A client connected to a namespace. Cloning is cheap (a shared handle).
-#[derive(Clone)]
-pub struct Socket {
-    pub(crate) inner: Arc<SocketInner>,
-}
-
-impl std::fmt::Debug for Socket {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Socket")
-            .field("id", &self.inner.id)
-            .field("nsp", &self.inner.ns.name())
-            .finish()
     }
 }
 
@@ -319,29 +281,6 @@ impl Socket {
     /// The rooms the socket is in (its own id included).
     pub fn rooms(&self) -> Vec<Room> {
         self.inner.ns.rooms_of(&self.inner.id)
-    }
-
-    /// A broadcast to `room` from this socket: every member but this socket.
-    pub fn to(&self, room: impl Into<Room>) -> BroadcastOperator {
-        self.broadcast().to(room)
-    }
-
-    /// Same as [`Socket::to`].
-    pub fn within(&self, room: impl Into<Room>) -> BroadcastOperator {
-        self.to(room)
-    }
-
-    /// A broadcast excluding `room`'s members and this socket.
-    pub fn except(&self, room: impl Into<Room>) -> BroadcastOperator {
-        self.broadcast().except(room)
-    }
-
-    /// A broadcast to the whole namespace but this socket.
-    pub fn broadcast(&self) -> BroadcastOperator {
-        BroadcastOperator::new(
-            self.inner.ns.clone(),
-            BroadcastFilter::all().without(self.inner.id.clone()),
-        )
     }
 
     /// Disconnects the socket (`server namespace disconnect`); with `close`, the whole
