@@ -27,9 +27,11 @@ use futures_channel::{mpsc, oneshot};
 use futures_util::future::{select, Either, FutureExt, Shared};
 use futures_util::stream::FuturesUnordered;
 use futures_util::{SinkExt, StreamExt};
-use sio_proto::engine::client::Transmit;
+use sio_proto::engine::client::{Input as EngineInput, Transmit};
 use sio_proto::engine::{Frame, TransportKind};
-use sio_proto::socket::client::{AckError, Event, Manager as ProtoManager, ManagerConfig};
+use sio_proto::socket::client::{
+    AckError, Event, Input as ProtoInput, Manager as ProtoManager, ManagerConfig,
+};
 use sio_proto::socket::{DisconnectReason, Nsp, Packet};
 use sio_proto::{IdGenerator, UsageError};
 
@@ -153,7 +155,7 @@ impl ManagerTask {
                 Wake::Cmd(c) => self.on_cmd(now, c),
                 Wake::Ws(m) => self.on_ws(now, m),
                 Wake::Timer => {
-                    self.proto.handle_timeout(now);
+                    self.proto.handle(now, ProtoInput::Timeout);
                 }
                 Wake::Task => {}
             }
@@ -222,6 +224,13 @@ impl ManagerTask {
         Poll::Pending
     }
 
+    /// Feeds an input about the Engine.IO session of `generation` to the machine (which
+    /// ignores it when that session is no longer the current one).
+    fn feed(&mut self, now: Instant, generation: u64, input: EngineInput) {
+        self.proto
+            .handle(now, ProtoInput::Engine { generation, input });
+    }
+
     fn on_ws(
         &mut self,
         now: Instant,
@@ -232,21 +241,23 @@ impl ManagerTask {
         };
         match m {
             Some(Ok(WsMessage::Text(t))) => {
-                self.proto
-                    .handle_ws_frame(now, generation, Frame::Text(Bytes::from(t)));
+                self.feed(
+                    now,
+                    generation,
+                    EngineInput::WsFrame(Frame::Text(Bytes::from(t))),
+                );
             }
             Some(Ok(WsMessage::Binary(b))) => {
-                self.proto
-                    .handle_ws_frame(now, generation, Frame::Binary(b));
+                self.feed(now, generation, EngineInput::WsFrame(Frame::Binary(b)));
             }
             Some(Ok(WsMessage::Close(_))) | None => {
                 self.ws = None;
-                self.proto.handle_ws_closed(now, generation, false);
+                self.feed(now, generation, EngineInput::WsClosed { error: false });
             }
             Some(Ok(_)) => {}
             Some(Err(_)) => {
                 self.ws = None;
-                self.proto.handle_ws_closed(now, generation, true);
+                self.feed(now, generation, EngineInput::WsClosed { error: true });
             }
         }
     }
@@ -321,9 +332,9 @@ impl ManagerTask {
             Cmd::PollResponse {
                 generation,
                 response,
-            } => self.proto.handle_poll_response(now, generation, response),
+            } => self.feed(now, generation, EngineInput::PollResponse(response)),
             Cmd::PostResponse { generation, ok } => {
-                self.proto.handle_post_response(now, generation, ok);
+                self.feed(now, generation, EngineInput::PostResponse { ok });
             }
             Cmd::WsOpened { generation, ws } => {
                 let current = generation == self.proto.generation()
@@ -332,12 +343,14 @@ impl ManagerTask {
                     if let Some((_, old)) = self.ws.replace((generation, ws)) {
                         self.close_ws(old);
                     }
-                    self.proto.handle_ws_open(now, generation);
+                    self.feed(now, generation, EngineInput::WsOpen);
                 } else {
                     self.close_ws(ws);
                 }
             }
-            Cmd::WsFailed { generation } => self.proto.handle_ws_closed(now, generation, true),
+            Cmd::WsFailed { generation } => {
+                self.feed(now, generation, EngineInput::WsClosed { error: true });
+            }
         }
     }
 
@@ -459,7 +472,7 @@ impl ManagerTask {
                         if ws.feed(msg).await.is_err() {
                             self.ws = None;
                             let now = self.shared.rt.now();
-                            self.proto.handle_ws_closed(now, generation, true);
+                            self.feed(now, generation, EngineInput::WsClosed { error: true });
                         } else {
                             wrote = true;
                         }
@@ -477,7 +490,7 @@ impl ManagerTask {
                         let g = *g;
                         self.ws = None;
                         let now = self.shared.rt.now();
-                        self.proto.handle_ws_closed(now, g, true);
+                        self.feed(now, g, EngineInput::WsClosed { error: true });
                     }
                 }
             }

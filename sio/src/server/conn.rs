@@ -16,7 +16,9 @@ use bytes::Bytes;
 use futures_channel::{mpsc, oneshot};
 use futures_util::stream::FuturesUnordered;
 use futures_util::{SinkExt, StreamExt};
-use sio_proto::engine::server::{Event as EngineEvent, HttpResponse, PollGet, Transmit};
+use sio_proto::engine::server::{
+    ErrorCode, Event as EngineEvent, HttpResponse, Input as SessionInput, Reply, Transmit,
+};
 use sio_proto::engine::{CloseReason, Frame};
 use sio_proto::socket::server::Event;
 use sio_proto::socket::DisconnectReason;
@@ -143,16 +145,21 @@ impl ConnTask {
                         // The client went away while its long-poll was held (Node: "poll
                         // connection closed prematurely").
                         self.held_get = None;
-                        self.conn.handle_poll_aborted(now);
+                        self.conn.handle(now, SessionInput::PollAborted);
                     }
                     Wake::Ws(Some(Ok(m))) => match m {
                         WsMessage::Text(t) => {
-                            self.conn.handle_ws_frame(now, Frame::Text(Bytes::from(t)));
+                            self.conn
+                                .handle(now, SessionInput::WsFrame(Frame::Text(Bytes::from(t))));
                         }
-                        WsMessage::Binary(b) => self.conn.handle_ws_frame(now, Frame::Binary(b)),
+                        WsMessage::Binary(b) => {
+                            self.conn
+                                .handle(now, SessionInput::WsFrame(Frame::Binary(b)));
+                        }
                         WsMessage::Close(_) => {
                             self.drop_ws(None);
-                            self.conn.handle_ws_closed(now, false);
+                            self.conn
+                                .handle(now, SessionInput::WsClosed { error: false });
                         }
                         _ => {}
                     },
@@ -164,16 +171,18 @@ impl ConnTask {
                             reason: "message too big".into(),
                         });
                         self.drop_ws(close);
-                        self.conn.handle_ws_closed(now, true);
+                        self.conn
+                            .handle(now, SessionInput::WsClosed { error: true });
                     }
                     Wake::Ws(None) => {
                         self.drop_ws(None);
-                        self.conn.handle_ws_closed(now, false);
+                        self.conn
+                            .handle(now, SessionInput::WsClosed { error: false });
                     }
                     Wake::Writable(Ok(())) => {}
                     Wake::Writable(Err(_)) => self.ws_failed(),
                     Wake::Timer => {
-                        self.conn.handle_timeout(now);
+                        self.conn.handle(now, SessionInput::Timeout);
                     }
                     Wake::Task => {}
                     Wake::Connect(d) => self.on_connect_decision(d),
@@ -253,27 +262,39 @@ impl ConnTask {
                 .fetch_sub(bytes, Ordering::Relaxed);
         }
         match input {
-            Input::PollGet(tx) => match self.conn.handle_poll_get(now) {
+            Input::PollGet(tx) => match self.conn.handle(now, SessionInput::PollGet) {
                 // The session answers an overlapping GET itself: none was held.
-                PollGet::Held => self.held_get = Some(tx),
-                PollGet::Respond(r) => {
+                Reply::Held => self.held_get = Some(tx),
+                Reply::Http(r) => {
                     let _ = tx.send(r);
+                }
+                // Not replies to a GET.
+                Reply::None | Reply::Refused(_) => {
+                    let _ = tx.send(HttpResponse::error(ErrorCode::BadRequest));
                 }
             },
             Input::PostStarted(tx) => {
-                let _ = tx.send(self.conn.handle_poll_post_started(now));
+                let r = match self.conn.handle(now, SessionInput::PollPostStarted) {
+                    Reply::Http(r) => Some(r),
+                    _ => None,
+                };
+                let _ = tx.send(r);
             }
-            Input::PostAborted => self.conn.handle_poll_post_aborted(now),
+            Input::PostAborted => {
+                self.conn.handle(now, SessionInput::PollPostAborted);
+            }
             Input::PollPost(body, tx) => {
-                let _ = tx.send(self.conn.handle_poll_post(now, body));
+                let r = match self.conn.handle(now, SessionInput::PollPost(body)) {
+                    Reply::Http(r) => r,
+                    // A POST body always gets an answer; this is not one.
+                    _ => HttpResponse::error(ErrorCode::BadRequest),
+                };
+                let _ = tx.send(r);
             }
-            Input::WebSocket(ws) => {
-                if self.conn.handle_ws_open(now) {
-                    self.ws = Some(ws);
-                } else {
-                    self.retire_ws(ws, Vec::new(), None);
-                }
-            }
+            Input::WebSocket(ws) => match self.conn.handle(now, SessionInput::WsOpen) {
+                Reply::Refused(_) => self.retire_ws(ws, Vec::new(), None),
+                _ => self.ws = Some(ws),
+            },
             Input::Packet(p) => self.conn.send_encoded(&p),
             Input::Frame(f) => self.conn.send_frame(f),
             Input::Volatile(p) => {
@@ -445,7 +466,8 @@ impl ConnTask {
         self.ws_out = None;
         self.ws_flush = false;
         let now = self.server.rt.now();
-        self.conn.handle_ws_closed(now, true);
+        self.conn
+            .handle(now, SessionInput::WsClosed { error: true });
     }
 
     /// Closes the current websocket (after what was written to it), with `close` as the close
