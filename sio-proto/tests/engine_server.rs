@@ -1061,7 +1061,7 @@ fn get_during_pending_upgrade_is_released_by_any_input_after_the_delay() {
     let t0 = Instant::now();
     let mut s = probed_session(t0);
     assert_eq!(s.handle(t0 + ms(10), Input::PollGet), Reply::Held);
-    // No handle_timeout: the `upgrade` frame comes late, the GET was due for release first.
+    // No `Input::Timeout`: the `upgrade` frame comes late, the GET was due for release first.
     s.handle(t0 + ms(200), Input::WsFrame(text_frame("5")));
     assert_eq!(drain(&mut s), (vec![poll("6")], vec![Event::Upgraded]));
 }

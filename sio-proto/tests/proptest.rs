@@ -470,7 +470,7 @@ impl Runtime {
             if let Some(t) = s.poll_timeout() {
                 prop_assert!(
                     t > self.now,
-                    "poll_timeout not moved past now after handle_timeout"
+                    "poll_timeout not moved past now after Input::Timeout"
                 );
             }
         }
@@ -639,7 +639,7 @@ proptest! {
             rt.now = rt.now.max(t);
             s.handle(rt.now, SInput::Timeout);
             if let Some(next) = s.poll_timeout() {
-                prop_assert!(next > rt.now, "poll_timeout not moved past now after handle_timeout");
+                prop_assert!(next > rt.now, "poll_timeout not moved past now after Input::Timeout");
             }
             rt.drain(&mut s)?;
         }
