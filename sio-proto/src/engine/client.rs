@@ -6,8 +6,9 @@
 //! [`ClientSession::poll_transmit`] (HTTP requests to make, a websocket to open, frames to
 //! write) and [`ClientSession::poll_event`], waits for one input (an HTTP response, a websocket
 //! event, a command, or [`ClientSession::poll_timeout`]) and feeds it to
-//! [`ClientSession::handle`] as one [`Input`]. At most one long-polling `GET` and one `POST` are in flight at a time,
-//! as the protocol requires; the session says when to send the next one.
+//! [`ClientSession::handle`] as one [`Input`]. At most one long-polling `GET` and one `POST`
+//! are in flight at a time, as the protocol requires; the session says when to send the next
+//! one.
 //!
 //! The upgrade follows the specification: with polling open, a websocket is opened with the
 //! session id, `2probe` sent, `3probe` awaited; polling is then paused (no new requests, the

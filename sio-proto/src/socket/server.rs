@@ -4,9 +4,10 @@
 //! # Drive loop
 //!
 //! Exactly as for the Engine.IO session (see [`crate::engine::server`]): feed one [`Input`]
-//! (the Engine.IO session's) to [`Connection::handle`], then drain [`Connection::poll_transmit`] and [`Connection::poll_event`]
-//! until both are empty, and sleep until [`Connection::poll_timeout`]. The connection drains
-//! its Engine.IO session itself (the layers compose by draining).
+//! (the Engine.IO session's) to [`Connection::handle`], then drain
+//! [`Connection::poll_transmit`] and [`Connection::poll_event`] until both are empty, and
+//! sleep until [`Connection::poll_timeout`]. The connection drains its Engine.IO session
+//! itself (the layers compose by draining).
 //!
 //! Decisions that belong to the application come out as events and go back in as commands: a
 //! [`Event::Connect`] is answered with [`Connection::accept`] (after middleware) or
@@ -204,8 +205,8 @@ impl Connection {
     /// timers (connect timeout, ack deadlines, the completion of a binary packet). The reply
     /// is the session's (see [`Input`]).
     pub fn handle(&mut self, now: Instant, input: Input) -> Reply {
-        let timeout = input == Input::Timeout;
-        let post_started = input == Input::PollPostStarted;
+        let timeout = matches!(input, Input::Timeout);
+        let post_started = matches!(input, Input::PollPostStarted);
         let r = self.engine.handle(now, input);
         if post_started && r != Reply::None && !self.closed {
             // The session is closing with `transport error`: so are its sockets, at once.
