@@ -11,7 +11,7 @@
 //! * at most one long-polling `GET` and one `POST` in flight, one websocket at a time; POST
 //!   bodies and websocket frames decode; a POST body of several packets fits `maxPayload`;
 //! * frames go only to an open websocket; no websocket is left open once the session closed;
-//! * after `handle_timeout(now)` and the drain, `poll_timeout()` is `None` or after `now`;
+//! * after `Input::Timeout` at `now` and the drain, `poll_timeout()` is `None` or after `now`;
 //! * once the clock has run past the open timeout and the heartbeat deadline
 //!   (`pingInterval + pingTimeout`) with no server input, the session is closed.
 #![no_main]
@@ -25,7 +25,7 @@ use arbitrary::Arbitrary;
 use bytes::Bytes;
 use common::{frames_of, Body, EnginePkt};
 use libfuzzer_sys::fuzz_target;
-use sio_proto::engine::client::{ClientConfig, ClientSession, Event, Transmit};
+use sio_proto::engine::client::{ClientConfig, ClientSession, Event, Input as CInput, Transmit};
 use sio_proto::engine::packet::{decode_payload, encode_payload, OpenData};
 use sio_proto::engine::{CloseReason, Frame, Message, Packet, TransportKind};
 
@@ -241,12 +241,12 @@ impl Harness {
     }
 
     fn fire(&mut self, now: Instant) {
-        self.s.handle_timeout(now);
+        self.s.handle(now, CInput::Timeout);
         self.drain();
         if let Some(t) = self.s.poll_timeout() {
             assert!(
                 t > now,
-                "poll_timeout() {:?} before now after handle_timeout(now)",
+                "poll_timeout() {:?} before now after Input::Timeout at now",
                 now - t
             );
         }
@@ -257,7 +257,7 @@ impl Harness {
             if self.ws != Ws::Open {
                 break;
             }
-            self.s.handle_ws_frame(self.now, f);
+            self.s.handle(self.now, CInput::WsFrame(f));
             self.drain();
         }
     }
@@ -276,19 +276,19 @@ impl Harness {
                     Answer::Status(st, b) => Ok((*st, Bytes::copy_from_slice(b))),
                     Answer::TransportError => Err(()),
                 };
-                self.s.handle_poll_response(now, r);
+                self.s.handle(now, CInput::PollResponse(r));
             }
             Step::PostResponse { ok } => {
                 if self.posts == 0 {
                     return;
                 }
                 self.posts -= 1;
-                self.s.handle_post_response(now, *ok);
+                self.s.handle(now, CInput::PostResponse { ok: *ok });
             }
             Step::WsOpen => {
                 if self.ws == Ws::Connecting {
                     self.ws = Ws::Open;
-                    self.s.handle_ws_open(now);
+                    self.s.handle(now, CInput::WsOpen);
                 }
             }
             Step::WsOpenPacket(o) => self.ws_frames(o.frames()),
@@ -304,7 +304,7 @@ impl Harness {
             Step::WsClosed { error } => {
                 if self.ws != Ws::None {
                     self.ws = Ws::None;
-                    self.s.handle_ws_closed(now, *error);
+                    self.s.handle(now, CInput::WsClosed { error: *error });
                 }
             }
             Step::SendText(t) => {

@@ -19,7 +19,7 @@
 //! * the attachments buffered for an incomplete binary packet stay under
 //!   `max_attachment_bytes`, and while any are buffered the completion timer is armed, at
 //!   most `attachment_timeout` away; a closed connection buffers none;
-//! * after `handle_timeout(now)` and the drain, `poll_timeout()` is `None` or after `now`;
+//! * after `Input::Timeout` at `now` and the drain, `poll_timeout()` is `None` or after `now`;
 //! * at the end, once the clock has run past the heartbeat deadline (`ping_interval +
 //!   ping_timeout` after the last input) with no pong, the connection is closed.
 #![no_main]
@@ -36,8 +36,8 @@ use common::{frames_of, nsp_name, Body, EnginePkt};
 use libfuzzer_sys::fuzz_target;
 use sio_proto::engine::packet::decode_payload;
 use sio_proto::engine::server::{
-    EngineConfig, EngineServer, HttpResponse, Method, PollGet, Request, Route, SessionRequest,
-    Transmit,
+    EngineConfig, EngineServer, HttpResponse, Input as SInput, Method, Reply, Request, Route,
+    SessionRequest, Transmit,
 };
 use sio_proto::engine::{CloseReason, Frame, Message, Packet as EPacket, TransportKind};
 use sio_proto::socket::packet::{DecodeLimits, Decoder};
@@ -337,12 +337,12 @@ impl Harness {
     }
 
     fn fire(&mut self, now: Instant) {
-        self.conn.handle_timeout(now);
+        self.conn.handle(now, SInput::Timeout);
         self.drain();
         if let Some(t) = self.conn.poll_timeout() {
             assert!(
                 t > now,
-                "poll_timeout() is {:?} before now after handle_timeout(now)",
+                "poll_timeout() is {:?} before now after Input::Timeout at now",
                 now - t
             );
         }
@@ -360,37 +360,37 @@ impl Harness {
                     return;
                 }
                 let was_held = self.get_held;
-                match self.conn.handle_poll_get(now) {
-                    PollGet::Held => {
+                match self.conn.handle(now, SInput::PollGet) {
+                    Reply::Held => {
                         assert!(!was_held || self.closed, "overlapping GET held");
                         self.get_held = true;
                     }
-                    PollGet::Respond(r) if r.status == 200 => {
+                    Reply::Http(r) if r.status == 200 => {
                         assert!(self.closed, "a GET answered at once on an open session");
                         assert_eq!(&r.body[..], b"6", "late GET answered with {r:?}");
                     }
-                    PollGet::Respond(_) => {}
+                    Reply::Http(_) => {}
+                    r => panic!("a GET replied {r:?}"),
                 }
             }
             Step::PollPost(b) => {
                 if self.polling() {
                     self.post_started = false;
-                    let r = self.conn.handle_poll_post(now, b.bytes());
+                    let r = self.conn.handle(now, SInput::PollPost(b.bytes()));
                     assert!(
-                        matches!(r.status, 200 | 400 | 413),
-                        "POST status {}",
-                        r.status
+                        matches!(&r, Reply::Http(h) if matches!(h.status, 200 | 400 | 413)),
+                        "POST reply {r:?}"
                     );
                 }
             }
             Step::PostStarted => {
                 if self.polling() {
                     // One POST at a time: a second one is refused (and closes the session).
-                    let r = self.conn.handle_poll_post_started(now);
+                    let r = self.conn.handle(now, SInput::PollPostStarted);
                     if self.post_started {
-                        assert_eq!(r, Some(HttpResponse::empty(400)));
+                        assert_eq!(r, Reply::Http(HttpResponse::empty(400)));
                     } else {
-                        assert_eq!(r, None, "a first POST refused");
+                        assert_eq!(r, Reply::None, "a first POST refused");
                         self.post_started = true;
                     }
                 }
@@ -398,17 +398,20 @@ impl Harness {
             Step::PostAborted => {
                 if self.post_started {
                     self.post_started = false;
-                    self.conn.handle_poll_post_aborted(now);
+                    self.conn.handle(now, SInput::PollPostAborted);
                 }
             }
             Step::PollAborted => {
                 if self.get_held {
                     self.get_held = false;
-                    self.conn.handle_poll_aborted(now);
+                    self.conn.handle(now, SInput::PollAborted);
                 }
             }
             Step::WsOpen => {
-                if self.polling() && !self.ws_open && self.conn.handle_ws_open(now).is_ok() {
+                if self.polling()
+                    && !self.ws_open
+                    && self.conn.handle(now, SInput::WsOpen) == Reply::None
+                {
                     assert!(!self.closed, "websocket accepted by a closed session");
                     self.ws_open = true;
                 }
@@ -418,7 +421,7 @@ impl Harness {
                     if !self.ws_open {
                         break;
                     }
-                    self.conn.handle_ws_frame(now, f);
+                    self.conn.handle(now, SInput::WsFrame(f));
                     self.drain();
                 }
             }
@@ -430,13 +433,13 @@ impl Harness {
                     } else {
                         Frame::Text(b)
                     };
-                    self.conn.handle_ws_frame(now, f);
+                    self.conn.handle(now, SInput::WsFrame(f));
                 }
             }
             Step::WsClosed { error } => {
                 if self.ws_open {
                     self.ws_open = false;
-                    self.conn.handle_ws_closed(now, *error);
+                    self.conn.handle(now, SInput::WsClosed { error: *error });
                 }
             }
             Step::Accept(n) => {

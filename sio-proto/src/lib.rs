@@ -8,6 +8,7 @@ pub mod id;
 pub mod payload;
 pub mod rooms;
 pub mod socket;
+mod timer;
 
 pub use error::{DecodeError, ProtocolError, UsageError};
 pub use id::IdGenerator;

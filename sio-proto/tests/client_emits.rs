@@ -10,11 +10,13 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use common::{nsp, Pair};
-use sio_proto::engine::client::Transmit;
+use sio_proto::engine::client::{Input as EInput, Transmit};
 use sio_proto::engine::server::EngineConfig;
 use sio_proto::socket::acks::AckTable;
 use sio_proto::socket::backoff::BackoffConfig;
-use sio_proto::socket::client::{AckError, Event, Manager, ManagerConfig, QueuedEmit};
+use sio_proto::socket::client::{
+    AckError, Event, Input as MInput, Manager, ManagerConfig, QueuedEmit,
+};
 use sio_proto::socket::server::{self, ConnectionConfig};
 use sio_proto::socket::{EncodedPacket, Nsp, Packet};
 use sio_proto::{IdGenerator, UsageError};
@@ -318,7 +320,13 @@ fn connecting(now: Instant) -> Manager {
     let mut m = Manager::new(ManagerConfig::default(), IdGenerator::from_u64(1));
     m.connect(now, Nsp::ROOT);
     while m.poll_transmit().is_some() {}
-    m.handle_poll_response(now, 1, Ok((200, Bytes::from_static(HANDSHAKE))));
+    m.handle(
+        now,
+        MInput::Engine {
+            generation: 1,
+            input: EInput::PollResponse(Ok((200, Bytes::from_static(HANDSHAKE)))),
+        },
+    );
     for e in events(&mut m) {
         if let Event::NamespaceReady { nsp } = e {
             m.send_connect(&nsp, None).unwrap();
@@ -348,7 +356,13 @@ fn connect_error_payloads_are_parsed() {
     for (frame, message, data) in cases {
         let now = Instant::now();
         let mut m = connecting(now);
-        m.handle_poll_response(now, 1, Ok((200, Bytes::from_static(frame.as_bytes()))));
+        m.handle(
+            now,
+            MInput::Engine {
+                generation: 1,
+                input: EInput::PollResponse(Ok((200, Bytes::from_static(frame.as_bytes())))),
+            },
+        );
         let ev = events(&mut m);
         assert!(
             ev.contains(&Event::ConnectError {
@@ -377,7 +391,13 @@ fn a_refused_handshake_is_connect_error_for_every_waiting_namespace() {
     m.connect(now, Nsp::new("/chat").unwrap());
     while m.poll_transmit().is_some() {}
     let body = br#"{"code":3,"message":"Bad request"}"#;
-    m.handle_poll_response(now, 1, Ok((400, Bytes::from_static(body))));
+    m.handle(
+        now,
+        MInput::Engine {
+            generation: 1,
+            input: EInput::PollResponse(Ok((400, Bytes::from_static(body)))),
+        },
+    );
     let ev = events(&mut m);
     assert!(matches!(ev[0], Event::Error(_)), "{ev:?}");
     for ns in ["/", "/chat"] {

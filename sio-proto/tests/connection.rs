@@ -9,7 +9,7 @@ use bytes::Bytes;
 use common::{nsp, Pair};
 use sio_proto::engine::client::ClientConfig;
 use sio_proto::engine::server::{
-    EngineConfig, EngineServer, PollGet, ServerSession, Transmit, Transports,
+    EngineConfig, EngineServer, HttpResponse, Input, Reply, ServerSession, Transmit, Transports,
 };
 use sio_proto::engine::{CloseReason, Frame, TransportKind};
 use sio_proto::socket::client::ManagerConfig;
@@ -40,14 +40,16 @@ fn joined(conn: ConnectionConfig) -> Pair {
 fn text(p: &mut Pair, s: &str) {
     let now = p.now;
     let f = Frame::Text(Bytes::copy_from_slice(s.as_bytes()));
-    p.conn().handle_ws_frame(now, f);
+    p.conn().handle(now, Input::WsFrame(f));
     p.settle();
 }
 
 fn binary(p: &mut Pair, len: usize) {
     let now = p.now;
-    p.conn()
-        .handle_ws_frame(now, Frame::Binary(Bytes::from(vec![7u8; len])));
+    p.conn().handle(
+        now,
+        Input::WsFrame(Frame::Binary(Bytes::from(vec![7u8; len]))),
+    );
     p.settle();
 }
 
@@ -222,8 +224,8 @@ fn full_queue_with_pending_connect() -> (Connection, std::time::Instant) {
     let mut c = Connection::new(now, session, ConnectionConfig::default());
     skip_handshake(&mut c);
     assert_eq!(
-        c.handle_poll_post(now, Bytes::from_static(b"40")).status,
-        200
+        c.handle(now, Input::PollPost(Bytes::from_static(b"40"))),
+        Reply::Http(HttpResponse::ok())
     );
     assert_eq!(
         std::iter::from_fn(|| c.poll_event()).collect::<Vec<_>>(),
@@ -253,7 +255,7 @@ fn skip_handshake(c: &mut Connection) {
 
 /// The body of the next long-poll response.
 fn next_poll(c: &mut Connection, now: std::time::Instant) -> String {
-    assert_eq!(c.handle_poll_get(now), PollGet::Held);
+    assert_eq!(c.handle(now, Input::PollGet), Reply::Held);
     match c.poll_transmit() {
         Some(Transmit::PollResponse(r)) => String::from_utf8(r.body.to_vec()).unwrap(),
         other => panic!("expected a poll response, got {other:?}"),
@@ -316,7 +318,10 @@ fn connect_requests_never_read_are_bounded() {
     let mut c = Connection::new(now, router.accept(now, TransportKind::Polling, ()), config);
     skip_handshake(&mut c);
     for _ in 0..100 {
-        if c.is_closed() || c.handle_poll_post(now, Bytes::from_static(b"40/x,")).status != 200 {
+        if c.is_closed()
+            || c.handle(now, Input::PollPost(Bytes::from_static(b"40/x,")))
+                != Reply::Http(HttpResponse::ok())
+        {
             break;
         }
         while let Some(e) = c.poll_event() {
@@ -433,10 +438,10 @@ fn a_send_over_the_queue_bound_reports_the_close_at_once() {
 fn an_overlapping_post_disconnects_the_sockets_at_once() {
     let (mut c, now) = full_queue_with_pending_connect();
     c.accept(&nsp("/"), "abc").unwrap();
-    assert_eq!(c.handle_poll_post_started(now), None);
+    assert_eq!(c.handle(now, Input::PollPostStarted), Reply::None);
     assert_eq!(
-        c.handle_poll_post_started(now).map(|r| (r.status, r.body)),
-        Some((400, Bytes::new()))
+        c.handle(now, Input::PollPostStarted),
+        Reply::Http(HttpResponse::empty(400))
     );
     assert_eq!(
         std::iter::from_fn(|| c.poll_event()).collect::<Vec<_>>(),

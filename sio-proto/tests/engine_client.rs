@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use sio_proto::engine::client::{ClientConfig, ClientSession, Event, OpenError, Transmit};
+use sio_proto::engine::client::{ClientConfig, ClientSession, Event, Input, OpenError, Transmit};
 use sio_proto::engine::{CloseReason, Frame, Message, OpenData, TransportKind};
 use sio_proto::UsageError;
 
@@ -87,7 +87,10 @@ fn open_body(upgrades: &[&str], max_payload: u64) -> Bytes {
 fn open_client(t0: Instant, config: ClientConfig, upgrades: &[&str]) -> ClientSession {
     let mut c = ClientSession::new(t0, config);
     drain(&mut c);
-    c.handle_poll_response(t0, Ok((200, open_body(upgrades, 1_000_000))));
+    c.handle(
+        t0,
+        Input::PollResponse(Ok((200, open_body(upgrades, 1_000_000)))),
+    );
     let (_, e) = drain(&mut c);
     assert!(matches!(e.as_slice(), [Event::Open(_)]), "{e:?}");
     c
@@ -96,7 +99,7 @@ fn open_client(t0: Instant, config: ClientConfig, upgrades: &[&str]) -> ClientSe
 /// A client that has sent `2probe` on the upgrade websocket (the poll `GET` is in flight).
 fn probing_client(t0: Instant) -> ClientSession {
     let mut c = open_client(t0, ClientConfig::default(), &["websocket"]);
-    c.handle_ws_open(t0);
+    c.handle(t0, Input::WsOpen);
     assert_eq!(drain(&mut c), (vec![ws("2probe")], vec![]));
     c
 }
@@ -104,8 +107,8 @@ fn probing_client(t0: Instant) -> ClientSession {
 /// A client that completed the upgrade at `t0`.
 fn upgraded_client(t0: Instant) -> ClientSession {
     let mut c = probing_client(t0);
-    c.handle_ws_frame(t0, frame("3probe"));
-    c.handle_poll_response(t0, Ok((200, b("6"))));
+    c.handle(t0, Input::WsFrame(frame("3probe")));
+    c.handle(t0, Input::PollResponse(Ok((200, b("6")))));
     assert_eq!(drain(&mut c), (vec![ws("5")], vec![Event::Upgraded]));
     c
 }
@@ -143,8 +146,8 @@ fn websocket_only_handshake_is_a_ws_connect() {
             query: "EIO=4&transport=websocket".into()
         }]
     );
-    c.handle_ws_open(t0);
-    c.handle_ws_frame(t0, Frame::Text(open_body(&[], 1_000_000)));
+    c.handle(t0, Input::WsOpen);
+    c.handle(t0, Input::WsFrame(Frame::Text(open_body(&[], 1_000_000))));
     assert_eq!(
         drain(&mut c),
         (vec![], vec![Event::Open(open_data(&[], 1_000_000))])
@@ -157,7 +160,10 @@ fn open_emits_open_then_polls_and_probes_websocket() {
     let t0 = Instant::now();
     let mut c = ClientSession::new(t0, ClientConfig::default());
     drain(&mut c);
-    c.handle_poll_response(t0 + ms(5), Ok((200, open_body(&["websocket"], 1_000_000))));
+    c.handle(
+        t0 + ms(5),
+        Input::PollResponse(Ok((200, open_body(&["websocket"], 1_000_000)))),
+    );
     assert_eq!(
         drain(&mut c),
         (
@@ -174,7 +180,10 @@ fn open_without_offered_upgrade_does_not_probe() {
     let t0 = Instant::now();
     let mut c = ClientSession::new(t0, ClientConfig::default());
     drain(&mut c);
-    c.handle_poll_response(t0, Ok((200, open_body(&[], 1_000_000))));
+    c.handle(
+        t0,
+        Input::PollResponse(Ok((200, open_body(&[], 1_000_000)))),
+    );
     assert_eq!(drain(&mut c).0, vec![poll_get()]);
 }
 
@@ -187,7 +196,10 @@ fn upgrade_disabled_in_config_does_not_probe() {
     };
     let mut c = ClientSession::new(t0, config);
     drain(&mut c);
-    c.handle_poll_response(t0, Ok((200, open_body(&["websocket"], 1_000_000))));
+    c.handle(
+        t0,
+        Input::PollResponse(Ok((200, open_body(&["websocket"], 1_000_000)))),
+    );
     assert_eq!(drain(&mut c).0, vec![poll_get()]);
 }
 
@@ -198,7 +210,10 @@ fn messages_sent_before_open_wait_for_the_handshake() {
     drain(&mut c);
     c.send(Message::text("early")).unwrap();
     assert_eq!(drain(&mut c), (vec![], vec![]));
-    c.handle_poll_response(t0, Ok((200, open_body(&[], 1_000_000))));
+    c.handle(
+        t0,
+        Input::PollResponse(Ok((200, open_body(&[], 1_000_000)))),
+    );
     assert_eq!(drain(&mut c).0, vec![post("4early"), poll_get()]);
 }
 
@@ -209,7 +224,7 @@ fn messages_in_the_handshake_response_follow_open() {
     drain(&mut c);
     let mut body = open_body(&[], 1_000_000).to_vec();
     body.extend_from_slice(b"\x1e440");
-    c.handle_poll_response(t0, Ok((200, Bytes::from(body))));
+    c.handle(t0, Input::PollResponse(Ok((200, Bytes::from(body)))));
     assert_eq!(
         drain(&mut c).1,
         vec![
@@ -225,7 +240,7 @@ fn handshake_refused_emits_open_failed_then_closed() {
     let mut c = ClientSession::new(t0, ClientConfig::default());
     drain(&mut c);
     let body = b(r#"{"code":5,"message":"Unsupported protocol version"}"#);
-    c.handle_poll_response(t0, Ok((400, body.clone())));
+    c.handle(t0, Input::PollResponse(Ok((400, body.clone()))));
     assert_eq!(
         drain(&mut c),
         (
@@ -245,7 +260,7 @@ fn handshake_answer_that_is_not_open_fails_as_invalid() {
     let t0 = Instant::now();
     let mut c = ClientSession::new(t0, ClientConfig::default());
     drain(&mut c);
-    c.handle_poll_response(t0, Ok((200, b("4hello"))));
+    c.handle(t0, Input::PollResponse(Ok((200, b("4hello")))));
     assert_eq!(
         drain(&mut c).1,
         vec![
@@ -260,9 +275,9 @@ fn handshake_timeout_fails_the_open() {
     let t0 = Instant::now();
     let mut c = ClientSession::new(t0, ClientConfig::default());
     drain(&mut c);
-    c.handle_timeout(t0 + ms(19_999));
+    c.handle(t0 + ms(19_999), Input::Timeout);
     assert_eq!(drain(&mut c), (vec![], vec![]));
-    c.handle_timeout(t0 + ms(20_000));
+    c.handle(t0 + ms(20_000), Input::Timeout);
     assert_eq!(
         drain(&mut c),
         (
@@ -281,7 +296,7 @@ fn handshake_transport_failure_fails_the_open() {
     let t0 = Instant::now();
     let mut c = ClientSession::new(t0, ClientConfig::default());
     drain(&mut c);
-    c.handle_poll_response(t0, Err(()));
+    c.handle(t0, Input::PollResponse(Err(())));
     assert_eq!(
         drain(&mut c).1,
         vec![
@@ -297,7 +312,7 @@ fn handshake_transport_failure_fails_the_open() {
 fn ping_is_answered_with_pong() {
     let t0 = Instant::now();
     let mut c = open_client(t0, ClientConfig::default(), &[]);
-    c.handle_poll_response(t0 + ms(25_000), Ok((200, b("2"))));
+    c.handle(t0 + ms(25_000), Input::PollResponse(Ok((200, b("2")))));
     assert_eq!(
         drain(&mut c),
         (vec![post("3"), poll_get()], vec![Event::Ping])
@@ -309,7 +324,7 @@ fn ping_pushes_the_ping_deadline() {
     let t0 = Instant::now();
     let mut c = open_client(t0, ClientConfig::default(), &[]);
     assert_eq!(c.poll_timeout(), Some(t0 + ms(45_000)));
-    c.handle_poll_response(t0 + ms(25_000), Ok((200, b("2"))));
+    c.handle(t0 + ms(25_000), Input::PollResponse(Ok((200, b("2")))));
     assert_eq!(c.poll_timeout(), Some(t0 + ms(70_000)));
 }
 
@@ -317,9 +332,9 @@ fn ping_pushes_the_ping_deadline() {
 fn no_ping_within_interval_plus_timeout_closes_with_ping_timeout() {
     let t0 = Instant::now();
     let mut c = open_client(t0, ClientConfig::default(), &[]);
-    c.handle_timeout(t0 + ms(44_999));
+    c.handle(t0 + ms(44_999), Input::Timeout);
     assert_eq!(drain(&mut c), (vec![], vec![]));
-    c.handle_timeout(t0 + ms(45_000));
+    c.handle(t0 + ms(45_000), Input::Timeout);
     assert_eq!(
         drain(&mut c),
         (vec![], vec![Event::Closed(CloseReason::PingTimeout)])
@@ -331,7 +346,7 @@ fn no_ping_within_interval_plus_timeout_closes_with_ping_timeout() {
 fn ping_on_websocket_is_answered_on_websocket() {
     let t0 = Instant::now();
     let mut c = upgraded_client(t0);
-    c.handle_ws_frame(t0 + ms(25_000), frame("2"));
+    c.handle(t0 + ms(25_000), Input::WsFrame(frame("2")));
     assert_eq!(drain(&mut c), (vec![ws("3")], vec![Event::Ping]));
 }
 
@@ -341,7 +356,7 @@ fn ping_on_websocket_is_answered_on_websocket() {
 fn poll_response_messages_are_delivered_in_order_and_polling_continues() {
     let t0 = Instant::now();
     let mut c = open_client(t0, ClientConfig::default(), &[]);
-    c.handle_poll_response(t0, Ok((200, b("4hello\x1ebAQIDBA=="))));
+    c.handle(t0, Input::PollResponse(Ok((200, b("4hello\x1ebAQIDBA==")))));
     assert_eq!(
         drain(&mut c),
         (
@@ -362,7 +377,7 @@ fn only_one_post_is_in_flight() {
     c.send(Message::text("b")).unwrap();
     c.send(Message::binary(vec![1u8, 2, 3, 4])).unwrap();
     assert_eq!(drain(&mut c).0, vec![post("4a")]);
-    c.handle_post_response(t0, true);
+    c.handle(t0, Input::PostResponse { ok: true });
     assert_eq!(drain(&mut c).0, vec![post("4b\x1ebAQIDBA==")]);
 }
 
@@ -371,7 +386,7 @@ fn post_batching_respects_max_payload() {
     let t0 = Instant::now();
     let mut c = ClientSession::new(t0, ClientConfig::default());
     drain(&mut c);
-    c.handle_poll_response(t0, Ok((200, open_body(&[], 20))));
+    c.handle(t0, Input::PollResponse(Ok((200, open_body(&[], 20)))));
     drain(&mut c);
     // Each message is 9 bytes on the wire: two fit in 20 with their separator, three do not.
     c.send(Message::text("00000000")).unwrap();
@@ -379,9 +394,9 @@ fn post_batching_respects_max_payload() {
         c.send(Message::text(m)).unwrap();
     }
     assert_eq!(drain(&mut c).0, vec![post("400000000")]);
-    c.handle_post_response(t0, true);
+    c.handle(t0, Input::PostResponse { ok: true });
     assert_eq!(drain(&mut c).0, vec![post("411111111\x1e422222222")]);
-    c.handle_post_response(t0, true);
+    c.handle(t0, Input::PostResponse { ok: true });
     assert_eq!(drain(&mut c).0, vec![post("433333333")]);
 }
 
@@ -390,15 +405,15 @@ fn message_larger_than_max_payload_is_still_sent_alone() {
     let t0 = Instant::now();
     let mut c = ClientSession::new(t0, ClientConfig::default());
     drain(&mut c);
-    c.handle_poll_response(t0, Ok((200, open_body(&[], 4))));
+    c.handle(t0, Input::PollResponse(Ok((200, open_body(&[], 4)))));
     drain(&mut c);
     c.send(Message::text("a")).unwrap();
     c.send(Message::text("toolong")).unwrap();
     c.send(Message::text("b")).unwrap();
     assert_eq!(drain(&mut c).0, vec![post("4a")]);
-    c.handle_post_response(t0, true);
+    c.handle(t0, Input::PostResponse { ok: true });
     assert_eq!(drain(&mut c).0, vec![post("4toolong")]);
-    c.handle_post_response(t0, true);
+    c.handle(t0, Input::PostResponse { ok: true });
     assert_eq!(drain(&mut c).0, vec![post("4b")]);
 }
 
@@ -408,7 +423,7 @@ fn failed_post_closes_with_transport_error() {
     let mut c = open_client(t0, ClientConfig::default(), &[]);
     c.send(Message::text("a")).unwrap();
     drain(&mut c);
-    c.handle_post_response(t0, false);
+    c.handle(t0, Input::PostResponse { ok: false });
     assert_eq!(
         drain(&mut c).1,
         vec![Event::Closed(CloseReason::TransportError)]
@@ -419,7 +434,7 @@ fn failed_post_closes_with_transport_error() {
 fn server_close_packet_closes_with_transport_close() {
     let t0 = Instant::now();
     let mut c = open_client(t0, ClientConfig::default(), &[]);
-    c.handle_poll_response(t0, Ok((200, b("4bye\x1e1"))));
+    c.handle(t0, Input::PollResponse(Ok((200, b("4bye\x1e1")))));
     assert_eq!(
         drain(&mut c),
         (
@@ -459,7 +474,7 @@ fn send_after_close_is_usage_error_closed() {
 fn ws_open_sends_2probe() {
     let t0 = Instant::now();
     let mut c = open_client(t0, ClientConfig::default(), &["websocket"]);
-    c.handle_ws_open(t0 + ms(1));
+    c.handle(t0 + ms(1), Input::WsOpen);
     assert_eq!(drain(&mut c), (vec![ws("2probe")], vec![]));
     assert_eq!(c.transport(), TransportKind::Polling);
 }
@@ -468,7 +483,7 @@ fn ws_open_sends_2probe() {
 fn after_3probe_the_client_waits_for_the_get_in_flight() {
     let t0 = Instant::now();
     let mut c = probing_client(t0);
-    c.handle_ws_frame(t0 + ms(1), frame("3probe"));
+    c.handle(t0 + ms(1), Input::WsFrame(frame("3probe")));
     assert_eq!(drain(&mut c), (vec![], vec![]));
     assert_eq!(c.transport(), TransportKind::Polling);
     // Polling is paused: a send neither posts nor upgrades yet.
@@ -480,8 +495,8 @@ fn after_3probe_the_client_waits_for_the_get_in_flight() {
 fn upgrade_completes_when_the_get_in_flight_returns() {
     let t0 = Instant::now();
     let mut c = probing_client(t0);
-    c.handle_ws_frame(t0 + ms(1), frame("3probe"));
-    c.handle_poll_response(t0 + ms(2), Ok((200, b("6"))));
+    c.handle(t0 + ms(1), Input::WsFrame(frame("3probe")));
+    c.handle(t0 + ms(2), Input::PollResponse(Ok((200, b("6")))));
     assert_eq!(drain(&mut c), (vec![ws("5")], vec![Event::Upgraded]));
     assert_eq!(c.transport(), TransportKind::WebSocket);
 }
@@ -490,10 +505,10 @@ fn upgrade_completes_when_the_get_in_flight_returns() {
 fn sends_queued_while_paused_leave_as_ws_frames_after_upgrade() {
     let t0 = Instant::now();
     let mut c = probing_client(t0);
-    c.handle_ws_frame(t0 + ms(1), frame("3probe"));
+    c.handle(t0 + ms(1), Input::WsFrame(frame("3probe")));
     c.send(Message::text("q")).unwrap();
     c.send(Message::binary(vec![7u8])).unwrap();
-    c.handle_poll_response(t0 + ms(2), Ok((200, b("6"))));
+    c.handle(t0 + ms(2), Input::PollResponse(Ok((200, b("6")))));
     assert_eq!(
         drain(&mut c),
         (
@@ -515,10 +530,10 @@ fn upgrade_waits_for_the_post_in_flight_too() {
     let mut c = probing_client(t0);
     c.send(Message::text("a")).unwrap();
     assert_eq!(drain(&mut c).0, vec![post("4a")]);
-    c.handle_ws_frame(t0, frame("3probe"));
-    c.handle_poll_response(t0, Ok((200, b("6"))));
+    c.handle(t0, Input::WsFrame(frame("3probe")));
+    c.handle(t0, Input::PollResponse(Ok((200, b("6")))));
     assert_eq!(drain(&mut c), (vec![], vec![]));
-    c.handle_post_response(t0, true);
+    c.handle(t0, Input::PostResponse { ok: true });
     assert_eq!(drain(&mut c), (vec![ws("5")], vec![Event::Upgraded]));
 }
 
@@ -526,11 +541,14 @@ fn upgrade_waits_for_the_post_in_flight_too() {
 fn probe_answered_with_something_else_closes_ws_and_keeps_polling() {
     let t0 = Instant::now();
     let mut c = probing_client(t0);
-    c.handle_ws_frame(t0 + ms(1), frame("3nope"));
+    c.handle(t0 + ms(1), Input::WsFrame(frame("3nope")));
     assert_eq!(drain(&mut c), (vec![Transmit::WsClose], vec![]));
     assert_eq!(c.transport(), TransportKind::Polling);
     assert!(c.is_open());
-    c.handle_poll_response(t0 + ms(2), Ok((200, b("4still polling"))));
+    c.handle(
+        t0 + ms(2),
+        Input::PollResponse(Ok((200, b("4still polling")))),
+    );
     assert_eq!(
         drain(&mut c),
         (
@@ -546,7 +564,7 @@ fn probe_answered_with_something_else_closes_ws_and_keeps_polling() {
 fn probe_websocket_failing_keeps_polling() {
     let t0 = Instant::now();
     let mut c = probing_client(t0);
-    c.handle_ws_closed(t0, true);
+    c.handle(t0, Input::WsClosed { error: true });
     assert_eq!(drain(&mut c), (vec![], vec![]));
     assert!(c.is_open());
     c.send(Message::text("up")).unwrap();
@@ -557,8 +575,11 @@ fn probe_websocket_failing_keeps_polling() {
 fn messages_on_websocket_after_upgrade_are_delivered() {
     let t0 = Instant::now();
     let mut c = upgraded_client(t0);
-    c.handle_ws_frame(t0, frame("4hi"));
-    c.handle_ws_frame(t0, Frame::Binary(Bytes::from_static(&[1, 2])));
+    c.handle(t0, Input::WsFrame(frame("4hi")));
+    c.handle(
+        t0,
+        Input::WsFrame(Frame::Binary(Bytes::from_static(&[1, 2]))),
+    );
     assert_eq!(
         drain(&mut c).1,
         vec![
@@ -572,7 +593,7 @@ fn messages_on_websocket_after_upgrade_are_delivered() {
 fn websocket_closing_after_upgrade_closes_with_transport_close() {
     let t0 = Instant::now();
     let mut c = upgraded_client(t0);
-    c.handle_ws_closed(t0, false);
+    c.handle(t0, Input::WsClosed { error: false });
     assert_eq!(
         drain(&mut c),
         (vec![], vec![Event::Closed(CloseReason::TransportClose)])
@@ -606,7 +627,7 @@ fn close_on_polling_waits_for_the_post_in_flight() {
     c.send(Message::text("b")).unwrap();
     c.close();
     assert_eq!(drain(&mut c).0, vec![]);
-    c.handle_post_response(t0, true);
+    c.handle(t0, Input::PostResponse { ok: true });
     assert_eq!(drain(&mut c).0, vec![post("4b\x1e1")]);
 }
 

@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use sio_proto::engine::server::ClosedSessions;
 use sio_proto::engine::server::{
-    EngineConfig, EngineServer, ErrorCode, Event, HttpResponse, Method, PollGet, Request, Route,
-    ServerSession, SessionRequest, Transmit, Transports,
+    EngineConfig, EngineServer, ErrorCode, Event, HttpResponse, Input, Method, Reply, Request,
+    Route, ServerSession, SessionRequest, Transmit, Transports,
 };
 use sio_proto::engine::{CloseReason, Frame, Message, TransportKind};
 use sio_proto::{IdGenerator, ProtocolError, UsageError};
@@ -102,7 +102,7 @@ fn polling_session(t0: Instant, config: EngineConfig) -> ServerSession {
 /// A polling session with a long-poll `GET` held at `at`.
 fn polling_session_with_get(t0: Instant, config: EngineConfig, at: Instant) -> ServerSession {
     let mut s = polling_session(t0, config);
-    assert_eq!(s.handle_poll_get(at), PollGet::Held);
+    assert_eq!(s.handle(at, Input::PollGet), Reply::Held);
     assert_eq!(drain(&mut s), (vec![], vec![]));
     s
 }
@@ -110,9 +110,9 @@ fn polling_session_with_get(t0: Instant, config: EngineConfig, at: Instant) -> S
 /// A polling session that completed the upgrade to websocket at `t0`.
 fn upgraded_session(t0: Instant, config: EngineConfig) -> ServerSession {
     let mut s = polling_session(t0, config);
-    s.handle_ws_open(t0).unwrap();
-    s.handle_ws_frame(t0, text_frame("2probe"));
-    s.handle_ws_frame(t0, text_frame("5"));
+    assert_eq!(s.handle(t0, Input::WsOpen), Reply::None);
+    s.handle(t0, Input::WsFrame(text_frame("2probe")));
+    s.handle(t0, Input::WsFrame(text_frame("5")));
     let (t, e) = drain(&mut s);
     assert_eq!(t, vec![ws("3probe")]);
     assert_eq!(e, vec![Event::Upgrading, Event::Upgraded]);
@@ -436,14 +436,14 @@ fn upgraded_session_refuses_a_second_websocket_and_is_unaffected() {
     let t0 = Instant::now();
     let mut s = upgraded_session(t0, EngineConfig::default());
     assert!(matches!(
-        s.handle_ws_open(t0 + ms(1)),
-        Err(ProtocolError::Unexpected(_))
+        s.handle(t0 + ms(1), Input::WsOpen),
+        Reply::Refused(ProtocolError::Unexpected(_))
     ));
     assert_eq!(drain(&mut s), (vec![], vec![]));
     assert!(!s.is_closed());
     s.send(Message::text("still")).unwrap();
     assert_eq!(drain(&mut s), (vec![ws("4still")], vec![]));
-    s.handle_ws_frame(t0 + ms(2), text_frame("4here"));
+    s.handle(t0 + ms(2), Input::WsFrame(text_frame("4here")));
     assert_eq!(drain(&mut s), (vec![], vec![text_msg("here")]));
 }
 
@@ -583,9 +583,9 @@ fn ping_is_sent_after_ping_interval() {
     let t0 = Instant::now();
     let mut s = polling_session_with_get(t0, EngineConfig::default(), t0 + ms(1));
     assert_eq!(s.poll_timeout(), Some(t0 + ms(25_000)));
-    s.handle_timeout(t0 + ms(24_999));
+    s.handle(t0 + ms(24_999), Input::Timeout);
     assert_eq!(drain(&mut s), (vec![], vec![]));
-    s.handle_timeout(t0 + ms(25_000));
+    s.handle(t0 + ms(25_000), Input::Timeout);
     assert_eq!(drain(&mut s), (vec![poll("2")], vec![]));
 }
 
@@ -593,18 +593,21 @@ fn ping_is_sent_after_ping_interval() {
 fn pong_keeps_session_alive_and_schedules_next_ping() {
     let t0 = Instant::now();
     let mut s = polling_session_with_get(t0, EngineConfig::default(), t0);
-    s.handle_timeout(t0 + ms(25_000));
+    s.handle(t0 + ms(25_000), Input::Timeout);
     assert_eq!(drain(&mut s).0, vec![poll("2")]);
     assert_eq!(s.poll_timeout(), Some(t0 + ms(45_000)));
 
-    assert_eq!(s.handle_poll_post(t0 + ms(30_000), body("3")), ok());
+    assert_eq!(
+        s.handle(t0 + ms(30_000), Input::PollPost(body("3"))),
+        Reply::Http(ok())
+    );
     assert_eq!(s.poll_timeout(), Some(t0 + ms(55_000)));
-    assert_eq!(s.handle_poll_get(t0 + ms(30_000)), PollGet::Held);
-    s.handle_timeout(t0 + ms(45_000));
+    assert_eq!(s.handle(t0 + ms(30_000), Input::PollGet), Reply::Held);
+    s.handle(t0 + ms(45_000), Input::Timeout);
     assert_eq!(drain(&mut s), (vec![], vec![]));
     assert!(!s.is_closed());
 
-    s.handle_timeout(t0 + ms(55_000));
+    s.handle(t0 + ms(55_000), Input::Timeout);
     assert_eq!(drain(&mut s), (vec![poll("2")], vec![]));
 }
 
@@ -612,13 +615,13 @@ fn pong_keeps_session_alive_and_schedules_next_ping() {
 fn missing_pong_closes_with_ping_timeout_and_held_get_gets_close() {
     let t0 = Instant::now();
     let mut s = polling_session_with_get(t0, EngineConfig::default(), t0);
-    s.handle_timeout(t0 + ms(25_000));
+    s.handle(t0 + ms(25_000), Input::Timeout);
     assert_eq!(drain(&mut s).0, vec![poll("2")]);
-    assert_eq!(s.handle_poll_get(t0 + ms(25_010)), PollGet::Held);
+    assert_eq!(s.handle(t0 + ms(25_010), Input::PollGet), Reply::Held);
 
-    s.handle_timeout(t0 + ms(44_999));
+    s.handle(t0 + ms(44_999), Input::Timeout);
     assert_eq!(drain(&mut s), (vec![], vec![]));
-    s.handle_timeout(t0 + ms(45_000));
+    s.handle(t0 + ms(45_000), Input::Timeout);
     assert_eq!(
         drain(&mut s),
         (
@@ -634,9 +637,9 @@ fn missing_pong_closes_with_ping_timeout_and_held_get_gets_close() {
 fn ping_on_websocket_is_a_ws_frame() {
     let t0 = Instant::now();
     let mut s = upgraded_session(t0, EngineConfig::default());
-    s.handle_timeout(t0 + ms(25_000));
+    s.handle(t0 + ms(25_000), Input::Timeout);
     assert_eq!(drain(&mut s), (vec![ws("2")], vec![]));
-    s.handle_ws_frame(t0 + ms(25_100), text_frame("3"));
+    s.handle(t0 + ms(25_100), Input::WsFrame(text_frame("3")));
     assert_eq!(s.poll_timeout(), Some(t0 + ms(50_100)));
 }
 
@@ -644,9 +647,9 @@ fn ping_on_websocket_is_a_ws_frame() {
 fn missing_pong_on_websocket_closes_the_websocket() {
     let t0 = Instant::now();
     let mut s = upgraded_session(t0, EngineConfig::default());
-    s.handle_timeout(t0 + ms(25_000));
+    s.handle(t0 + ms(25_000), Input::Timeout);
     assert_eq!(drain(&mut s).0, vec![ws("2")]);
-    s.handle_timeout(t0 + ms(45_000));
+    s.handle(t0 + ms(45_000), Input::Timeout);
     assert_eq!(
         drain(&mut s),
         (
@@ -668,8 +671,8 @@ fn get_after_the_pong_deadline_finds_the_session_closed_without_a_timer_call() {
     };
     let mut s = polling_session(t0, config);
     assert_eq!(
-        s.handle_poll_get(t0 + ms(500)),
-        PollGet::Respond(HttpResponse::error(ErrorCode::UnknownSid))
+        s.handle(t0 + ms(500), Input::PollGet),
+        Reply::Http(HttpResponse::error(ErrorCode::UnknownSid))
     );
     assert_eq!(
         drain(&mut s),
@@ -687,7 +690,7 @@ fn get_just_before_the_pong_deadline_is_held_and_carries_the_ping() {
         ..EngineConfig::default()
     };
     let mut s = polling_session(t0, config);
-    assert_eq!(s.handle_poll_get(t0 + ms(499)), PollGet::Held);
+    assert_eq!(s.handle(t0 + ms(499), Input::PollGet), Reply::Held);
     assert_eq!(drain(&mut s), (vec![poll("2")], vec![]));
     assert_eq!(s.poll_timeout(), Some(t0 + ms(500)));
 }
@@ -697,7 +700,7 @@ fn pong_deadline_counts_from_when_the_ping_was_due() {
     // A driver that fires the ping timer late does not stretch the heartbeat.
     let t0 = Instant::now();
     let mut s = polling_session_with_get(t0, EngineConfig::default(), t0);
-    s.handle_timeout(t0 + ms(25_300));
+    s.handle(t0 + ms(25_300), Input::Timeout);
     assert_eq!(drain(&mut s).0, vec![poll("2")]);
     assert_eq!(s.poll_timeout(), Some(t0 + ms(45_000)));
 }
@@ -707,8 +710,8 @@ fn a_post_handled_after_every_deadline_closes_the_session_first() {
     let t0 = Instant::now();
     let mut s = polling_session(t0, EngineConfig::default());
     // Ping due at 25 s, pong deadline at 45 s: a message at 50 s comes too late.
-    let r = s.handle_poll_post(t0 + ms(50_000), body("4late"));
-    assert_eq!(r.status, 400);
+    let r = s.handle(t0 + ms(50_000), Input::PollPost(body("4late")));
+    assert!(matches!(r, Reply::Http(r) if r.status == 400));
     assert_eq!(
         drain(&mut s).1,
         vec![Event::Closed(CloseReason::PingTimeout)]
@@ -721,7 +724,10 @@ fn a_post_handled_after_every_deadline_closes_the_session_first() {
 fn post_with_several_packets_yields_messages_in_order_and_ok() {
     let t0 = Instant::now();
     let mut s = polling_session(t0, EngineConfig::default());
-    assert_eq!(s.handle_poll_post(t0, body("4a\x1e4b")), ok());
+    assert_eq!(
+        s.handle(t0, Input::PollPost(body("4a\x1e4b"))),
+        Reply::Http(ok())
+    );
     assert_eq!(drain(&mut s), (vec![], vec![text_msg("a"), text_msg("b")]));
 }
 
@@ -729,7 +735,10 @@ fn post_with_several_packets_yields_messages_in_order_and_ok() {
 fn post_binary_segment_yields_binary_message() {
     let t0 = Instant::now();
     let mut s = polling_session(t0, EngineConfig::default());
-    assert_eq!(s.handle_poll_post(t0, body("4hello\x1ebAQIDBA==")), ok());
+    assert_eq!(
+        s.handle(t0, Input::PollPost(body("4hello\x1ebAQIDBA=="))),
+        Reply::Http(ok())
+    );
     assert_eq!(
         drain(&mut s).1,
         vec![
@@ -747,7 +756,7 @@ fn queued_messages_are_delivered_to_the_next_get_joined_by_separator() {
     s.send(Message::text("b")).unwrap();
     assert_eq!(drain(&mut s), (vec![], vec![]));
     assert_eq!(s.queued(), 2);
-    assert_eq!(s.handle_poll_get(t0 + ms(5)), PollGet::Held);
+    assert_eq!(s.handle(t0 + ms(5), Input::PollGet), Reply::Held);
     assert_eq!(drain(&mut s), (vec![poll("4a\x1e4b")], vec![]));
     assert_eq!(s.queued(), 0);
 }
@@ -766,7 +775,7 @@ fn binary_message_is_base64_on_polling() {
     let mut s = polling_session(t0, EngineConfig::default());
     s.send(Message::text("hello")).unwrap();
     s.send(Message::binary(vec![1u8, 2, 3, 4])).unwrap();
-    assert_eq!(s.handle_poll_get(t0), PollGet::Held);
+    assert_eq!(s.handle(t0, Input::PollGet), Reply::Held);
     assert_eq!(drain(&mut s).0, vec![poll("4hello\x1ebAQIDBA==")]);
 }
 
@@ -775,8 +784,8 @@ fn overlapping_get_is_rejected_and_closes_session() {
     let t0 = Instant::now();
     let mut s = polling_session_with_get(t0, EngineConfig::default(), t0);
     assert_eq!(
-        s.handle_poll_get(t0 + ms(1)),
-        PollGet::Respond(HttpResponse::empty(400))
+        s.handle(t0 + ms(1), Input::PollGet),
+        Reply::Http(HttpResponse::empty(400))
     );
     assert_eq!(
         drain(&mut s),
@@ -792,7 +801,10 @@ fn overlapping_get_is_rejected_and_closes_session() {
 fn client_close_packet_releases_held_get_with_noop() {
     let t0 = Instant::now();
     let mut s = polling_session_with_get(t0, EngineConfig::default(), t0);
-    assert_eq!(s.handle_poll_post(t0 + ms(1), body("1")), ok());
+    assert_eq!(
+        s.handle(t0 + ms(1), Input::PollPost(body("1"))),
+        Reply::Http(ok())
+    );
     assert_eq!(
         drain(&mut s),
         (
@@ -807,7 +819,10 @@ fn client_close_packet_releases_held_get_with_noop() {
 fn messages_before_client_close_in_one_post_are_delivered() {
     let t0 = Instant::now();
     let mut s = polling_session(t0, EngineConfig::default());
-    assert_eq!(s.handle_poll_post(t0, body("4last\x1e1\x1e4ignored")), ok());
+    assert_eq!(
+        s.handle(t0, Input::PollPost(body("4last\x1e1\x1e4ignored"))),
+        Reply::Http(ok())
+    );
     assert_eq!(
         drain(&mut s).1,
         vec![text_msg("last"), Event::Closed(CloseReason::TransportClose)]
@@ -818,7 +833,7 @@ fn messages_before_client_close_in_one_post_are_delivered() {
 fn aborted_long_poll_closes_with_transport_close() {
     let t0 = Instant::now();
     let mut s = polling_session_with_get(t0, EngineConfig::default(), t0);
-    s.handle_poll_aborted(t0 + ms(1));
+    s.handle(t0 + ms(1), Input::PollAborted);
     assert_eq!(
         drain(&mut s),
         (vec![], vec![Event::Closed(CloseReason::TransportClose)])
@@ -831,11 +846,11 @@ fn overlapping_post_is_rejected_and_closes_the_session() {
     // and the session closes with `transport error`; the held GET carries the `close`.
     let t0 = Instant::now();
     let mut s = polling_session_with_get(t0, EngineConfig::default(), t0);
-    assert_eq!(s.handle_poll_post_started(t0 + ms(1)), None);
+    assert_eq!(s.handle(t0 + ms(1), Input::PollPostStarted), Reply::None);
     assert_eq!(drain(&mut s), (vec![], vec![]));
     assert_eq!(
-        s.handle_poll_post_started(t0 + ms(2)),
-        Some(HttpResponse::empty(400))
+        s.handle(t0 + ms(2), Input::PollPostStarted),
+        Reply::Http(HttpResponse::empty(400))
     );
     assert_eq!(
         drain(&mut s),
@@ -846,8 +861,8 @@ fn overlapping_post_is_rejected_and_closes_the_session() {
     );
     // The first POST's body, when it comes, finds the session gone.
     assert_eq!(
-        s.handle_poll_post(t0 + ms(3), body("4late")),
-        HttpResponse::error(ErrorCode::UnknownSid)
+        s.handle(t0 + ms(3), Input::PollPost(body("4late"))),
+        Reply::Http(HttpResponse::error(ErrorCode::UnknownSid))
     );
     assert_eq!(drain(&mut s), (vec![], vec![]));
 }
@@ -856,17 +871,20 @@ fn overlapping_post_is_rejected_and_closes_the_session() {
 fn overlapping_post_without_a_held_get_closes_on_the_next_get() {
     let t0 = Instant::now();
     let mut s = polling_session(t0, EngineConfig::default());
-    assert_eq!(s.handle_poll_post_started(t0), None);
+    assert_eq!(s.handle(t0, Input::PollPostStarted), Reply::None);
     assert_eq!(
-        s.handle_poll_post_started(t0),
-        Some(HttpResponse::empty(400))
+        s.handle(t0, Input::PollPostStarted),
+        Reply::Http(HttpResponse::empty(400))
     );
     assert_eq!(drain(&mut s), (vec![], vec![]));
     assert!(!s.is_closed());
     // Closing: what the first POST carries is ignored, as Node does once closing.
-    assert_eq!(s.handle_poll_post(t0 + ms(1), body("4ignored")), ok());
+    assert_eq!(
+        s.handle(t0 + ms(1), Input::PollPost(body("4ignored"))),
+        Reply::Http(ok())
+    );
     assert_eq!(drain(&mut s), (vec![], vec![]));
-    assert_eq!(s.handle_poll_get(t0 + ms(2)), PollGet::Held);
+    assert_eq!(s.handle(t0 + ms(2), Input::PollGet), Reply::Held);
     assert_eq!(
         drain(&mut s),
         (
@@ -880,13 +898,16 @@ fn overlapping_post_without_a_held_get_closes_on_the_next_get() {
 fn posts_one_after_the_other_are_not_an_overlap() {
     let t0 = Instant::now();
     let mut s = polling_session(t0, EngineConfig::default());
-    assert_eq!(s.handle_poll_post_started(t0), None);
-    assert_eq!(s.handle_poll_post(t0, body("4a")), ok());
-    assert_eq!(s.handle_poll_post_started(t0 + ms(1)), None);
+    assert_eq!(s.handle(t0, Input::PollPostStarted), Reply::None);
+    assert_eq!(s.handle(t0, Input::PollPost(body("4a"))), Reply::Http(ok()));
+    assert_eq!(s.handle(t0 + ms(1), Input::PollPostStarted), Reply::None);
     // This one ends without a body (refused as too large, or its client went away).
-    s.handle_poll_post_aborted(t0 + ms(2));
-    assert_eq!(s.handle_poll_post_started(t0 + ms(3)), None);
-    assert_eq!(s.handle_poll_post(t0 + ms(3), body("4b")), ok());
+    s.handle(t0 + ms(2), Input::PollPostAborted);
+    assert_eq!(s.handle(t0 + ms(3), Input::PollPostStarted), Reply::None);
+    assert_eq!(
+        s.handle(t0 + ms(3), Input::PollPost(body("4b"))),
+        Reply::Http(ok())
+    );
     assert_eq!(drain(&mut s), (vec![], vec![text_msg("a"), text_msg("b")]));
     assert!(!s.is_closed());
 }
@@ -903,10 +924,10 @@ fn a_session_that_ends_answers_its_held_get() {
     };
     let mut s = polling_session_with_get(t0, config, t0);
     // The ping answers the held GET; the next GET is held while the pong is awaited.
-    s.handle_timeout(t0 + ms(100));
+    s.handle(t0 + ms(100), Input::Timeout);
     assert_eq!(drain(&mut s).0, vec![poll("2")]);
-    assert_eq!(s.handle_poll_get(t0 + ms(101)), PollGet::Held);
-    s.handle_timeout(t0 + ms(150));
+    assert_eq!(s.handle(t0 + ms(101), Input::PollGet), Reply::Held);
+    s.handle(t0 + ms(150), Input::Timeout);
     assert_eq!(
         drain(&mut s),
         (
@@ -922,10 +943,10 @@ fn a_session_that_ends_answers_its_held_get() {
 fn probe_is_answered_with_3probe_and_held_get_with_noop() {
     let t0 = Instant::now();
     let mut s = polling_session_with_get(t0, EngineConfig::default(), t0);
-    s.handle_ws_open(t0 + ms(1)).unwrap();
+    assert_eq!(s.handle(t0 + ms(1), Input::WsOpen), Reply::None);
     assert_eq!(drain(&mut s), (vec![], vec![]));
     assert!(s.is_upgrading());
-    s.handle_ws_frame(t0 + ms(2), text_frame("2probe"));
+    s.handle(t0 + ms(2), Input::WsFrame(text_frame("2probe")));
     assert_eq!(
         drain(&mut s),
         (vec![ws("3probe"), poll("6")], vec![Event::Upgrading])
@@ -937,10 +958,10 @@ fn probe_is_answered_with_3probe_and_held_get_with_noop() {
 fn upgrade_packet_completes_the_upgrade() {
     let t0 = Instant::now();
     let mut s = polling_session_with_get(t0, EngineConfig::default(), t0);
-    s.handle_ws_open(t0).unwrap();
-    s.handle_ws_frame(t0, text_frame("2probe"));
+    assert_eq!(s.handle(t0, Input::WsOpen), Reply::None);
+    s.handle(t0, Input::WsFrame(text_frame("2probe")));
     drain(&mut s);
-    s.handle_ws_frame(t0 + ms(3), text_frame("5"));
+    s.handle(t0 + ms(3), Input::WsFrame(text_frame("5")));
     assert_eq!(drain(&mut s), (vec![], vec![Event::Upgraded]));
     assert_eq!(s.transport(), TransportKind::WebSocket);
     assert!(!s.is_upgrading());
@@ -952,13 +973,13 @@ fn upgrade_packet_completes_the_upgrade() {
 fn messages_queued_during_upgrade_leave_as_ws_frames_after_it() {
     let t0 = Instant::now();
     let mut s = polling_session(t0, EngineConfig::default());
-    s.handle_ws_open(t0).unwrap();
-    s.handle_ws_frame(t0, text_frame("2probe"));
+    assert_eq!(s.handle(t0, Input::WsOpen), Reply::None);
+    s.handle(t0, Input::WsFrame(text_frame("2probe")));
     assert_eq!(drain(&mut s).0, vec![ws("3probe")]);
     s.send(Message::text("x")).unwrap();
     s.send(Message::binary(vec![9u8])).unwrap();
     assert_eq!(drain(&mut s), (vec![], vec![]));
-    s.handle_ws_frame(t0 + ms(1), text_frame("5"));
+    s.handle(t0 + ms(1), Input::WsFrame(text_frame("5")));
     assert_eq!(
         drain(&mut s),
         (
@@ -976,8 +997,8 @@ fn messages_queued_during_upgrade_leave_as_ws_frames_after_it() {
 /// A session whose probe succeeded (`3probe` sent, no `GET` held), upgrade pending.
 fn probed_session(t0: Instant) -> ServerSession {
     let mut s = polling_session(t0, EngineConfig::default());
-    s.handle_ws_open(t0).unwrap();
-    s.handle_ws_frame(t0, text_frame("2probe"));
+    assert_eq!(s.handle(t0, Input::WsOpen), Reply::None);
+    s.handle(t0, Input::WsFrame(text_frame("2probe")));
     assert_eq!(drain(&mut s), (vec![ws("3probe")], vec![Event::Upgrading]));
     s
 }
@@ -986,9 +1007,9 @@ fn probed_session(t0: Instant) -> ServerSession {
 fn get_during_pending_upgrade_is_held_then_400_when_the_upgrade_completes() {
     let t0 = Instant::now();
     let mut s = probed_session(t0);
-    assert_eq!(s.handle_poll_get(t0 + ms(1)), PollGet::Held);
+    assert_eq!(s.handle(t0 + ms(1), Input::PollGet), Reply::Held);
     assert_eq!(drain(&mut s), (vec![], vec![]));
-    s.handle_ws_frame(t0 + ms(2), text_frame("5"));
+    s.handle(t0 + ms(2), Input::WsFrame(text_frame("5")));
     assert_eq!(
         drain(&mut s),
         (
@@ -1009,11 +1030,11 @@ fn get_during_pending_upgrade_is_held_then_400_when_the_upgrade_completes() {
 fn get_after_the_upgrade_is_400_transport_mismatch() {
     let t0 = Instant::now();
     let mut s = probed_session(t0);
-    s.handle_ws_frame(t0 + ms(1), text_frame("5"));
+    s.handle(t0 + ms(1), Input::WsFrame(text_frame("5")));
     drain(&mut s);
     assert_eq!(
-        s.handle_poll_get(t0 + ms(2)),
-        PollGet::Respond(HttpResponse::error(ErrorCode::BadRequest))
+        s.handle(t0 + ms(2), Input::PollGet),
+        Reply::Http(HttpResponse::error(ErrorCode::BadRequest))
     );
 }
 
@@ -1024,14 +1045,14 @@ fn get_during_pending_upgrade_is_released_with_noop_after_the_delay() {
     let t0 = Instant::now();
     let mut s = probed_session(t0);
     s.send(Message::text("later")).unwrap();
-    assert_eq!(s.handle_poll_get(t0 + ms(10)), PollGet::Held);
+    assert_eq!(s.handle(t0 + ms(10), Input::PollGet), Reply::Held);
     assert_eq!(s.poll_timeout(), Some(t0 + ms(110)));
-    s.handle_timeout(t0 + ms(109));
+    s.handle(t0 + ms(109), Input::Timeout);
     assert_eq!(drain(&mut s), (vec![], vec![]));
-    s.handle_timeout(t0 + ms(110));
+    s.handle(t0 + ms(110), Input::Timeout);
     // `noop`, not the queued message: that one goes out on the websocket after the upgrade.
     assert_eq!(drain(&mut s), (vec![poll("6")], vec![]));
-    s.handle_ws_frame(t0 + ms(120), text_frame("5"));
+    s.handle(t0 + ms(120), Input::WsFrame(text_frame("5")));
     assert_eq!(drain(&mut s), (vec![ws("4later")], vec![Event::Upgraded]));
 }
 
@@ -1039,9 +1060,9 @@ fn get_during_pending_upgrade_is_released_with_noop_after_the_delay() {
 fn get_during_pending_upgrade_is_released_by_any_input_after_the_delay() {
     let t0 = Instant::now();
     let mut s = probed_session(t0);
-    assert_eq!(s.handle_poll_get(t0 + ms(10)), PollGet::Held);
-    // No handle_timeout: the `upgrade` frame comes late, the GET was due for release first.
-    s.handle_ws_frame(t0 + ms(200), text_frame("5"));
+    assert_eq!(s.handle(t0 + ms(10), Input::PollGet), Reply::Held);
+    // No `Input::Timeout`: the `upgrade` frame comes late, the GET was due for release first.
+    s.handle(t0 + ms(200), Input::WsFrame(text_frame("5")));
     assert_eq!(drain(&mut s), (vec![poll("6")], vec![Event::Upgraded]));
 }
 
@@ -1050,10 +1071,10 @@ fn get_during_pending_upgrade_is_handled_normally_when_the_upgrade_is_cancelled(
     let t0 = Instant::now();
     let mut s = probed_session(t0);
     s.send(Message::text("m")).unwrap();
-    assert_eq!(s.handle_poll_get(t0 + ms(1)), PollGet::Held);
+    assert_eq!(s.handle(t0 + ms(1), Input::PollGet), Reply::Held);
     assert_eq!(drain(&mut s), (vec![], vec![]));
     // A wrong packet on the probe cancels the upgrade: the GET carries the queue.
-    s.handle_ws_frame(t0 + ms(2), text_frame("4oops"));
+    s.handle(t0 + ms(2), Input::WsFrame(text_frame("4oops")));
     assert_eq!(drain(&mut s), (vec![Transmit::WsClose, poll("4m")], vec![]));
     assert_eq!(s.transport(), TransportKind::Polling);
     // No release timer left behind.
@@ -1064,8 +1085,8 @@ fn get_during_pending_upgrade_is_handled_normally_when_the_upgrade_is_cancelled(
 fn get_during_pending_upgrade_stays_held_when_the_probe_websocket_closes() {
     let t0 = Instant::now();
     let mut s = probed_session(t0);
-    assert_eq!(s.handle_poll_get(t0 + ms(1)), PollGet::Held);
-    s.handle_ws_closed(t0 + ms(2), false);
+    assert_eq!(s.handle(t0 + ms(1), Input::PollGet), Reply::Held);
+    s.handle(t0 + ms(2), Input::WsClosed { error: false });
     assert_eq!(drain(&mut s), (vec![], vec![]));
     // An ordinary long-poll again: the next message answers it.
     s.send(Message::text("m")).unwrap();
@@ -1076,21 +1097,24 @@ fn get_during_pending_upgrade_stays_held_when_the_probe_websocket_closes() {
 fn upgrade_timeout_closes_probe_and_session_keeps_polling() {
     let t0 = Instant::now();
     let mut s = polling_session(t0, EngineConfig::default());
-    s.handle_ws_open(t0 + ms(1_000)).unwrap();
-    s.handle_ws_frame(t0 + ms(1_000), text_frame("2probe"));
+    assert_eq!(s.handle(t0 + ms(1_000), Input::WsOpen), Reply::None);
+    s.handle(t0 + ms(1_000), Input::WsFrame(text_frame("2probe")));
     assert_eq!(drain(&mut s).0, vec![ws("3probe")]);
     s.send(Message::text("m")).unwrap();
     assert_eq!(s.poll_timeout(), Some(t0 + ms(11_000)));
 
-    s.handle_timeout(t0 + ms(11_000));
+    s.handle(t0 + ms(11_000), Input::Timeout);
     assert_eq!(drain(&mut s), (vec![Transmit::WsClose], vec![]));
     assert!(!s.is_upgrading());
     assert!(!s.is_closed());
     assert_eq!(s.transport(), TransportKind::Polling);
 
-    assert_eq!(s.handle_poll_get(t0 + ms(11_001)), PollGet::Held);
+    assert_eq!(s.handle(t0 + ms(11_001), Input::PollGet), Reply::Held);
     assert_eq!(drain(&mut s).0, vec![poll("4m")]);
-    assert_eq!(s.handle_poll_post(t0 + ms(11_002), body("4up")), ok());
+    assert_eq!(
+        s.handle(t0 + ms(11_002), Input::PollPost(body("4up"))),
+        Reply::Http(ok())
+    );
     assert_eq!(drain(&mut s).1, vec![text_msg("up")]);
 }
 
@@ -1098,13 +1122,13 @@ fn upgrade_timeout_closes_probe_and_session_keeps_polling() {
 fn second_websocket_while_upgrading_is_refused() {
     let t0 = Instant::now();
     let mut s = polling_session(t0, EngineConfig::default());
-    s.handle_ws_open(t0).unwrap();
+    assert_eq!(s.handle(t0, Input::WsOpen), Reply::None);
     assert!(matches!(
-        s.handle_ws_open(t0 + ms(1)),
-        Err(ProtocolError::Unexpected(_))
+        s.handle(t0 + ms(1), Input::WsOpen),
+        Reply::Refused(ProtocolError::Unexpected(_))
     ));
     // The first probe is unaffected.
-    s.handle_ws_frame(t0 + ms(2), text_frame("2probe"));
+    s.handle(t0 + ms(2), Input::WsFrame(text_frame("2probe")));
     assert_eq!(drain(&mut s), (vec![ws("3probe")], vec![Event::Upgrading]));
 }
 
@@ -1116,7 +1140,7 @@ fn websocket_is_refused_when_upgrades_are_off() {
         ..EngineConfig::default()
     };
     let mut s = polling_session(t0, config);
-    assert!(s.handle_ws_open(t0).is_err());
+    assert!(s.handle(t0, Input::WsOpen) != Reply::None);
     assert!(!s.is_upgrading());
 }
 
@@ -1124,8 +1148,8 @@ fn websocket_is_refused_when_upgrades_are_off() {
 fn wrong_probe_payload_cancels_the_upgrade() {
     let t0 = Instant::now();
     let mut s = polling_session(t0, EngineConfig::default());
-    s.handle_ws_open(t0).unwrap();
-    s.handle_ws_frame(t0, text_frame("2nope"));
+    assert_eq!(s.handle(t0, Input::WsOpen), Reply::None);
+    s.handle(t0, Input::WsFrame(text_frame("2nope")));
     assert_eq!(drain(&mut s), (vec![Transmit::WsClose], vec![]));
     assert!(!s.is_upgrading());
     assert!(!s.is_closed());
@@ -1135,8 +1159,8 @@ fn wrong_probe_payload_cancels_the_upgrade() {
 fn upgrade_packet_without_probe_completes_the_upgrade_as_in_node() {
     let t0 = Instant::now();
     let mut s = polling_session(t0, EngineConfig::default());
-    s.handle_ws_open(t0).unwrap();
-    s.handle_ws_frame(t0, text_frame("5"));
+    assert_eq!(s.handle(t0, Input::WsOpen), Reply::None);
+    s.handle(t0, Input::WsFrame(text_frame("5")));
     assert_eq!(drain(&mut s), (vec![], vec![Event::Upgraded]));
     assert_eq!(s.transport(), TransportKind::WebSocket);
 }
@@ -1145,8 +1169,8 @@ fn upgrade_packet_without_probe_completes_the_upgrade_as_in_node() {
 fn probe_websocket_closing_leaves_polling_session_open() {
     let t0 = Instant::now();
     let mut s = polling_session(t0, EngineConfig::default());
-    s.handle_ws_open(t0).unwrap();
-    s.handle_ws_closed(t0 + ms(1), false);
+    assert_eq!(s.handle(t0, Input::WsOpen), Reply::None);
+    s.handle(t0 + ms(1), Input::WsClosed { error: false });
     assert_eq!(drain(&mut s), (vec![], vec![]));
     assert!(!s.is_upgrading());
     assert!(!s.is_closed());
@@ -1164,12 +1188,15 @@ fn post_over_max_http_buffer_size_is_413_and_session_untouched() {
     };
     let mut s = polling_session_with_get(t0, config, t0);
     assert_eq!(
-        s.handle_poll_post(t0, body("4aaaaaaaaaa")),
-        HttpResponse::empty(413)
+        s.handle(t0, Input::PollPost(body("4aaaaaaaaaa"))),
+        Reply::Http(HttpResponse::empty(413))
     );
     assert_eq!(drain(&mut s), (vec![], vec![]));
     assert!(!s.is_closed());
-    assert_eq!(s.handle_poll_post(t0, body("4aaaaaaaaa")), ok());
+    assert_eq!(
+        s.handle(t0, Input::PollPost(body("4aaaaaaaaa"))),
+        Reply::Http(ok())
+    );
     assert_eq!(drain(&mut s).1, vec![text_msg("aaaaaaaaa")]);
 }
 
@@ -1178,7 +1205,10 @@ fn malformed_post_body_closes_with_parse_error() {
     let t0 = Instant::now();
     let mut s = polling_session_with_get(t0, EngineConfig::default(), t0);
     // Node still answers the POST with `ok`, then closes the session.
-    assert_eq!(s.handle_poll_post(t0, body("x-not-a-packet")), ok());
+    assert_eq!(
+        s.handle(t0, Input::PollPost(body("x-not-a-packet"))),
+        Reply::Http(ok())
+    );
     assert_eq!(
         drain(&mut s),
         (
@@ -1192,7 +1222,10 @@ fn malformed_post_body_closes_with_parse_error() {
 fn packets_before_a_malformed_segment_are_delivered_as_in_node() {
     let t0 = Instant::now();
     let mut s = polling_session(t0, EngineConfig::default());
-    assert_eq!(s.handle_poll_post(t0, body("4a\x1e9")), ok());
+    assert_eq!(
+        s.handle(t0, Input::PollPost(body("4a\x1e9"))),
+        Reply::Http(ok())
+    );
     assert_eq!(
         drain(&mut s).1,
         vec![text_msg("a"), Event::Closed(CloseReason::ParseError)]
@@ -1203,7 +1236,10 @@ fn packets_before_a_malformed_segment_are_delivered_as_in_node() {
 fn empty_post_body_closes_with_parse_error() {
     let t0 = Instant::now();
     let mut s = polling_session(t0, EngineConfig::default());
-    assert_eq!(s.handle_poll_post(t0, Bytes::new()), ok());
+    assert_eq!(
+        s.handle(t0, Input::PollPost(Bytes::new())),
+        Reply::Http(ok())
+    );
     assert_eq!(
         drain(&mut s).1,
         vec![Event::Closed(CloseReason::ParseError)]
@@ -1217,15 +1253,15 @@ fn get_after_client_close_over_polling_is_answered_with_noop() {
     let t0 = Instant::now();
     let mut s = polling_session(t0, EngineConfig::default());
     assert!(!s.lingers());
-    assert_eq!(s.handle_poll_post(t0, body("1")), ok());
+    assert_eq!(s.handle(t0, Input::PollPost(body("1"))), Reply::Http(ok()));
     assert_eq!(
         drain(&mut s),
         (vec![], vec![Event::Closed(CloseReason::TransportClose)])
     );
     assert!(s.lingers());
     assert_eq!(
-        s.handle_poll_get(t0 + ms(1)),
-        PollGet::Respond(HttpResponse::payload(Bytes::from_static(b"6")))
+        s.handle(t0 + ms(1), Input::PollGet),
+        Reply::Http(HttpResponse::payload(Bytes::from_static(b"6")))
     );
     assert_eq!(drain(&mut s), (vec![], vec![]));
 }
@@ -1235,13 +1271,13 @@ fn get_on_session_closed_otherwise_is_rejected_as_unknown_sid() {
     let t0 = Instant::now();
     let mut s = polling_session(t0, EngineConfig::default());
     s.close(t0, CloseReason::ForcedClose);
-    assert_eq!(s.handle_poll_get(t0), PollGet::Held);
+    assert_eq!(s.handle(t0, Input::PollGet), Reply::Held);
     drain(&mut s);
     assert!(s.is_closed());
     assert!(!s.lingers());
     assert_eq!(
-        s.handle_poll_get(t0),
-        PollGet::Respond(HttpResponse::error(ErrorCode::UnknownSid))
+        s.handle(t0, Input::PollGet),
+        Reply::Http(HttpResponse::error(ErrorCode::UnknownSid))
     );
 }
 
@@ -1249,7 +1285,7 @@ fn get_on_session_closed_otherwise_is_rejected_as_unknown_sid() {
 fn client_close_over_websocket_does_not_linger() {
     let t0 = Instant::now();
     let mut s = upgraded_session(t0, EngineConfig::default());
-    s.handle_ws_frame(t0, text_frame("1"));
+    s.handle(t0, Input::WsFrame(text_frame("1")));
     assert!(s.is_closed());
     assert!(!s.lingers());
 }
@@ -1264,7 +1300,7 @@ fn server_close_on_polling_delivers_queued_message_then_close() {
     s.close(t0 + ms(1), CloseReason::ForcedClose);
     assert_eq!(drain(&mut s), (vec![], vec![]));
     assert!(!s.is_closed());
-    assert_eq!(s.handle_poll_get(t0 + ms(2)), PollGet::Held);
+    assert_eq!(s.handle(t0 + ms(2), Input::PollGet), Reply::Held);
     assert_eq!(
         drain(&mut s),
         (
@@ -1299,9 +1335,9 @@ fn server_close_without_get_closes_at_close_timeout() {
     let mut s = polling_session(t0, config);
     s.close(t0 + ms(1_000), CloseReason::ForcedClose);
     assert_eq!(s.poll_timeout(), Some(t0 + ms(6_000)));
-    s.handle_timeout(t0 + ms(5_999));
+    s.handle(t0 + ms(5_999), Input::Timeout);
     assert_eq!(drain(&mut s), (vec![], vec![]));
-    s.handle_timeout(t0 + ms(6_000));
+    s.handle(t0 + ms(6_000), Input::Timeout);
     assert_eq!(
         drain(&mut s),
         (vec![], vec![Event::Closed(CloseReason::ForcedClose)])
@@ -1317,7 +1353,7 @@ fn closing_session_does_not_report_a_past_ping_deadline() {
     let t0 = Instant::now();
     let mut s = polling_session(t0, EngineConfig::default());
     s.close(t0 + ms(20_000), CloseReason::ForcedClose);
-    s.handle_timeout(t0 + ms(25_000));
+    s.handle(t0 + ms(25_000), Input::Timeout);
     assert_eq!(drain(&mut s), (vec![], vec![]));
     let next = s.poll_timeout().expect("still closing");
     assert!(next > t0 + ms(25_000), "poll_timeout in the past: {next:?}");
@@ -1328,13 +1364,16 @@ fn closing_session_does_not_report_a_past_ping_deadline() {
 fn pong_while_closing_does_not_schedule_another_ping() {
     let t0 = Instant::now();
     let mut s = polling_session(t0, EngineConfig::default());
-    s.handle_timeout(t0 + ms(25_000));
+    s.handle(t0 + ms(25_000), Input::Timeout);
     s.close(t0 + ms(25_001), CloseReason::ForcedClose);
-    assert_eq!(s.handle_poll_post(t0 + ms(25_002), body("3")), ok());
+    assert_eq!(
+        s.handle(t0 + ms(25_002), Input::PollPost(body("3"))),
+        Reply::Http(ok())
+    );
     // The pong is ignored while closing: no next ping is scheduled, and the pending pong
     // deadline (45 s, before the 55 s close deadline) ends the session.
     assert_eq!(s.poll_timeout(), Some(t0 + ms(45_000)));
-    s.handle_timeout(t0 + ms(45_000));
+    s.handle(t0 + ms(45_000), Input::Timeout);
     let (_, events) = drain(&mut s);
     assert_eq!(events, vec![Event::Closed(CloseReason::PingTimeout)]);
     assert_eq!(s.poll_timeout(), None);
@@ -1361,8 +1400,11 @@ fn server_close_on_websocket_flushes_then_closes_the_websocket() {
 fn ws_frames_become_message_events() {
     let t0 = Instant::now();
     let mut s = upgraded_session(t0, EngineConfig::default());
-    s.handle_ws_frame(t0, text_frame("4hello"));
-    s.handle_ws_frame(t0, Frame::Binary(Bytes::from_static(&[1, 2])));
+    s.handle(t0, Input::WsFrame(text_frame("4hello")));
+    s.handle(
+        t0,
+        Input::WsFrame(Frame::Binary(Bytes::from_static(&[1, 2]))),
+    );
     assert_eq!(
         drain(&mut s).1,
         vec![
@@ -1381,7 +1423,7 @@ fn ws_frame_over_size_limit_closes_with_transport_error() {
     };
     let mut s = router(config).accept(t0, TransportKind::WebSocket, ());
     drain(&mut s);
-    s.handle_ws_frame(t0, text_frame("4aaaaaaaaaa"));
+    s.handle(t0, Input::WsFrame(text_frame("4aaaaaaaaaa")));
     assert_eq!(
         drain(&mut s),
         (
@@ -1396,7 +1438,7 @@ fn ws_close_closes_with_transport_close() {
     let t0 = Instant::now();
     let mut s = router(EngineConfig::default()).accept(t0, TransportKind::WebSocket, ());
     drain(&mut s);
-    s.handle_ws_closed(t0 + ms(1), false);
+    s.handle(t0 + ms(1), Input::WsClosed { error: false });
     assert_eq!(
         drain(&mut s),
         (vec![], vec![Event::Closed(CloseReason::TransportClose)])
@@ -1409,7 +1451,7 @@ fn ws_failure_closes_with_transport_error() {
     let t0 = Instant::now();
     let mut s = router(EngineConfig::default()).accept(t0, TransportKind::WebSocket, ());
     drain(&mut s);
-    s.handle_ws_closed(t0 + ms(1), true);
+    s.handle(t0 + ms(1), Input::WsClosed { error: true });
     assert_eq!(
         drain(&mut s),
         (vec![], vec![Event::Closed(CloseReason::TransportError)])
@@ -1421,7 +1463,7 @@ fn close_packet_on_websocket_closes_it_with_transport_close() {
     let t0 = Instant::now();
     let mut s = router(EngineConfig::default()).accept(t0, TransportKind::WebSocket, ());
     drain(&mut s);
-    s.handle_ws_frame(t0, text_frame("1"));
+    s.handle(t0, Input::WsFrame(text_frame("1")));
     assert_eq!(
         drain(&mut s),
         (
@@ -1436,7 +1478,7 @@ fn empty_ws_text_frame_closes_with_parse_error() {
     let t0 = Instant::now();
     let mut s = router(EngineConfig::default()).accept(t0, TransportKind::WebSocket, ());
     drain(&mut s);
-    s.handle_ws_frame(t0, text_frame(""));
+    s.handle(t0, Input::WsFrame(text_frame("")));
     assert_eq!(
         drain(&mut s),
         (
@@ -1452,7 +1494,7 @@ fn empty_ws_text_frame_closes_with_parse_error() {
 fn send_after_close_is_usage_error_closed() {
     let t0 = Instant::now();
     let mut s = router(EngineConfig::default()).accept(t0, TransportKind::WebSocket, ());
-    s.handle_ws_closed(t0, false);
+    s.handle(t0, Input::WsClosed { error: false });
     drain(&mut s);
     assert_eq!(s.send(Message::text("late")), Err(UsageError::Closed));
 }
@@ -1555,12 +1597,12 @@ fn poll_timeout_is_the_minimum_of_the_timers() {
     let mut s = polling_session(t0, EngineConfig::default());
     assert_eq!(s.poll_timeout(), Some(t0 + ms(25_000)));
     // A probe at 20 s: upgrade deadline 30 s, later than the ping.
-    s.handle_ws_open(t0 + ms(20_000)).unwrap();
+    assert_eq!(s.handle(t0 + ms(20_000), Input::WsOpen), Reply::None);
     assert_eq!(s.poll_timeout(), Some(t0 + ms(25_000)));
     // The ping at 25 s arms the pong deadline (45 s): the upgrade deadline is now first.
-    s.handle_timeout(t0 + ms(25_000));
+    s.handle(t0 + ms(25_000), Input::Timeout);
     assert_eq!(s.poll_timeout(), Some(t0 + ms(30_000)));
-    s.handle_timeout(t0 + ms(30_000));
+    s.handle(t0 + ms(30_000), Input::Timeout);
     assert_eq!(drain(&mut s).0, vec![Transmit::WsClose]);
     assert_eq!(s.poll_timeout(), Some(t0 + ms(45_000)));
 }
@@ -1569,8 +1611,8 @@ fn poll_timeout_is_the_minimum_of_the_timers() {
 fn poll_timeout_is_none_once_closed() {
     let t0 = Instant::now();
     let mut s = polling_session(t0, EngineConfig::default());
-    s.handle_ws_open(t0).unwrap();
-    s.handle_poll_post(t0, body("1"));
+    assert_eq!(s.handle(t0, Input::WsOpen), Reply::None);
+    s.handle(t0, Input::PollPost(body("1")));
     drain(&mut s);
     assert!(s.is_closed());
     assert_eq!(s.poll_timeout(), None);
@@ -1582,20 +1624,23 @@ fn poll_timeout_is_none_once_closed() {
 #[test]
 fn close_after_probe_answer_finishes_on_the_websocket() {
     use bytes::Bytes;
-    use sio_proto::engine::server::{Event, PollGet, ServerSession, Transmit};
+    use sio_proto::engine::server::{Event, Input, Reply, ServerSession, Transmit};
     use sio_proto::engine::{CloseReason, Frame, TransportKind};
     let t0 = std::time::Instant::now();
     let mut s = ServerSession::new(t0, "sid".into(), TransportKind::Polling, Default::default());
     while s.poll_transmit().is_some() {}
-    s.handle_ws_open(t0).unwrap();
-    s.handle_ws_frame(t0, Frame::Text(Bytes::from_static(b"2probe")));
+    assert_eq!(s.handle(t0, Input::WsOpen), Reply::None);
+    s.handle(
+        t0,
+        Input::WsFrame(Frame::Text(Bytes::from_static(b"2probe"))),
+    );
     assert_eq!(
         s.poll_transmit(),
         Some(Transmit::Ws(Frame::Text(Bytes::from_static(b"3probe"))))
     );
     s.close(t0, CloseReason::ForcedClose);
     assert_eq!(s.poll_transmit(), None, "the probe is kept");
-    s.handle_ws_frame(t0, Frame::Text(Bytes::from_static(b"5")));
+    s.handle(t0, Input::WsFrame(Frame::Text(Bytes::from_static(b"5"))));
     assert_eq!(
         s.poll_transmit(),
         Some(Transmit::Ws(Frame::Text(Bytes::from_static(b"1"))))
@@ -1607,21 +1652,21 @@ fn close_after_probe_answer_finishes_on_the_websocket() {
         events.last(),
         Some(&Event::Closed(CloseReason::ForcedClose))
     );
-    assert!(matches!(s.handle_poll_get(t0), PollGet::Respond(_)));
+    assert!(matches!(s.handle(t0, Input::PollGet), Reply::Http(_)));
 }
 
 /// Closing during an unanswered probe drops the probe and closes on polling.
 #[test]
 fn close_before_probe_answer_drops_the_probe() {
-    use sio_proto::engine::server::{HttpResponse, PollGet, ServerSession, Transmit};
+    use sio_proto::engine::server::{HttpResponse, Input, Reply, ServerSession, Transmit};
     use sio_proto::engine::{CloseReason, TransportKind};
     let t0 = std::time::Instant::now();
     let mut s = ServerSession::new(t0, "sid".into(), TransportKind::Polling, Default::default());
     while s.poll_transmit().is_some() {}
-    s.handle_ws_open(t0).unwrap();
+    assert_eq!(s.handle(t0, Input::WsOpen), Reply::None);
     s.close(t0, CloseReason::ForcedClose);
     assert_eq!(s.poll_transmit(), Some(Transmit::WsClose));
-    assert_eq!(s.handle_poll_get(t0), PollGet::Held);
+    assert_eq!(s.handle(t0, Input::PollGet), Reply::Held);
     assert_eq!(
         s.poll_transmit(),
         Some(Transmit::PollResponse(HttpResponse::close()))

@@ -4,9 +4,9 @@
 use std::time::Instant;
 
 use bytes::Bytes;
-use sio_proto::engine::client::Transmit;
+use sio_proto::engine::client::{Input as EInput, Transmit};
 use sio_proto::engine::CloseReason;
-use sio_proto::socket::client::{Event, Manager, ManagerConfig};
+use sio_proto::socket::client::{Event, Input as MInput, Manager, ManagerConfig};
 use sio_proto::socket::Nsp;
 use sio_proto::IdGenerator;
 
@@ -26,7 +26,13 @@ fn connect_while_closing_opens_a_new_engine() {
     let mut m = Manager::new(ManagerConfig::default(), IdGenerator::from_u64(1));
     m.connect(now, Nsp::ROOT);
     assert!(matches!(&transmits(&mut m)[..], [Transmit::PollGet { .. }]));
-    m.handle_poll_response(now, 1, Ok((200, Bytes::from_static(HANDSHAKE))));
+    m.handle(
+        now,
+        MInput::Engine {
+            generation: 1,
+            input: EInput::PollResponse(Ok((200, Bytes::from_static(HANDSHAKE)))),
+        },
+    );
     while let Some(e) = m.poll_event() {
         if let Event::NamespaceReady { nsp } = e {
             m.send_connect(&nsp, None).unwrap();
@@ -42,7 +48,13 @@ fn connect_while_closing_opens_a_new_engine() {
     );
     assert_eq!(m.generation(), 1);
     // The POST returns: the `close` is posted, the engine closes, a new one opens.
-    m.handle_post_response(now, 1, true);
+    m.handle(
+        now,
+        MInput::Engine {
+            generation: 1,
+            input: EInput::PostResponse { ok: true },
+        },
+    );
     let events: Vec<Event> = std::iter::from_fn(|| m.poll_event()).collect();
     assert!(
         events.contains(&Event::Closed(CloseReason::ForcedClose)),
@@ -56,7 +68,13 @@ fn connect_while_closing_opens_a_new_engine() {
         ),
         "{t:?}"
     );
-    m.handle_poll_response(now, 2, Ok((200, Bytes::from_static(HANDSHAKE))));
+    m.handle(
+        now,
+        MInput::Engine {
+            generation: 2,
+            input: EInput::PollResponse(Ok((200, Bytes::from_static(HANDSHAKE)))),
+        },
+    );
     assert!(std::iter::from_fn(|| m.poll_event())
         .any(|e| e == Event::NamespaceReady { nsp: Nsp::ROOT }));
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use common::{nsp, Pair, Wire};
 use sio_proto::engine::client::ClientConfig;
-use sio_proto::engine::server::EngineConfig;
+use sio_proto::engine::server::{EngineConfig, Input};
 use sio_proto::engine::{CloseReason, TransportKind};
 use sio_proto::socket::backoff::BackoffConfig;
 use sio_proto::socket::client::{self, ManagerConfig};
@@ -617,9 +617,11 @@ fn malformed_socket_packet_closes_with_parse_error() {
     );
     p.connect("/");
     let now = p.now;
-    p.conn().handle_ws_frame(
+    p.conn().handle(
         now,
-        sio_proto::engine::Frame::Text(Bytes::from_static(b"42{not an array")),
+        Input::WsFrame(sio_proto::engine::Frame::Text(Bytes::from_static(
+            b"42{not an array",
+        ))),
     );
     p.settle();
     let ev = p.take_server_events();
@@ -639,9 +641,11 @@ fn event_for_a_namespace_not_joined_closes_the_connection() {
     );
     p.connect("/");
     let now = p.now;
-    p.conn().handle_ws_frame(
+    p.conn().handle(
         now,
-        sio_proto::engine::Frame::Text(Bytes::from_static(br#"42/other,["x"]"#)),
+        Input::WsFrame(sio_proto::engine::Frame::Text(Bytes::from_static(
+            br#"42/other,["x"]"#,
+        ))),
     );
     p.settle();
     assert!(p.conn().is_closed());

@@ -14,7 +14,8 @@ use proptest::prelude::*;
 use serde_json::Value;
 use sio_proto::engine::packet::{decode_payload, encode_payload, payload_frame_len};
 use sio_proto::engine::server::{
-    EngineConfig, EngineServer, Event as EngineEvent, PollGet, ServerSession, Transmit,
+    EngineConfig, EngineServer, Event as EngineEvent, HttpResponse, Input as SInput, Reply,
+    ServerSession, Transmit,
 };
 use sio_proto::engine::{CloseReason, Frame, Message, Packet as EnginePacket, TransportKind};
 use sio_proto::socket::packet::{DecodeLimits, MAX_ACK_ID, RESERVED_EVENTS};
@@ -239,7 +240,10 @@ fn connected(t0: Instant, nsp: &Nsp) -> Result<Connection, TestCaseError> {
         .encode()
         .frames()
         .collect();
-    prop_assert_eq!(c.handle_poll_post(t0, encode_payload(&connect)).status, 200);
+    prop_assert_eq!(
+        c.handle(t0, SInput::PollPost(encode_payload(&connect))),
+        Reply::Http(HttpResponse::ok())
+    );
     prop_assert_eq!(
         drain_conn(&mut c).1,
         vec![SocketEvent::Connect {
@@ -253,9 +257,12 @@ fn connected(t0: Instant, nsp: &Nsp) -> Result<Connection, TestCaseError> {
 }
 
 fn upgrade(c: &mut Connection, now: Instant) -> Result<(), TestCaseError> {
-    c.handle_ws_open(now).unwrap();
-    c.handle_ws_frame(now, Frame::Text(Bytes::from_static(b"2probe")));
-    c.handle_ws_frame(now, Frame::Text(Bytes::from_static(b"5")));
+    assert_eq!(c.handle(now, SInput::WsOpen), Reply::None);
+    c.handle(
+        now,
+        SInput::WsFrame(Frame::Text(Bytes::from_static(b"2probe"))),
+    );
+    c.handle(now, SInput::WsFrame(Frame::Text(Bytes::from_static(b"5"))));
     prop_assert_eq!(drain_conn(c).1, vec![SocketEvent::Upgraded]);
     Ok(())
 }
@@ -272,8 +279,8 @@ fn post_in_chunks(
     for (i, f) in frames.iter().enumerate() {
         chunk.push(f.clone());
         if i + 1 == frames.len() || cuts.get(i).copied().unwrap_or(false) {
-            let r = c.handle_poll_post(now, encode_payload(&chunk));
-            prop_assert_eq!(r.status, 200);
+            let r = c.handle(now, SInput::PollPost(encode_payload(&chunk)));
+            prop_assert_eq!(r, Reply::Http(HttpResponse::ok()));
             events.extend(drain_conn(c).1);
             chunk.clear();
         }
@@ -315,7 +322,7 @@ proptest! {
             Delivery::WebSocket => {
                 upgrade(&mut c, t0)?;
                 for f in &frames {
-                    c.handle_ws_frame(t0, f.clone());
+                    c.handle(t0, SInput::WsFrame(f.clone()));
                     events.extend(drain_conn(&mut c).1);
                 }
             }
@@ -324,7 +331,7 @@ proptest! {
                 events.extend(post_in_chunks(&mut c, t0, &frames[..n], &cuts)?);
                 upgrade(&mut c, t0)?;
                 for f in &frames[n..] {
-                    c.handle_ws_frame(t0, f.clone());
+                    c.handle(t0, SInput::WsFrame(f.clone()));
                     events.extend(drain_conn(&mut c).1);
                 }
             }
@@ -459,11 +466,11 @@ impl Runtime {
 
     fn fire_timers(&mut self, s: &mut ServerSession) -> Result<(), TestCaseError> {
         if s.poll_timeout().is_some_and(|t| t <= self.now) {
-            s.handle_timeout(self.now);
+            s.handle(self.now, SInput::Timeout);
             if let Some(t) = s.poll_timeout() {
                 prop_assert!(
                     t > self.now,
-                    "poll_timeout not moved past now after handle_timeout"
+                    "poll_timeout not moved past now after Input::Timeout"
                 );
             }
         }
@@ -474,21 +481,24 @@ impl Runtime {
         let now = self.now;
         match input {
             Input::PollGet => {
-                if s.handle_poll_get(now) == PollGet::Held {
+                if s.handle(now, SInput::PollGet) == Reply::Held {
                     prop_assert!(!self.get_held, "second GET held while one is pending");
                     self.get_held = true;
                 }
             }
             Input::PollPost(body) => {
-                s.handle_poll_post(now, Bytes::from(body.clone()));
+                s.handle(now, SInput::PollPost(Bytes::from(body.clone())));
             }
             Input::PollPostCanned(i) => {
-                s.handle_poll_post(now, Bytes::from_static(CANNED_POST[*i].as_bytes()));
+                s.handle(
+                    now,
+                    SInput::PollPost(Bytes::from_static(CANNED_POST[*i].as_bytes())),
+                );
             }
             Input::PollAborted => {
                 if self.get_held {
                     self.get_held = false;
-                    s.handle_poll_aborted(now);
+                    s.handle(now, SInput::PollAborted);
                 }
             }
             Input::WsOpen => {
@@ -502,14 +512,14 @@ impl Runtime {
                     } else {
                         Frame::Text(data)
                     };
-                    s.handle_ws_frame(now, f);
+                    s.handle(now, SInput::WsFrame(f));
                 }
             }
             Input::WsFrameCanned(i) => {
                 if self.ws_open {
-                    s.handle_ws_frame(
+                    s.handle(
                         now,
-                        Frame::Text(Bytes::from_static(CANNED_WS[*i].as_bytes())),
+                        SInput::WsFrame(Frame::Text(Bytes::from_static(CANNED_WS[*i].as_bytes()))),
                     );
                 }
             }
@@ -517,7 +527,7 @@ impl Runtime {
                 if self.ws_open {
                     self.ws_open = false;
                     self.probe_sent = false;
-                    s.handle_ws_closed(now, *error);
+                    s.handle(now, SInput::WsClosed { error: *error });
                 }
             }
             Input::Send { binary } => {
@@ -546,7 +556,7 @@ impl Runtime {
     }
 
     fn ws_open_attempt(&mut self, s: &mut ServerSession) -> Result<(), TestCaseError> {
-        if s.handle_ws_open(self.now).is_ok() {
+        if s.handle(self.now, SInput::WsOpen) == Reply::None {
             prop_assert!(!self.ws_open, "a second websocket accepted");
             self.ws_open = true;
             self.probe_sent = false;
@@ -558,9 +568,9 @@ impl Runtime {
     fn client_send(&mut self, s: &mut ServerSession, text: &'static str) {
         let data = Bytes::from_static(text.as_bytes());
         if s.transport() == TransportKind::WebSocket && self.ws_open {
-            s.handle_ws_frame(self.now, Frame::Text(data));
+            s.handle(self.now, SInput::WsFrame(Frame::Text(data)));
         } else if s.transport() == TransportKind::Polling {
-            s.handle_poll_post(self.now, data);
+            s.handle(self.now, SInput::PollPost(data));
         }
     }
 
@@ -574,7 +584,10 @@ impl Runtime {
                 } else {
                     let text: &'static [u8] = if self.probe_sent { b"5" } else { b"2probe" };
                     self.probe_sent = true;
-                    s.handle_ws_frame(self.now, Frame::Text(Bytes::from_static(text)));
+                    s.handle(
+                        self.now,
+                        SInput::WsFrame(Frame::Text(Bytes::from_static(text))),
+                    );
                 }
             }
             2 if !self.get_held => self.apply(s, &Input::PollGet)?,
@@ -624,9 +637,9 @@ proptest! {
             let Some(t) = s.poll_timeout() else { break };
             prop_assert!(t <= bound, "deadline {:?} after the bound", t - end);
             rt.now = rt.now.max(t);
-            s.handle_timeout(rt.now);
+            s.handle(rt.now, SInput::Timeout);
             if let Some(next) = s.poll_timeout() {
-                prop_assert!(next > rt.now, "poll_timeout not moved past now after handle_timeout");
+                prop_assert!(next > rt.now, "poll_timeout not moved past now after Input::Timeout");
             }
             rt.drain(&mut s)?;
         }

@@ -5,9 +5,10 @@
 //! The runtime creates a [`ClientSession`], then repeatedly drains
 //! [`ClientSession::poll_transmit`] (HTTP requests to make, a websocket to open, frames to
 //! write) and [`ClientSession::poll_event`], waits for one input (an HTTP response, a websocket
-//! event, a command, or [`ClientSession::poll_timeout`]) and feeds it to the matching
-//! `handle_*` method. At most one long-polling `GET` and one `POST` are in flight at a time,
-//! as the protocol requires; the session says when to send the next one.
+//! event, a command, or [`ClientSession::poll_timeout`]) and feeds it to
+//! [`ClientSession::handle`] as one [`Input`]. At most one long-polling `GET` and one `POST`
+//! are in flight at a time, as the protocol requires; the session says when to send the next
+//! one.
 //!
 //! The upgrade follows the specification: with polling open, a websocket is opened with the
 //! session id, `2probe` sent, `3probe` awaited; polling is then paused (no new requests, the
@@ -19,8 +20,9 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 
 use super::packet::{self, Frame, Message, OpenData, Packet};
-use super::{earliest, CloseReason, TransportKind};
+use super::{CloseReason, TransportKind};
 use crate::error::UsageError;
+use crate::timer::{TimerKind, TimerTable};
 
 /// Engine.IO client configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,22 +55,21 @@ impl Default for ClientConfig {
 /// Something the runtime must do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Transmit {
-    /// Send `GET <path>?<query>` and report the answer with
-    /// [`ClientSession::handle_poll_response`].
+    /// Send `GET <path>?<query>` and report the answer as [`Input::PollResponse`].
     PollGet {
         /// `EIO=4&transport=polling` plus `&sid=...` once open.
         query: String,
     },
     /// Send `POST <path>?<query>` with this body (`text/plain;charset=UTF-8`) and report the
-    /// answer with [`ClientSession::handle_post_response`].
+    /// answer as [`Input::PostResponse`].
     PollPost {
         /// `EIO=4&transport=polling&sid=...`.
         query: String,
         /// The encoded payload.
         body: Bytes,
     },
-    /// Open a websocket to `<path>?<query>` and report it with
-    /// [`ClientSession::handle_ws_open`] / [`ClientSession::handle_ws_closed`].
+    /// Open a websocket to `<path>?<query>` and report it as [`Input::WsOpen`] /
+    /// [`Input::WsClosed`].
     WsConnect {
         /// `EIO=4&transport=websocket`, plus `&sid=...` for an upgrade.
         query: String,
@@ -77,6 +78,46 @@ pub enum Transmit {
     Ws(Frame),
     /// Close the websocket.
     WsClose,
+}
+
+/// An input from the transport or the clock: what [`ClientSession::handle`] takes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    /// The answer to a `GET` (handshake or long-poll): `Ok((status, body))`, or `Err(())`
+    /// when the request failed at the transport level.
+    PollResponse(Result<(u16, Bytes), ()>),
+    /// The answer to a `POST`: `ok` for `200 ok`.
+    PostResponse {
+        /// The server answered `200 ok`.
+        ok: bool,
+    },
+    /// The websocket asked for by [`Transmit::WsConnect`] is open.
+    WsOpen,
+    /// A frame read from the websocket.
+    WsFrame(Frame),
+    /// The websocket closed (or failed, when `error` is set).
+    WsClosed {
+        /// The websocket failed rather than closed.
+        error: bool,
+    },
+    /// The instant returned by [`ClientSession::poll_timeout`] passed: fires the timers due.
+    Timeout,
+}
+
+/// The timers of one client session, in the order the ones due at the same call fire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Timer {
+    /// The handshake must complete (`open_timeout`).
+    Open,
+    /// The server must ping again (`pingInterval + pingTimeout` after the last ping).
+    Ping,
+}
+
+impl TimerKind for Timer {
+    const ALL: &'static [Self] = &[Timer::Open, Timer::Ping];
+    fn index(self) -> usize {
+        self as usize
+    }
 }
 
 /// Why the handshake failed.
@@ -151,8 +192,7 @@ pub struct ClientSession {
     queue: VecDeque<Frame>,
     transmits: VecDeque<Transmit>,
     events: VecDeque<Event>,
-    ping_deadline: Option<Instant>,
-    open_deadline: Option<Instant>,
+    timers: TimerTable<Timer, 2>,
     /// A websocket was asked for and is not closed yet.
     ws_live: bool,
     /// `close()` came while a POST was in flight: the `close` packet goes out after it.
@@ -162,6 +202,8 @@ pub struct ClientSession {
 impl ClientSession {
     /// Starts a session: the first transmit is the handshake (`GET` or websocket).
     pub fn new(now: Instant, config: ClientConfig) -> Self {
+        let mut timers = TimerTable::default();
+        timers.set(Timer::Open, now + config.open_timeout);
         let mut s = Self {
             config,
             state: State::Opening,
@@ -173,8 +215,7 @@ impl ClientSession {
             queue: VecDeque::new(),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
-            ping_deadline: None,
-            open_deadline: Some(now + config.open_timeout),
+            timers,
             ws_live: false,
             close_after_post: false,
         };
@@ -317,9 +358,19 @@ impl ClientSession {
         self.finish(reason);
     }
 
-    /// The answer to a `GET` (handshake or long-poll): `Ok((status, body))`, or `Err(())` when
-    /// the request failed at the transport level.
-    pub fn handle_poll_response(&mut self, now: Instant, response: Result<(u16, Bytes), ()>) {
+    /// Feeds one input from the transport or the clock (see [`Input`]).
+    pub fn handle(&mut self, now: Instant, input: Input) {
+        match input {
+            Input::PollResponse(response) => self.on_poll_response(now, response),
+            Input::PostResponse { ok } => self.on_post_response(ok),
+            Input::WsOpen => self.on_ws_open(),
+            Input::WsFrame(frame) => self.on_ws_frame(now, frame),
+            Input::WsClosed { error } => self.on_ws_closed(error),
+            Input::Timeout => self.fire_due(now),
+        }
+    }
+
+    fn on_poll_response(&mut self, now: Instant, response: Result<(u16, Bytes), ()>) {
         self.get_in_flight = false;
         if self.state == State::Closed {
             return;
@@ -359,8 +410,7 @@ impl ClientSession {
         self.after_poll_io();
     }
 
-    /// The answer to a `POST`: `true` for `200 ok`.
-    pub fn handle_post_response(&mut self, _now: Instant, ok: bool) {
+    fn on_post_response(&mut self, ok: bool) {
         self.post_in_flight = false;
         if self.close_after_post {
             self.close_after_post = false;
@@ -378,8 +428,7 @@ impl ClientSession {
         self.after_poll_io();
     }
 
-    /// The websocket asked for by [`Transmit::WsConnect`] is open.
-    pub fn handle_ws_open(&mut self, _now: Instant) {
+    fn on_ws_open(&mut self) {
         if self.state == State::Closed {
             return;
         }
@@ -391,8 +440,7 @@ impl ClientSession {
         }
     }
 
-    /// A frame read from the websocket.
-    pub fn handle_ws_frame(&mut self, now: Instant, frame: Frame) {
+    fn on_ws_frame(&mut self, now: Instant, frame: Frame) {
         if self.state == State::Closed {
             return;
         }
@@ -416,8 +464,7 @@ impl ClientSession {
         }
     }
 
-    /// The websocket closed (`error`: it failed).
-    pub fn handle_ws_closed(&mut self, _now: Instant, error: bool) {
+    fn on_ws_closed(&mut self, error: bool) {
         self.ws_live = false;
         if self.state == State::Closed {
             return;
@@ -439,31 +486,34 @@ impl ClientSession {
         }
     }
 
-    /// Fires the timers due at `now`.
-    pub fn handle_timeout(&mut self, now: Instant) {
-        if self.open_deadline.is_some_and(|t| t <= now) {
-            self.open_deadline = None;
-            self.events.push_back(Event::OpenFailed(OpenError::Timeout));
-            if self.transport == TransportKind::WebSocket {
-                self.close_ws();
+    /// Fires the timers due at `now`: either ends the session.
+    fn fire_due(&mut self, now: Instant) {
+        let Some((timer, _)) = self.timers.pop_expired(now) else {
+            return;
+        };
+        match timer {
+            Timer::Open => {
+                self.events.push_back(Event::OpenFailed(OpenError::Timeout));
+                if self.transport == TransportKind::WebSocket {
+                    self.close_ws();
+                }
+                self.finish(CloseReason::TransportError);
             }
-            return self.finish(CloseReason::TransportError);
-        }
-        if self.ping_deadline.is_some_and(|t| t <= now) {
-            self.ping_deadline = None;
-            if self.transport == TransportKind::WebSocket || self.probe_active() {
-                self.close_ws();
+            Timer::Ping => {
+                if self.transport == TransportKind::WebSocket || self.probe_active() {
+                    self.close_ws();
+                }
+                self.finish(CloseReason::PingTimeout);
             }
-            self.finish(CloseReason::PingTimeout);
         }
     }
 
-    /// The next instant at which [`ClientSession::handle_timeout`] must be called.
+    /// The next instant at which [`Input::Timeout`] must be handled.
     pub fn poll_timeout(&self) -> Option<Instant> {
         if self.state == State::Closed {
             return None;
         }
-        earliest([self.ping_deadline, self.open_deadline])
+        self.timers.next()
     }
 
     /// The next thing to do, if any.
@@ -498,7 +548,7 @@ impl ClientSession {
                     return self.finish(CloseReason::ParseError);
                 };
                 self.state = State::Open;
-                self.open_deadline = None;
+                self.timers.stop(Timer::Open);
                 self.reset_ping(now, &open);
                 let can_upgrade = self.transport == TransportKind::Polling
                     && self.config.upgrade
@@ -541,8 +591,10 @@ impl ClientSession {
     }
 
     fn reset_ping(&mut self, now: Instant, open: &OpenData) {
-        self.ping_deadline =
-            Some(now + Duration::from_millis(open.ping_interval.saturating_add(open.ping_timeout)));
+        self.timers.set(
+            Timer::Ping,
+            now + Duration::from_millis(open.ping_interval.saturating_add(open.ping_timeout)),
+        );
     }
 
     /// Sends a control frame ahead of nothing else: queued after the current queue.
@@ -641,8 +693,7 @@ impl ClientSession {
             return;
         }
         self.state = State::Closed;
-        self.ping_deadline = None;
-        self.open_deadline = None;
+        self.timers.clear();
         self.close_after_post = false;
         self.queue.clear();
         self.close_ws();

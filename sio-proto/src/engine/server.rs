@@ -5,8 +5,9 @@
 //!
 //! The runtime owns each [`ServerSession`] in one task. The task waits for exactly one thing —
 //! a routed long-polling request, a websocket frame, a command from the application, or the
-//! instant returned by [`ServerSession::poll_timeout`] — and calls the matching `handle_*`
-//! method (or [`ServerSession::handle_timeout`]). It then drains, in this order,
+//! instant returned by [`ServerSession::poll_timeout`] — and feeds it to
+//! [`ServerSession::handle`] as one [`Input`] ([`Input::Timeout`] for the deadline), answering
+//! the request at once when the [`Reply`] says so. It then drains, in this order,
 //! [`ServerSession::poll_transmit`] (answers for the held `GET`, websocket frames to write,
 //! websocket close) and [`ServerSession::poll_event`] (messages, upgrade, close) until both
 //! return `None`, and re-reads `poll_timeout`. The session never blocks and never reads a clock.
@@ -22,8 +23,9 @@ use std::time::Instant;
 use bytes::{Bytes, BytesMut};
 
 use super::packet::{self, Frame, Message, OpenData, Packet};
-use super::{earliest, CloseReason, TransportKind};
+use super::{CloseReason, TransportKind};
 use crate::error::{ProtocolError, UsageError};
+use crate::timer::{TimerKind, TimerTable};
 
 mod config;
 mod response;
@@ -65,15 +67,91 @@ pub enum Event {
     Closed(CloseReason),
 }
 
-/// The answer to a long-polling `GET`.
+/// An input from the transport or the clock: what [`ServerSession::handle`] (and the
+/// Socket.IO [`Connection::handle`](crate::socket::server::Connection::handle)) takes.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PollGet {
-    /// Held: the answer will come as [`Transmit::PollResponse`] (possibly from this very
-    /// call's drain).
+pub enum Input {
+    /// A long-polling `GET` routed to the session. The reply is [`Reply::Held`] (the answer
+    /// comes as a [`Transmit::PollResponse`]) or [`Reply::Http`] to answer at once.
+    ///
+    /// While an upgrade is pending (`3probe` sent), a new `GET` is held: it gets 400 if the
+    /// upgrade completes, `noop` after [`EngineConfig::upgrade_noop_delay`] otherwise, and is
+    /// handled normally if the upgrade is cancelled first. After a client `close` over
+    /// long-polling, a late `GET` gets `noop` (see [`ServerSession::lingers`]).
+    PollGet,
+    /// A long-polling `POST` routed to the session has started; its body is still to come
+    /// ([`Input::PollPost`]), or it ended without one ([`Input::PollPostAborted`]).
+    ///
+    /// The protocol allows one `POST` at a time: a second one while the first is in flight
+    /// gets an empty 400 ([`Reply::Http`], to answer at once), and the session is closed with
+    /// `transport error` (Node's "data request overlap from client"). Otherwise
+    /// [`Reply::None`].
+    PollPostStarted,
+    /// The `POST` announced by [`Input::PollPostStarted`] ended without a body handed over
+    /// (its connection went away, or the body was refused before it reached the session).
+    PollPostAborted,
+    /// A long-polling `POST` body (which ends the `POST` in flight, if one was announced).
+    /// The reply is always [`Reply::Http`], the answer to the `POST`.
+    PollPost(Bytes),
+    /// The held long-poll `GET`'s connection went away before it was answered.
+    PollAborted,
+    /// The websocket of an upgrade (polling session, [`SessionRequest::WebSocket`]) was
+    /// accepted. [`Reply::Refused`], and the runtime closes that websocket, when upgrades are
+    /// off or one is already under way.
+    WsOpen,
+    /// A frame read from the session's websocket (active or probing).
+    WsFrame(Frame),
+    /// The session's websocket closed (or failed, when `error` is set).
+    WsClosed {
+        /// The websocket failed rather than closed.
+        error: bool,
+    },
+    /// The instant returned by [`ServerSession::poll_timeout`] passed: fires every timer due.
+    Timeout,
+}
+
+/// The session's immediate answer to an [`Input`]; most inputs get [`Reply::None`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reply {
+    /// Nothing to answer at once.
+    None,
+    /// The long-polling `GET` is held: its answer comes as [`Transmit::PollResponse`]
+    /// (possibly from this very call's drain).
     Held,
-    /// Answer at once with this (`noop` for a `GET` that arrives after the client closed the
-    /// session over long-polling, an error otherwise; empty 400 for an overlapping `GET`).
-    Respond(HttpResponse),
+    /// Answer the request at once with this: a `POST`'s answer, or a `GET` that is not held
+    /// (`noop` for a `GET` that arrives after the client closed the session over
+    /// long-polling, an error otherwise; empty 400 for an overlapping `GET` or `POST`).
+    Http(HttpResponse),
+    /// The websocket of [`Input::WsOpen`] is refused: close it.
+    Refused(ProtocolError),
+}
+
+/// The timers of one session, in the order the ones due at the same call fire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Timer {
+    /// A server-initiated close over polling that did not get through.
+    Close,
+    /// No pong after a ping.
+    Pong,
+    /// The websocket probe did not complete.
+    Upgrade,
+    /// Send the next ping.
+    Ping,
+    /// Release (with `noop`) of a `GET` held while an upgrade is pending.
+    Release,
+}
+
+impl TimerKind for Timer {
+    const ALL: &'static [Self] = &[
+        Timer::Close,
+        Timer::Pong,
+        Timer::Upgrade,
+        Timer::Ping,
+        Timer::Release,
+    ];
+    fn index(self) -> usize {
+        self as usize
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,17 +171,6 @@ enum Upgrade {
     Probed,
 }
 
-/// The timers of one session; [`ServerSession::poll_timeout`] is their minimum.
-#[derive(Debug, Clone, Copy, Default)]
-struct Timers {
-    ping: Option<Instant>,
-    pong: Option<Instant>,
-    upgrade: Option<Instant>,
-    close: Option<Instant>,
-    /// Release (with `noop`) of a `GET` held while an upgrade is pending.
-    release: Option<Instant>,
-}
-
 /// One Engine.IO session on the server (see the module docs for the drive loop).
 #[derive(Debug)]
 pub struct ServerSession {
@@ -116,7 +183,7 @@ pub struct ServerSession {
     /// A long-polling `POST` has started and its body is not handled yet (one at a time).
     post_in_flight: bool,
     /// The held `GET` arrived while an upgrade was pending (`3probe` sent): it is answered
-    /// 400 if the upgrade completes, `noop` at `timers.release`, normally if it is cancelled.
+    /// 400 if the upgrade completes, `noop` at [`Timer::Release`], normally if it is cancelled.
     held_in_upgrade: bool,
     /// Closed by the client's `close` packet over long-polling (see [`ServerSession::lingers`]).
     closed_by_client_poll: bool,
@@ -127,7 +194,8 @@ pub struct ServerSession {
     queued_bytes: usize,
     control: VecDeque<Transmit>,
     events: VecDeque<Event>,
-    timers: Timers,
+    /// [`ServerSession::poll_timeout`] is their minimum.
+    timers: TimerTable<Timer, 5>,
 }
 
 impl ServerSession {
@@ -148,6 +216,8 @@ impl ServerSession {
             ping_timeout: config.ping_timeout.as_millis() as u64,
             max_payload: config.max_http_buffer_size as u64,
         };
+        let mut timers = TimerTable::default();
+        timers.set(Timer::Ping, now + config.ping_interval);
         let mut s = Self {
             sid,
             config,
@@ -165,10 +235,7 @@ impl ServerSession {
             queued_bytes: 0,
             control: VecDeque::new(),
             events: VecDeque::new(),
-            timers: Timers {
-                ping: Some(now + config.ping_interval),
-                ..Timers::default()
-            },
+            timers,
         };
         s.enqueue(open.to_packet().encode());
         s.flush();
@@ -311,38 +378,72 @@ impl ServerSession {
                 self.pending_close_reason = Some(reason);
                 // The heartbeat keeps running while closing, as in Node: no ping is sent, but
                 // the session ends by `ping timeout` if the close does not get through first.
-                self.timers.close = Some(now + self.config.close_timeout);
+                self.timers
+                    .set(Timer::Close, now + self.config.close_timeout);
                 self.flush();
             }
         }
     }
 
-    /// A long-polling `GET` routed to this session.
+    /// Feeds one input from the transport or the clock (see [`Input`] for each one and its
+    /// [`Reply`]).
     ///
-    /// While an upgrade is pending (`3probe` sent), a new `GET` is held: it gets 400 if the
-    /// upgrade completes, `noop` after [`EngineConfig::upgrade_noop_delay`] otherwise, and is
-    /// handled normally if the upgrade is cancelled first. After a client `close` over
-    /// long-polling, a late `GET` gets `noop` (see [`ServerSession::lingers`]).
-    pub fn handle_poll_get(&mut self, now: Instant) -> PollGet {
+    /// Every input (and [`ServerSession::close`]) first fires the timers due at its `now`, so
+    /// an input handled late sees the session as it is at that instant: a `GET` after the
+    /// pong deadline finds the session closed even if the driver's timer has not woken yet.
+    pub fn handle(&mut self, now: Instant, input: Input) -> Reply {
         self.fire_due(now);
+        match input {
+            Input::PollGet => self.on_poll_get(now),
+            Input::PollPostStarted => match self.on_poll_post_started(now) {
+                Some(r) => Reply::Http(r),
+                None => Reply::None,
+            },
+            Input::PollPostAborted => {
+                self.post_in_flight = false;
+                Reply::None
+            }
+            Input::PollPost(body) => Reply::Http(self.on_poll_post(now, body)),
+            Input::PollAborted => {
+                self.on_poll_aborted();
+                Reply::None
+            }
+            Input::WsOpen => match self.on_ws_open(now) {
+                Ok(()) => Reply::None,
+                Err(e) => Reply::Refused(e),
+            },
+            Input::WsFrame(frame) => {
+                self.on_ws_frame(now, frame);
+                Reply::None
+            }
+            Input::WsClosed { error } => {
+                self.on_ws_closed(error);
+                Reply::None
+            }
+            // The due timers were fired above.
+            Input::Timeout => Reply::None,
+        }
+    }
+
+    fn on_poll_get(&mut self, now: Instant) -> Reply {
         if self.state == State::Closed && self.closed_by_client_poll {
             // The client's `close` overtook this long-poll: answer it as if it had been held
             // when the `close` came (Node releases the held `GET` with `noop`).
-            return PollGet::Respond(HttpResponse::noop());
+            return Reply::Http(HttpResponse::noop());
         }
         if self.state == State::Closed {
-            return PollGet::Respond(HttpResponse::error(ErrorCode::UnknownSid));
+            return Reply::Http(HttpResponse::error(ErrorCode::UnknownSid));
         }
         if self.transport != TransportKind::Polling {
             // Node's "transport mismatch".
-            return PollGet::Respond(HttpResponse::error(ErrorCode::BadRequest));
+            return Reply::Http(HttpResponse::error(ErrorCode::BadRequest));
         }
         if self.held_get {
             // Node answers the overlapping request with 400 and closes the session: the held
             // request gets the `close` packet.
             self.answer_get(HttpResponse::close());
             self.finish(CloseReason::TransportError);
-            return PollGet::Respond(HttpResponse::empty(400));
+            return Reply::Http(HttpResponse::empty(400));
         }
         self.held_get = true;
         if self.upgrade == Upgrade::Probed && self.state == State::Open {
@@ -353,22 +454,16 @@ impl ServerSession {
                 self.answer_get(HttpResponse::noop());
             } else {
                 self.held_in_upgrade = true;
-                self.timers.release = Some(now + self.config.upgrade_noop_delay);
+                self.timers
+                    .set(Timer::Release, now + self.config.upgrade_noop_delay);
             }
         } else {
             self.flush();
         }
-        PollGet::Held
+        Reply::Held
     }
 
-    /// A long-polling `POST` routed to this session has started; its body is still to come
-    /// ([`Self::handle_poll_post`]), or it ended without one ([`Self::handle_poll_post_aborted`]).
-    ///
-    /// The protocol allows one `POST` at a time: a second one while the first is in flight gets
-    /// an empty 400, returned here to be answered at once, and the session is closed with
-    /// `transport error` (Node's "data request overlap from client").
-    pub fn handle_poll_post_started(&mut self, now: Instant) -> Option<HttpResponse> {
-        self.fire_due(now);
+    fn on_poll_post_started(&mut self, now: Instant) -> Option<HttpResponse> {
         if self.post_in_flight {
             self.close(now, CloseReason::TransportError);
             return Some(HttpResponse::empty(400));
@@ -377,17 +472,7 @@ impl ServerSession {
         None
     }
 
-    /// The `POST` announced by [`Self::handle_poll_post_started`] ended without a body handed
-    /// over (its connection went away, or the body was refused before it reached the session).
-    pub fn handle_poll_post_aborted(&mut self, now: Instant) {
-        self.fire_due(now);
-        self.post_in_flight = false;
-    }
-
-    /// A long-polling `POST` body routed to this session (which ends the `POST` in flight, if
-    /// one was announced).
-    pub fn handle_poll_post(&mut self, now: Instant, body: Bytes) -> HttpResponse {
-        self.fire_due(now);
+    fn on_poll_post(&mut self, now: Instant, body: Bytes) -> HttpResponse {
         self.post_in_flight = false;
         if body.len() > self.config.max_http_buffer_size {
             return HttpResponse::empty(413);
@@ -420,11 +505,7 @@ impl ServerSession {
         HttpResponse::ok()
     }
 
-    /// The websocket of an upgrade (polling session, [`SessionRequest::WebSocket`]) was
-    /// accepted. Returns an error, and the runtime closes that websocket, when upgrades are
-    /// off or one is already under way.
-    pub fn handle_ws_open(&mut self, now: Instant) -> Result<(), ProtocolError> {
-        self.fire_due(now);
+    fn on_ws_open(&mut self, now: Instant) -> Result<(), ProtocolError> {
         if self.state != State::Open
             || self.transport != TransportKind::Polling
             || self.upgrade != Upgrade::None
@@ -435,13 +516,12 @@ impl ServerSession {
             ));
         }
         self.upgrade = Upgrade::Probing;
-        self.timers.upgrade = Some(now + self.config.upgrade_timeout);
+        self.timers
+            .set(Timer::Upgrade, now + self.config.upgrade_timeout);
         Ok(())
     }
 
-    /// A frame read from the session's websocket (active or probing).
-    pub fn handle_ws_frame(&mut self, now: Instant, frame: Frame) {
-        self.fire_due(now);
+    fn on_ws_frame(&mut self, now: Instant, frame: Frame) {
         if self.state == State::Closed {
             return;
         }
@@ -467,9 +547,7 @@ impl ServerSession {
         }
     }
 
-    /// The session's websocket closed (or failed, when `error` is set).
-    pub fn handle_ws_closed(&mut self, now: Instant, error: bool) {
-        self.fire_due(now);
+    fn on_ws_closed(&mut self, error: bool) {
         if self.state == State::Closed {
             return;
         }
@@ -483,15 +561,13 @@ impl ServerSession {
             });
         } else if self.upgrade != Upgrade::None {
             self.upgrade = Upgrade::None;
-            self.timers.upgrade = None;
+            self.timers.stop(Timer::Upgrade);
             self.end_upgrade_hold();
             self.flush();
         }
     }
 
-    /// The held long-poll `GET`'s connection went away before it was answered.
-    pub fn handle_poll_aborted(&mut self, now: Instant) {
-        self.fire_due(now);
+    fn on_poll_aborted(&mut self) {
         if self.held_get && self.state != State::Closed {
             // Node treats a client that drops its long-poll as gone.
             self.held_get = false;
@@ -500,69 +576,53 @@ impl ServerSession {
         }
     }
 
-    /// Fires every timer due at `now`, in order. A deadline that follows from a timer (the
-    /// pong deadline after a ping) counts from when that timer was due, not from when the
-    /// driver got to it, so a late driver never stretches the heartbeat.
+    /// Fires every timer due at `now`, in [`Timer`] order. A deadline that follows from a
+    /// timer (the pong deadline after a ping) counts from when that timer was due, not from
+    /// when the driver got to it, so a late driver never stretches the heartbeat.
     ///
-    /// Every `handle_*` method (and [`ServerSession::close`]) first fires the timers due at its
-    /// `now`, so an input handled late sees the session as it is at that instant: a `GET` after
-    /// the pong deadline finds the session closed even if the driver's timer has not woken yet.
-    pub fn handle_timeout(&mut self, now: Instant) {
-        // Each round clears a timer or ends the session: bounded by the number of timers.
-        for _ in 0..8 {
-            if self.state == State::Closed {
+    /// Terminates: a ping arms the pong deadline, which ends the session when due; no other
+    /// timer arms one.
+    fn fire_due(&mut self, now: Instant) {
+        while self.state != State::Closed {
+            let Some((timer, at)) = self.timers.pop_expired(now) else {
                 return;
-            }
-            let t = self.timers;
-            let due = |x: Option<Instant>| x.filter(|&d| d <= now);
-            if due(t.close).is_some() {
-                self.timers.close = None;
-                let reason = self
-                    .pending_close_reason
-                    .unwrap_or(CloseReason::ForcedClose);
-                self.finish(reason);
-                return;
-            }
-            if due(t.pong).is_some() {
-                self.timers.pong = None;
-                self.fail(CloseReason::PingTimeout);
-                return;
-            }
-            if due(t.upgrade).is_some() {
-                self.timers.upgrade = None;
-                self.cancel_upgrade();
-                continue;
-            }
-            if let Some(at) = due(t.ping) {
-                self.timers.ping = None;
-                self.timers.pong = Some(at + self.config.ping_timeout);
-                // While closing no ping is sent (Node's `sendPacket` refuses), but the pong
-                // deadline is armed all the same: it bounds how long a closing session lasts.
-                if self.state == State::Open {
-                    // A ping ignores the queue bound: dropping it would end a healthy session.
-                    self.enqueue(Packet::Ping(Bytes::new()).encode());
-                    self.flush();
+            };
+            match timer {
+                Timer::Close => {
+                    let reason = self
+                        .pending_close_reason
+                        .unwrap_or(CloseReason::ForcedClose);
+                    self.finish(reason);
                 }
-                continue;
-            }
-            if due(t.release).is_some() {
-                self.timers.release = None;
-                if self.held_get && self.held_in_upgrade {
-                    self.answer_get(HttpResponse::noop());
+                Timer::Pong => self.fail(CloseReason::PingTimeout),
+                Timer::Upgrade => self.cancel_upgrade(),
+                Timer::Ping => {
+                    self.timers.set(Timer::Pong, at + self.config.ping_timeout);
+                    // While closing no ping is sent (Node's `sendPacket` refuses), but the pong
+                    // deadline is armed all the same: it bounds how long a closing session
+                    // lasts.
+                    if self.state == State::Open {
+                        // A ping ignores the queue bound: dropping it would end a healthy
+                        // session.
+                        self.enqueue(Packet::Ping(Bytes::new()).encode());
+                        self.flush();
+                    }
                 }
-                continue;
+                Timer::Release => {
+                    if self.held_get && self.held_in_upgrade {
+                        self.answer_get(HttpResponse::noop());
+                    }
+                }
             }
-            return;
         }
     }
 
-    /// The next instant at which [`ServerSession::handle_timeout`] must be called.
+    /// The next instant at which [`Input::Timeout`] must be handled.
     pub fn poll_timeout(&self) -> Option<Instant> {
         if self.state == State::Closed {
             return None;
         }
-        let t = self.timers;
-        earliest([t.ping, t.pong, t.upgrade, t.close, t.release])
+        self.timers.next()
     }
 
     /// The next thing to write, if any.
@@ -601,8 +661,9 @@ impl ServerSession {
             Packet::Message(m) => self.events.push_back(Event::Message(m)),
             Packet::Pong(_) => {
                 // No next ping while closing (see `close`): it would never be sent.
-                if self.timers.pong.take().is_some() && self.state == State::Open {
-                    self.timers.ping = Some(now + self.config.ping_interval);
+                if self.timers.take(Timer::Pong).is_some() && self.state == State::Open {
+                    self.timers
+                        .set(Timer::Ping, now + self.config.ping_interval);
                 }
             }
             Packet::Close => {
@@ -635,7 +696,7 @@ impl ServerSession {
             // Node also completes an upgrade whose probe was skipped.
             (Upgrade::Probed | Upgrade::Probing, Ok(Packet::Upgrade)) => {
                 self.upgrade = Upgrade::None;
-                self.timers.upgrade = None;
+                self.timers.stop(Timer::Upgrade);
                 if self.held_get && self.held_in_upgrade {
                     // A GET sent after the client started switching: the session no longer
                     // polls (Node's "transport mismatch").
@@ -664,7 +725,7 @@ impl ServerSession {
     fn cancel_upgrade(&mut self) {
         if self.upgrade != Upgrade::None {
             self.upgrade = Upgrade::None;
-            self.timers.upgrade = None;
+            self.timers.stop(Timer::Upgrade);
             self.control.push_back(Transmit::WsClose);
             // A GET held because of the upgrade is an ordinary long-poll again.
             self.end_upgrade_hold();
@@ -675,14 +736,7 @@ impl ServerSession {
     /// The held `GET` (if any) is no longer held because of a pending upgrade.
     fn end_upgrade_hold(&mut self) {
         self.held_in_upgrade = false;
-        self.timers.release = None;
-    }
-
-    /// Fires the timers already due at `now` (see [`ServerSession::handle_timeout`]).
-    fn fire_due(&mut self, now: Instant) {
-        if self.poll_timeout().is_some_and(|t| t <= now) {
-            self.handle_timeout(now);
-        }
+        self.timers.stop(Timer::Release);
     }
 
     fn answer_get(&mut self, response: HttpResponse) {
@@ -740,7 +794,7 @@ impl ServerSession {
             self.answer_get(HttpResponse::close());
         }
         self.state = State::Closed;
-        self.timers = Timers::default();
+        self.timers.clear();
         if self.transport == TransportKind::Polling {
             self.clear_queue();
         }

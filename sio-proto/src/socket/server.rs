@@ -3,10 +3,11 @@
 //!
 //! # Drive loop
 //!
-//! Exactly as for the Engine.IO session (see [`crate::engine::server`]): feed one input with a
-//! `handle_*` method, then drain [`Connection::poll_transmit`] and [`Connection::poll_event`]
-//! until both are empty, and sleep until [`Connection::poll_timeout`]. The connection drains
-//! its Engine.IO session itself (the layers compose by draining).
+//! Exactly as for the Engine.IO session (see [`crate::engine::server`]): feed one [`Input`]
+//! (the Engine.IO session's) to [`Connection::handle`], then drain
+//! [`Connection::poll_transmit`] and [`Connection::poll_event`] until both are empty, and
+//! sleep until [`Connection::poll_timeout`]. The connection drains its Engine.IO session
+//! itself (the layers compose by draining).
 //!
 //! Decisions that belong to the application come out as events and go back in as commands: a
 //! [`Event::Connect`] is answered with [`Connection::accept`] (after middleware) or
@@ -21,9 +22,11 @@ use bytes::Bytes;
 use super::acks::AckTable;
 use super::packet::{DecodeLimits, Decoder, EncodedPacket, Nsp, Packet, PacketKind};
 use super::DisconnectReason;
-use crate::engine::server::{self as eng, HttpResponse, PollGet, ServerSession, Transmit};
-use crate::engine::{CloseReason, Frame, Message};
-use crate::error::{ProtocolError, UsageError};
+use crate::engine::server::{self as eng, ServerSession, Transmit};
+pub use crate::engine::server::{Input, Reply};
+use crate::engine::{CloseReason, Message};
+use crate::error::UsageError;
+use crate::timer::{TimerKind, TimerTable};
 
 /// Socket.IO server settings for one connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,6 +105,23 @@ pub enum Event {
     Closed(CloseReason),
 }
 
+/// The connection's own timers (the Engine.IO session and the [`AckTable`] keep theirs), in
+/// the order the ones due at the same call fire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Timer {
+    /// The binary packet being reassembled must be complete.
+    Attachments,
+    /// The client must have joined a namespace (`connect_timeout`).
+    Connect,
+}
+
+impl TimerKind for Timer {
+    const ALL: &'static [Self] = &[Timer::Attachments, Timer::Connect];
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
 #[derive(Debug)]
 struct Namespace {
     nsp: Nsp,
@@ -116,11 +136,9 @@ pub struct Connection {
     decoder: Decoder,
     namespaces: Vec<Namespace>,
     acks: AckTable<()>,
-    connect_deadline: Option<Instant>,
+    timers: TimerTable<Timer, 2>,
     /// The time of the latest input (for what a command sets off, such as a close).
     last_input: Instant,
-    /// When the binary packet being reassembled must be complete.
-    attachments_deadline: Option<Instant>,
     events: VecDeque<Event>,
     closed: bool,
     /// The connection is being closed (by the application or after a violation): nothing the
@@ -131,15 +149,16 @@ pub struct Connection {
 impl Connection {
     /// Wraps a new Engine.IO session.
     pub fn new(now: Instant, engine: ServerSession, config: ConnectionConfig) -> Self {
+        let mut timers = TimerTable::default();
+        timers.set(Timer::Connect, now + config.connect_timeout);
         Self {
             engine,
             config,
             decoder: Decoder::new(config.decode),
             namespaces: Vec::new(),
             acks: AckTable::new(config.max_pending_acks),
-            connect_deadline: Some(now + config.connect_timeout),
+            timers,
             last_input: now,
-            attachments_deadline: None,
             events: VecDeque::new(),
             closed: false,
             closing: false,
@@ -179,99 +198,64 @@ impl Connection {
         self.decoder.buffered_bytes()
     }
 
-    // ----- transport inputs (forwarded to the Engine.IO session) -----
+    // ----- transport and clock inputs -----
 
-    /// A long-polling `GET` for this session.
-    pub fn handle_poll_get(&mut self, now: Instant) -> PollGet {
-        let r = self.engine.handle_poll_get(now);
-        self.pump(now);
-        r
-    }
-
-    /// A long-polling `POST` started (see [`ServerSession::handle_poll_post_started`]).
-    pub fn handle_poll_post_started(&mut self, now: Instant) -> Option<HttpResponse> {
-        let r = self.engine.handle_poll_post_started(now);
-        if r.is_some() && !self.closed {
+    /// Feeds one input from the transport or the clock to the Engine.IO session and turns
+    /// what it reports into Socket.IO events; [`Input::Timeout`] also fires the connection's
+    /// timers (connect timeout, ack deadlines, the completion of a binary packet). The reply
+    /// is the session's (see [`Input`]).
+    pub fn handle(&mut self, now: Instant, input: Input) -> Reply {
+        let timeout = matches!(input, Input::Timeout);
+        let post_started = matches!(input, Input::PollPostStarted);
+        let r = self.engine.handle(now, input);
+        if post_started && r != Reply::None && !self.closed {
             // The session is closing with `transport error`: so are its sockets, at once.
             self.protocol_violation(now, CloseReason::TransportError);
         }
         self.pump(now);
+        if timeout {
+            self.fire_due(now);
+        }
         r
     }
 
-    /// The `POST` in flight ended without a body.
-    pub fn handle_poll_post_aborted(&mut self, now: Instant) {
-        self.engine.handle_poll_post_aborted(now);
-        self.pump(now);
-    }
-
-    /// A long-polling `POST` body for this session.
-    pub fn handle_poll_post(&mut self, now: Instant, body: Bytes) -> HttpResponse {
-        let r = self.engine.handle_poll_post(now, body);
-        self.pump(now);
-        r
-    }
-
-    /// The websocket of an upgrade was accepted.
-    pub fn handle_ws_open(&mut self, now: Instant) -> Result<(), ProtocolError> {
-        let r = self.engine.handle_ws_open(now);
-        self.pump(now);
-        r
-    }
-
-    /// A websocket frame.
-    pub fn handle_ws_frame(&mut self, now: Instant, frame: Frame) {
-        self.engine.handle_ws_frame(now, frame);
-        self.pump(now);
-    }
-
-    /// The websocket closed (`error`: it failed).
-    pub fn handle_ws_closed(&mut self, now: Instant, error: bool) {
-        self.engine.handle_ws_closed(now, error);
-        self.pump(now);
-    }
-
-    /// The held long-poll went away.
-    pub fn handle_poll_aborted(&mut self, now: Instant) {
-        self.engine.handle_poll_aborted(now);
-        self.pump(now);
-    }
-
-    /// Fires the timers due at `now` (heartbeat, upgrade, connect timeout, ack deadlines, the
-    /// completion of a binary packet).
-    pub fn handle_timeout(&mut self, now: Instant) {
-        self.engine.handle_timeout(now);
-        self.pump(now);
+    /// Fires the connection's timers due at `now`, then the ack deadlines.
+    fn fire_due(&mut self, now: Instant) {
+        while !self.closed {
+            let Some((timer, _)) = self.timers.pop_expired(now) else {
+                break;
+            };
+            match timer {
+                Timer::Attachments => {
+                    // The attachments announced by a binary packet did not all come in time.
+                    self.protocol_violation(now, CloseReason::ParseError);
+                    self.pump(now);
+                    return;
+                }
+                Timer::Connect => {
+                    if !self.namespaces.iter().any(|n| n.connected) {
+                        self.close(now, CloseReason::ForcedClose);
+                        return;
+                    }
+                }
+            }
+        }
         if self.closed {
             return;
-        }
-        if self.attachments_deadline.is_some_and(|t| t <= now) {
-            // The attachments announced by a binary packet did not all come in time.
-            self.protocol_violation(now, CloseReason::ParseError);
-            self.pump(now);
-            return;
-        }
-        if self.connect_deadline.is_some_and(|t| t <= now) {
-            self.connect_deadline = None;
-            if !self.namespaces.iter().any(|n| n.connected) {
-                self.close(now, CloseReason::ForcedClose);
-                return;
-            }
         }
         while let Some((nsp, id, ())) = self.acks.pop_expired(now) {
             self.events.push_back(Event::AckTimeout { nsp, id });
         }
     }
 
-    /// The next instant at which [`Connection::handle_timeout`] must be called.
+    /// The next instant at which [`Input::Timeout`] must be handled.
     pub fn poll_timeout(&self) -> Option<Instant> {
         if self.closed {
             return None;
         }
         crate::engine::earliest([
             self.engine.poll_timeout(),
-            self.connect_deadline,
-            self.attachments_deadline,
+            self.timers.next(),
             self.acks.next_deadline(),
         ])
     }
@@ -457,7 +441,7 @@ impl Connection {
     /// Drops a partly received binary packet and its timer.
     fn release_decoder(&mut self) {
         self.decoder.reset();
-        self.attachments_deadline = None;
+        self.timers.stop(Timer::Attachments);
     }
 
     fn disconnect_all(&mut self, reason: DisconnectReason) {
@@ -491,7 +475,7 @@ impl Connection {
                     if !self.closed {
                         self.disconnect_all(DisconnectReason::from(reason));
                         self.closed = true;
-                        self.connect_deadline = None;
+                        self.timers.clear();
                         self.release_decoder();
                         self.events.push_back(Event::Closed(reason));
                     }
@@ -505,11 +489,14 @@ impl Connection {
             return;
         }
         // The completion timer runs from a binary packet's text part to its last attachment.
-        self.attachments_deadline = match self.attachments_deadline {
-            _ if !self.decoder.is_reassembling() => None,
-            Some(t) => Some(t),
-            None => Some(now + self.config.decode.attachment_timeout),
-        };
+        if !self.decoder.is_reassembling() {
+            self.timers.stop(Timer::Attachments);
+        } else if self.timers.get(Timer::Attachments).is_none() {
+            self.timers.set(
+                Timer::Attachments,
+                now + self.config.decode.attachment_timeout,
+            );
+        }
         match r {
             Ok(Some(p)) => self.on_packet(now, p),
             Ok(None) => {}

@@ -8,13 +8,13 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use sio_proto::engine::client::Transmit as ClientTransmit;
+use sio_proto::engine::client::{Input as EInput, Transmit as ClientTransmit};
 use sio_proto::engine::server::{
-    EngineConfig, EngineServer, Method, PollGet, Request, Route, SessionRequest,
+    EngineConfig, EngineServer, Input, Method, Reply, Request, Route, SessionRequest,
     Transmit as ServerTransmit,
 };
 use sio_proto::engine::{Frame, TransportKind};
-use sio_proto::socket::client::{self, Manager, ManagerConfig};
+use sio_proto::socket::client::{self, Input as MInput, Manager, ManagerConfig};
 use sio_proto::socket::server::{self, Connection, ConnectionConfig};
 use sio_proto::socket::Nsp;
 use sio_proto::IdGenerator;
@@ -157,9 +157,9 @@ impl Pair {
                     self.now = self.now.max(t);
                     let now = self.now;
                     if let Some(c) = self.conn.as_mut() {
-                        c.handle_timeout(now);
+                        c.handle(now, Input::Timeout);
                     }
-                    self.client.handle_timeout(now);
+                    self.client.handle(now, MInput::Timeout);
                 }
                 _ => break,
             }
@@ -260,17 +260,28 @@ impl Pair {
                         ..
                     } => {
                         self.wire.push(Wire::Up("GET".into()));
-                        match self.conn().handle_poll_get(now) {
-                            PollGet::Held => self.held_get = true,
-                            PollGet::Respond(r) => {
-                                self.client
-                                    .handle_poll_response(now, gen, Ok((r.status, r.body)));
+                        match self.conn().handle(now, Input::PollGet) {
+                            Reply::Held => self.held_get = true,
+                            Reply::Http(r) => {
+                                self.client.handle(
+                                    now,
+                                    MInput::Engine {
+                                        generation: gen,
+                                        input: EInput::PollResponse(Ok((r.status, r.body))),
+                                    },
+                                );
                             }
+                            other => panic!("unexpected reply {other:?}"),
                         }
                     }
                     Route::Respond(r) => {
-                        self.client
-                            .handle_poll_response(now, gen, Ok((r.status, r.body)));
+                        self.client.handle(
+                            now,
+                            MInput::Engine {
+                                generation: gen,
+                                input: EInput::PollResponse(Ok((r.status, r.body))),
+                            },
+                        );
                     }
                     other => panic!("unexpected route {other:?}"),
                 }
@@ -288,10 +299,23 @@ impl Pair {
                         kind: SessionRequest::PollPost,
                         ..
                     } => {
-                        let r = self.conn().handle_poll_post(now, body);
-                        self.client.handle_post_response(now, gen, r.status == 200);
+                        let r = self.conn().handle(now, Input::PollPost(body));
+                        let ok = matches!(r, Reply::Http(r) if r.status == 200);
+                        self.client.handle(
+                            now,
+                            MInput::Engine {
+                                generation: gen,
+                                input: EInput::PostResponse { ok },
+                            },
+                        );
                     }
-                    _ => self.client.handle_post_response(now, gen, false),
+                    _ => self.client.handle(
+                        now,
+                        MInput::Engine {
+                            generation: gen,
+                            input: EInput::PostResponse { ok: false },
+                        },
+                    ),
                 }
             }
             ClientTransmit::WsConnect { query } => {
@@ -306,20 +330,44 @@ impl Pair {
                     Route::Handshake(kind) => {
                         self.new_connection(kind);
                         self.ws_open = true;
-                        self.client.handle_ws_open(now, gen);
+                        self.client.handle(
+                            now,
+                            MInput::Engine {
+                                generation: gen,
+                                input: EInput::WsOpen,
+                            },
+                        );
                     }
                     Route::Session {
                         kind: SessionRequest::WebSocket,
                         ..
                     } => {
-                        if self.conn().handle_ws_open(now).is_ok() {
+                        if self.conn().handle(now, Input::WsOpen) == Reply::None {
                             self.ws_open = true;
-                            self.client.handle_ws_open(now, gen);
+                            self.client.handle(
+                                now,
+                                MInput::Engine {
+                                    generation: gen,
+                                    input: EInput::WsOpen,
+                                },
+                            );
                         } else {
-                            self.client.handle_ws_closed(now, gen, true);
+                            self.client.handle(
+                                now,
+                                MInput::Engine {
+                                    generation: gen,
+                                    input: EInput::WsClosed { error: true },
+                                },
+                            );
                         }
                     }
-                    _ => self.client.handle_ws_closed(now, gen, true),
+                    _ => self.client.handle(
+                        now,
+                        MInput::Engine {
+                            generation: gen,
+                            input: EInput::WsClosed { error: true },
+                        },
+                    ),
                 }
             }
             ClientTransmit::Ws(frame) => {
@@ -327,7 +375,7 @@ impl Pair {
                     .push(Wire::Up(format!("ws {}", show_frame(&frame))));
                 if self.ws_open {
                     if let Some(c) = self.conn.as_mut() {
-                        c.handle_ws_frame(now, frame);
+                        c.handle(now, Input::WsFrame(frame));
                     }
                 }
             }
@@ -336,7 +384,7 @@ impl Pair {
                 if self.ws_open {
                     self.ws_open = false;
                     if let Some(c) = self.conn.as_mut() {
-                        c.handle_ws_closed(now, false);
+                        c.handle(now, Input::WsClosed { error: false });
                     }
                 }
             }
@@ -355,22 +403,39 @@ impl Pair {
                 self.wire.push(Wire::Down(shown));
                 if self.held_get {
                     self.held_get = false;
-                    self.client
-                        .handle_poll_response(now, gen, Ok((r.status, r.body)));
+                    self.client.handle(
+                        now,
+                        MInput::Engine {
+                            generation: gen,
+                            input: EInput::PollResponse(Ok((r.status, r.body))),
+                        },
+                    );
                 }
             }
             ServerTransmit::Ws(frame) => {
                 self.wire
                     .push(Wire::Down(format!("ws {}", show_frame(&frame))));
                 if self.ws_open {
-                    self.client.handle_ws_frame(now, gen, frame);
+                    self.client.handle(
+                        now,
+                        MInput::Engine {
+                            generation: gen,
+                            input: EInput::WsFrame(frame),
+                        },
+                    );
                 }
             }
             ServerTransmit::WsClose => {
                 self.wire.push(Wire::Down("ws close".into()));
                 if self.ws_open {
                     self.ws_open = false;
-                    self.client.handle_ws_closed(now, gen, false);
+                    self.client.handle(
+                        now,
+                        MInput::Engine {
+                            generation: gen,
+                            input: EInput::WsClosed { error: false },
+                        },
+                    );
                 }
             }
         }

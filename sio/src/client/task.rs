@@ -24,9 +24,11 @@ use async_tungstenite::tungstenite::Message as WsMessage;
 use bytes::Bytes;
 use futures_channel::{mpsc, oneshot};
 use futures_util::future::{select, Either, FutureExt, Shared};
-use sio_proto::engine::client::Transmit;
+use sio_proto::engine::client::{Input as EngineInput, Transmit};
 use sio_proto::engine::TransportKind;
-use sio_proto::socket::client::{AckError, Event, Manager as ProtoManager, ManagerConfig};
+use sio_proto::socket::client::{
+    AckError, Event, Input as ProtoInput, Manager as ProtoManager, ManagerConfig,
+};
 use sio_proto::socket::{DisconnectReason, Nsp};
 use sio_proto::{IdGenerator, UsageError};
 
@@ -139,8 +141,8 @@ impl ManagerTask {
             match wake {
                 Wake::Input(c) => self.on_cmd(now, c),
                 Wake::Ws(m) => self.on_ws(now, m),
-                Wake::WsFailed(g) => self.proto.handle_ws_closed(now, g, true),
-                Wake::Timer => self.proto.handle_timeout(now),
+                Wake::WsFailed(g) => self.feed(now, g, EngineInput::WsClosed { error: true }),
+                Wake::Timer => self.proto.handle(now, ProtoInput::Timeout),
                 Wake::Writable | Wake::Task => {}
             }
         }
@@ -195,6 +197,13 @@ impl ManagerTask {
         drive::poll_wake(cx, &mut self.rx, &mut self.ws, &mut self.timer)
     }
 
+    /// Feeds an input about the Engine.IO session of `generation` to the machine (which
+    /// ignores it when that session is no longer the current one).
+    fn feed(&mut self, now: Instant, generation: u64, input: EngineInput) {
+        self.proto
+            .handle(now, ProtoInput::Engine { generation, input });
+    }
+
     fn on_ws(
         &mut self,
         now: Instant,
@@ -206,16 +215,16 @@ impl ManagerTask {
         match m {
             Some(Ok(WsMessage::Close(_))) | None => {
                 self.ws.take();
-                self.proto.handle_ws_closed(now, generation, false);
+                self.feed(now, generation, EngineInput::WsClosed { error: false });
             }
             Some(Ok(m)) => {
                 if let Some(f) = drive::ws_frame(m) {
-                    self.proto.handle_ws_frame(now, generation, f);
+                    self.feed(now, generation, EngineInput::WsFrame(f));
                 }
             }
             Some(Err(_)) => {
                 self.ws.take();
-                self.proto.handle_ws_closed(now, generation, true);
+                self.feed(now, generation, EngineInput::WsClosed { error: true });
             }
         }
     }
@@ -290,9 +299,9 @@ impl ManagerTask {
             Cmd::PollResponse {
                 generation,
                 response,
-            } => self.proto.handle_poll_response(now, generation, response),
+            } => self.feed(now, generation, EngineInput::PollResponse(response)),
             Cmd::PostResponse { generation, ok } => {
-                self.proto.handle_post_response(now, generation, ok);
+                self.feed(now, generation, EngineInput::PostResponse { ok });
             }
             Cmd::WsOpened { generation, ws } => {
                 let current = generation == self.proto.generation()
@@ -301,12 +310,14 @@ impl ManagerTask {
                     if let Some(old) = self.ws.open(generation, ws) {
                         self.close_ws(old);
                     }
-                    self.proto.handle_ws_open(now, generation);
+                    self.feed(now, generation, EngineInput::WsOpen);
                 } else {
                     self.close_ws(ws);
                 }
             }
-            Cmd::WsFailed { generation } => self.proto.handle_ws_closed(now, generation, true),
+            Cmd::WsFailed { generation } => {
+                self.feed(now, generation, EngineInput::WsClosed { error: true });
+            }
         }
     }
 
@@ -422,7 +433,7 @@ impl ManagerTask {
                 Room::Busy => break,
                 Room::Failed(g) => {
                     let now = self.shared.rt.now();
-                    self.proto.handle_ws_closed(now, g, true);
+                    self.feed(now, g, EngineInput::WsClosed { error: true });
                     continue;
                 }
             }
@@ -451,7 +462,7 @@ impl ManagerTask {
         }
         if let Room::Failed(g) = self.ws.poll_flush(cx) {
             let now = self.shared.rt.now();
-            self.proto.handle_ws_closed(now, g, true);
+            self.feed(now, g, EngineInput::WsClosed { error: true });
         }
         progressed
     }

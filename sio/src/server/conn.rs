@@ -15,7 +15,9 @@ use bytes::Bytes;
 use futures_channel::{mpsc, oneshot};
 use futures_util::stream::FuturesUnordered;
 use futures_util::StreamExt;
-use sio_proto::engine::server::{Event as EngineEvent, HttpResponse, PollGet, Transmit};
+use sio_proto::engine::server::{
+    ErrorCode, Event as EngineEvent, HttpResponse, Input as SessionInput, Reply, Transmit,
+};
 use sio_proto::engine::CloseReason;
 use sio_proto::socket::server::Event;
 use sio_proto::socket::DisconnectReason;
@@ -129,16 +131,17 @@ impl ConnTask {
                         // The client went away while its long-poll was held (Node: "poll
                         // connection closed prematurely").
                         self.held_get = None;
-                        self.conn.handle_poll_aborted(now);
+                        self.conn.handle(now, SessionInput::PollAborted);
                     }
                     ConnWake::Common(Wake::Ws(Some(Ok(m)))) => match m {
                         WsMessage::Close(_) => {
                             self.drop_ws(None);
-                            self.conn.handle_ws_closed(now, false);
+                            self.conn
+                                .handle(now, SessionInput::WsClosed { error: false });
                         }
                         m => {
                             if let Some(f) = drive::ws_frame(m) {
-                                self.conn.handle_ws_frame(now, f);
+                                self.conn.handle(now, SessionInput::WsFrame(f));
                             }
                         }
                     },
@@ -150,15 +153,22 @@ impl ConnTask {
                             reason: "message too big".into(),
                         });
                         self.drop_ws(close);
-                        self.conn.handle_ws_closed(now, true);
+                        self.conn
+                            .handle(now, SessionInput::WsClosed { error: true });
                     }
                     ConnWake::Common(Wake::Ws(None)) => {
                         self.drop_ws(None);
-                        self.conn.handle_ws_closed(now, false);
+                        self.conn
+                            .handle(now, SessionInput::WsClosed { error: false });
                     }
-                    ConnWake::Common(Wake::WsFailed(_)) => self.conn.handle_ws_closed(now, true),
+                    ConnWake::Common(Wake::WsFailed(_)) => {
+                        self.conn
+                            .handle(now, SessionInput::WsClosed { error: true });
+                    }
                     ConnWake::Common(Wake::Writable | Wake::Task) => {}
-                    ConnWake::Common(Wake::Timer) => self.conn.handle_timeout(now),
+                    ConnWake::Common(Wake::Timer) => {
+                        self.conn.handle(now, SessionInput::Timeout);
+                    }
                     ConnWake::Connect(d) => self.on_connect_decision(d),
                 }
             }
@@ -203,29 +213,43 @@ impl ConnTask {
                 .fetch_sub(bytes, Ordering::Relaxed);
         }
         match input {
-            Input::PollGet(tx) => match self.conn.handle_poll_get(now) {
+            Input::PollGet(tx) => match self.conn.handle(now, SessionInput::PollGet) {
                 // The session answers an overlapping GET itself: none was held.
-                PollGet::Held => self.held_get = Some(tx),
-                PollGet::Respond(r) => {
+                Reply::Held => self.held_get = Some(tx),
+                Reply::Http(r) => {
                     let _ = tx.send(r);
+                }
+                // Not replies to a GET.
+                Reply::None | Reply::Refused(_) => {
+                    let _ = tx.send(HttpResponse::error(ErrorCode::BadRequest));
                 }
             },
             Input::PostStarted(tx) => {
-                let _ = tx.send(self.conn.handle_poll_post_started(now));
+                let r = match self.conn.handle(now, SessionInput::PollPostStarted) {
+                    Reply::Http(r) => Some(r),
+                    _ => None,
+                };
+                let _ = tx.send(r);
             }
-            Input::PostAborted => self.conn.handle_poll_post_aborted(now),
+            Input::PostAborted => {
+                self.conn.handle(now, SessionInput::PollPostAborted);
+            }
             Input::PollPost(body, tx) => {
-                let _ = tx.send(self.conn.handle_poll_post(now, body));
+                let r = match self.conn.handle(now, SessionInput::PollPost(body)) {
+                    Reply::Http(r) => r,
+                    // A POST body always gets an answer; this is not one.
+                    _ => HttpResponse::error(ErrorCode::BadRequest),
+                };
+                let _ = tx.send(r);
             }
-            Input::WebSocket(ws) => {
-                if self.conn.handle_ws_open(now) {
+            Input::WebSocket(ws) => match self.conn.handle(now, SessionInput::WsOpen) {
+                Reply::Refused(_) => self.retire_ws(ws, Vec::new(), None),
+                _ => {
                     if let Some(old) = self.ws.open(0, ws) {
                         self.retire_ws(old, Vec::new(), None);
                     }
-                } else {
-                    self.retire_ws(ws, Vec::new(), None);
                 }
-            }
+            },
             Input::Packet(p) => self.conn.send_encoded(&p),
             Input::Frame(f) => self.conn.send_frame(f),
             Input::Volatile(p) => {
@@ -370,7 +394,8 @@ impl ConnTask {
     /// The websocket failed while writing.
     fn ws_failed(&mut self) {
         let now = self.server.rt.now();
-        self.conn.handle_ws_closed(now, true);
+        self.conn
+            .handle(now, SessionInput::WsClosed { error: true });
     }
 
     /// Closes the current websocket (after what was written to it), with `close` as the close

@@ -3,10 +3,7 @@
 
 use std::time::Instant;
 
-use bytes::Bytes;
-use sio_proto::engine::server::{
-    Event as EngineEvent, HttpResponse, PollGet, ServerSession, Transmit,
-};
+use sio_proto::engine::server::{Event as EngineEvent, Input, Reply, ServerSession, Transmit};
 use sio_proto::engine::{CloseReason, Frame};
 use sio_proto::socket::server::{Connection, Event};
 use sio_proto::socket::EncodedPacket;
@@ -59,32 +56,9 @@ impl Machine {
             Machine::Engine(s) => s.lingers(),
         }
     }
-    pub(crate) fn handle_poll_get(&mut self, now: Instant) -> PollGet {
-        both!(self, m => m.handle_poll_get(now))
-    }
-    pub(crate) fn handle_poll_post_started(&mut self, now: Instant) -> Option<HttpResponse> {
-        both!(self, m => m.handle_poll_post_started(now))
-    }
-    pub(crate) fn handle_poll_post_aborted(&mut self, now: Instant) {
-        both!(self, m => m.handle_poll_post_aborted(now))
-    }
-    pub(crate) fn handle_poll_post(&mut self, now: Instant, body: Bytes) -> HttpResponse {
-        both!(self, m => m.handle_poll_post(now, body))
-    }
-    pub(crate) fn handle_ws_open(&mut self, now: Instant) -> bool {
-        both!(self, m => m.handle_ws_open(now).is_ok())
-    }
-    pub(crate) fn handle_ws_frame(&mut self, now: Instant, frame: Frame) {
-        both!(self, m => m.handle_ws_frame(now, frame))
-    }
-    pub(crate) fn handle_ws_closed(&mut self, now: Instant, error: bool) {
-        both!(self, m => m.handle_ws_closed(now, error))
-    }
-    pub(crate) fn handle_poll_aborted(&mut self, now: Instant) {
-        both!(self, m => m.handle_poll_aborted(now))
-    }
-    pub(crate) fn handle_timeout(&mut self, now: Instant) {
-        both!(self, m => m.handle_timeout(now))
+    /// Feeds one input from the transport or the clock.
+    pub(crate) fn handle(&mut self, now: Instant, input: Input) -> Reply {
+        both!(self, m => m.handle(now, input))
     }
     pub(crate) fn poll_timeout(&self) -> Option<Instant> {
         both!(self, m => m.poll_timeout())

@@ -46,8 +46,7 @@ impl ErrorCode {
 }
 
 /// An HTTP answer the core decided: to a routed request ([`super::Route::Respond`]), to a
-/// long-polling request ([`super::PollGet::Respond`], [`super::ServerSession::handle_poll_post`])
-/// or to a held `GET` ([`super::Transmit::PollResponse`]). The runtime writes it as it is.
+/// long-polling request ([`super::Reply::Http`]) or to a held `GET` ([`super::Transmit::PollResponse`]). The runtime writes it as it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpResponse {
     /// The HTTP status.

@@ -38,12 +38,13 @@ pub struct Request<'a> {
 /// A request for an existing session, as classified by the router.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SessionRequest {
-    /// A long-polling `GET` (feed it to [`ServerSession::handle_poll_get`]).
+    /// A long-polling `GET` (feed it to the session as [`super::Input::PollGet`]).
     PollGet,
-    /// A long-polling `POST` (feed its body to [`ServerSession::handle_poll_post`]).
+    /// A long-polling `POST` (feed [`super::Input::PollPostStarted`], then its body as
+    /// [`super::Input::PollPost`]).
     PollPost,
-    /// A websocket upgrade of a polling session (accept the websocket, then call
-    /// [`ServerSession::handle_ws_open`]).
+    /// A websocket upgrade of a polling session (accept the websocket, then feed
+    /// [`super::Input::WsOpen`]).
     WebSocket,
 }
 

@@ -5,12 +5,12 @@
 //!
 //! # Drive loop
 //!
-//! As everywhere in this crate: feed one input (`handle_*`, or a command), then drain
-//! [`Manager::poll_transmit`] and [`Manager::poll_event`], then sleep until
-//! [`Manager::poll_timeout`]. Every new Engine.IO session (the first and each reconnection)
-//! starts with a handshake transmit; each transmit belongs to the session of
+//! As everywhere in this crate: feed one input ([`Manager::handle`] with an [`Input`], or a
+//! command), then drain [`Manager::poll_transmit`] and [`Manager::poll_event`], then sleep
+//! until [`Manager::poll_timeout`]. Every new Engine.IO session (the first and each
+//! reconnection) starts with a handshake transmit; each transmit belongs to the session of
 //! [`Manager::generation`] at the time it was drained, and inputs about an older session are
-//! ignored by passing the generation back.
+//! ignored by passing the generation back ([`Input::Engine`]).
 //!
 //! When the Engine.IO session opens, [`Event::NamespaceReady`] is emitted for each namespace
 //! the application wants; the application answers with [`Manager::send_connect`] and the auth
@@ -47,9 +47,44 @@ use super::backoff::{Backoff, BackoffConfig};
 use super::packet::{DecodeLimits, Decoder, Nsp, Packet, PacketKind};
 use super::DisconnectReason;
 use crate::engine::client::{self as eng, ClientConfig, ClientSession, OpenError, Transmit};
-use crate::engine::{CloseReason, Frame, Message};
+use crate::engine::{CloseReason, Message};
 use crate::error::UsageError;
 use crate::id::IdGenerator;
+use crate::timer::{TimerKind, TimerTable};
+
+/// An input from the transport or the clock: what [`Manager::handle`] takes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    /// An input about the Engine.IO session of `generation` (the [`Manager::generation`] at
+    /// the time its transmit was drained); ignored when that session is no longer the current
+    /// one. A wrapped [`eng::Input::Timeout`] is [`Input::Timeout`], whatever the generation.
+    Engine {
+        /// The session the input is about.
+        generation: u64,
+        /// The input.
+        input: eng::Input,
+    },
+    /// The instant returned by [`Manager::poll_timeout`] passed: fires every timer due
+    /// (Engine.IO heartbeat and handshake, ack deadlines, reconnection, the completion of a
+    /// binary packet).
+    Timeout,
+}
+
+/// The manager's own timers (the Engine.IO session and the [`AckTable`] keep theirs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Timer {
+    /// The binary packet being reassembled must be complete.
+    Attachments,
+    /// The next reconnection attempt.
+    Reconnect,
+}
+
+impl TimerKind for Timer {
+    const ALL: &'static [Self] = &[Timer::Attachments, Timer::Reconnect];
+    fn index(self) -> usize {
+        self as usize
+    }
+}
 
 /// Manager settings (the Node client's manager options).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -97,9 +132,7 @@ pub struct Manager {
     last_input: Option<Instant>,
     backoff: Backoff,
     rng: IdGenerator,
-    reconnect_at: Option<Instant>,
-    /// When the binary packet being reassembled must be complete.
-    attachments_deadline: Option<Instant>,
+    timers: TimerTable<Timer, 2>,
     reconnecting: bool,
     skip_reconnect: bool,
     /// The engine was asked to close and waits for its POST in flight before it does.
@@ -124,8 +157,7 @@ impl Manager {
             last_input: None,
             backoff: Backoff::new(config.backoff),
             rng,
-            reconnect_at: None,
-            attachments_deadline: None,
+            timers: TimerTable::default(),
             reconnecting: false,
             skip_reconnect: false,
             closing: false,
@@ -147,7 +179,7 @@ impl Manager {
             return;
         }
         self.skip_reconnect = false;
-        self.reconnect_at = None;
+        self.timers.stop(Timer::Reconnect);
         self.start_engine(now);
     }
 
@@ -170,7 +202,7 @@ impl Manager {
 
     /// Whether a reconnection is scheduled.
     pub fn is_reconnecting(&self) -> bool {
-        self.reconnect_at.is_some()
+        self.timers.get(Timer::Reconnect).is_some()
     }
 
     /// Number of acks awaited (tries of the retry queues included, their waiting emits not).
@@ -201,7 +233,7 @@ impl Manager {
             }
             Some(e) if !e.is_closed() => {}
             _ => {
-                if self.reconnect_at.is_none() {
+                if self.timers.get(Timer::Reconnect).is_none() {
                     self.open(now);
                 }
             }
@@ -292,82 +324,67 @@ impl Manager {
         engine.send_frames(p.frames(), p.frame_count())
     }
 
-    // ----- transport inputs, tagged with the generation they belong to -----
+    // ----- transport and clock inputs -----
 
-    /// The answer to a `GET` of session `generation`.
-    pub fn handle_poll_response(
-        &mut self,
-        now: Instant,
-        generation: u64,
-        response: Result<(u16, Bytes), ()>,
-    ) {
-        if let Some(e) = self.current(now, generation) {
-            e.handle_poll_response(now, response);
-            self.pump_at(now);
-        }
-    }
-
-    /// The answer to a `POST` of session `generation`.
-    pub fn handle_post_response(&mut self, now: Instant, generation: u64, ok: bool) {
-        if let Some(e) = self.current(now, generation) {
-            e.handle_post_response(now, ok);
-            self.pump_at(now);
-        }
-    }
-
-    /// The websocket of session `generation` is open.
-    pub fn handle_ws_open(&mut self, now: Instant, generation: u64) {
-        if let Some(e) = self.current(now, generation) {
-            e.handle_ws_open(now);
-            self.pump_at(now);
-        }
-    }
-
-    /// A websocket frame of session `generation`.
-    pub fn handle_ws_frame(&mut self, now: Instant, generation: u64, frame: Frame) {
-        if let Some(e) = self.current(now, generation) {
-            e.handle_ws_frame(now, frame);
-            self.pump_at(now);
-        }
-    }
-
-    /// The websocket of session `generation` closed.
-    pub fn handle_ws_closed(&mut self, now: Instant, generation: u64, error: bool) {
-        if let Some(e) = self.current(now, generation) {
-            e.handle_ws_closed(now, error);
-            self.pump_at(now);
-        }
-    }
-
-    /// Fires the timers due at `now`: Engine.IO heartbeat and handshake, ack deadlines (a
-    /// try of a retry queue is sent again), reconnection, the completion of a binary packet.
-    pub fn handle_timeout(&mut self, now: Instant) {
+    /// Feeds one input from the transport or the clock (see [`Input`]).
+    pub fn handle(&mut self, now: Instant, input: Input) {
         self.last_input = Some(now);
+        match input {
+            Input::Engine {
+                input: eng::Input::Timeout,
+                ..
+            }
+            | Input::Timeout => self.fire_due(now),
+            Input::Engine { generation, input } => {
+                if generation != self.generation {
+                    return;
+                }
+                if let Some(e) = self.engine.as_mut() {
+                    e.handle(now, input);
+                    self.pump_at(now);
+                }
+            }
+        }
+    }
+
+    /// Fires the timers due at `now`: the Engine.IO session's first, then the completion of a
+    /// binary packet, the ack deadlines (a try of a retry queue is sent again), and the
+    /// reconnection.
+    fn fire_due(&mut self, now: Instant) {
         if let Some(e) = self.engine.as_mut() {
-            e.handle_timeout(now);
+            e.handle(now, eng::Input::Timeout);
         }
         self.pump_at(now);
-        if self.attachments_deadline.is_some_and(|t| t <= now) {
-            self.release_decoder();
-            self.fail(CloseReason::ParseError);
-            self.pump_at(now);
+        // In [`Timer`] order, with the ack deadlines after the binary packet's completion and
+        // before a reconnection (whose new session a try sent again would wait for).
+        let mut acks_due = true;
+        while let Some((timer, _)) = self.timers.pop_expired(now) {
+            match timer {
+                Timer::Attachments => {
+                    self.release_decoder();
+                    self.fail(CloseReason::ParseError);
+                    self.pump_at(now);
+                }
+                Timer::Reconnect => {
+                    self.expire_acks(now);
+                    acks_due = false;
+                    self.events
+                        .push_back(Event::ReconnectAttempt(self.backoff.attempts()));
+                    self.start_engine(now);
+                }
+            }
         }
-        self.expire_acks(now);
-        if self.reconnect_at.is_some_and(|t| t <= now) {
-            self.reconnect_at = None;
-            self.events
-                .push_back(Event::ReconnectAttempt(self.backoff.attempts()));
-            self.start_engine(now);
+        if acks_due {
+            self.expire_acks(now);
         }
     }
 
-    /// The next instant at which [`Manager::handle_timeout`] must be called.
+    /// The next instant at which [`Input::Timeout`] must be handled.
     pub fn poll_timeout(&self) -> Option<Instant> {
         crate::engine::earliest([
             self.engine.as_ref().and_then(|e| e.poll_timeout()),
             self.acks.next_deadline(),
-            self.reconnect_at,
-            self.attachments_deadline,
+            self.timers.next(),
         ])
     }
 
@@ -379,14 +396,6 @@ impl Manager {
     /// The next event.
     pub fn poll_event(&mut self) -> Option<Event> {
         self.events.pop_front()
-    }
-
-    fn current(&mut self, now: Instant, generation: u64) -> Option<&mut ClientSession> {
-        self.last_input = Some(now);
-        if generation != self.generation {
-            return None;
-        }
-        self.engine.as_mut()
     }
 
     fn active_index(&self, nsp: &Nsp) -> Option<usize> {
@@ -406,7 +415,7 @@ impl Manager {
     /// No reconnection, and the engine closes (after its POST in flight, if any).
     fn shut(&mut self) {
         self.skip_reconnect = true;
-        self.reconnect_at = None;
+        self.timers.stop(Timer::Reconnect);
         self.reconnecting = false;
         self.reopen = false;
         if let Some(e) = self.engine.as_mut() {
@@ -527,23 +536,26 @@ impl Manager {
         }
         let delay = self.backoff.next_delay(self.rng.next_f64());
         self.reconnecting = true;
-        self.reconnect_at = Some(now + delay);
+        self.timers.set(Timer::Reconnect, now + delay);
     }
 
     /// Drops a partly received binary packet and its timer.
     fn release_decoder(&mut self) {
         self.decoder.reset();
-        self.attachments_deadline = None;
+        self.timers.stop(Timer::Attachments);
     }
 
     fn on_decoded(&mut self, now: Option<Instant>, r: Result<Option<Packet>, crate::DecodeError>) {
         // The completion timer runs from a binary packet's text part to its last attachment
         // (messages only arrive with a `now`: they come from transport inputs).
-        self.attachments_deadline = match (self.attachments_deadline, now) {
-            _ if !self.decoder.is_reassembling() => None,
-            (Some(t), _) => Some(t),
-            (None, now) => now.map(|now| now + self.config.decode.attachment_timeout),
-        };
+        if !self.decoder.is_reassembling() {
+            self.timers.stop(Timer::Attachments);
+        } else if let (None, Some(now)) = (self.timers.get(Timer::Attachments), now) {
+            self.timers.set(
+                Timer::Attachments,
+                now + self.config.decode.attachment_timeout,
+            );
+        }
         match r {
             Ok(Some(p)) => self.on_packet(p),
             Ok(None) => {}
