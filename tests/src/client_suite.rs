@@ -937,7 +937,7 @@ pub async fn tls<D: Driver, T: Target>(t: &mut T, mode: Mode) {
 /// A scenario's future (borrowing its target).
 pub type Scenario<'a> = std::pin::Pin<Box<dyn Future<Output = ()> + 'a>>;
 
-/// Runs scenario `f` in `mode` on driver `D` against a fresh target, within [`LIMIT`].
+/// Runs scenario `f` in `mode` on driver `D` against a fresh target, within `LIMIT`.
 pub fn run<D: Driver, T: Target, F>(mode: Mode, f: F)
 where
     F: for<'a> FnOnce(&'a mut T, Mode) -> Scenario<'a>,

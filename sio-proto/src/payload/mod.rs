@@ -20,7 +20,7 @@
 //!   types the first argument, extra arguments are ignored, a missing one is
 //!   `None`), turning placeholders back into bytes when the target type asks
 //!   for bytes.
-//! * [`Args`](crate::payload::Args) keeps every argument as it came (JSON text and
+//! * [`Args`] keeps every argument as it came (JSON text and
 //!   binary attachments) and spreads them again when sent: JavaScript's
 //!   `...args`, for relaying.
 //! * [`args_as_values`] returns the raw arguments as JSON values, placeholders
