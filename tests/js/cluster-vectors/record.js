@@ -21,12 +21,21 @@ const ioc = require("socket.io-client");
 const { createClient } = require("redis");
 const { createAdapter, createShardedAdapter } = require("@socket.io/redis-adapter");
 const { Emitter } = require("@socket.io/redis-emitter");
+const { ClusterAdapterWithHeartbeat } = require("socket.io-adapter");
+const notepack = require("notepack.io");
 
 const out = process.argv[2];
 if (!out) {
   console.error("usage: node record.js OUT.json");
   process.exit(2);
 }
+
+let tearingDown = false;
+process.on("unhandledRejection", (e) => {
+  if (tearingDown) return;
+  console.error(e);
+  process.exit(1);
+});
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -231,8 +240,48 @@ async function main() {
     await runStep("server_side_emit", () => io3.serverSideEmit("ping", 1, "a"));
     await runStep("server_side_emit_ack", () => io3.serverSideEmit("pong", "q", () => {}));
     await runStep("server_side_emit_binary", () => io3.serverSideEmit("ping", Buffer.from([7])));
+
+    // ---- ClusterAdapterWithHeartbeat: the heartbeat messages (1, 2, 13), which the sharded
+    // adapter never sends. Its messages are carried over sharded pub/sub with the sharded
+    // adapter's own encoder (JSON, or MessagePack with binary), on "socket.io-hb#/#".
+    family = "heartbeat";
+    const shardedEncode = io3.of("/").adapter.encode;
+    const heartbeatAdapter = (pub, sub) =>
+      function (nsp) {
+      class HeartbeatAdapter extends ClusterAdapterWithHeartbeat {
+        constructor(n) {
+          super(n, { heartbeatInterval: 60000, heartbeatTimeout: 120000 });
+          this.channel = `socket.io-hb#${n.name}#`;
+          const parse = (m) => (m[0] === 0x7b ? JSON.parse(m.toString()) : notepack.decode(m));
+          this.ready = Promise.all([
+            sub.sSubscribe(this.channel, (m) => this.onMessage(parse(m)), true),
+            sub.sSubscribe(`${this.channel}${this.uid}#`, (m) => this.onResponse(parse(m)), true),
+          ]);
+        }
+        doPublish(message) {
+          return pub.sPublish(this.channel, shardedEncode(message)).then(() => "");
+        }
+        doPublishResponse(uid, response) {
+          return pub.sPublish(`${this.channel}${uid}#`, shardedEncode(response)).then(() => {});
+        }
+      }
+      return new HeartbeatAdapter(nsp);
+      };
+    await recorder.duplicate().connect().then((c) => {
+      clients.push(c);
+      return c.sSubscribe("socket.io-hb#/#", handler, true);
+    });
+    const s5 = await startServer(heartbeatAdapter(await client(), await client()));
+    await s5.io.of("/").adapter.ready;
+    const s6 = await startServer(heartbeatAdapter(await client(), await client()));
+    await s6.io.of("/").adapter.ready;
+    meta.heartbeat = { uid5: s5.io.of("/").adapter.uid, uid6: s6.io.of("/").adapter.uid };
+    await runStep("initial_heartbeat", () => s6.io.of("/").adapter.init());
+    await runStep("adapter_close", () => s6.io.of("/").adapter.close());
   } finally {
     step = null;
+    // Publishes still queued on a client fail as it disconnects: expected now.
+    tearingDown = true;
     for (const s of sockets) s.disconnect();
     for (const io of servers) await new Promise((r) => io.close(() => r()));
     for (const c of clients) {
