@@ -119,11 +119,11 @@ impl<'a> Reader<'a> {
             0xc1 => return Err(ClusterError::Malformed("reserved MessagePack byte 0xc1")),
             0xc2 => Value::Boolean(false),
             0xc3 => Value::Boolean(true),
-            0xc4 | 0xc5 | 0xc6 => {
+            0xc4..=0xc6 => {
                 let n = self.len(1 << (tag - 0xc4))?;
                 Value::Binary(self.take(n)?.to_vec())
             }
-            0xc7 | 0xc8 | 0xc9 => {
+            0xc7..=0xc9 => {
                 let n = self.len(1 << (tag - 0xc7))?;
                 self.ext(n)?
             }
@@ -135,7 +135,7 @@ impl<'a> Reader<'a> {
             0xd2 => Value::from(self.be(4)? as u32 as i32),
             0xd3 => Value::from(self.be(8)? as i64),
             0xd4..=0xd8 => self.ext(1 << (tag - 0xd4))?,
-            0xd9 | 0xda | 0xdb => {
+            0xd9..=0xdb => {
                 let n = self.len(1 << (tag - 0xd9))?;
                 self.string(n)?
             }
