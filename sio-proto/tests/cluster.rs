@@ -435,10 +435,15 @@ fn tracker_limits_and_cancel() {
     assert_eq!(t.cancel(&a).unwrap().outcome, Outcome::Cancelled);
     assert_eq!(t.cancel(&a), None);
     assert_eq!(t.len(), 1);
-    assert!(
-        t.issue(t0, Duration::MAX, Expected::Count(1)).is_ok(),
-        "a deadline past the clock's range"
+    let far = t.issue(t0, Duration::MAX, Expected::Count(1)).unwrap();
+    let a_year = Duration::from_secs(3600 * 24 * 365);
+    let ended = t.handle_timeout(t0 + a_year);
+    assert_eq!(ended.len(), 1, "only the request of one second");
+    assert_ne!(
+        ended[0].request_id, far,
+        "a timeout past the clock's range waits"
     );
+    assert!(t.contains(&far));
 }
 
 // ----- property tests -----

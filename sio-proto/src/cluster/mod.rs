@@ -81,7 +81,8 @@ pub struct Packet {
     pub kind: u8,
     /// The packet's data: for an event, `[name, ...args]`.
     pub data: Value,
-    /// The namespace, when the sender set it (the classic adapter does, `ClusterAdapter` not).
+    /// The namespace, when the sender set it (the classic adapter does, `ClusterAdapter` not;
+    /// the classic adapter takes an absent one for `/`).
     pub nsp: Option<String>,
     /// The acknowledgement id, when present.
     pub id: Option<u64>,

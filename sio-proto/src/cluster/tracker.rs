@@ -140,7 +140,11 @@ impl<T> RequestTracker<T> {
         while self.pending.contains_key(&id) {
             id = self.next_request_id();
         }
-        let deadline = now.checked_add(timeout).unwrap_or(now);
+        // A timeout past the clock's range waits "for ever" (136 years).
+        let deadline = now
+            .checked_add(timeout)
+            .or_else(|| now.checked_add(Duration::from_secs(u64::from(u32::MAX))))
+            .unwrap_or(now);
         self.deadlines.insert((deadline, id.clone()));
         self.pending.insert(
             id.clone(),

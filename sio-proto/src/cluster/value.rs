@@ -4,9 +4,10 @@
 //!
 //! Encoding picks the representation `notepack.io` picks for a JavaScript value (smallest
 //! integer form, non-integral numbers as float 64, integral numbers as integers), so that a
-//! message decoded from Node's bytes re-encodes to the same bytes. Decoding is bounded: nesting
-//! depth is limited, every length is checked against the bytes left before anything is
-//! allocated, and trailing bytes are an error (as in `notepack.io`).
+//! message decoded from Node's bytes re-encodes to the same bytes (JSON numbers in exponent
+//! form are the exception: `1e21` where JavaScript writes `1e+21`; they decode the same).
+//! Decoding is bounded: nesting depth is limited, every length is checked against the bytes
+//! left before anything is allocated, and trailing bytes are an error (as in `notepack.io`).
 
 use rmpv::Value;
 
