@@ -259,7 +259,7 @@ fn binary_content_switches_to_msgpack() {
 
 #[test]
 fn numbers_encode_as_notepack_does() {
-    let cases: [(Value, &[u8]); 9] = [
+    let cases: [(Value, &[u8]); 11] = [
         (Value::from(0), &[0x00]),
         (Value::from(127), &[0x7f]),
         (Value::from(128), &[0xcc, 0x80]),
@@ -269,11 +269,41 @@ fn numbers_encode_as_notepack_does() {
         (Value::F64(2.0), &[0x02]),
         (Value::F64(-1.0), &[0xff]),
         (Value::F64(0.5), &[0xcb, 0x3f, 0xe0, 0, 0, 0, 0, 0, 0]),
+        (
+            Value::F64(2f64.powi(60)),
+            &[0xcf, 0x10, 0, 0, 0, 0, 0, 0, 0],
+        ),
+        (
+            Value::F64(-(2f64.powi(40))),
+            &[0xd3, 0xff, 0xff, 0xff, 0, 0, 0, 0, 0],
+        ),
     ];
     for (value, bytes) in cases {
         assert_eq!(to_msgpack(&value), bytes, "{value:?}");
     }
     assert_eq!(to_json(&Value::F64(3.0)).unwrap(), b"3");
+    // As `JSON.stringify` writes numbers (checked against Node).
+    let js = [
+        (1e21, "1e+21"),
+        (1e-7, "1e-7"),
+        (0.000001, "0.000001"),
+        (1.5e-7, "1.5e-7"),
+        (123e20, "1.23e+22"),
+        (2f64.powi(60), "1152921504606847000"),
+        (-0.5, "-0.5"),
+        (1e300, "1e+300"),
+        (5e-324, "5e-324"),
+        (f64::MAX, "1.7976931348623157e+308"),
+        (123456.789, "123456.789"),
+        (0.1, "0.1"),
+        (1e20 + 1e5, "100000000000000100000"),
+    ];
+    for (f, text) in js {
+        assert_eq!(
+            String::from_utf8(to_json(&Value::F64(f)).unwrap()).unwrap(),
+            text
+        );
+    }
     assert_eq!(to_json(&Value::F64(f64::NAN)).unwrap(), b"null");
     assert_eq!(
         to_json(&Value::from("a\"\n\u{1}")).unwrap(),

@@ -4,9 +4,8 @@
 //!
 //! Encoding picks the representation `notepack.io` picks for a JavaScript value (smallest
 //! integer form, non-integral numbers as float 64, integral numbers as integers), so that a
-//! message decoded from Node's bytes re-encodes to the same bytes (JSON numbers in exponent
-//! form are the exception: `1e21` where JavaScript writes `1e+21`; they decode the same).
-//! Decoding is bounded: nesting depth is limited, every length is checked against the bytes
+//! message decoded from Node's bytes re-encodes to the same bytes (numbers in JSON are written
+//! as JavaScript writes them). Decoding is bounded: nesting depth is limited, every length is checked against the bytes
 //! left before anything is allocated, and trailing bytes are an error (as in `notepack.io`).
 
 use rmpv::Value;
@@ -281,9 +280,12 @@ fn write_neg(n: i64, out: &mut Vec<u8>) {
 /// Largest integer a JavaScript number holds exactly.
 const MAX_SAFE: f64 = 9_007_199_254_740_991.0;
 
-/// A JavaScript number: integral ones (within the exact range) as integers, others as float 64.
+/// A JavaScript number as `notepack.io` writes it: an integral one in the 64-bit integer range
+/// as an integer (exact: it is an integer), any other as float 64. (Beyond that range
+/// `notepack.io` writes a wrong integer; the float is the number.)
 fn write_float(f: f64, out: &mut Vec<u8>) {
-    if f.is_finite() && f.fract() == 0.0 && f.abs() <= MAX_SAFE {
+    const TWO_63: f64 = 9_223_372_036_854_775_808.0;
+    if f.fract() == 0.0 && (-TWO_63..2.0 * TWO_63).contains(&f) {
         if f >= 0.0 {
             write_uint(f as u64, out);
         } else {
@@ -375,9 +377,48 @@ fn write_json_number(f: f64, out: &mut Vec<u8>) {
         out.extend_from_slice(b"null");
     } else if f.fract() == 0.0 && f.abs() <= MAX_SAFE {
         out.extend_from_slice(itoa::Buffer::new().format(f as i64).as_bytes());
-    } else if let Ok(text) = serde_json::to_string(&f) {
-        out.extend_from_slice(text.as_bytes());
+    } else {
+        out.extend_from_slice(js_number(f).as_bytes());
     }
+}
+
+/// A finite number as JavaScript's `Number.prototype.toString` writes it: the shortest digits
+/// that read back as the same number, in positional form for decimal exponents from -6 to 20
+/// and as `d.ddde±x` otherwise.
+fn js_number(f: f64) -> String {
+    // Rust's `{:e}` gives the same shortest digits: `d.ddde-x` or `de x`.
+    let sci = format!("{:e}", f.abs());
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((sci.as_str(), "0"));
+    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    let k = digits.len() as i64;
+    // The value is 0.d1d2...dk x 10^n.
+    let n = exp.parse::<i64>().unwrap_or(0) + 1;
+    let mut s = String::new();
+    if f < 0.0 {
+        s.push('-');
+    }
+    if k <= n && n <= 21 {
+        s.push_str(&digits);
+        s.extend(std::iter::repeat_n('0', (n - k) as usize));
+    } else if 0 < n && n <= 21 {
+        s.push_str(&digits[..n as usize]);
+        s.push('.');
+        s.push_str(&digits[n as usize..]);
+    } else if -6 < n && n <= 0 {
+        s.push_str("0.");
+        s.extend(std::iter::repeat_n('0', (-n) as usize));
+        s.push_str(&digits);
+    } else {
+        s.push_str(&digits[..1]);
+        if k > 1 {
+            s.push('.');
+            s.push_str(&digits[1..]);
+        }
+        s.push('e');
+        s.push(if n - 1 < 0 { '-' } else { '+' });
+        s.push_str(itoa::Buffer::new().format((n - 1).abs()));
+    }
+    s
 }
 
 /// Whether `bytes` hold a JSON object (the adapters' test: the first byte is `{`).
