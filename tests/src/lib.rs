@@ -6,9 +6,13 @@
 
 pub mod app;
 pub mod client_suite;
+pub mod cluster;
+pub mod nginx;
 pub mod node_server;
+pub mod process;
 pub mod raw;
 pub mod raw_suite;
+pub mod redis_server;
 pub mod robust_suite;
 
 use std::future::Future;
@@ -310,7 +314,14 @@ pub fn ensure_node_modules() {
         return;
     }
     let dir = js_dir();
-    let ready = ["socket.io-client", "socket.io"].iter().all(|p| {
+    let ready = [
+        "socket.io-client",
+        "socket.io",
+        "@socket.io/redis-adapter",
+        "redis",
+    ]
+    .iter()
+    .all(|p| {
         dir.join("node_modules")
             .join(p)
             .join("package.json")
