@@ -1,5 +1,5 @@
 //! Rooms: `join` / `leave`, broadcasting to a room, and the server-side operations on the
-//! sockets of a room — `fetch_sockets`, `sockets_join`, `sockets_leave`,
+//! sockets of a room — `sockets`, `sockets_join`, `sockets_leave`,
 //! `disconnect_sockets` (Node's `io.in(room).fetchSockets()`, `.socketsJoin()`,
 //! `.socketsLeave()`, `.disconnectSockets()`).
 //!
@@ -114,14 +114,15 @@ async fn main() -> std::io::Result<()> {
             },
         );
 
-        // `fetch_sockets`: the sockets of a room, with their data and rooms.
+        // `sockets`: this server's sockets of a room, with their data and rooms
+        // (`fetch_sockets().await` asks every server of a cluster).
         socket.on(
             "who",
             |socket: Socket, room: String, ack: AckSender| async move {
                 let members: Vec<Member> = socket
                     .ns()
                     .to(room.as_str())
-                    .fetch_sockets()
+                    .sockets()
                     .iter()
                     .map(|s| Member {
                         id: s.id().to_owned(),

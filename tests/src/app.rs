@@ -248,7 +248,8 @@ fn on_connection(s: Socket, created: Arc<Mutex<Vec<String>>>) {
             let ns = s.ns().clone();
             ns.sockets_join([room.as_str()]);
             let _ = ns.to(room).emit("all-joined", &());
-            let _ = ack.send(&ns.fetch_sockets().len());
+            let n = ns.fetch_sockets().await.map(|v| v.len()).unwrap_or(0);
+            let _ = ack.send(&n);
         },
     );
     s.on(
@@ -257,6 +258,8 @@ fn on_connection(s: Socket, created: Arc<Mutex<Vec<String>>>) {
             let ids: Vec<String> = s
                 .ns()
                 .fetch_sockets()
+                .await
+                .unwrap_or_default()
                 .iter()
                 .map(|x| x.id().to_owned())
                 .collect();

@@ -121,11 +121,11 @@ pub fn handler_panics_are_contained<D: Driver>() {
     ws.send(Message::text(r#"42["ping"]"#)).expect("send");
     assert_eq!(next_text(&mut ws), r#"42["pong"]"#);
     assert_eq!(srv.server.session_count(), 1);
-    assert_eq!(srv.server.of("/").fetch_sockets().len(), 1);
+    assert_eq!(srv.server.of("/").sockets().len(), 1);
     drop(ws);
     assert!(
         wait_until(Duration::from_secs(10), || srv.server.session_count() == 0
-            && srv.server.of("/").fetch_sockets().is_empty()),
+            && srv.server.of("/").sockets().is_empty()),
         "the session leaked: {} sessions",
         srv.server.session_count()
     );

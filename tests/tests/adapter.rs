@@ -1,17 +1,27 @@
 //! The adapter hooks a cluster adapter relies on: broadcasts and `server_side_emit` reach
-//! `*_remote` (unless `local`), rooms go through the adapter.
+//! `*_remote` (unless `local`), rooms go through the adapter, cluster operations ask it for
+//! the other servers' part, and what the other servers ask is done through the
+//! `LocalSockets` the namespace gives it.
 
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use sio::server::{Adapter, InMemoryAdapter, SocketId};
-use sio::ServerConfig;
+use bytes::Bytes;
+use futures_channel::mpsc;
+use futures_util::StreamExt;
+use serde_json::{json, Value};
+use sio::client::{ClientOptions, ClientSocket, Transport};
+use sio::server::{Adapter, ClusterError, InMemoryAdapter, LocalSockets, SocketId, SocketInfo};
+use sio::{BoxFuture, Server, ServerConfig, Socket};
 use sio_proto::rooms::{BroadcastFilter, Room};
-use sio_proto::socket::EncodedPacket;
+use sio_proto::socket::{EncodedPacket, Nsp, Packet};
+use sio_tests::{timeout, Driver, Tokio};
 
 #[derive(Default)]
 struct Recording {
     inner: InMemoryAdapter,
     remote: Arc<Mutex<Vec<String>>>,
+    local: Arc<Mutex<Option<Arc<dyn LocalSockets>>>>,
 }
 
 impl Adapter for Recording {
@@ -49,6 +59,41 @@ impl Adapter for Recording {
             String::from_utf8_lossy(&packet.text)
         ));
     }
+    fn init(&self, local: Arc<dyn LocalSockets>) {
+        *self.local.lock().unwrap() = Some(local);
+    }
+    fn fetch_remote(
+        &self,
+        filter: &BroadcastFilter<SocketId>,
+        _timeout: Option<Duration>,
+    ) -> BoxFuture<Result<Vec<SocketInfo>, ClusterError>> {
+        let rooms: Vec<String> = filter.rooms.iter().map(|r| r.to_string()).collect();
+        self.remote.lock().unwrap().push(format!("fetch {rooms:?}"));
+        let other = SocketInfo {
+            id: SocketId::from("elsewhere"),
+            handshake: json!({"url": "/socket.io/?EIO=4"}),
+            rooms: vec![Room::from("elsewhere"), Room::from("r1")],
+            data: json!({"name": "remote"}),
+        };
+        Box::pin(std::future::ready(Ok(vec![other])))
+    }
+    fn join_remote(&self, filter: &BroadcastFilter<SocketId>, rooms: &[Room]) {
+        let to: Vec<String> = filter.rooms.iter().map(|r| r.to_string()).collect();
+        let rooms: Vec<String> = rooms.iter().map(|r| r.to_string()).collect();
+        self.remote
+            .lock()
+            .unwrap()
+            .push(format!("join {to:?} {rooms:?}"));
+    }
+    fn disconnect_remote(&self, _filter: &BroadcastFilter<SocketId>, close: bool) {
+        self.remote
+            .lock()
+            .unwrap()
+            .push(format!("disconnect close={close}"));
+    }
+    fn server_count(&self) -> BoxFuture<Result<usize, ClusterError>> {
+        Box::pin(std::future::ready(Ok(3)))
+    }
 }
 
 #[test]
@@ -79,4 +124,127 @@ fn broadcasts_and_server_side_emits_reach_the_adapter() {
             "server-side 42[\"sync\",1]".to_owned(),
         ]
     );
+}
+
+/// The cluster side of the hooks, with a real client: `fetch_sockets` merges this server's
+/// sockets (handshake, rooms, shared data) with the adapter's answer, operations reach the
+/// adapter unless `local`, and the adapter acts on this server's sockets through the
+/// `LocalSockets` it was given (a delivery reaches the client; join, describe, disconnect).
+#[test]
+fn cluster_operations_go_through_the_adapter() {
+    let log: Arc<Mutex<Vec<String>>> = Arc::default();
+    let local: Arc<Mutex<Option<Arc<dyn LocalSockets>>>> = Arc::default();
+    let (l2, loc2) = (log.clone(), local.clone());
+    let config = ServerConfig {
+        adapter: Arc::new(move |name| {
+            assert_eq!(name, "/");
+            Box::new(Recording {
+                remote: l2.clone(),
+                local: loc2.clone(),
+                ..Recording::default()
+            })
+        }),
+        ..ServerConfig::default()
+    };
+    let srv = Tokio::start(config, |io: &Server| {
+        io.on_connection(|s: Socket| async move {
+            s.join(["r1"]);
+            s.set_shared_data(&json!({"name": "here"})).unwrap();
+            s.emit("ready", &()).unwrap();
+        });
+    });
+    let io = srv.server.clone();
+    let url = srv.url();
+    Tokio::block_on(async move {
+        let rt = Tokio::runtime();
+        let opts = ClientOptions {
+            transports: vec![Transport::WebSocket],
+            reconnection: false,
+            ..ClientOptions::default()
+        };
+        let client: ClientSocket = sio::client::io(rt.clone(), &url, opts).expect("client");
+        let (tx, mut rx) = mpsc::unbounded::<(String, Value)>();
+        for event in ["ready", "from-remote"] {
+            let tx = tx.clone();
+            client.on(event, move |_: ClientSocket, v: Value| {
+                let tx = tx.clone();
+                async move {
+                    let _ = tx.unbounded_send((event.to_owned(), v));
+                }
+            });
+        }
+        let dtx = tx.clone();
+        client.on_disconnect(move |_, reason| {
+            let tx = dtx.clone();
+            async move {
+                let _ = tx.unbounded_send(("disconnect".to_owned(), json!(format!("{reason:?}"))));
+            }
+        });
+        assert_eq!(next(&rt, &mut rx).await.0, "ready");
+
+        // fetch_sockets: this server's socket, described, and the other servers' (the adapter).
+        let all = io.to("r1").fetch_sockets().await.expect("fetch");
+        assert_eq!(all.len(), 2);
+        let here = all
+            .iter()
+            .find(|s| s.local_socket().is_some())
+            .expect("local");
+        assert!(here.rooms().iter().any(|r| &**r == "r1"));
+        assert_eq!(here.data::<Value>().unwrap(), json!({"name": "here"}));
+        assert!(here.handshake()["url"]
+            .as_str()
+            .unwrap()
+            .starts_with("/socket.io/"));
+        let there = all
+            .iter()
+            .find(|s| s.local_socket().is_none())
+            .expect("remote");
+        assert_eq!(there.id(), "elsewhere");
+        assert_eq!(there.data::<Value>().unwrap(), json!({"name": "remote"}));
+        assert_eq!(io.server_count().await.unwrap(), 3);
+        // A local operation never reaches the adapter.
+        assert_eq!(io.local().fetch_sockets().await.unwrap().len(), 1);
+        io.to("r1").sockets_join(["r2"]);
+
+        // What another server asks, done here.
+        let ops = local.lock().unwrap().clone().expect("init called");
+        let filter = BroadcastFilter::all().to("r2");
+        let described = ops.describe(&filter);
+        assert_eq!(described.len(), 1);
+        assert_eq!(described[0].data, json!({"name": "here"}));
+        let nsp = Nsp::new("/").unwrap();
+        let packet = Packet::event(
+            nsp,
+            Bytes::from_static(b"[\"from-remote\",7]"),
+            None,
+            vec![],
+        );
+        ops.deliver(&packet.encode(), &filter, false);
+        assert_eq!(
+            next(&rt, &mut rx).await,
+            ("from-remote".to_owned(), json!(7))
+        );
+        ops.join(&BroadcastFilter::all(), &[Room::from("r3")]);
+        assert_eq!(ops.describe(&BroadcastFilter::all().to("r3")).len(), 1);
+        ops.disconnect(&BroadcastFilter::all().to("r3"), false);
+        assert_eq!(next(&rt, &mut rx).await.0, "disconnect");
+    });
+    assert_eq!(
+        *log.lock().unwrap(),
+        vec![
+            "fetch [\"r1\"]".to_owned(),
+            "join [\"r1\"] [\"r2\"]".to_owned(),
+        ]
+    );
+}
+
+/// The next event of `rx`, within ten seconds of `rt`'s clock.
+async fn next(
+    rt: &Arc<dyn sio::Runtime>,
+    rx: &mut mpsc::UnboundedReceiver<(String, Value)>,
+) -> (String, Value) {
+    timeout(&**rt, Duration::from_secs(10), rx.next())
+        .await
+        .expect("timed out waiting for an event")
+        .expect("channel closed")
 }

@@ -1,17 +1,21 @@
 //! The adapter: where a namespace keeps its rooms and how it finds the recipients of a
 //! broadcast. The default is in memory ([`InMemoryAdapter`], over `sio_proto`'s `RoomIndex`); a
 //! cluster adapter (for example one speaking the wire format of `@socket.io/redis-adapter`)
-//! implements the same trait and also forwards broadcasts and cluster operations to the other
-//! servers through the `*_remote` hooks, which do nothing with a single server.
+//! implements the same trait and also carries broadcasts and cluster operations to the other
+//! servers through the `*_remote` hooks, which do nothing with a single server. What the other
+//! servers ask of this one, it does through the [`LocalSockets`] the namespace gives it
+//! ([`Adapter::init`]).
 
 use std::hash::{DefaultHasher, Hasher};
 use std::sync::{Arc, LazyLock, RwLock};
+use std::time::Duration;
 
 use sio_proto::rooms::{BroadcastFilter, Room, RoomIndex, SeededState};
 use sio_proto::socket::EncodedPacket;
 
 use super::handshake::SocketId;
 use super::AdapterFactory;
+use crate::runtime::BoxFuture;
 use crate::sync::{read, write};
 
 /// Room bookkeeping and recipient selection for one namespace.
@@ -33,11 +37,81 @@ pub trait Adapter: Send + Sync + 'static {
     fn rooms(&self) -> Vec<Room>;
     /// Calls `f` once for each local socket the filter selects.
     fn for_each_recipient(&self, filter: &BroadcastFilter<SocketId>, f: &mut dyn FnMut(&SocketId));
-    /// A broadcast leaves this server: forward it to the other servers unless `filter.local`.
-    /// The in-memory adapter has no other server.
+    /// The namespace that owns this adapter exists: `local` acts on its sockets (what the
+    /// other servers of a cluster ask for). Called once, before any socket connects.
+    fn init(&self, _local: Arc<dyn LocalSockets>) {}
+    /// A broadcast leaves this server: forward it to the other servers (never called for a
+    /// `local` one). It must not wait for the cluster: a cluster adapter queues it, bounded.
     fn broadcast_remote(&self, _packet: &EncodedPacket, _filter: &BroadcastFilter<SocketId>) {}
     /// `serverSideEmit`: forward an event to the other servers.
     fn server_side_emit_remote(&self, _packet: &EncodedPacket) {}
+    /// `fetchSockets`: the sockets of the other servers that `filter` selects.
+    fn fetch_remote(
+        &self,
+        _filter: &BroadcastFilter<SocketId>,
+        _timeout: Option<Duration>,
+    ) -> BoxFuture<Result<Vec<SocketInfo>, ClusterError>> {
+        Box::pin(std::future::ready(Ok(Vec::new())))
+    }
+    /// `socketsJoin` on the other servers (not awaited, as in Node).
+    fn join_remote(&self, _filter: &BroadcastFilter<SocketId>, _rooms: &[Room]) {}
+    /// `socketsLeave` on the other servers (not awaited).
+    fn leave_remote(&self, _filter: &BroadcastFilter<SocketId>, _rooms: &[Room]) {}
+    /// `disconnectSockets` on the other servers (not awaited).
+    fn disconnect_remote(&self, _filter: &BroadcastFilter<SocketId>, _close: bool) {}
+    /// How many servers the cluster has, this one included.
+    fn server_count(&self) -> BoxFuture<Result<usize, ClusterError>> {
+        Box::pin(std::future::ready(Ok(1)))
+    }
+}
+
+/// What a namespace lets its adapter do to its sockets on this server, for the other servers
+/// of a cluster. Every method acts on the sockets `filter` selects here (its `local` flag is
+/// ignored).
+pub trait LocalSockets: Send + Sync {
+    /// Delivers `packet` (dropped for a recipient that cannot take it now when `volatile`).
+    fn deliver(&self, packet: &EncodedPacket, filter: &BroadcastFilter<SocketId>, volatile: bool);
+    /// Describes the sockets (Node's `fetchSockets` entries).
+    fn describe(&self, filter: &BroadcastFilter<SocketId>) -> Vec<SocketInfo>;
+    /// The sockets join `rooms`.
+    fn join(&self, filter: &BroadcastFilter<SocketId>, rooms: &[Room]);
+    /// The sockets leave `rooms`.
+    fn leave(&self, filter: &BroadcastFilter<SocketId>, rooms: &[Room]);
+    /// The sockets are disconnected; with `close`, their connections too.
+    fn disconnect(&self, filter: &BroadcastFilter<SocketId>, close: bool);
+    /// Every room with members on this server.
+    fn rooms(&self) -> Vec<Room>;
+}
+
+/// One socket as a cluster describes it: an entry of `fetchSockets`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SocketInfo {
+    /// The socket id.
+    pub id: SocketId,
+    /// Its handshake, as Node describes one (`headers`, `time`, `address`, `xdomain`,
+    /// `secure`, `issued`, `url`, `query`, `auth`).
+    pub handshake: serde_json::Value,
+    /// Its rooms (its own id included).
+    pub rooms: Vec<Room>,
+    /// Its shared data (Node's `socket.data`; see [`Socket::set_shared_data`](super::Socket::set_shared_data)).
+    pub data: serde_json::Value,
+}
+
+/// Why a cluster operation did not complete.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ClusterError {
+    /// The cluster cannot be reached now (its bus is down); nothing was waited for.
+    #[error("the cluster is unreachable: {0}")]
+    Unavailable(String),
+    /// Too many operations are waiting for answers.
+    #[error("too many cluster requests in flight")]
+    Busy,
+    /// Not every server answered in time.
+    #[error("{missing} server(s) did not answer in time")]
+    Timeout {
+        /// How many answers were missing.
+        missing: usize,
+    },
 }
 
 /// The default adapter: rooms in memory ([`RoomIndex`], which also selects the recipients), no

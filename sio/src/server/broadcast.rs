@@ -9,6 +9,9 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use sio_proto::rooms::{BroadcastFilter, Room};
 
+use sio_proto::socket::EncodedPacket;
+
+use super::adapter::{ClusterError, LocalSockets, SocketInfo};
 use super::handshake::SocketId;
 use super::inbox::{AckError, EmitError};
 use super::namespace::{Namespace, Socket};
@@ -137,31 +140,238 @@ impl BroadcastOperator {
         Ok(join_all(waits).await)
     }
 
-    /// The matching sockets.
-    pub fn fetch_sockets(&self) -> Vec<Socket> {
+    /// The matching sockets of this server.
+    pub fn sockets(&self) -> Vec<Socket> {
         self.ns.recipients(&self.filter)
     }
 
-    /// Makes the matching sockets join `rooms`.
+    /// The matching sockets of every server of the cluster (Node's `fetchSockets`): this
+    /// server's at once, the others' as they answer (within the operator's timeout, or the
+    /// adapter's). With a single server, the same sockets as [`BroadcastOperator::sockets`].
+    pub async fn fetch_sockets(&self) -> Result<Vec<RemoteSocket>, ClusterError> {
+        let mut out: Vec<RemoteSocket> = self
+            .sockets()
+            .into_iter()
+            .map(|s| RemoteSocket::local(&self.ns, s))
+            .collect();
+        if !self.filter.local {
+            let remote = self
+                .ns
+                .inner
+                .adapter
+                .fetch_remote(&self.filter, self.timeout);
+            for info in remote.await? {
+                out.push(RemoteSocket {
+                    ns: self.ns.clone(),
+                    info,
+                    socket: None,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Makes the matching sockets join `rooms`, on every server.
     pub fn sockets_join<'a>(&self, rooms: impl IntoIterator<Item = &'a str> + Clone) {
-        for s in self.fetch_sockets() {
+        for s in self.sockets() {
             s.join(rooms.clone());
         }
-    }
-
-    /// Makes the matching sockets leave `room`.
-    pub fn sockets_leave(&self, room: &str) {
-        for s in self.fetch_sockets() {
-            s.leave(room);
+        if !self.filter.local {
+            let rooms: Vec<Room> = rooms.into_iter().map(Room::from).collect();
+            self.ns.inner.adapter.join_remote(&self.filter, &rooms);
         }
     }
 
-    /// Disconnects the matching sockets.
+    /// Makes the matching sockets leave `room`, on every server.
+    pub fn sockets_leave(&self, room: &str) {
+        for s in self.sockets() {
+            s.leave(room);
+        }
+        if !self.filter.local {
+            self.ns
+                .inner
+                .adapter
+                .leave_remote(&self.filter, &[Room::from(room)]);
+        }
+    }
+
+    /// Disconnects the matching sockets, on every server.
     pub fn disconnect_sockets(&self, close: bool) {
-        for s in self.fetch_sockets() {
+        for s in self.sockets() {
+            s.disconnect(close);
+        }
+        if !self.filter.local {
+            self.ns.inner.adapter.disconnect_remote(&self.filter, close);
+        }
+    }
+}
+
+/// A socket of any server of the cluster, as `fetch_sockets` returns it (Node's
+/// `RemoteSocket`): its id, handshake, rooms and shared data as they were when fetched, and
+/// operations that reach it wherever it is (through its own room).
+#[derive(Clone)]
+pub struct RemoteSocket {
+    ns: Namespace,
+    info: SocketInfo,
+    socket: Option<Socket>,
+}
+
+impl std::fmt::Debug for RemoteSocket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RemoteSocket")
+            .field("id", &self.info.id)
+            .field("local", &self.socket.is_some())
+            .field("rooms", &self.info.rooms)
+            .finish()
+    }
+}
+
+impl RemoteSocket {
+    fn local(ns: &Namespace, s: Socket) -> Self {
+        Self {
+            ns: ns.clone(),
+            info: describe(&s),
+            socket: Some(s),
+        }
+    }
+
+    /// The socket id.
+    pub fn id(&self) -> &str {
+        &self.info.id
+    }
+
+    /// The handshake, as Node describes one.
+    pub fn handshake(&self) -> &serde_json::Value {
+        &self.info.handshake
+    }
+
+    /// The rooms it was in (its own id included).
+    pub fn rooms(&self) -> &[Room] {
+        &self.info.rooms
+    }
+
+    /// Its shared data ([`Socket::set_shared_data`]), read as `T`.
+    pub fn data<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+        T::deserialize(&self.info.data)
+    }
+
+    /// The socket itself when it is connected to this server.
+    pub fn local_socket(&self) -> Option<&Socket> {
+        self.socket.as_ref()
+    }
+
+    fn target(&self) -> BroadcastOperator {
+        self.ns.to(Room::from(&*self.info.id))
+    }
+
+    /// Emits `event` to it, wherever it is.
+    pub fn emit<T: Serialize + ?Sized>(&self, event: &str, data: &T) -> Result<(), EmitError> {
+        match &self.socket {
+            Some(s) => s.emit(event, data),
+            None => self.target().emit(event, data),
+        }
+    }
+
+    /// Makes it join `rooms`.
+    pub fn join<'a>(&self, rooms: impl IntoIterator<Item = &'a str> + Clone) {
+        match &self.socket {
+            Some(s) => s.join(rooms),
+            None => self.target().sockets_join(rooms),
+        }
+    }
+
+    /// Makes it leave `room`.
+    pub fn leave(&self, room: &str) {
+        match &self.socket {
+            Some(s) => s.leave(room),
+            None => self.target().sockets_leave(room),
+        }
+    }
+
+    /// Disconnects it; with `close`, its connection too.
+    pub fn disconnect(&self, close: bool) {
+        match &self.socket {
+            Some(s) => s.disconnect(close),
+            None => self.target().disconnect_sockets(close),
+        }
+    }
+}
+
+/// A socket as the cluster describes it.
+fn describe(s: &Socket) -> SocketInfo {
+    SocketInfo {
+        id: s.sid(),
+        handshake: s.handshake().to_json(),
+        rooms: s.rooms(),
+        data: s.shared_data(),
+    }
+}
+
+/// What a namespace's adapter may do to the namespace's sockets on this server (for the other
+/// servers of a cluster). Holds the namespace weakly: the namespace owns its adapter.
+struct LocalOps(std::sync::Weak<super::namespace::NsInner>);
+
+impl LocalOps {
+    fn ns(&self) -> Option<Namespace> {
+        self.0.upgrade().map(|inner| Namespace { inner })
+    }
+}
+
+impl LocalSockets for LocalOps {
+    fn deliver(&self, packet: &EncodedPacket, filter: &BroadcastFilter<SocketId>, volatile: bool) {
+        let Some(ns) = self.ns() else { return };
+        for s in ns.recipients(filter) {
+            if volatile {
+                let _ = s
+                    .inner
+                    .conn
+                    .push(super::inbox::Input::Volatile(packet.clone()));
+            } else {
+                let _ = s.send_encoded(packet.clone());
+            }
+        }
+    }
+
+    fn describe(&self, filter: &BroadcastFilter<SocketId>) -> Vec<SocketInfo> {
+        let Some(ns) = self.ns() else {
+            return Vec::new();
+        };
+        ns.recipients(filter).iter().map(describe).collect()
+    }
+
+    fn join(&self, filter: &BroadcastFilter<SocketId>, rooms: &[Room]) {
+        let Some(ns) = self.ns() else { return };
+        for s in ns.recipients(filter) {
+            s.join(rooms.iter().map(|r| &**r));
+        }
+    }
+
+    fn leave(&self, filter: &BroadcastFilter<SocketId>, rooms: &[Room]) {
+        let Some(ns) = self.ns() else { return };
+        for s in ns.recipients(filter) {
+            for r in rooms {
+                s.leave(r);
+            }
+        }
+    }
+
+    fn disconnect(&self, filter: &BroadcastFilter<SocketId>, close: bool) {
+        let Some(ns) = self.ns() else { return };
+        for s in ns.recipients(filter) {
             s.disconnect(close);
         }
     }
+
+    fn rooms(&self) -> Vec<Room> {
+        self.ns().map(|ns| ns.rooms()).unwrap_or_default()
+    }
+}
+
+/// Gives a new namespace's adapter its [`LocalSockets`].
+pub(crate) fn attach(ns: &Namespace) {
+    let ops: std::sync::Arc<dyn LocalSockets> =
+        std::sync::Arc::new(LocalOps(std::sync::Arc::downgrade(&ns.inner)));
+    ns.inner.adapter.init(ops);
 }
 
 /// Broadcasts from a namespace.
@@ -201,9 +411,14 @@ impl Namespace {
         self.broadcast().emit(event, data)
     }
 
-    /// The matching sockets (Node's `fetchSockets`).
-    pub fn fetch_sockets(&self) -> Vec<Socket> {
-        self.broadcast().fetch_sockets()
+    /// The sockets of every server of the cluster (Node's `fetchSockets`).
+    pub async fn fetch_sockets(&self) -> Result<Vec<RemoteSocket>, ClusterError> {
+        self.broadcast().fetch_sockets().await
+    }
+
+    /// This server's sockets of the namespace.
+    pub fn sockets(&self) -> Vec<Socket> {
+        self.broadcast().sockets()
     }
 
     /// Makes every socket join `rooms` (Node's `socketsJoin`).

@@ -72,13 +72,13 @@ fn a_task_dropped_half_way_cleans_up() {
         Handshake::default(),
     );
     task.sockets.insert(ns.nsp(), socket.clone());
-    assert_eq!((server.session_count(), ns.fetch_sockets().len()), (1, 1));
+    assert_eq!((server.session_count(), ns.sockets().len()), (1, 1));
 
     drop(task);
     assert_eq!(server.session_count(), 0);
     rt.run_all();
     assert!(!socket.connected());
-    assert!(ns.fetch_sockets().is_empty());
+    assert!(ns.sockets().is_empty());
     assert!(socket.rooms().is_empty());
     assert_eq!(*crate::sync::lock(&reasons), ["transport error"]);
 }

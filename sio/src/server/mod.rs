@@ -26,8 +26,8 @@ use sio_proto::socket::server::ConnectionConfig;
 use sio_proto::socket::Nsp;
 use sio_proto::IdGenerator;
 
-pub use self::adapter::{Adapter, InMemoryAdapter};
-pub use self::broadcast::{AckResponse, BroadcastOperator};
+pub use self::adapter::{Adapter, ClusterError, InMemoryAdapter, LocalSockets, SocketInfo};
+pub use self::broadcast::{AckResponse, BroadcastOperator, RemoteSocket};
 pub use self::http_service::{
     serve_connection, serve_connection_with, serve_hyper_connection, Fallback,
 };
@@ -429,6 +429,14 @@ impl ServerInner {
         lock(&self.router).remove(now, sid, lingers);
     }
 
+    /// A new namespace, with its adapter attached to it.
+    fn new_namespace(&self, nsp: Nsp) -> Namespace {
+        let adapter = adapter::make(&self.config.adapter, self.rooms_seed, nsp.as_str());
+        let ns = Namespace::new(nsp, adapter);
+        crate::runtime::catch("the adapter's init", || broadcast::attach(&ns));
+        ns
+    }
+
     /// The namespace for a CONNECT: a static one, or a new child of a dynamic pattern.
     pub(crate) fn namespace_for(&self, name: &str) -> Option<Namespace> {
         if let Some(ns) = read(&self.namespaces).get(name) {
@@ -443,8 +451,7 @@ impl ServerInner {
                         return Some(ns.clone());
                     }
                     let nsp = Nsp::new(name).ok()?;
-                    let adapter = adapter::make(&self.config.adapter, self.rooms_seed, name);
-                    let ns = Namespace::new(nsp, adapter);
+                    let ns = self.new_namespace(nsp);
                     map.insert(name.to_owned(), ns.clone());
                     ns
                 };
@@ -534,11 +541,7 @@ impl Server {
         map.entry(name.clone())
             .or_insert_with(|| {
                 let nsp = Nsp::new(&name).unwrap_or_else(|e| panic!("{e}"));
-                let inner = &self.inner;
-                Namespace::new(
-                    nsp,
-                    adapter::make(&inner.config.adapter, inner.rooms_seed, &name),
-                )
+                self.inner.new_namespace(nsp)
             })
             .clone()
     }
@@ -633,9 +636,17 @@ impl Server {
         self.of("/").emit(event, data)
     }
 
-    /// Sockets of the main namespace (Node's `io.fetchSockets()`).
-    pub fn fetch_sockets(&self) -> Vec<Socket> {
-        self.of("/").fetch_sockets()
+    /// Sockets of the main namespace on every server of the cluster (Node's
+    /// `io.fetchSockets()`).
+    pub async fn fetch_sockets(&self) -> Result<Vec<RemoteSocket>, ClusterError> {
+        self.of("/").fetch_sockets().await
+    }
+
+    /// How many servers the cluster has, this one included (Node's `io.serverCount()`).
+    pub async fn server_count(&self) -> Result<usize, ClusterError> {
+        let ns = self.of("/");
+        let count = ns.inner.adapter.server_count();
+        count.await
     }
 
     /// Node's `serverSideEmit`: with the in-memory adapter there is no other server, so this

@@ -112,6 +112,25 @@ impl Socket {
         lock(&self.inner.data).get::<T>().cloned()
     }
 
+    /// Sets the data the other servers of a cluster see for this socket (Node's
+    /// `socket.data`, what `fetch_sockets` reports); JSON, so that Node's servers read it too.
+    pub fn set_shared_data<T: Serialize + ?Sized>(
+        &self,
+        value: &T,
+    ) -> Result<(), serde_json::Error> {
+        let v = serde_json::to_value(value)?;
+        lock(&self.inner.data).insert(SharedData(v));
+        Ok(())
+    }
+
+    /// The data set with [`Socket::set_shared_data`] (`Null` when none).
+    pub fn shared_data(&self) -> serde_json::Value {
+        lock(&self.inner.data)
+            .get::<SharedData>()
+            .map(|d| d.0.clone())
+            .unwrap_or_default()
+    }
+
     /// Registers the handler of `event`, replacing an earlier one. How the handler's data
     /// takes the arguments: see [`EventHandler`] ([`Args`](crate::Args) takes them all, as
     /// they came).
@@ -367,6 +386,10 @@ impl Socket {
         l.into_iter().map(|f| f(self.clone(), reason)).collect()
     }
 }
+
+/// The shared data, kept among the socket's typed data.
+#[derive(Clone)]
+struct SharedData(serde_json::Value);
 
 /// Encodes an EVENT once (see [`payload::encode_event`]), refusing reserved names.
 pub(crate) fn encode_event<T: Serialize + ?Sized>(
