@@ -38,12 +38,17 @@
 //! the one used here (everything the adapters publish; the emitter writes a broadcast's
 //! `flags` before `except`, which decodes the same).
 
+pub mod bridge;
 pub mod channel;
 pub mod classic;
+pub mod node;
 pub mod sharded;
 mod tracker;
 pub mod value;
 
+pub use node::{
+    ClassicNode, NodeConfig, NodeEvent, NodeInput, Publish, RequestId, RequestResult, Subscriptions,
+};
 pub use rmpv::Value;
 pub use tracker::{
     Completion, Expected, IssueError, Missing, Outcome, RequestTracker, ResponseOutcome,

@@ -302,7 +302,22 @@ fn write_float(f: f64, out: &mut Vec<u8>) {
 /// the adapters use MessagePack.
 pub fn to_json(value: &Value) -> Option<Vec<u8>> {
     let mut out = Vec::new();
-    write_json(value, &mut out).then_some(out)
+    write_json(value, &mut out, &mut |_, _| false).then_some(out)
+}
+
+/// What [`write_json_with`] does with a binary value: writes its stand-in to `out`, or
+/// returns `false` to give up.
+pub(crate) type BinaryHook<'a> = dyn FnMut(&[u8], &mut Vec<u8>) -> bool + 'a;
+
+/// Appends the JSON text of `value` to `out` as [`to_json`] does, except that each binary
+/// value, in depth-first order, is written by `on_binary`. `false` when something cannot be
+/// written (what is in `out` then is unspecified).
+pub(crate) fn write_json_with(
+    value: &Value,
+    out: &mut Vec<u8>,
+    on_binary: &mut BinaryHook,
+) -> bool {
+    write_json(value, out, on_binary)
 }
 
 /// Whether `value` can be carried as JSON without loss.
@@ -318,7 +333,7 @@ pub fn json_compatible(value: &Value) -> bool {
     }
 }
 
-fn write_json(value: &Value, out: &mut Vec<u8>) -> bool {
+fn write_json(value: &Value, out: &mut Vec<u8>, on_binary: &mut BinaryHook) -> bool {
     match value {
         Value::Nil => out.extend_from_slice(b"null"),
         Value::Boolean(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
@@ -333,14 +348,15 @@ fn write_json(value: &Value, out: &mut Vec<u8>) -> bool {
             Some(s) => write_json_str(s, out),
             None => return false,
         },
-        Value::Binary(_) | Value::Ext(..) => return false,
+        Value::Binary(bytes) => return on_binary(bytes, out),
+        Value::Ext(..) => return false,
         Value::Array(items) => {
             out.push(b'[');
             for (i, item) in items.iter().enumerate() {
                 if i > 0 {
                     out.push(b',');
                 }
-                if !write_json(item, out) {
+                if !write_json(item, out, on_binary) {
                     return false;
                 }
             }
@@ -355,7 +371,7 @@ fn write_json(value: &Value, out: &mut Vec<u8>) -> bool {
                 let Some(k) = k.as_str() else { return false };
                 write_json_str(k, out);
                 out.push(b':');
-                if !write_json(v, out) {
+                if !write_json(v, out, on_binary) {
                     return false;
                 }
             }

@@ -1,0 +1,915 @@
+//! [`ClassicNode`]: the protocol of one namespace of one server in a cluster of the classic
+//! Redis adapter (`createAdapter` of `@socket.io/redis-adapter` 8.x), as a state machine.
+//!
+//! # Drive loop
+//!
+//! The driver subscribes to what [`ClassicNode::subscriptions`] names, then, as for every
+//! machine of the crate: feed one [`NodeInput`] to [`ClassicNode::handle`] (a message that
+//! arrived on a channel, or [`NodeInput::Timeout`] at [`ClassicNode::poll_timeout`]) or give a
+//! command (`broadcast`, `fetch_sockets`, an `answer_*`...), then drain
+//! [`ClassicNode::poll_publish`] (publish each payload on its channel) and
+//! [`ClassicNode::poll_event`] until both return `None`, and re-read `poll_timeout`.
+//! Reacting to an event (answering a request) queues more publishes: drain again.
+//!
+//! The node does no I/O and asks Redis nothing: a request that waits for the other servers
+//! takes `others`, the number of other servers (Node asks `PUBSUB NUMSUB` of the request
+//! channel and takes one off for itself; the driver does the same).
+//!
+//! # What Node does, and what differs
+//!
+//! - A message published by this node (its `uid`) comes back from Redis and is ignored, as
+//!   are requests whose id this node is waiting answers for. Node applies its own remote
+//!   join, leave and disconnect requests when they come back; here the local server applies
+//!   them itself when it issues them (it does not wait for the round trip).
+//! - A broadcast on the room channel of a room this server does not know is ignored by Node;
+//!   the node cannot know the rooms, so it delivers it and the local room index selects no
+//!   one. A broadcast for another namespace is ignored. The emitter's broadcasts (`uid`
+//!   `"emitter"`) are delivered like any other.
+//! - Responses go to the common response channel, or to the requester's own one with
+//!   `publish_on_specific_response_channel`; the answers to a server-side emit always go to
+//!   the common one (as Node publishes them).
+//! - A request this node was asked is remembered (to route its answer, once) for
+//!   `requests_timeout` (for a broadcast with acknowledgements, for its `timeout` flag); an
+//!   answer given later is dropped: the requester, with the same timeout, gave up.
+//! - A response whose shape does not fit the request (a fetch answered without sockets) is
+//!   malformed and dropped; Node counts it, and then never completes the request before its
+//!   timeout.
+//!
+//! Every message from the bus is untrusted: one that does not decode is counted
+//! ([`ClassicNode::malformed`]) and dropped; nothing a peer sends panics.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::time::{Duration, Instant};
+
+use super::bridge;
+use super::channel;
+use super::classic::{Broadcast, Request, RequestBody, Response, ResponseBody, Target};
+use super::tracker::{Expected, IssueError, Outcome, RequestTracker, ResponseOutcome};
+use super::{BroadcastOptions, ClusterError, FetchedSocket, Value};
+use crate::socket::packet::{EncodedPacket, Nsp};
+
+/// The id of a request, as it travels in `requestId`.
+pub type RequestId = String;
+
+/// Settings of one [`ClassicNode`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeConfig {
+    /// The channel prefix (Node's `key`, `"socket.io"`).
+    pub key: String,
+    /// The namespace.
+    pub nsp: Nsp,
+    /// This node's id (6 characters in Node, `uid2(6)`; any text other nodes do not use).
+    pub uid: String,
+    /// How long a request waits for answers (Node's `requestsTimeout`, 5 s); also how long a
+    /// request this node was asked stays answerable.
+    pub requests_timeout: Duration,
+    /// Answer on the requester's own response channel (Node's
+    /// `publishOnSpecificResponseChannel`, off).
+    pub publish_on_specific_response_channel: bool,
+    /// Bound on the requests this node waits answers for, and separately on the requests it
+    /// was asked and has not answered yet (default 1024). Over it, a new request is refused
+    /// ([`IssueError::Full`]) and a request asked is dropped (counted by
+    /// [`ClassicNode::dropped`]).
+    pub max_pending_requests: usize,
+}
+
+impl NodeConfig {
+    /// Node's defaults for namespace `nsp` and node id `uid`.
+    pub fn new(nsp: Nsp, uid: impl Into<String>) -> Self {
+        NodeConfig {
+            key: "socket.io".to_owned(),
+            nsp,
+            uid: uid.into(),
+            requests_timeout: Duration::from_millis(5_000),
+            publish_on_specific_response_channel: false,
+            max_pending_requests: 1024,
+        }
+    }
+}
+
+/// A message to publish.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Publish {
+    /// The channel.
+    pub channel: String,
+    /// The bytes.
+    pub payload: Vec<u8>,
+}
+
+/// What the driver subscribes to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subscriptions {
+    /// `SUBSCRIBE`: the request channel, the common response channel and this node's own one.
+    pub channels: Vec<String>,
+    /// `PSUBSCRIBE`: the broadcasts of the namespace and of its rooms, `key#nsp#*`.
+    pub pattern: String,
+}
+
+/// What comes in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NodeInput {
+    /// A message received on `channel` (from a subscription or the pattern).
+    Message {
+        /// The channel it was published on.
+        channel: String,
+        /// Its bytes.
+        payload: Vec<u8>,
+    },
+    /// The instant [`ClassicNode::poll_timeout`] gave has passed.
+    Timeout,
+}
+
+/// What a finished request gathered from the other servers (this server's own part is the
+/// caller's to add).
+#[derive(Debug, Clone, PartialEq)]
+pub enum RequestResult {
+    /// `fetch_sockets`: the sockets every answer described, in arrival order.
+    Fetched(Vec<FetchedSocket>),
+    /// `server_side_emit` with an acknowledgement: one value per answering server.
+    ServerSideEmit(Vec<Value>),
+    /// `all_rooms`: the rooms of the answers, each once, in order of first appearance.
+    Rooms(Vec<String>),
+}
+
+/// What happened.
+#[derive(Debug, Clone, PartialEq)]
+pub enum NodeEvent {
+    /// Another node's (or the emitter's) broadcast, for the local sockets `opts` selects.
+    Broadcast {
+        /// The packet, as the local sockets send it.
+        packet: EncodedPacket,
+        /// Who it is for (`rooms`, `except`) and its flags.
+        opts: BroadcastOptions,
+    },
+    /// Describe the local sockets `opts` selects: answer with [`ClassicNode::answer_fetch`].
+    FetchRequested {
+        /// The request to answer.
+        request_id: RequestId,
+        /// Which sockets.
+        opts: BroadcastOptions,
+    },
+    /// The ids of the local sockets in `rooms` (all when empty), the older `SOCKETS`
+    /// request: answer with [`ClassicNode::answer_sockets`].
+    SocketsRequested {
+        /// The request to answer.
+        request_id: RequestId,
+        /// The rooms.
+        rooms: Vec<String>,
+    },
+    /// Local sockets join `rooms`. For the one-socket form with a request id, call
+    /// [`ClassicNode::answer_done`] when the socket was found here (Node answers only then).
+    JoinRequested {
+        /// Which sockets.
+        target: Target,
+        /// The rooms.
+        rooms: Vec<String>,
+        /// Set for the one-socket form that expects an answer.
+        request_id: Option<RequestId>,
+    },
+    /// Local sockets leave `rooms` (answered as [`NodeEvent::JoinRequested`]).
+    LeaveRequested {
+        /// Which sockets.
+        target: Target,
+        /// The rooms.
+        rooms: Vec<String>,
+        /// Set for the one-socket form that expects an answer.
+        request_id: Option<RequestId>,
+    },
+    /// Local sockets are disconnected, their connection closed too with `close` (answered as
+    /// [`NodeEvent::JoinRequested`]).
+    DisconnectRequested {
+        /// Which sockets.
+        target: Target,
+        /// Close the underlying connection.
+        close: bool,
+        /// Set for the one-socket form that expects an answer.
+        request_id: Option<RequestId>,
+    },
+    /// Another server's `serverSideEmit`: `data` is `[name, ...args]`. With a request id, it
+    /// wants an acknowledgement: [`ClassicNode::answer_server_side_emit`].
+    ServerSideEmit {
+        /// The event name and arguments.
+        data: Vec<Value>,
+        /// Set when an acknowledgement is awaited.
+        request_id: Option<RequestId>,
+    },
+    /// Every room of the local namespace: answer with [`ClassicNode::answer_all_rooms`].
+    AllRoomsRequested {
+        /// The request to answer.
+        request_id: RequestId,
+    },
+    /// Another server's broadcast whose clients' acknowledgements it awaits: send `packet`
+    /// with an ack id to the sockets `opts` selects, then call
+    /// [`ClassicNode::answer_broadcast_client_count`] once and
+    /// [`ClassicNode::answer_broadcast_ack`] for each acknowledgement.
+    BroadcastWithAckRequested {
+        /// The request to answer.
+        request_id: RequestId,
+        /// The packet, as the local sockets send it (without an ack id: each socket's is
+        /// its own).
+        packet: EncodedPacket,
+        /// Who it is for, and its flags (`timeout`).
+        opts: BroadcastOptions,
+    },
+    /// A request this node issued ended.
+    Completed {
+        /// Its id.
+        request_id: RequestId,
+        /// What the other servers answered.
+        result: RequestResult,
+        /// Whether every answer arrived, or which were missing at the deadline.
+        outcome: Outcome,
+    },
+}
+
+/// What this node asked (to read the answers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Asks {
+    Fetch,
+    AllRooms,
+    ServerSideEmit,
+}
+
+/// One answer received.
+enum Answer {
+    Sockets(Vec<FetchedSocket>),
+    Rooms(Vec<String>),
+    Value(Value),
+}
+
+/// What a request this node was asked expects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Sockets,
+    Fetch,
+    AllRooms,
+    Done,
+    ServerSideEmit,
+    BroadcastAck,
+}
+
+/// A request this node was asked and may still answer.
+struct Asked {
+    kind: Kind,
+    /// The requester (for its own response channel).
+    uid: Option<String>,
+    deadline: Instant,
+}
+
+/// One namespace of one server in a classic Redis adapter cluster. See the module docs.
+pub struct ClassicNode {
+    config: NodeConfig,
+    channel: String,
+    request_channel: String,
+    response_channel: String,
+    specific_response_channel: String,
+    tracker: RequestTracker<Answer>,
+    asks: BTreeMap<RequestId, Asks>,
+    asked: BTreeMap<RequestId, Asked>,
+    asked_deadlines: BTreeSet<(Instant, RequestId)>,
+    publishes: VecDeque<Publish>,
+    events: VecDeque<NodeEvent>,
+    malformed: u64,
+    dropped: u64,
+}
+
+impl ClassicNode {
+    /// A node; its request ids derive from `seed`.
+    pub fn new(config: NodeConfig, seed: [u8; 32]) -> Self {
+        let nsp = config.nsp.as_str();
+        let channel = channel::broadcast(&config.key, nsp);
+        let request_channel = channel::request(&config.key, nsp);
+        let response_channel = channel::response(&config.key, nsp);
+        let specific_response_channel = channel::specific_response(&config.key, nsp, &config.uid);
+        let mut word = [0u8; 8];
+        for chunk in seed.chunks(8) {
+            for (w, b) in word.iter_mut().zip(chunk) {
+                *w ^= b;
+            }
+        }
+        ClassicNode {
+            tracker: RequestTracker::new(u64::from_le_bytes(word), config.max_pending_requests),
+            config,
+            channel,
+            request_channel,
+            response_channel,
+            specific_response_channel,
+            asks: BTreeMap::new(),
+            asked: BTreeMap::new(),
+            asked_deadlines: BTreeSet::new(),
+            publishes: VecDeque::new(),
+            events: VecDeque::new(),
+            malformed: 0,
+            dropped: 0,
+        }
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &NodeConfig {
+        &self.config
+    }
+
+    /// The channels to `SUBSCRIBE` and the pattern to `PSUBSCRIBE`, as Node subscribes.
+    pub fn subscriptions(&self) -> Subscriptions {
+        Subscriptions {
+            channels: vec![
+                self.request_channel.clone(),
+                self.response_channel.clone(),
+                self.specific_response_channel.clone(),
+            ],
+            pattern: format!("{}*", self.channel),
+        }
+    }
+
+    /// The request channel, whose subscriber count (`PUBSUB NUMSUB`) less one is `others`.
+    pub fn request_channel(&self) -> &str {
+        &self.request_channel
+    }
+
+    // ---- commands: what the local server does
+
+    /// Publishes a local broadcast for the other servers: `[uid, packet, opts]` on the room
+    /// channel when `opts.rooms` names exactly one room, on the namespace channel otherwise.
+    /// Nothing is published with the `local` flag. `packet` is the EVENT our sockets send;
+    /// anything else is refused.
+    pub fn broadcast(
+        &mut self,
+        packet: &EncodedPacket,
+        opts: &BroadcastOptions,
+    ) -> Result<(), ClusterError> {
+        if is_local(opts) {
+            return Ok(());
+        }
+        let mut packet = bridge::from_encoded(packet)?;
+        packet.nsp = Some(self.config.nsp.as_str().to_owned());
+        let opts = BroadcastOptions {
+            rooms: dedup(&opts.rooms),
+            except: dedup(&opts.except),
+            flags: opts.flags.clone(),
+        };
+        let channel = channel::broadcast_for(&self.config.key, &self.config.nsp, &opts.rooms);
+        let payload = Broadcast {
+            uid: self.config.uid.clone(),
+            packet,
+            opts,
+        }
+        .encode();
+        self.publishes.push_back(Publish { channel, payload });
+        Ok(())
+    }
+
+    /// Asks the other servers for their sockets `opts` selects; the answers come as one
+    /// [`NodeEvent::Completed`] with [`RequestResult::Fetched`]. With `others == 0` (or the
+    /// `local` flag) nothing is published and the result is
+    /// [`IssueError::NothingExpected`]: the local sockets are the whole answer.
+    pub fn fetch_sockets(
+        &mut self,
+        now: Instant,
+        opts: &BroadcastOptions,
+        others: usize,
+    ) -> Result<RequestId, IssueError> {
+        if is_local(opts) {
+            return Err(IssueError::NothingExpected);
+        }
+        let body = RequestBody::RemoteFetch { opts: bare(opts) };
+        self.issue(now, others, Asks::Fetch, body)
+    }
+
+    /// Asks the other servers for every room of the namespace ([`RequestResult::Rooms`]).
+    /// `others == 0`: [`IssueError::NothingExpected`], nothing published.
+    pub fn all_rooms(&mut self, now: Instant, others: usize) -> Result<RequestId, IssueError> {
+        self.issue(now, others, Asks::AllRooms, RequestBody::AllRooms)
+    }
+
+    /// Emits `data` (`[name, ...args]`) to the other servers. Without `ack`, published as it
+    /// is (`Ok(None)`). With `ack`, waits for `others` answers ([`RequestResult::ServerSideEmit`]);
+    /// `others == 0`: [`IssueError::NothingExpected`], nothing published (Node calls the
+    /// acknowledgement at once with no answers).
+    pub fn server_side_emit(
+        &mut self,
+        now: Instant,
+        data: Vec<Value>,
+        ack: bool,
+        others: usize,
+    ) -> Result<Option<RequestId>, IssueError> {
+        let body = RequestBody::ServerSideEmit { data };
+        if !ack {
+            self.publish_request(None, body);
+            return Ok(None);
+        }
+        self.issue(now, others, Asks::ServerSideEmit, body)
+            .map(Some)
+    }
+
+    /// Makes the other servers' sockets `opts` selects join `rooms` (no answer is awaited, as
+    /// in 8.x; the local server applies it to its own sockets itself). Nothing with `local`.
+    pub fn add_sockets(&mut self, opts: &BroadcastOptions, rooms: &[String]) {
+        if !is_local(opts) {
+            let body = RequestBody::RemoteJoin {
+                target: Target::Sockets(bare(opts)),
+                rooms: rooms.to_vec(),
+            };
+            self.publish_request(None, body);
+        }
+    }
+
+    /// Makes the other servers' sockets `opts` selects leave `rooms` (as
+    /// [`ClassicNode::add_sockets`]).
+    pub fn del_sockets(&mut self, opts: &BroadcastOptions, rooms: &[String]) {
+        if !is_local(opts) {
+            let body = RequestBody::RemoteLeave {
+                target: Target::Sockets(bare(opts)),
+                rooms: rooms.to_vec(),
+            };
+            self.publish_request(None, body);
+        }
+    }
+
+    /// Disconnects the other servers' sockets `opts` selects (as [`ClassicNode::add_sockets`]).
+    pub fn disconnect_sockets(&mut self, opts: &BroadcastOptions, close: bool) {
+        if !is_local(opts) {
+            let body = RequestBody::RemoteDisconnect {
+                target: Target::Sockets(bare(opts)),
+                close,
+            };
+            self.publish_request(None, body);
+        }
+    }
+
+    /// Stops waiting for `request_id`: a [`NodeEvent::Completed`] with
+    /// [`Outcome::Cancelled`] and what had arrived. `false` when it was not pending.
+    pub fn cancel(&mut self, request_id: &str) -> bool {
+        match self.tracker.cancel(request_id) {
+            Some(done) => {
+                self.complete(done);
+                true
+            }
+            None => false,
+        }
+    }
+
+    // ---- answers to the requests this node was asked
+
+    /// Answers a [`NodeEvent::FetchRequested`]. `false` (nothing published) when the request
+    /// is unknown, already answered or expired.
+    pub fn answer_fetch(&mut self, request_id: &str, sockets: Vec<FetchedSocket>) -> bool {
+        let sockets = sockets.iter().map(FetchedSocket::to_value).collect();
+        self.answer(request_id, Kind::Fetch, ResponseBody::Sockets(sockets))
+    }
+
+    /// Answers a [`NodeEvent::SocketsRequested`] with the socket ids.
+    pub fn answer_sockets(&mut self, request_id: &str, ids: Vec<String>) -> bool {
+        let ids = ids.into_iter().map(Value::from).collect();
+        self.answer(request_id, Kind::Sockets, ResponseBody::Sockets(ids))
+    }
+
+    /// Answers a [`NodeEvent::AllRoomsRequested`].
+    pub fn answer_all_rooms(&mut self, request_id: &str, rooms: Vec<String>) -> bool {
+        self.answer(request_id, Kind::AllRooms, ResponseBody::Rooms(rooms))
+    }
+
+    /// Answers the one-socket form of a join, leave or disconnect: the socket was here.
+    pub fn answer_done(&mut self, request_id: &str) -> bool {
+        self.answer(request_id, Kind::Done, ResponseBody::Done)
+    }
+
+    /// Acknowledges a [`NodeEvent::ServerSideEmit`] with one value (Node's acknowledgement
+    /// callback sends its first argument, once). Published on the common response channel.
+    pub fn answer_server_side_emit(&mut self, request_id: &str, data: Value) -> bool {
+        self.answer(
+            request_id,
+            Kind::ServerSideEmit,
+            ResponseBody::ServerSideEmit(data),
+        )
+    }
+
+    /// Says to how many local clients a [`NodeEvent::BroadcastWithAckRequested`] went.
+    pub fn answer_broadcast_client_count(&mut self, request_id: &str, count: u64) -> bool {
+        self.answer(
+            request_id,
+            Kind::BroadcastAck,
+            ResponseBody::BroadcastClientCount(count),
+        )
+    }
+
+    /// Passes on one local client's acknowledgement of a
+    /// [`NodeEvent::BroadcastWithAckRequested`]: `value` is its first argument (what Node
+    /// passes on).
+    pub fn answer_broadcast_ack(&mut self, request_id: &str, value: Value) -> bool {
+        self.answer(
+            request_id,
+            Kind::BroadcastAck,
+            ResponseBody::BroadcastAck(value),
+        )
+    }
+
+    // ---- input
+
+    /// Feeds one input. Deadlines at or before `now` are handled first, whatever the input.
+    pub fn handle(&mut self, now: Instant, input: NodeInput) {
+        self.expire(now);
+        if let NodeInput::Message { channel, payload } = input {
+            self.on_message(now, &channel, &payload);
+        }
+    }
+
+    // ---- output
+
+    /// The next message to publish.
+    pub fn poll_publish(&mut self) -> Option<Publish> {
+        self.publishes.pop_front()
+    }
+
+    /// The next event.
+    pub fn poll_event(&mut self) -> Option<NodeEvent> {
+        self.events.pop_front()
+    }
+
+    /// When to feed [`NodeInput::Timeout`]: the earliest deadline of a request this node waits
+    /// answers for or of a request it was asked.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let asked = self.asked_deadlines.first().map(|(d, _)| *d);
+        match (self.tracker.poll_timeout(), asked) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Messages from the bus that did not decode (or did not fit what they answer), dropped.
+    pub fn malformed(&self) -> u64 {
+        self.malformed
+    }
+
+    /// Requests asked of this node and dropped because `max_pending_requests` were pending.
+    pub fn dropped(&self) -> u64 {
+        self.dropped
+    }
+
+    /// Requests this node waits answers for.
+    pub fn pending_requests(&self) -> usize {
+        self.tracker.len()
+    }
+
+    // ---- internals
+
+    fn issue(
+        &mut self,
+        now: Instant,
+        others: usize,
+        asks: Asks,
+        body: RequestBody,
+    ) -> Result<RequestId, IssueError> {
+        self.expire(now);
+        let id = self
+            .tracker
+            .issue(now, self.config.requests_timeout, Expected::Count(others))?;
+        self.asks.insert(id.clone(), asks);
+        self.publish_request(Some(id.clone()), body);
+        Ok(id)
+    }
+
+    fn publish_request(&mut self, request_id: Option<RequestId>, body: RequestBody) {
+        let request = Request {
+            uid: Some(self.config.uid.clone()),
+            request_id,
+            body,
+        };
+        let (_, payload) = request.encode();
+        self.publishes.push_back(Publish {
+            channel: self.request_channel.clone(),
+            payload,
+        });
+    }
+
+    fn expire(&mut self, now: Instant) {
+        for done in self.tracker.handle_timeout(now) {
+            self.complete(done);
+        }
+        while let Some((deadline, id)) = self.asked_deadlines.first().cloned() {
+            if deadline > now {
+                break;
+            }
+            self.asked_deadlines.remove(&(deadline, id.clone()));
+            self.asked.remove(&id);
+        }
+    }
+
+    fn complete(&mut self, done: super::Completion<Answer>) {
+        let asks = self.asks.remove(&done.request_id);
+        let result = match asks {
+            Some(Asks::Fetch) | None => RequestResult::Fetched(
+                done.responses
+                    .into_iter()
+                    .flat_map(|a| match a {
+                        Answer::Sockets(s) => s,
+                        _ => Vec::new(),
+                    })
+                    .collect(),
+            ),
+            Some(Asks::AllRooms) => {
+                let mut seen = BTreeSet::new();
+                let mut rooms = Vec::new();
+                for answer in done.responses {
+                    if let Answer::Rooms(list) = answer {
+                        for room in list {
+                            if seen.insert(room.clone()) {
+                                rooms.push(room);
+                            }
+                        }
+                    }
+                }
+                RequestResult::Rooms(rooms)
+            }
+            Some(Asks::ServerSideEmit) => RequestResult::ServerSideEmit(
+                done.responses
+                    .into_iter()
+                    .filter_map(|a| match a {
+                        Answer::Value(v) => Some(v),
+                        _ => None,
+                    })
+                    .collect(),
+            ),
+        };
+        self.events.push_back(NodeEvent::Completed {
+            request_id: done.request_id,
+            result,
+            outcome: done.outcome,
+        });
+    }
+
+    fn answer(&mut self, request_id: &str, kind: Kind, body: ResponseBody) -> bool {
+        let Some(asked) = self.asked.get(request_id) else {
+            return false;
+        };
+        if asked.kind != kind {
+            return false;
+        }
+        let channel = match (&asked.uid, kind) {
+            (_, Kind::ServerSideEmit) => self.response_channel.clone(),
+            (Some(uid), _) if self.config.publish_on_specific_response_channel => {
+                channel::specific_response(&self.config.key, &self.config.nsp, uid)
+            }
+            _ => self.response_channel.clone(),
+        };
+        // Acknowledgements of a broadcast keep coming until its deadline; the others are
+        // answered once.
+        if kind != Kind::BroadcastAck {
+            if let Some(asked) = self.asked.remove(request_id) {
+                self.asked_deadlines
+                    .remove(&(asked.deadline, request_id.to_owned()));
+            }
+        }
+        let (_, payload) = Response {
+            request_id: request_id.to_owned(),
+            body,
+        }
+        .encode();
+        self.publishes.push_back(Publish { channel, payload });
+        true
+    }
+
+    fn on_message(&mut self, now: Instant, channel: &str, payload: &[u8]) {
+        if channel == self.request_channel {
+            self.on_request(now, payload);
+        } else if channel == self.response_channel || channel == self.specific_response_channel {
+            self.on_response(payload);
+        } else if channel.starts_with(self.channel.as_str()) {
+            // `key#nsp#` or `key#nsp#room#`: Node ignores a room it does not know; here the
+            // local room index selects no one for it.
+            self.on_broadcast(payload);
+        }
+        // Any other channel is not this node's: ignored.
+    }
+
+    fn on_broadcast(&mut self, payload: &[u8]) {
+        let Ok(msg) = Broadcast::decode(payload) else {
+            self.malformed += 1;
+            return;
+        };
+        if msg.uid == self.config.uid {
+            return;
+        }
+        if msg.packet.nsp.as_deref().unwrap_or("/") != self.config.nsp.as_str() {
+            return;
+        }
+        match bridge::to_encoded(&msg.packet, &self.config.nsp) {
+            Ok(packet) => self.events.push_back(NodeEvent::Broadcast {
+                packet,
+                opts: msg.opts,
+            }),
+            Err(_) => self.malformed += 1,
+        }
+    }
+
+    fn on_request(&mut self, now: Instant, payload: &[u8]) {
+        let Ok(request) = Request::decode(payload) else {
+            self.malformed += 1;
+            return;
+        };
+        if request.uid.as_deref() == Some(self.config.uid.as_str()) {
+            return;
+        }
+        if let Some(id) = &request.request_id {
+            if self.tracker.contains(id) {
+                return;
+            }
+        }
+        let Request {
+            uid,
+            request_id,
+            body,
+        } = request;
+        let timeout = self.config.requests_timeout;
+        match body {
+            RequestBody::Sockets { rooms } => {
+                if let Some(request_id) =
+                    self.remember(now, request_id, uid, Kind::Sockets, timeout)
+                {
+                    self.events
+                        .push_back(NodeEvent::SocketsRequested { request_id, rooms });
+                }
+            }
+            RequestBody::AllRooms => {
+                if let Some(request_id) =
+                    self.remember(now, request_id, uid, Kind::AllRooms, timeout)
+                {
+                    self.events
+                        .push_back(NodeEvent::AllRoomsRequested { request_id });
+                }
+            }
+            RequestBody::RemoteFetch { opts } => {
+                if let Some(request_id) = self.remember(now, request_id, uid, Kind::Fetch, timeout)
+                {
+                    self.events
+                        .push_back(NodeEvent::FetchRequested { request_id, opts });
+                }
+            }
+            RequestBody::RemoteJoin { target, rooms } => {
+                let request_id = self.one_socket(now, &target, request_id, uid);
+                self.events.push_back(NodeEvent::JoinRequested {
+                    target,
+                    rooms,
+                    request_id,
+                });
+            }
+            RequestBody::RemoteLeave { target, rooms } => {
+                let request_id = self.one_socket(now, &target, request_id, uid);
+                self.events.push_back(NodeEvent::LeaveRequested {
+                    target,
+                    rooms,
+                    request_id,
+                });
+            }
+            RequestBody::RemoteDisconnect { target, close } => {
+                let request_id = self.one_socket(now, &target, request_id, uid);
+                self.events.push_back(NodeEvent::DisconnectRequested {
+                    target,
+                    close,
+                    request_id,
+                });
+            }
+            RequestBody::ServerSideEmit { data } => {
+                let request_id = match request_id {
+                    Some(id) => {
+                        let Some(id) =
+                            self.remember(now, Some(id), uid, Kind::ServerSideEmit, timeout)
+                        else {
+                            return;
+                        };
+                        Some(id)
+                    }
+                    None => None,
+                };
+                self.events
+                    .push_back(NodeEvent::ServerSideEmit { data, request_id });
+            }
+            RequestBody::Broadcast { packet, opts } => {
+                let Ok(packet) =
+                    bridge::to_encoded(&super::Packet { id: None, ..packet }, &self.config.nsp)
+                else {
+                    self.malformed += 1;
+                    return;
+                };
+                let timeout = opts
+                    .flags
+                    .as_ref()
+                    .and_then(|f| f.timeout_ms())
+                    .map_or(timeout, Duration::from_millis);
+                if let Some(request_id) =
+                    self.remember(now, request_id, uid, Kind::BroadcastAck, timeout)
+                {
+                    self.events.push_back(NodeEvent::BroadcastWithAckRequested {
+                        request_id,
+                        packet,
+                        opts,
+                    });
+                }
+            }
+        }
+    }
+
+    /// Remembers the one-socket form of a join, leave or disconnect that has a request id.
+    fn one_socket(
+        &mut self,
+        now: Instant,
+        target: &Target,
+        request_id: Option<RequestId>,
+        uid: Option<String>,
+    ) -> Option<RequestId> {
+        match target {
+            Target::Socket(_) => {
+                let timeout = self.config.requests_timeout;
+                self.remember(now, request_id, uid, Kind::Done, timeout)
+            }
+            Target::Sockets(_) => None,
+        }
+    }
+
+    /// Keeps a request asked of this node until it is answered or `timeout` passes. `None`
+    /// (the request is dropped) without a request id (nobody could read an answer), for an
+    /// id already pending, or over the bound.
+    fn remember(
+        &mut self,
+        now: Instant,
+        request_id: Option<RequestId>,
+        uid: Option<String>,
+        kind: Kind,
+        timeout: Duration,
+    ) -> Option<RequestId> {
+        let id = request_id?;
+        if self.asked.contains_key(&id) {
+            return None;
+        }
+        if self.asked.len() >= self.config.max_pending_requests {
+            self.dropped += 1;
+            return None;
+        }
+        let deadline = now
+            .checked_add(timeout)
+            .or_else(|| now.checked_add(Duration::from_secs(u64::from(u32::MAX))))
+            .unwrap_or(now);
+        self.asked_deadlines.insert((deadline, id.clone()));
+        self.asked.insert(
+            id.clone(),
+            Asked {
+                kind,
+                uid,
+                deadline,
+            },
+        );
+        Some(id)
+    }
+
+    fn on_response(&mut self, payload: &[u8]) {
+        let Ok(response) = Response::decode(payload) else {
+            self.malformed += 1;
+            return;
+        };
+        // Responses to other nodes' requests share the common channel: not ours, ignored.
+        let Some(asks) = self.asks.get(&response.request_id).copied() else {
+            return;
+        };
+        let answer = match (asks, &response.body) {
+            (Asks::Fetch, ResponseBody::Sockets(_)) => {
+                response.fetched_sockets().map(Answer::Sockets)
+            }
+            (Asks::AllRooms, ResponseBody::Rooms(rooms)) => Ok(Answer::Rooms(rooms.clone())),
+            (Asks::ServerSideEmit, ResponseBody::ServerSideEmit(v)) => Ok(Answer::Value(v.clone())),
+            _ => Err(ClusterError::Malformed(
+                "a response that does not fit its request",
+            )),
+        };
+        let Ok(answer) = answer else {
+            self.malformed += 1;
+            return;
+        };
+        match self.tracker.on_response(&response.request_id, None, answer) {
+            ResponseOutcome::Completed(done) => self.complete(done),
+            ResponseOutcome::Pending | ResponseOutcome::Unknown | ResponseOutcome::Unexpected => {}
+        }
+    }
+}
+
+/// Whether the `local` flag is set (nothing goes to the other servers).
+fn is_local(opts: &BroadcastOptions) -> bool {
+    opts.flags.as_ref().and_then(|f| f.local()).unwrap_or(false)
+}
+
+/// `opts` without flags, deduplicated, as Node writes the options of its requests.
+fn bare(opts: &BroadcastOptions) -> BroadcastOptions {
+    BroadcastOptions {
+        rooms: dedup(&opts.rooms),
+        except: dedup(&opts.except),
+        flags: None,
+    }
+}
+
+/// `items` without repeats, in first-appearance order (a JavaScript `Set` spread).
+fn dedup(items: &[String]) -> Vec<String> {
+    let mut seen = BTreeSet::new();
+    items
+        .iter()
+        .filter(|item| seen.insert(item.as_str()))
+        .cloned()
+        .collect()
+}
