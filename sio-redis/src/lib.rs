@@ -1,0 +1,812 @@
+//! A Redis adapter for `sio` servers that speaks the wire format of the npm package
+//! `@socket.io/redis-adapter` (8.x, `createAdapter`): Rust and Node servers on one Redis form
+//! one cluster. Broadcasts, `fetch_sockets`, `sockets_join`/`sockets_leave`,
+//! `disconnect_sockets` and `server_count` reach every server.
+//!
+//! The protocol is `sio_proto::cluster::node::ClassicNode` (one per namespace): this crate only
+//! moves its bytes — PUBLISH, (P)SUBSCRIBE, `PUBSUB NUMSUB` — with the `redis` crate, on tokio or
+//! smol/async-std (the `redis` crate follows the runtime it is called from).
+//!
+//! ```no_run
+//! # async fn demo() {
+//! use std::sync::Arc;
+//! use sio::ServerConfig;
+//! use sio_redis::{RedisAdapterOptions, RedisCluster};
+//!
+//! let rt: Arc<dyn sio::Runtime> = Arc::new(sio_tokio::TokioRuntime);
+//! let cluster = RedisCluster::new(rt, "redis://127.0.0.1:6379", RedisAdapterOptions::default())
+//!     .expect("a valid Redis URL");
+//! let io = sio_tokio::new_server(ServerConfig {
+//!     adapter: cluster.adapter_factory(),
+//!     ..ServerConfig::default()
+//! });
+//! # }
+//! ```
+//!
+//! Local delivery never waits for Redis: a broadcast reaches this server's sockets at once and
+//! its copy for the others is queued (bounded in bytes, [`RedisAdapterOptions::max_queued_bytes`]).
+//! While Redis is down, local delivery goes on, cluster operations fail at once with
+//! [`ClusterError::Unavailable`], and the adapter reconnects (with back-off) and subscribes again
+//! by itself.
+
+#![warn(missing_docs)]
+
+use std::collections::HashMap;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::task::Poll;
+use std::time::{Duration, Instant};
+
+use futures_channel::{mpsc, oneshot};
+use futures_util::StreamExt;
+use redis::aio::MultiplexedConnection;
+use sio::runtime::Sleep;
+use sio::server::{
+    Adapter, AdapterFactory, ClusterError, InMemoryAdapter, LocalSockets, SocketId, SocketInfo,
+};
+use sio::{BoxFuture, Runtime};
+use sio_proto::cluster::channel::{self, ClassicChannel};
+use sio_proto::cluster::classic::Target;
+use sio_proto::cluster::node::{
+    ClassicNode, NodeConfig, NodeEvent, NodeInput, Publish, RequestResult,
+};
+use sio_proto::cluster::{BroadcastOptions, FetchedSocket, IssueError, Missing, Outcome, Value};
+use sio_proto::rooms::{BroadcastFilter, Room};
+use sio_proto::socket::{EncodedPacket, Nsp};
+
+/// Settings of a [`RedisCluster`], Node's names in brackets.
+#[derive(Debug, Clone)]
+pub struct RedisAdapterOptions {
+    /// The channel prefix (`key`, `"socket.io"`): servers with the same key form one cluster.
+    pub key: String,
+    /// How long a request to the other servers waits for their answers (`requestsTimeout`,
+    /// 5 s).
+    pub requests_timeout: Duration,
+    /// Answers go to the requester's own channel (`publishOnSpecificResponseChannel`, off).
+    pub publish_on_specific_response_channel: bool,
+    /// Bound on what waits to be published, in bytes (8 MiB): over it, a message for the other
+    /// servers is dropped (and counted) rather than queued.
+    pub max_queued_bytes: usize,
+}
+
+impl Default for RedisAdapterOptions {
+    fn default() -> Self {
+        Self {
+            key: "socket.io".to_owned(),
+            requests_timeout: Duration::from_secs(5),
+            publish_on_specific_response_channel: false,
+            max_queued_bytes: 8 << 20,
+        }
+    }
+}
+
+/// The Redis side of one server: its connections, its node id, and the protocol state of each
+/// namespace. Cloning is cheap (a shared handle). Give [`RedisCluster::adapter_factory`] to
+/// the server's configuration.
+#[derive(Clone)]
+pub struct RedisCluster {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for RedisCluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisCluster")
+            .field("uid", &self.shared.uid)
+            .field("subscribed", &self.is_subscribed())
+            .finish()
+    }
+}
+
+struct Shared {
+    rt: Arc<dyn Runtime>,
+    client: redis::Client,
+    options: RedisAdapterOptions,
+    uid: String,
+    seed: [u8; 32],
+    namespaces: Mutex<HashMap<String, Arc<NsState>>>,
+    /// To the subscriber task.
+    cmds: mpsc::UnboundedSender<Cmd>,
+    /// To the publisher task; `queued_bytes` counts what waits there.
+    publish: mpsc::UnboundedSender<Publish>,
+    queued_bytes: AtomicUsize,
+    /// The connection for commands and publishing, while it works.
+    conn: Mutex<Option<MultiplexedConnection>>,
+    /// The subscriber is connected and every namespace subscribed.
+    subscribed: AtomicBool,
+    /// Messages for the other servers that were dropped (queue full, Redis down).
+    dropped: AtomicU64,
+}
+
+/// What the subscriber task is asked.
+enum Cmd {
+    /// Subscribe the channels of a new namespace.
+    Subscribe(Arc<NsState>),
+    /// A request started: re-read the deadlines.
+    Wake,
+}
+
+/// One namespace: its protocol state and what waits on it.
+struct NsState {
+    node: Mutex<ClassicNode>,
+    local: OnceLock<Arc<dyn LocalSockets>>,
+    waiting: Mutex<HashMap<String, oneshot::Sender<(RequestResult, Outcome)>>>,
+}
+
+impl RedisCluster {
+    /// A cluster member on the Redis at `url` (`redis://host:port`), running its tasks on `rt`.
+    /// Connects in the background (and again whenever the connection is lost).
+    pub fn new(
+        rt: Arc<dyn Runtime>,
+        url: &str,
+        options: RedisAdapterOptions,
+    ) -> Result<Self, redis::RedisError> {
+        let client = redis::Client::open(url)?;
+        let mut seed = [0u8; 32];
+        if getrandom::fill(&mut seed).is_err() {
+            let t = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or_default();
+            seed[..16].copy_from_slice(&t.to_le_bytes());
+        }
+        let uid = node_uid(&seed);
+        let (cmds, cmd_rx) = mpsc::unbounded();
+        let (publish, publish_rx) = mpsc::unbounded();
+        let shared = Arc::new(Shared {
+            rt: rt.clone(),
+            client,
+            options,
+            uid,
+            seed,
+            namespaces: Mutex::default(),
+            cmds,
+            publish,
+            queued_bytes: AtomicUsize::new(0),
+            conn: Mutex::new(None),
+            subscribed: AtomicBool::new(false),
+            dropped: AtomicU64::new(0),
+        });
+        rt.spawn(Box::pin(subscriber(Arc::downgrade(&shared), cmd_rx)));
+        rt.spawn(Box::pin(publisher(Arc::downgrade(&shared), publish_rx)));
+        Ok(Self { shared })
+    }
+
+    /// The adapter factory for [`sio::ServerConfig::adapter`]: each namespace gets a
+    /// [`RedisAdapter`] of this cluster.
+    pub fn adapter_factory(&self) -> AdapterFactory {
+        let shared = self.shared.clone();
+        Arc::new(move |name: &str| {
+            let nsp = Nsp::new(name).unwrap_or_else(|_| Nsp::new("/").expect("the main namespace"));
+            let mut config = NodeConfig::new(nsp, shared.uid.clone());
+            config.key = shared.options.key.clone();
+            config.requests_timeout = shared.options.requests_timeout;
+            config.publish_on_specific_response_channel =
+                shared.options.publish_on_specific_response_channel;
+            let mut seed = shared.seed;
+            for (i, b) in name.bytes().enumerate() {
+                seed[i % 32] ^= b;
+            }
+            let ns = Arc::new(NsState {
+                node: Mutex::new(ClassicNode::new(config, seed)),
+                local: OnceLock::new(),
+                waiting: Mutex::default(),
+            });
+            Box::new(RedisAdapter {
+                rooms: InMemoryAdapter::new(),
+                ns,
+                shared: shared.clone(),
+            }) as Box<dyn Adapter>
+        })
+    }
+
+    /// This server's node id in the cluster.
+    pub fn uid(&self) -> &str {
+        &self.shared.uid
+    }
+
+    /// Whether the subscriber is connected and every namespace subscribed (messages of the
+    /// other servers arrive).
+    pub fn is_subscribed(&self) -> bool {
+        self.shared.subscribed.load(Ordering::Acquire)
+    }
+
+    /// Messages for the other servers dropped so far (queue over its bound, Redis down).
+    pub fn dropped(&self) -> u64 {
+        self.shared.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Malformed messages received and dropped so far, over every namespace.
+    pub fn malformed(&self) -> u64 {
+        lock(&self.shared.namespaces)
+            .values()
+            .map(|ns| lock(&ns.node).malformed())
+            .sum()
+    }
+}
+
+/// A node id as Node makes them: six characters.
+fn node_uid(seed: &[u8; 32]) -> String {
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    seed[..6]
+        .iter()
+        .map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char)
+        .collect()
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn unavailable(e: impl std::fmt::Display) -> ClusterError {
+    ClusterError::Unavailable(e.to_string())
+}
+
+impl Shared {
+    /// Moves what the node wants published to the publisher, within the byte bound.
+    fn flush(&self, ns: &NsState) {
+        let mut out = Vec::new();
+        {
+            let mut node = lock(&ns.node);
+            while let Some(p) = node.poll_publish() {
+                out.push(p);
+            }
+        }
+        for p in out {
+            let len = p.payload.len() + p.channel.len();
+            let queued = self.queued_bytes.fetch_add(len, Ordering::AcqRel);
+            if queued + len > self.options.max_queued_bytes {
+                self.queued_bytes.fetch_sub(len, Ordering::AcqRel);
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(channel = %p.channel, "cluster publish queue full; message dropped");
+                continue;
+            }
+            if self.publish.unbounded_send(p).is_err() {
+                self.queued_bytes.fetch_sub(len, Ordering::AcqRel);
+            }
+        }
+    }
+
+    /// The connection for commands, made if needed.
+    async fn connection(&self) -> Result<MultiplexedConnection, ClusterError> {
+        if let Some(c) = lock(&self.conn).clone() {
+            return Ok(c);
+        }
+        let c = self
+            .client
+            .get_multiplexed_async_connection()
+            .await
+            .map_err(unavailable)?;
+        *lock(&self.conn) = Some(c.clone());
+        Ok(c)
+    }
+
+    /// How many servers listen on `channel` (`PUBSUB NUMSUB`).
+    async fn numsub(&self, channel: &str) -> Result<usize, ClusterError> {
+        if !self.subscribed.load(Ordering::Acquire) {
+            return Err(ClusterError::Unavailable(
+                "not subscribed to Redis (connecting)".to_owned(),
+            ));
+        }
+        let mut c = self.connection().await?;
+        let r: redis::RedisResult<(String, usize)> = redis::cmd("PUBSUB")
+            .arg("NUMSUB")
+            .arg(channel)
+            .query_async(&mut c)
+            .await;
+        match r {
+            Ok((_, n)) => Ok(n),
+            Err(e) => {
+                *lock(&self.conn) = None;
+                Err(unavailable(e))
+            }
+        }
+    }
+
+    /// Starts a request with `issue` (given the number of other servers) and waits for its
+    /// end.
+    async fn request(
+        &self,
+        ns: &Arc<NsState>,
+        issue: impl FnOnce(&mut ClassicNode, Instant, usize) -> Result<String, IssueError>,
+    ) -> Result<Option<(RequestResult, Outcome)>, ClusterError> {
+        let request_channel = lock(&ns.node).request_channel().to_owned();
+        let servers = self.numsub(&request_channel).await?;
+        let others = servers.saturating_sub(1);
+        let (tx, rx) = oneshot::channel();
+        let issued = {
+            let mut node = lock(&ns.node);
+            let now = self.rt.now();
+            issue(&mut node, now, others)
+        };
+        let id = match issued {
+            Ok(id) => id,
+            Err(IssueError::NothingExpected) => return Ok(None),
+            Err(IssueError::Full) => return Err(ClusterError::Busy),
+        };
+        lock(&ns.waiting).insert(id, tx);
+        self.flush(ns);
+        let _ = self.cmds.unbounded_send(Cmd::Wake);
+        match rx.await {
+            Ok(done) => Ok(Some(done)),
+            Err(_) => Err(ClusterError::Unavailable("the adapter stopped".to_owned())),
+        }
+    }
+}
+
+/// One namespace's adapter: rooms in memory, the cluster through Redis.
+pub struct RedisAdapter {
+    rooms: InMemoryAdapter,
+    ns: Arc<NsState>,
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for RedisAdapter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisAdapter")
+            .field("uid", &self.shared.uid)
+            .finish()
+    }
+}
+
+/// The wire options of a filter: its rooms and exceptions, the excepted socket as its own room.
+fn options(filter: &BroadcastFilter<SocketId>) -> BroadcastOptions {
+    let mut except: Vec<String> = filter.except.iter().map(|r| r.to_string()).collect();
+    if let Some(id) = &filter.except_socket {
+        except.push(id.to_string());
+    }
+    BroadcastOptions {
+        rooms: filter.rooms.iter().map(|r| r.to_string()).collect(),
+        except,
+        flags: None,
+    }
+}
+
+/// The filter of wire options.
+fn filter(opts: &BroadcastOptions) -> BroadcastFilter<SocketId> {
+    let mut f = BroadcastFilter::all();
+    for r in &opts.rooms {
+        f = f.to(r.as_str());
+    }
+    for r in &opts.except {
+        f = f.except(r.as_str());
+    }
+    f
+}
+
+fn target_filter(target: &Target) -> BroadcastFilter<SocketId> {
+    match target {
+        Target::Sockets(opts) => filter(opts),
+        Target::Socket(id) => BroadcastFilter::all().to(id.as_str()),
+    }
+}
+
+fn to_msgpack_value(v: &serde_json::Value) -> Value {
+    rmpv::ext::to_value(v).unwrap_or(Value::Nil)
+}
+
+fn to_json_value(v: Value) -> serde_json::Value {
+    rmpv::ext::from_value(v).unwrap_or(serde_json::Value::Null)
+}
+
+impl Adapter for RedisAdapter {
+    fn add_socket(&self, id: &SocketId) {
+        self.rooms.add_socket(id)
+    }
+    fn join(&self, id: &SocketId, rooms: &[&str]) {
+        self.rooms.join(id, rooms)
+    }
+    fn leave(&self, id: &SocketId, room: &str) {
+        self.rooms.leave(id, room)
+    }
+    fn remove_socket(&self, id: &SocketId) -> Vec<Room> {
+        self.rooms.remove_socket(id)
+    }
+    fn rooms_of(&self, id: &SocketId) -> Vec<Room> {
+        self.rooms.rooms_of(id)
+    }
+    fn rooms(&self) -> Vec<Room> {
+        self.rooms.rooms()
+    }
+    fn for_each_recipient(&self, f: &BroadcastFilter<SocketId>, cb: &mut dyn FnMut(&SocketId)) {
+        self.rooms.for_each_recipient(f, cb)
+    }
+
+    fn init(&self, local: Arc<dyn LocalSockets>) {
+        let _ = self.ns.local.set(local);
+        let nsp = lock(&self.ns.node).config().nsp.as_str().to_owned();
+        lock(&self.shared.namespaces).insert(nsp, self.ns.clone());
+        let _ = self
+            .shared
+            .cmds
+            .unbounded_send(Cmd::Subscribe(self.ns.clone()));
+    }
+
+    fn broadcast_remote(&self, packet: &EncodedPacket, filter: &BroadcastFilter<SocketId>) {
+        let r = lock(&self.ns.node).broadcast(packet, &options(filter));
+        if let Err(e) = r {
+            tracing::warn!(error = %e, "broadcast not published to the cluster");
+        }
+        self.shared.flush(&self.ns);
+    }
+
+    fn fetch_remote(
+        &self,
+        filter: &BroadcastFilter<SocketId>,
+        _timeout: Option<Duration>,
+    ) -> BoxFuture<Result<Vec<SocketInfo>, ClusterError>> {
+        let opts = options(filter);
+        let (shared, ns) = (self.shared.clone(), self.ns.clone());
+        Box::pin(async move {
+            let done = shared
+                .request(&ns, |node, now, others| {
+                    node.fetch_sockets(now, &opts, others)
+                })
+                .await?;
+            let Some((result, outcome)) = done else {
+                return Ok(Vec::new());
+            };
+            if let Outcome::TimedOut(missing) = outcome {
+                return Err(ClusterError::Timeout {
+                    missing: match missing {
+                        Missing::Count(n) => n,
+                        Missing::Nodes(v) => v.len(),
+                    },
+                });
+            }
+            let RequestResult::Fetched(sockets) = result else {
+                return Ok(Vec::new());
+            };
+            Ok(sockets
+                .into_iter()
+                .map(|s| SocketInfo {
+                    id: SocketId::from(s.id.as_str()),
+                    handshake: to_json_value(s.handshake),
+                    rooms: s.rooms.iter().map(|r| Room::from(r.as_str())).collect(),
+                    data: to_json_value(s.data),
+                })
+                .collect())
+        })
+    }
+
+    fn join_remote(&self, filter: &BroadcastFilter<SocketId>, rooms: &[Room]) {
+        let rooms: Vec<String> = rooms.iter().map(|r| r.to_string()).collect();
+        lock(&self.ns.node).add_sockets(&options(filter), &rooms);
+        self.shared.flush(&self.ns);
+    }
+
+    fn leave_remote(&self, filter: &BroadcastFilter<SocketId>, rooms: &[Room]) {
+        let rooms: Vec<String> = rooms.iter().map(|r| r.to_string()).collect();
+        lock(&self.ns.node).del_sockets(&options(filter), &rooms);
+        self.shared.flush(&self.ns);
+    }
+
+    fn disconnect_remote(&self, filter: &BroadcastFilter<SocketId>, close: bool) {
+        lock(&self.ns.node).disconnect_sockets(&options(filter), close);
+        self.shared.flush(&self.ns);
+    }
+
+    fn server_count(&self) -> BoxFuture<Result<usize, ClusterError>> {
+        let (shared, ns) = (self.shared.clone(), self.ns.clone());
+        Box::pin(async move {
+            let channel = lock(&ns.node).request_channel().to_owned();
+            shared.numsub(&channel).await
+        })
+    }
+}
+
+/// Acts on one event of a namespace's node.
+fn on_event(shared: &Shared, ns: &NsState, e: NodeEvent) {
+    let local = ns.local.get();
+    match e {
+        NodeEvent::Broadcast { packet, opts } => {
+            if let Some(l) = local {
+                let volatile = opts
+                    .flags
+                    .as_ref()
+                    .and_then(|f| f.volatile())
+                    .unwrap_or(false);
+                l.deliver(&packet, &filter(&opts), volatile);
+            }
+        }
+        NodeEvent::FetchRequested { request_id, opts } => {
+            let sockets = local
+                .map(|l| l.describe(&filter(&opts)))
+                .unwrap_or_default()
+                .into_iter()
+                .map(|s| FetchedSocket {
+                    id: s.id.to_string(),
+                    handshake: to_msgpack_value(&s.handshake),
+                    rooms: s.rooms.iter().map(|r| r.to_string()).collect(),
+                    data: to_msgpack_value(&s.data),
+                })
+                .collect();
+            lock(&ns.node).answer_fetch(&request_id, sockets);
+        }
+        NodeEvent::SocketsRequested { request_id, rooms } => {
+            let opts = BroadcastOptions {
+                rooms,
+                ..BroadcastOptions::default()
+            };
+            let ids = local
+                .map(|l| l.describe(&filter(&opts)))
+                .unwrap_or_default()
+                .into_iter()
+                .map(|s| s.id.to_string())
+                .collect();
+            lock(&ns.node).answer_sockets(&request_id, ids);
+        }
+        NodeEvent::JoinRequested {
+            target,
+            rooms,
+            request_id,
+        } => {
+            let rooms: Vec<Room> = rooms.iter().map(|r| Room::from(r.as_str())).collect();
+            let f = target_filter(&target);
+            if let Some(l) = local {
+                let found = !l.describe(&f).is_empty();
+                l.join(&f, &rooms);
+                answer_done(ns, request_id, found);
+            }
+        }
+        NodeEvent::LeaveRequested {
+            target,
+            rooms,
+            request_id,
+        } => {
+            let rooms: Vec<Room> = rooms.iter().map(|r| Room::from(r.as_str())).collect();
+            let f = target_filter(&target);
+            if let Some(l) = local {
+                let found = !l.describe(&f).is_empty();
+                l.leave(&f, &rooms);
+                answer_done(ns, request_id, found);
+            }
+        }
+        NodeEvent::DisconnectRequested {
+            target,
+            close,
+            request_id,
+        } => {
+            let f = target_filter(&target);
+            if let Some(l) = local {
+                let found = !l.describe(&f).is_empty();
+                l.disconnect(&f, close);
+                answer_done(ns, request_id, found);
+            }
+        }
+        NodeEvent::AllRoomsRequested { request_id } => {
+            let rooms = local
+                .map(|l| l.rooms())
+                .unwrap_or_default()
+                .iter()
+                .map(|r| r.to_string())
+                .collect();
+            lock(&ns.node).answer_all_rooms(&request_id, rooms);
+        }
+        NodeEvent::ServerSideEmit { data, request_id } => {
+            // Server-side listeners are not part of this adapter yet: the event is reported,
+            // and a request for an acknowledgement gets none (the requester's timeout says so).
+            tracing::debug!(?request_id, len = data.len(), "server-side event ignored");
+        }
+        NodeEvent::BroadcastWithAckRequested {
+            request_id,
+            packet,
+            opts,
+        } => {
+            // Broadcasts with acknowledgements across servers are not supported yet: deliver
+            // without ack ids, and say no client of this server will answer.
+            if let Some(l) = local {
+                l.deliver(&packet, &filter(&opts), false);
+            }
+            lock(&ns.node).answer_broadcast_client_count(&request_id, 0);
+        }
+        NodeEvent::Completed {
+            request_id,
+            result,
+            outcome,
+        } => {
+            if let Some(tx) = lock(&ns.waiting).remove(&request_id) {
+                let _ = tx.send((result, outcome));
+            }
+        }
+    }
+    let _ = shared;
+}
+
+fn answer_done(ns: &NsState, request_id: Option<String>, found: bool) {
+    if let (Some(id), true) = (request_id, found) {
+        lock(&ns.node).answer_done(&id);
+    }
+}
+
+/// Feeds `input` to a namespace's node and acts on what follows.
+fn feed(shared: &Shared, ns: &NsState, now: Instant, input: NodeInput) {
+    lock(&ns.node).handle(now, input);
+    loop {
+        let e = lock(&ns.node).poll_event();
+        let Some(e) = e else { break };
+        on_event(shared, ns, e);
+    }
+    shared.flush(ns);
+}
+
+/// Subscribes the channels of a namespace.
+async fn subscribe(sink: &mut redis::aio::PubSubSink, ns: &NsState) -> redis::RedisResult<()> {
+    let subs = lock(&ns.node).subscriptions();
+    sink.psubscribe(&subs.pattern).await?;
+    sink.subscribe(&subs.channels).await?;
+    Ok(())
+}
+
+/// What woke the subscriber.
+enum Wake {
+    Message(Option<redis::Msg>),
+    Cmd(Option<Cmd>),
+    Timer,
+}
+
+/// The subscriber task: one pub/sub connection for every namespace, reconnected with back-off;
+/// feeds each message to its namespace's node and fires the nodes' deadlines.
+async fn subscriber(shared: Weak<Shared>, mut cmds: mpsc::UnboundedReceiver<Cmd>) {
+    let mut backoff = Duration::from_millis(100);
+    let mut timer: Option<Pin<Box<dyn Sleep>>> = None;
+    let mut armed: Option<Instant> = None;
+    loop {
+        let Some(sh) = shared.upgrade() else { return };
+        let rt = sh.rt.clone();
+        let connected = match sh.client.get_async_pubsub().await {
+            Ok(p) => Some(p.split()),
+            Err(e) => {
+                tracing::warn!(error = %e, "Redis subscriber cannot connect; retrying");
+                None
+            }
+        };
+        let Some((mut sink, mut stream)) = connected else {
+            drop(sh);
+            rt.sleep_until(rt.now() + backoff).await;
+            backoff = (backoff * 2).min(Duration::from_secs(5));
+            continue;
+        };
+        let all: Vec<Arc<NsState>> = lock(&sh.namespaces).values().cloned().collect();
+        let mut ok = true;
+        for ns in &all {
+            if subscribe(&mut sink, ns).await.is_err() {
+                ok = false;
+                break;
+            }
+        }
+        if !ok {
+            drop(sh);
+            rt.sleep_until(rt.now() + backoff).await;
+            continue;
+        }
+        backoff = Duration::from_millis(100);
+        sh.subscribed.store(true, Ordering::Release);
+        drop(sh);
+        loop {
+            // The earliest deadline of every namespace.
+            let next = shared.upgrade().and_then(|sh| {
+                lock(&sh.namespaces)
+                    .values()
+                    .filter_map(|ns| lock(&ns.node).poll_timeout())
+                    .min()
+            });
+            if next != armed {
+                armed = next;
+                timer = next.map(|d| rt.timer(d));
+            }
+            let wake = std::future::poll_fn(|cx| {
+                if let Poll::Ready(m) = stream.poll_next_unpin(cx) {
+                    return Poll::Ready(Wake::Message(m));
+                }
+                if let Poll::Ready(c) = cmds.poll_next_unpin(cx) {
+                    return Poll::Ready(Wake::Cmd(c));
+                }
+                if let Some(t) = timer.as_mut() {
+                    if t.as_mut().poll(cx).is_ready() {
+                        return Poll::Ready(Wake::Timer);
+                    }
+                }
+                Poll::Pending
+            })
+            .await;
+            let Some(sh) = shared.upgrade() else { return };
+            let now = rt.now();
+            match wake {
+                Wake::Message(None) => {
+                    sh.subscribed.store(false, Ordering::Release);
+                    tracing::warn!("Redis subscriber connection lost; reconnecting");
+                    break;
+                }
+                Wake::Message(Some(msg)) => {
+                    let channel = msg.get_channel_name().to_owned();
+                    let payload = msg.get_payload_bytes().to_vec();
+                    let nsp = match channel::parse_classic(&sh.options.key, &channel) {
+                        Some(
+                            ClassicChannel::Broadcast { nsp }
+                            | ClassicChannel::Room { nsp, .. }
+                            | ClassicChannel::Request { nsp }
+                            | ClassicChannel::Response { nsp }
+                            | ClassicChannel::SpecificResponse { nsp, .. },
+                        ) => nsp.to_owned(),
+                        None => continue,
+                    };
+                    let ns = lock(&sh.namespaces).get(&nsp).cloned();
+                    if let Some(ns) = ns {
+                        feed(&sh, &ns, now, NodeInput::Message { channel, payload });
+                    }
+                }
+                Wake::Cmd(None) => return,
+                Wake::Cmd(Some(Cmd::Subscribe(ns))) => {
+                    if subscribe(&mut sink, &ns).await.is_err() {
+                        sh.subscribed.store(false, Ordering::Release);
+                        break;
+                    }
+                }
+                Wake::Cmd(Some(Cmd::Wake)) => {}
+                Wake::Timer => {
+                    armed = None;
+                    let all: Vec<Arc<NsState>> = lock(&sh.namespaces).values().cloned().collect();
+                    for ns in all {
+                        let due = lock(&ns.node).poll_timeout().is_some_and(|t| t <= now);
+                        if due {
+                            feed(&sh, &ns, now, NodeInput::Timeout);
+                        }
+                    }
+                }
+            }
+        }
+        // Lost: requests under way end at their deadlines; reconnect after a pause.
+        rt.sleep_until(rt.now() + backoff).await;
+    }
+}
+
+/// The publisher task: PUBLISH what the nodes queued, in order; a message that cannot be
+/// published (Redis down) is dropped and counted.
+async fn publisher(shared: Weak<Shared>, mut rx: mpsc::UnboundedReceiver<Publish>) {
+    while let Some(p) = rx.next().await {
+        let Some(sh) = shared.upgrade() else { return };
+        sh.queued_bytes
+            .fetch_sub(p.payload.len() + p.channel.len(), Ordering::AcqRel);
+        let r = match sh.connection().await {
+            Ok(mut c) => redis::cmd("PUBLISH")
+                .arg(&p.channel)
+                .arg(&p.payload)
+                .query_async::<()>(&mut c)
+                .await
+                .map_err(unavailable),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = r {
+            *lock(&sh.conn) = None;
+            sh.dropped.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(error = %e, channel = %p.channel, "cluster message not published");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_carry_the_excepted_socket_as_its_room() {
+        let f = BroadcastFilter::<SocketId>::all()
+            .to("a")
+            .except("b")
+            .without(SocketId::from("s1"));
+        let o = options(&f);
+        assert_eq!(o.rooms, vec!["a".to_owned()]);
+        assert_eq!(o.except, vec!["b".to_owned(), "s1".to_owned()]);
+        let back = filter(&o);
+        assert_eq!(back.rooms.len(), 1);
+        assert_eq!(back.except.len(), 2);
+    }
+
+    #[test]
+    fn node_ids_are_six_characters() {
+        let id = node_uid(&[7; 32]);
+        assert_eq!(id.len(), 6);
+        assert!(id.chars().all(|c| c.is_ascii_alphanumeric()));
+    }
+}

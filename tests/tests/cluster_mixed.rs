@@ -1,0 +1,253 @@
+//! A mixed cluster: one npm `socket.io` server on `@socket.io/redis-adapter` (classic) and one of
+//! ours on `sio-redis`, sharing a real `redis-server`, with our client connected to each.
+//! Broadcasts cross in both directions exactly once (to all, to a room, except a room), each
+//! side's `fetchSockets` lists the other's sockets with their rooms and data, remote joins act
+//! on the other side, and both count two servers.
+//!
+//! Waits are on events, bounded; fixed waits only where a test checks that something does NOT
+//! happen ([`QUIET`]).
+
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use sio::client::{ClientSocket, Transport};
+use sio::server::AckSender;
+use sio::{Server, ServerConfig, Socket};
+use sio_redis::{RedisAdapterOptions, RedisCluster};
+use sio_tests::cluster::{ask, connect, record, AdapterKind, Control, NodeClusterServer};
+use sio_tests::redis_server::RedisServer;
+use sio_tests::{Driver, TestServer, Tokio};
+
+/// How long a "does NOT happen" check waits.
+const QUIET: Duration = Duration::from_millis(300);
+/// How long a condition may take to hold.
+const WAIT: Duration = Duration::from_secs(10);
+
+const WS: &[Transport] = &[Transport::WebSocket];
+
+/// The handlers the Node cluster server has on `/`, on ours.
+fn handlers(io: &Server) {
+    io.on_connection(|s: Socket| async move {
+        s.on(
+            "join",
+            |s: Socket, room: String, ack: AckSender| async move {
+                s.join([room.as_str()]);
+                let _ = ack.send(&json!({"ok": true}));
+            },
+        );
+        s.on(
+            "setData",
+            |s: Socket, data: Value, ack: AckSender| async move {
+                s.set_shared_data(&data).expect("JSON");
+                let _ = ack.send(&json!({"ok": true}));
+            },
+        );
+        s.on("whoami", |s: Socket, _: Value, ack: AckSender| async move {
+            let _ = ack.send(&json!({"id": s.id()}));
+        });
+    });
+}
+
+/// Our server on the cluster of the Redis at `url`.
+fn start_ours(url: &str) -> (TestServer, RedisCluster) {
+    let cluster = Tokio::block_on(async {
+        RedisCluster::new(Tokio::runtime(), url, RedisAdapterOptions::default()).expect("redis URL")
+    });
+    let config = ServerConfig {
+        adapter: cluster.adapter_factory(),
+        ..ServerConfig::default()
+    };
+    let srv = Tokio::start(config, handlers);
+    let deadline = Instant::now() + WAIT;
+    while !cluster.is_subscribed() {
+        assert!(Instant::now() < deadline, "never subscribed to Redis");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    (srv, cluster)
+}
+
+async fn id_of(s: &ClientSocket) -> String {
+    let who = ask(s, "whoami", &()).await;
+    who["id"].as_str().expect("an id").to_owned()
+}
+
+/// Polls `check` until it holds, within [`WAIT`].
+async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + WAIT;
+    while !check().await {
+        assert!(Instant::now() < deadline, "{what}: not within {WAIT:?}");
+        sio_tests::sleep(&*Tokio::runtime(), Duration::from_millis(20)).await;
+    }
+}
+
+#[test]
+fn a_rust_server_joins_a_node_cluster() {
+    let redis = RedisServer::start();
+    let node = NodeClusterServer::start(&redis.url(), AdapterKind::CLASSIC);
+    let (ours, cluster) = start_ours(&redis.url());
+    let io = ours.server.clone();
+    Tokio::block_on(async {
+        let ctl = Control::connect::<Tokio>(&node.url()).await;
+        ctl.wait_server_count(2).await;
+        assert_eq!(io.server_count().await.expect("server count"), 2);
+
+        let cn = connect::<Tokio>(&node.url(), "/", WS).await;
+        let cr = connect::<Tokio>(&ours.url(), "/", WS).await;
+        let (id_n, id_r) = (id_of(&cn).await, id_of(&cr).await);
+        let mut news_n = record::<Tokio, Value>(&cn, "news");
+        let mut news_r = record::<Tokio, Value>(&cr, "news");
+
+        // A broadcast from ours reaches both clients, once; one from Node too.
+        io.emit("news", &json!({"n": 1})).unwrap();
+        assert_eq!(news_n.recv().await, json!({"n": 1}));
+        assert_eq!(news_r.recv().await, json!({"n": 1}));
+        ctl.op("broadcast", json!({"event": "news", "args": [{"n": 2}]}))
+            .await;
+        assert_eq!(news_n.recv().await, json!({"n": 2}));
+        assert_eq!(news_r.recv().await, json!({"n": 2}));
+        news_n.none_within(QUIET).await;
+        news_r.none_within(QUIET).await;
+
+        // Binary arguments cross as binary.
+        let mut bin_n = record::<Tokio, bytes::Bytes>(&cn, "bin");
+        io.emit("bin", &bytes::Bytes::from_static(b"\x00\x01\xff"))
+            .unwrap();
+        assert_eq!(&bin_n.recv().await[..], b"\x00\x01\xff");
+
+        // Rooms: a member on the other side only.
+        ask(&cn, "join", "blue").await;
+        ask(&cr, "join", "red").await;
+        io.to("blue").emit("news", "for blue").unwrap();
+        assert_eq!(news_n.recv().await, json!("for blue"));
+        ctl.op(
+            "broadcast",
+            json!({"event": "news", "args": ["for red"], "rooms": ["red"]}),
+        )
+        .await;
+        assert_eq!(news_r.recv().await, json!("for red"));
+        io.except("blue").emit("news", "not blue").unwrap();
+        assert_eq!(news_r.recv().await, json!("not blue"));
+        news_n.none_within(QUIET).await;
+        news_r.none_within(QUIET).await;
+
+        // fetch_sockets from ours lists Node's socket with its rooms and data, and the other
+        // way round.
+        ask(&cn, "setData", &json!({"name": "from node"})).await;
+        ask(&cr, "setData", &json!({"name": "from rust"})).await;
+        let all = io.fetch_sockets().await.expect("fetch");
+        assert_eq!(all.len(), 2, "{all:?}");
+        let theirs = all.iter().find(|s| s.id() == id_n).expect("Node's socket");
+        assert!(theirs.local_socket().is_none());
+        assert!(theirs.rooms().iter().any(|r| &**r == "blue"), "{theirs:?}");
+        assert_eq!(
+            theirs.data::<Value>().unwrap(),
+            json!({"name": "from node"})
+        );
+        let blue = io.to("blue").fetch_sockets().await.expect("fetch blue");
+        assert_eq!(blue.len(), 1);
+        assert_eq!(blue[0].id(), id_n);
+
+        let seen = ctl.op("fetchSockets", json!({})).await;
+        let seen = seen.as_array().expect("a list");
+        let mine = seen
+            .iter()
+            .find(|s| s["id"] == json!(id_r))
+            .unwrap_or_else(|| panic!("our socket {id_r} missing from {seen:?}"));
+        assert_eq!(mine["data"], json!({"name": "from rust"}));
+        let rooms: Vec<String> = serde_json::from_value(mine["rooms"].clone()).unwrap();
+        assert!(rooms.contains(&"red".to_owned()), "{rooms:?}");
+
+        // Remote joins: ours makes Node's socket join, Node makes ours join.
+        io.to(id_n.as_str()).sockets_join(["green"]);
+        eventually("Node's socket in green", || async {
+            let green = ctl.op("fetchSockets", json!({"rooms": ["green"]})).await;
+            green.as_array().map(Vec::len) == Some(1) && green[0]["id"] == json!(id_n)
+        })
+        .await;
+        ctl.op(
+            "socketsJoin",
+            json!({"rooms": ["yellow"], "targetRooms": [id_r]}),
+        )
+        .await;
+        eventually("our socket in yellow", || async {
+            io.of("/")
+                .sockets()
+                .iter()
+                .any(|s| s.rooms().iter().any(|r| &**r == "yellow"))
+        })
+        .await;
+
+        // A RemoteSocket emits to its socket wherever it is.
+        theirs.emit("news", "just you").unwrap();
+        assert_eq!(news_n.recv().await, json!("just you"));
+        news_r.none_within(QUIET).await;
+    });
+    assert_eq!(cluster.malformed(), 0);
+    drop(node);
+    drop(redis);
+}
+
+/// With Redis gone, local delivery goes on and cluster operations fail at once; when Redis is
+/// back, the adapter subscribes again by itself and broadcasts cross again.
+#[test]
+fn redis_down_then_back() {
+    let mut redis = RedisServer::start();
+    let node = NodeClusterServer::start(&redis.url(), AdapterKind::CLASSIC);
+    let (ours, cluster) = start_ours(&redis.url());
+    let io = ours.server.clone();
+    Tokio::block_on(async {
+        let ctl = Control::connect::<Tokio>(&node.url()).await;
+        ctl.wait_server_count(2).await;
+        let cn = connect::<Tokio>(&node.url(), "/", WS).await;
+        let cr = connect::<Tokio>(&ours.url(), "/", WS).await;
+        let mut news_n = record::<Tokio, Value>(&cn, "news");
+        let mut news_r = record::<Tokio, Value>(&cr, "news");
+
+        redis.kill();
+        // Local delivery does not wait for Redis.
+        io.emit("news", "while down").unwrap();
+        assert_eq!(news_r.recv().await, json!("while down"));
+        // A cluster operation fails quickly with a clear error.
+        let started = Instant::now();
+        eventually("fetch fails while Redis is down", || async {
+            io.fetch_sockets().await.is_err()
+        })
+        .await;
+        assert!(started.elapsed() < WAIT);
+
+        redis.restart();
+        eventually("subscribed again", || async { cluster.is_subscribed() }).await;
+        ctl.wait_server_count(2).await;
+        // Broadcasts cross again, both ways.
+        let deadline = Instant::now() + WAIT;
+        loop {
+            io.emit("news", "back").unwrap();
+            if news_n
+                .next_within(Duration::from_millis(200))
+                .await
+                .is_some()
+            {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "a broadcast from ours never reached Node's client again"
+            );
+        }
+        ctl.op("broadcast", json!({"event": "news", "args": ["from node"]}))
+            .await;
+        loop {
+            // Drain what ours delivered locally meanwhile.
+            let v = news_r.recv().await;
+            if v == json!("from node") {
+                break;
+            }
+        }
+    });
+    drop(node);
+    drop(redis);
+}
