@@ -7,6 +7,7 @@ pub mod engine;
 pub mod error;
 pub mod id;
 pub mod payload;
+mod placeholder;
 pub mod rooms;
 pub mod socket;
 mod timer;

@@ -409,6 +409,32 @@ mod tests {
     }
 
     #[test]
+    fn relayed_objects_keep_their_members_and_placeholders_follow_the_decoder_rule() {
+        let att = [b(b"zero"), b(b"one")];
+        // Nested members in their order, a repeated key kept as written; a placeholder
+        // whose `_placeholder` is not its first key, with a member Node ignores.
+        let json = concat!(
+            r#"["x",{"z":{"b":1,"a":2,"b":3},"p":{"k":0,"_placeholder":true,"num":1}},"#,
+            r#"{"num":9,"_placeholder":true,"num":0}]"#
+        );
+        let (fast, slow) = both(json, &att);
+        for args in [&fast, &slow] {
+            let flags: Vec<bool> = args.iter().map(|a| a.is_binary()).collect();
+            assert_eq!(flags, [true, true]);
+            assert_eq!(args.get::<Bytes>(1).unwrap(), b(b"zero"));
+            let (text, sent) = relay(args);
+            assert_eq!(
+                text,
+                concat!(
+                    r#"["x",{"z":{"b":1,"a":2,"b":3},"p":{"_placeholder":true,"num":0}},"#,
+                    r#"{"_placeholder":true,"num":1}]"#
+                )
+            );
+            assert_eq!(sent, [b(b"one"), b(b"zero")]);
+        }
+    }
+
+    #[test]
     fn bad_placeholders_are_errors() {
         let data = Bytes::from_static(br#"["x",{"_placeholder":true,"num":3}]"#);
         assert!(decode::<Args>(&data, 1, &[b(b"a")]).is_err());

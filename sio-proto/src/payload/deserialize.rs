@@ -31,7 +31,9 @@ use super::*;
 /// arguments: a `String` target of `["ev","a","b"]` is `"a"`, an `(i64, i64)`
 /// target of three numbers gets the first two.
 ///
-/// A binary placeholder becomes the attachment's bytes (through
+/// A binary placeholder (by the decoder's rule: an object whose `_placeholder`
+/// is `true`, wherever that key is, a repeated key keeping its last value as in
+/// JavaScript) becomes the attachment's bytes (through
 /// `visit_bytes`) where the target asks for bytes (`Bytes`, `serde_bytes`-like
 /// types), for a sequence (`Vec<u8>`), or for any type (`deserialize_any`,
 /// e.g. untagged enums); a `serde_json::Value` target keeps the placeholder
@@ -42,18 +44,24 @@ pub fn from_payload<T: DeserializeOwned>(
     skip: usize,
     attachments: &[Bytes],
 ) -> Result<T, PayloadError> {
-    let Some(count) = count_elements(json) else {
-        return Err(not_an_array(json));
+    let parse = || -> Result<T, PayloadError> {
+        let mut de = serde_json::Deserializer::from_slice(json);
+        let value = de.deserialize_seq(PayloadVisitor {
+            json,
+            skip,
+            att: attachments,
+            marker: PhantomData::<T>,
+        })?;
+        de.end()?;
+        Ok(value)
     };
-    let mut de = serde_json::Deserializer::from_slice(json);
-    let value = de.deserialize_seq(PayloadVisitor {
-        skip,
-        args: count.saturating_sub(skip),
-        att: attachments,
-        marker: PhantomData::<T>,
-    })?;
-    de.end()?;
-    Ok(value)
+    // The arguments are read as they come, without counting them first; a payload that is
+    // not a complete array reports that (looked at only when the parse failed), whatever the
+    // parse met first.
+    parse().map_err(|err| match count_elements(json) {
+        None => not_an_array(json),
+        Some(_) => err,
+    })
 }
 
 /// The arguments of a payload (after skipping `skip` leading elements) as JSON
@@ -144,9 +152,9 @@ pub(super) fn find_quote_or_backslash(json: &[u8], mut i: usize) -> Option<usize
 /// Visits the payload array: skips the leading elements, then hands the
 /// arguments to `T`.
 pub(super) struct PayloadVisitor<'a, T> {
+    /// The whole payload, for the targets that need the number of arguments.
+    pub(super) json: &'a [u8],
     pub(super) skip: usize,
-    /// Number of arguments after the skipped elements.
-    pub(super) args: usize,
     pub(super) att: &'a [Bytes],
     pub(super) marker: PhantomData<T>,
 }
@@ -166,7 +174,8 @@ impl<'de, T: de::Deserialize<'de>> Visitor<'de> for PayloadVisitor<'_, T> {
         }
         T::deserialize(ArgList {
             seq: &mut seq,
-            count: self.args,
+            json: self.json,
+            skip: self.skip,
             att: self.att,
         })
     }
@@ -207,36 +216,63 @@ pub(super) fn missing_argument<E: de::Error>(number: usize) -> E {
     E::custom(format_args!("missing argument {number}"))
 }
 
-/// Skips up to `n` elements.
-pub(super) fn skip_elements<'de, A: SeqAccess<'de>>(seq: &mut A, n: usize) -> Result<(), A::Error> {
-    for _ in 0..n {
-        if seq.next_element::<IgnoredAny>()?.is_none() {
-            break;
+/// Skips the elements left.
+pub(super) fn skip_rest<'de, A: SeqAccess<'de>>(seq: &mut A) -> Result<(), A::Error> {
+    while seq.next_element::<IgnoredAny>()?.is_some() {}
+    Ok(())
+}
+
+/// A seed kept in a slot: when the sequence has no element left, it is not called and the
+/// caller takes it back (to read a missing argument, or to tell the visitor `None`).
+struct Slot<'s, S>(&'s mut Option<S>);
+
+impl<'de, S: DeserializeSeed<'de>> DeserializeSeed<'de> for Slot<'_, S> {
+    type Value = S::Value;
+
+    fn deserialize<D: Deserializer<'de>>(self, de: D) -> Result<S::Value, D::Error> {
+        match self.0.take() {
+            Some(seed) => seed.deserialize(de),
+            None => Err(de::Error::custom("argument read twice")),
         }
     }
-    Ok(())
+}
+
+/// The seed left in a slot that the sequence did not call.
+fn take_back<S, E: de::Error>(slot: &mut Option<S>) -> Result<S, E> {
+    slot.take()
+        .ok_or_else(|| E::custom("argument read without a value"))
 }
 
 /// The arguments of a payload as a deserializer: decides, from what the target
 /// asks for, whether it takes the first argument, the list, or no argument
 /// (see [`from_payload`]), and always consumes every argument.
+///
+/// The arguments are read as they come; they are counted (a pass over the text)
+/// only for the targets whose shape depends on their number (a sequence or a
+/// self-describing target: one argument, or the list of all).
 pub(super) struct ArgList<'a, A> {
     pub(super) seq: A,
-    /// Number of arguments.
-    pub(super) count: usize,
+    /// The whole payload text, to count the arguments.
+    pub(super) json: &'a [u8],
+    /// Elements of the payload before the arguments.
+    pub(super) skip: usize,
     pub(super) att: &'a [Bytes],
 }
 
 impl<'de, A: SeqAccess<'de>> ArgList<'_, A> {
+    /// The number of arguments.
+    fn count(&self) -> usize {
+        count_elements(self.json)
+            .unwrap_or(0)
+            .saturating_sub(self.skip)
+    }
+
     /// The first argument, read with `hint`; the others are skipped.
     pub(super) fn first<V: Visitor<'de>>(
         mut self,
         hint: Hint,
         visitor: V,
     ) -> Result<V::Value, A::Error> {
-        if self.count == 0 {
-            return Err(missing_argument(1));
-        }
         let value = self
             .seq
             .next_element_seed(HintSeed {
@@ -245,32 +281,37 @@ impl<'de, A: SeqAccess<'de>> ArgList<'_, A> {
                 att: self.att,
             })?
             .ok_or_else(|| missing_argument(1))?;
-        skip_elements(&mut self.seq, self.count - 1)?;
+        skip_rest(&mut self.seq)?;
         Ok(value)
     }
 
     /// The arguments as a sequence: all of them (`want` is `None`), or exactly
-    /// `want` (missing ones are absent values, extra ones skipped).
+    /// `want` (missing ones are absent values, extra ones skipped). `count`, when
+    /// known, is the number of arguments.
     pub(super) fn list<V: Visitor<'de>>(
         self,
         want: Option<usize>,
+        count: Option<usize>,
         visitor: V,
     ) -> Result<V::Value, A::Error> {
         let mut list = ListAccess {
             seq: self.seq,
-            left: self.count,
+            count,
+            ended: false,
             want,
             number: 0,
             att: self.att,
         };
         let value = visitor.visit_seq(&mut list)?;
-        skip_elements(&mut list.seq, list.left)?;
+        if !list.ended {
+            skip_rest(&mut list.seq)?;
+        }
         Ok(value)
     }
 
     /// No argument taken: every one is skipped.
     pub(super) fn none<V: Visitor<'de>>(mut self, visitor: V) -> Result<V::Value, A::Error> {
-        skip_elements(&mut self.seq, self.count)?;
+        skip_rest(&mut self.seq)?;
         visitor.visit_unit()
     }
 }
@@ -290,18 +331,16 @@ impl<'de, A: SeqAccess<'de>> Deserializer<'de> for ArgList<'_, A> {
     type Error = A::Error;
 
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, A::Error> {
-        if self.count == 1 {
-            self.first(Hint::Any, visitor)
-        } else {
-            self.list(None, visitor)
+        match self.count() {
+            1 => self.first(Hint::Any, visitor),
+            n => self.list(None, Some(n), visitor),
         }
     }
 
     fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, A::Error> {
-        if self.count == 1 {
-            self.first(Hint::Seq, visitor)
-        } else {
-            self.list(None, visitor)
+        match self.count() {
+            1 => self.first(Hint::Seq, visitor),
+            n => self.list(None, Some(n), visitor),
         }
     }
 
@@ -310,14 +349,21 @@ impl<'de, A: SeqAccess<'de>> Deserializer<'de> for ArgList<'_, A> {
         len: usize,
         visitor: V,
     ) -> Result<V::Value, A::Error> {
-        self.list(Some(len), visitor)
+        self.list(Some(len), None, visitor)
     }
 
-    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, A::Error> {
-        if self.count == 0 {
-            visitor.visit_none()
-        } else {
-            self.first(Hint::Option, visitor)
+    fn deserialize_option<V: Visitor<'de>>(mut self, visitor: V) -> Result<V::Value, A::Error> {
+        let mut slot = Some(HintSeed {
+            hint: Hint::Option,
+            visitor,
+            att: self.att,
+        });
+        match self.seq.next_element_seed(Slot(&mut slot))? {
+            Some(value) => {
+                skip_rest(&mut self.seq)?;
+                Ok(value)
+            }
+            None => take_back(&mut slot)?.visitor.visit_none(),
         }
     }
 
@@ -343,7 +389,7 @@ impl<'de, A: SeqAccess<'de>> Deserializer<'de> for ArgList<'_, A> {
         visitor: V,
     ) -> Result<V::Value, A::Error> {
         if name == ARGS_TOKEN {
-            self.list(None, visitor)
+            self.list(None, None, visitor)
         } else {
             visitor.visit_newtype_struct(self)
         }
@@ -381,8 +427,10 @@ impl<'de, A: SeqAccess<'de>> Deserializer<'de> for ArgList<'_, A> {
 /// The arguments seen as a sequence, each through a [`Wrap`].
 pub(super) struct ListAccess<'a, A> {
     pub(super) seq: A,
-    /// Arguments not read yet.
-    pub(super) left: usize,
+    /// The number of arguments, when known.
+    pub(super) count: Option<usize>,
+    /// The payload array has no element left.
+    pub(super) ended: bool,
     /// Elements the target still takes, when it takes a fixed number (a tuple).
     pub(super) want: Option<usize>,
     /// 1-based number of the last element handed out.
@@ -400,27 +448,39 @@ impl<'de, A: SeqAccess<'de>> SeqAccess<'de> for ListAccess<'_, A> {
         match self.want {
             Some(0) => return Ok(None),
             Some(n) => self.want = Some(n - 1),
-            None if self.left == 0 => return Ok(None),
+            None if self.ended => return Ok(None),
             None => {}
         }
         self.number += 1;
-        if self.left == 0 {
-            return seed
-                .deserialize(Missing {
-                    number: self.number,
-                    marker: PhantomData,
-                })
-                .map(Some);
-        }
-        self.left -= 1;
-        self.seq.next_element_seed(WrapSeed {
+        let mut seed = WrapSeed {
             seed,
             att: self.att,
-        })
+        };
+        if !self.ended {
+            let mut slot = Some(seed);
+            if let Some(value) = self.seq.next_element_seed(Slot(&mut slot))? {
+                return Ok(Some(value));
+            }
+            self.ended = true;
+            seed = take_back(&mut slot)?;
+        }
+        if self.want.is_none() {
+            return Ok(None);
+        }
+        seed.seed
+            .deserialize(Missing {
+                number: self.number,
+                marker: PhantomData,
+            })
+            .map(Some)
     }
 
     fn size_hint(&self) -> Option<usize> {
-        Some(self.want.unwrap_or(self.left))
+        match self.want {
+            Some(n) => Some(n),
+            None if self.ended => Some(0),
+            None => self.count.map(|n| n.saturating_sub(self.number)),
+        }
     }
 }
 

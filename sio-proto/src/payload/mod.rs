@@ -40,10 +40,6 @@ use serde::de::{
 use serde::ser::{self, Impossible, Serialize, Serializer};
 use serde_json::Value;
 
-/// Key marking a binary placeholder object.
-const PLACEHOLDER_KEY: &str = "_placeholder";
-/// Key holding the attachment index in a binary placeholder object.
-const NUM_KEY: &str = "num";
 /// Struct names serde_json uses to pass pre-formatted JSON text through a
 /// serializer (`RawValue` and, with `arbitrary_precision`, `Number`).
 const RAW_VALUE_TOKEN: &str = "$serde_json::private::RawValue";
@@ -52,6 +48,7 @@ const RAW_NUMBER_TOKEN: &str = "$serde_json::private::Number";
 const JSON_VALUE_EXPECTING: &str = "any valid JSON value";
 
 mod args;
+mod buffered;
 mod deserialize;
 mod serialize;
 mod serialize_special;
@@ -61,10 +58,14 @@ mod wrap;
 pub use self::args::{Arg, Args};
 pub use self::deserialize::{args_as_values, from_payload};
 pub use self::serialize::{to_payload, write_payload};
+#[cfg(test)]
+pub(crate) use self::transcode::count_placeholders;
 pub use self::transcode::{decode, encode_event};
 
 #[allow(unused_imports)] // each part names what it uses from the others through these
-use self::{deserialize::*, serialize::*, serialize_special::*, transcode::*, wrap::*};
+use self::{
+    buffered::*, deserialize::*, serialize::*, serialize_special::*, transcode::*, wrap::*,
+};
 
 // ---------------------------------------------------------------------------
 // Error

@@ -508,6 +508,34 @@ fn extra_arguments_are_ignored() {
 }
 
 #[test]
+fn a_payload_that_is_not_a_complete_array_says_so() {
+    // The arguments are read as they come; an incomplete or non-array payload still reports
+    // that rather than the first type mismatch the target meets.
+    for (bad, says) in [
+        (&br#"{"a":1}"#[..], "payload is not a JSON array"),
+        (b"[1,", "EOF while parsing"),
+        (br#"["x","a""#, "EOF while parsing"),
+        (b"", "EOF while parsing"),
+    ] {
+        let err = from_payload::<(String,)>(bad, 0, &[]).unwrap_err();
+        assert!(err.to_string().starts_with(says), "{err}");
+        let err = from_payload::<Option<u8>>(bad, 0, &[]).unwrap_err();
+        assert!(err.to_string().starts_with(says), "{err}");
+    }
+    // Missing and extra arguments of several targets in one payload.
+    let json = br#"["x",1,[2,3],{"k":[4]}]"#;
+    let t: (u8, Vec<u8>, Value, Option<u8>, ()) = from_payload(json, 1, &[]).unwrap();
+    assert_eq!(t, (1, vec![2, 3], json!({"k": [4]}), None, ()));
+    let all: Vec<Value> = from_payload(json, 1, &[]).unwrap();
+    assert_eq!(all.len(), 3);
+    let rest: Vec<Value> = from_payload(json, 2, &[]).unwrap();
+    assert_eq!(rest, [json!([2, 3]), json!({"k": [4]})]);
+    // One argument: a sequence target takes it, not the list.
+    let one: Vec<u8> = from_payload(br#"["x",[5,6]]"#, 1, &[]).unwrap();
+    assert_eq!(one, [5, 6]);
+}
+
+#[test]
 fn missing_arguments() {
     let o: Option<i64> = from_payload(br#"["x"]"#, 1, &[]).unwrap();
     assert_eq!(o, None);

@@ -83,82 +83,19 @@ pub(super) fn sub_bytes(whole: &Bytes, part: &[u8]) -> Bytes {
 }
 
 /// Counts the binary placeholders in the JSON text of one argument, checking
-/// that each names an attachment.
+/// that each names an attachment (the walker of [`crate::placeholder`], the
+/// decoder's rule).
 pub(crate) fn count_placeholders(
     json: &[u8],
     attachments: &[Bytes],
 ) -> Result<usize, PayloadError> {
-    /// Walks a value; its result is the number of placeholders met.
-    struct Counter;
-
-    impl<'de> DeserializeSeed<'de> for Counter {
-        type Value = usize;
-
-        fn deserialize<D: Deserializer<'de>>(self, de: D) -> Result<usize, D::Error> {
-            de.deserialize_any(self)
-        }
-    }
-
-    impl<'de> Visitor<'de> for Counter {
-        type Value = usize;
-
-        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-            f.write_str("a JSON value to look through")
-        }
-
-        fn visit_bool<E: de::Error>(self, _: bool) -> Result<usize, E> {
-            Ok(0)
-        }
-
-        fn visit_i64<E: de::Error>(self, _: i64) -> Result<usize, E> {
-            Ok(0)
-        }
-
-        fn visit_u64<E: de::Error>(self, _: u64) -> Result<usize, E> {
-            Ok(0)
-        }
-
-        fn visit_f64<E: de::Error>(self, _: f64) -> Result<usize, E> {
-            Ok(0)
-        }
-
-        fn visit_str<E: de::Error>(self, _: &str) -> Result<usize, E> {
-            Ok(0)
-        }
-
-        fn visit_unit<E: de::Error>(self) -> Result<usize, E> {
-            Ok(0)
-        }
-
-        fn visit_bytes<E: de::Error>(self, _: &[u8]) -> Result<usize, E> {
-            Ok(1)
-        }
-
-        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<usize, A::Error> {
-            let mut n = 0;
-            while let Some(m) = seq.next_element_seed(Counter)? {
-                n += m;
-            }
-            Ok(n)
-        }
-
-        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<usize, A::Error> {
-            let mut n = 0;
-            while map.next_key::<IgnoredAny>()?.is_some() {
-                n += map.next_value_seed(Counter)?;
-            }
-            Ok(n)
-        }
-    }
-
-    let mut de = serde_json::Deserializer::from_slice(json);
-    let n = Wrap {
-        de: &mut de,
-        att: attachments,
-    }
-    .deserialize_any(Counter)?;
-    de.end()?;
-    Ok(n)
+    crate::placeholder::count(json, attachments.len()).map_err(|e| match e {
+        crate::DecodeError::InvalidPlaceholder => PayloadError::message(format_args!(
+            "{e}: one names no attachment of the {} the packet has",
+            attachments.len()
+        )),
+        e => PayloadError::message(e),
+    })
 }
 
 /// Writes the JSON value a deserializer yields into `out` (streaming: object

@@ -324,41 +324,38 @@ impl<'de, V: Visitor<'de>> Visitor<'de> for WrapVisitor<'_, V> {
 }
 
 impl<'de, V: Visitor<'de>> WrapVisitor<'_, V> {
-    /// Delivers an object that may be a binary placeholder.
+    /// Delivers an object that may be a binary placeholder (by the rule of
+    /// [`crate::placeholder`]: `"_placeholder": true` anywhere among its members, the last
+    /// value of a repeated key counting). The object is read ahead to find out (as a
+    /// [`Node`]: members in their order), except for a `serde_json::Value` target, which
+    /// keeps placeholder objects as they are.
     pub(super) fn visit_maybe_placeholder<A: MapAccess<'de>>(
         self,
         mut map: A,
     ) -> Result<V::Value, A::Error> {
         let att = self.att;
-        let Some(first) = map.next_key::<Key<'de>>()? else {
+        // A `serde_json::Value` target keeps placeholder objects as they are: streamed.
+        if self.mode == Mode::Any && expects_json_value(&self.visitor) {
             return self.visitor.visit_map(WrapMap {
                 first: None,
                 map,
                 att,
             });
-        };
-        // For `deserialize_any` targets (which may well want the object),
-        // stream the object unless it starts like a placeholder.
-        if self.mode == Mode::Any && first.0 != PLACEHOLDER_KEY && first.0 != NUM_KEY {
-            return self.visitor.visit_map(WrapMap {
-                first: Some(first),
-                map,
-                att,
-            });
         }
-        let mut entries = Vec::with_capacity(2);
-        let value = map.next_value::<Value>()?;
-        entries.push((first, value));
+        let mut entries: Vec<(Key<'de>, Node<'de>)> = Vec::with_capacity(2);
+        let mut object = crate::placeholder::Object::default();
         while let Some(key) = map.next_key::<Key<'de>>()? {
-            let value = map.next_value::<Value>()?;
+            let value = map.next_value::<Node<'de>>()?;
+            object.member(&key.0, value.scalar());
             entries.push((key, value));
         }
-        let Some(num) = placeholder_num(&entries) else {
-            return self.visitor.visit_map(Replay::new(entries, att));
+        let Some(num) = object.placeholder() else {
+            return self.visitor.visit_map(WrapMap {
+                first: None,
+                map: Replay::<A::Error>::new(entries),
+                att,
+            });
         };
-        if self.mode == Mode::Any && expects_json_value(&self.visitor) {
-            return self.visitor.visit_map(Replay::new(entries, att));
-        }
         let bytes = attachment(num, att).map_err(de::Error::custom)?;
         if self.mode == Mode::Seq {
             self.visitor
@@ -367,23 +364,6 @@ impl<'de, V: Visitor<'de>> WrapVisitor<'_, V> {
             self.visitor.visit_bytes(bytes)
         }
     }
-}
-
-/// If `entries` form a placeholder object (`"_placeholder": true`), its `num`
-/// (`None` inside when missing or not an unsigned integer).
-pub(super) fn placeholder_num(entries: &[(Key<'_>, Value)]) -> Option<Option<u64>> {
-    let is_placeholder = entries
-        .iter()
-        .any(|(k, v)| k.0 == PLACEHOLDER_KEY && *v == Value::Bool(true));
-    if !is_placeholder {
-        return None;
-    }
-    Some(
-        entries
-            .iter()
-            .find(|(k, _)| k.0 == NUM_KEY)
-            .and_then(|(_, v)| v.as_u64()),
-    )
 }
 
 /// The attachment a placeholder refers to.
@@ -403,7 +383,8 @@ pub(super) fn attachment(num: Option<u64>, att: &[Bytes]) -> Result<&Bytes, Stri
 }
 
 /// Whether the visitor is `serde_json::Value`'s, which cannot hold bytes: it
-/// gets placeholder objects as they are.
+/// gets placeholder objects as they are. Compares what the visitor expects
+/// without formatting it into a string.
 pub(super) fn expects_json_value<'de, V: Visitor<'de>>(visitor: &V) -> bool {
     struct Expecting<'v, V>(&'v V);
 
@@ -413,7 +394,18 @@ pub(super) fn expects_json_value<'de, V: Visitor<'de>>(visitor: &V) -> bool {
         }
     }
 
-    Expecting(visitor).to_string() == JSON_VALUE_EXPECTING
+    /// Consumes the expected text; fails at the first difference.
+    struct Compare<'s>(&'s str);
+
+    impl fmt::Write for Compare<'_> {
+        fn write_str(&mut self, s: &str) -> fmt::Result {
+            self.0 = self.0.strip_prefix(s).ok_or(fmt::Error)?;
+            Ok(())
+        }
+    }
+
+    let mut rest = Compare(JSON_VALUE_EXPECTING);
+    fmt::write(&mut rest, format_args!("{}", Expecting(visitor))).is_ok() && rest.0.is_empty()
 }
 
 /// An object key, borrowed from the input when possible.
@@ -490,55 +482,6 @@ impl<'de, A: MapAccess<'de>> MapAccess<'de> for WrapMap<'_, 'de, A> {
         self.map
             .size_hint()
             .map(|n| n + usize::from(self.first.is_some()))
-    }
-}
-
-/// Map access over an object that was buffered to check for a placeholder.
-pub(super) struct Replay<'a, 'de, E> {
-    pub(super) entries: std::vec::IntoIter<(Key<'de>, Value)>,
-    pub(super) value: Option<Value>,
-    pub(super) att: &'a [Bytes],
-    pub(super) marker: PhantomData<E>,
-}
-
-impl<'a, 'de, E> Replay<'a, 'de, E> {
-    pub(super) fn new(entries: Vec<(Key<'de>, Value)>, att: &'a [Bytes]) -> Self {
-        Replay {
-            entries: entries.into_iter(),
-            value: None,
-            att,
-            marker: PhantomData,
-        }
-    }
-}
-
-impl<'de, E: de::Error> MapAccess<'de> for Replay<'_, 'de, E> {
-    type Error = E;
-
-    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, E> {
-        match self.entries.next() {
-            Some((key, value)) => {
-                self.value = Some(value);
-                replay_key(seed, key).map(Some)
-            }
-            None => Ok(None),
-        }
-    }
-
-    fn next_value_seed<S: DeserializeSeed<'de>>(&mut self, seed: S) -> Result<S::Value, E> {
-        let value = self
-            .value
-            .take()
-            .ok_or_else(|| E::custom("map value requested before its key"))?;
-        seed.deserialize(Wrap {
-            de: value,
-            att: self.att,
-        })
-        .map_err(E::custom)
-    }
-
-    fn size_hint(&self) -> Option<usize> {
-        Some(self.entries.len())
     }
 }
 

@@ -8,7 +8,6 @@
 pub mod acks;
 pub mod backoff;
 pub mod packet;
-mod placeholder;
 
 pub use packet::{Decoder, EncodedPacket, Nsp, Packet, PacketKind};
 pub mod client;

@@ -323,7 +323,7 @@ impl Packet {
         let v: serde_json::Value =
             serde_json::from_slice(&self.data).map_err(|_| DecodeError::InvalidJson)?;
         if self.kind.is_binary() {
-            super::placeholder::check_value(&v, self.attachments.len())?;
+            crate::placeholder::check_value(&v, self.attachments.len())?;
         }
         Ok(v)
     }
@@ -352,12 +352,11 @@ pub fn write_header(
     }
 }
 
-/// The attachment index of a placeholder object `{"_placeholder":true,"num":N}`.
+/// The attachment index of a placeholder object `{"_placeholder":true,"num":N}` (by the one
+/// rule of the decoder: `num` a non-negative integer, `1.0` included), `None` for any other
+/// object or a placeholder without a usable `num`.
 pub fn placeholder_num(m: &serde_json::Map<String, serde_json::Value>) -> Option<usize> {
-    if m.get("_placeholder") != Some(&serde_json::Value::Bool(true)) {
-        return None;
-    }
-    m.get("num")?.as_u64().map(|n| n as usize)
+    crate::placeholder::map_num(m).and_then(|n| usize::try_from(n).ok())
 }
 
 /// Limits applied while decoding.
@@ -484,7 +483,7 @@ fn first_non_ws(data: &[u8]) -> Option<u8> {
 
 /// Whether `data` is one well-formed JSON value (`Ok(true)`), or `InvalidJson`.
 fn is_json(data: &[u8]) -> Result<bool, DecodeError> {
-    super::placeholder::validate(data).map(|()| true)
+    crate::placeholder::validate(data).map(|()| true)
 }
 
 /// The payload checks of Node's parser (`isPayloadValid`). The rare control packets (CONNECT,
@@ -578,7 +577,7 @@ pub fn parse_event_name(data: &[u8]) -> Result<(Cow<'_, str>, usize), DecodeErro
 /// it has (Node's parser throws "illegal attachments" when reconstructing it).
 fn complete(packet: Packet) -> Result<Packet, DecodeError> {
     if packet.kind.is_binary() {
-        super::placeholder::check(&packet.data, packet.attachments.len())?;
+        crate::placeholder::check(&packet.data, packet.attachments.len())?;
     }
     Ok(packet)
 }
