@@ -19,7 +19,8 @@ use std::time::{Duration, Instant};
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use sio_proto::cluster::{
-    BroadcastOptions, ClassicNode, IssueError, NodeConfig, NodeEvent, NodeInput, Value,
+    AckBroadcastError, BroadcastOptions, ClassicNode, IssueError, NodeConfig, NodeEvent, NodeInput,
+    Value,
 };
 use sio_proto::payload::encode_event;
 use sio_proto::socket::Nsp;
@@ -66,6 +67,10 @@ enum Op {
     Broadcast {
         rooms: u8,
         binary: bool,
+    },
+    BroadcastWithAck {
+        others: u8,
+        timeout_ms: Option<u16>,
     },
     Join {
         close: bool,
@@ -211,7 +216,12 @@ fuzz_target!(|input: Input| {
                     .get(usize::from(nth))
                     .cloned()
                     .unwrap_or_else(|| format!("unknown{nth}"));
-                let payload = match shape % 4 {
+                let payload = match shape % 6 {
+                    4 => format!(
+                        r#"{{"type":8,"requestId":"{id}","clientCount":{}}}"#,
+                        count % 4
+                    ),
+                    5 => format!(r#"{{"type":9,"requestId":"{id}","packet":{count}}}"#),
                     0 => format!(
                         r#"{{"requestId":"{id}","sockets":[{}]}}"#,
                         (0..count % 3)
@@ -290,6 +300,22 @@ fuzz_target!(|input: Input| {
                     .broadcast(&packet, &opts(rooms))
                     .expect("our own event crosses the bridge");
                 h.drain();
+            }
+            Op::BroadcastWithAck { others, timeout_ms } => {
+                let others = usize::from(others % 4);
+                let mut o = opts(others as u8);
+                if let Some(ms) = timeout_ms {
+                    let mut flags = sio_proto::cluster::Flags::default();
+                    flags.set("timeout", Value::from(ms));
+                    o.flags = Some(flags);
+                }
+                let packet = encode_event(&Nsp::ROOT, "ev", &1, Some(3)).expect("an event encodes");
+                let r = h.node.broadcast_with_ack(h.now, &packet, &o, others);
+                let r = r.map_err(|e| match e {
+                    AckBroadcastError::Issue(e) => e,
+                    AckBroadcastError::Packet(e) => panic!("our own event refused: {e}"),
+                });
+                h.issued(r, others);
             }
             Op::Join { close } => {
                 h.node.add_sockets(&opts(1), &["r".to_owned()]);

@@ -55,7 +55,8 @@ mod tracker;
 pub mod value;
 
 pub use node::{
-    ClassicNode, NodeConfig, NodeEvent, NodeInput, Publish, RequestId, RequestResult, Subscriptions,
+    AckBroadcastError, ClassicNode, NodeConfig, NodeEvent, NodeInput, Publish, RequestId,
+    RequestResult, Subscriptions,
 };
 pub use rmpv::Value;
 pub use tracker::{

@@ -105,6 +105,17 @@ pub struct Subscriptions {
     pub pattern: String,
 }
 
+/// Why [`ClassicNode::broadcast_with_ack`] published nothing.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AckBroadcastError {
+    /// The packet is not an event our sockets send.
+    #[error(transparent)]
+    Packet(#[from] ClusterError),
+    /// Nothing to wait for, or too many requests pending.
+    #[error(transparent)]
+    Issue(#[from] IssueError),
+}
+
 /// What comes in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NodeInput {
@@ -129,6 +140,9 @@ pub enum RequestResult {
     ServerSideEmit(Vec<Value>),
     /// `all_rooms`: the rooms of the answers, each once, in order of first appearance.
     Rooms(Vec<String>),
+    /// `broadcast_with_ack`: the other servers' clients' acknowledgements (each the first
+    /// argument of one client's ack), in arrival order.
+    BroadcastAcks(Vec<Value>),
 }
 
 /// What happened.
@@ -228,6 +242,15 @@ enum Asks {
     Fetch,
     AllRooms,
     ServerSideEmit,
+    BroadcastAcks,
+}
+
+/// What a broadcast with acknowledgements is waiting for (as socket.io's `emitWithAck`
+/// counts): a client count from each other server, then as many acknowledgements.
+struct AckWait {
+    servers_left: usize,
+    expected: u64,
+    acks: Vec<Value>,
 }
 
 /// One answer received.
@@ -265,6 +288,7 @@ pub struct ClassicNode {
     specific_response_channel: String,
     tracker: RequestTracker<Answer>,
     asks: BTreeMap<RequestId, Asks>,
+    ack_waits: BTreeMap<RequestId, AckWait>,
     asked: BTreeMap<RequestId, Asked>,
     asked_deadlines: BTreeSet<(Instant, RequestId)>,
     publishes: VecDeque<Publish>,
@@ -295,6 +319,7 @@ impl ClassicNode {
             response_channel,
             specific_response_channel,
             asks: BTreeMap::new(),
+            ack_waits: BTreeMap::new(),
             asked: BTreeMap::new(),
             asked_deadlines: BTreeSet::new(),
             publishes: VecDeque::new(),
@@ -399,6 +424,53 @@ impl ClassicNode {
         }
         self.issue(now, others, Asks::ServerSideEmit, body)
             .map(Some)
+    }
+
+    /// Publishes a local broadcast whose clients' acknowledgements are awaited (a `BROADCAST`
+    /// request, MessagePack, on the request channel; `packet`'s own ack id is left out, each
+    /// client gets its own). It waits, as socket.io's `emitWithAck`, for a client count from
+    /// each of the `others` servers and then for that many acknowledgements, or until the
+    /// `timeout` flag (`requests_timeout` without one): then a [`NodeEvent::Completed`] with
+    /// [`RequestResult::BroadcastAcks`], [`Outcome::TimedOut`] counting the acknowledgements
+    /// known to be missing plus one per server that never sent its count. `others == 0`
+    /// (or the `local` flag): [`IssueError::NothingExpected`], nothing published. A packet
+    /// that is not an event is refused ([`AckBroadcastError::Packet`]).
+    pub fn broadcast_with_ack(
+        &mut self,
+        now: Instant,
+        packet: &EncodedPacket,
+        opts: &BroadcastOptions,
+        others: usize,
+    ) -> Result<RequestId, AckBroadcastError> {
+        let mut packet = bridge::from_encoded(packet)?;
+        if is_local(opts) || others == 0 {
+            return Err(IssueError::NothingExpected.into());
+        }
+        packet.nsp = Some(self.config.nsp.as_str().to_owned());
+        packet.id = None;
+        let timeout = opts
+            .flags
+            .as_ref()
+            .and_then(|f| f.timeout_ms())
+            .map_or(self.config.requests_timeout, Duration::from_millis);
+        self.expire(now);
+        let id = self.tracker.issue(now, timeout, Expected::UntilDeadline)?;
+        self.asks.insert(id.clone(), Asks::BroadcastAcks);
+        self.ack_waits.insert(
+            id.clone(),
+            AckWait {
+                servers_left: others,
+                expected: 0,
+                acks: Vec::new(),
+            },
+        );
+        let opts = BroadcastOptions {
+            rooms: dedup(&opts.rooms),
+            except: dedup(&opts.except),
+            flags: opts.flags.clone(),
+        };
+        self.publish_request(Some(id.clone()), RequestBody::Broadcast { packet, opts });
+        Ok(id)
     }
 
     /// Makes the other servers' sockets `opts` selects join `rooms` (no answer is awaited, as
@@ -594,9 +666,32 @@ impl ClassicNode {
         }
     }
 
-    fn complete(&mut self, done: super::Completion<Answer>) {
+    fn complete(&mut self, mut done: super::Completion<Answer>) {
         let asks = self.asks.remove(&done.request_id);
         let result = match asks {
+            Some(Asks::BroadcastAcks) => {
+                let wait = self.ack_waits.remove(&done.request_id);
+                let wait = wait.unwrap_or(AckWait {
+                    servers_left: 0,
+                    expected: 0,
+                    acks: Vec::new(),
+                });
+                let got = wait.acks.len() as u64;
+                let missing =
+                    (wait.expected.saturating_sub(got) as usize).saturating_add(wait.servers_left);
+                // The tracker ends a wait "until the deadline" as complete; it is complete only
+                // when nothing is missing (and it was cancelled when everything arrived).
+                done.outcome = match done.outcome {
+                    Outcome::Cancelled if wait.servers_left == 0 && got >= wait.expected => {
+                        Outcome::Complete
+                    }
+                    Outcome::Complete if missing > 0 => {
+                        Outcome::TimedOut(super::Missing::Count(missing))
+                    }
+                    other => other,
+                };
+                RequestResult::BroadcastAcks(wait.acks)
+            }
             Some(Asks::Fetch) | None => RequestResult::Fetched(
                 done.responses
                     .into_iter()
@@ -869,6 +964,10 @@ impl ClassicNode {
         let Some(asks) = self.asks.get(&response.request_id).copied() else {
             return;
         };
+        if asks == Asks::BroadcastAcks {
+            self.on_broadcast_ack(response);
+            return;
+        }
         let answer = match (asks, &response.body) {
             (Asks::Fetch, ResponseBody::Sockets(_)) => {
                 response.fetched_sockets().map(Answer::Sockets)
@@ -886,6 +985,30 @@ impl ClassicNode {
         match self.tracker.on_response(&response.request_id, None, answer) {
             ResponseOutcome::Completed(done) => self.complete(done),
             ResponseOutcome::Pending | ResponseOutcome::Unknown | ResponseOutcome::Unexpected => {}
+        }
+    }
+}
+
+impl ClassicNode {
+    fn on_broadcast_ack(&mut self, response: Response) {
+        let Some(wait) = self.ack_waits.get_mut(&response.request_id) else {
+            return;
+        };
+        match response.body {
+            ResponseBody::BroadcastClientCount(n) => {
+                wait.servers_left = wait.servers_left.saturating_sub(1);
+                wait.expected = wait.expected.saturating_add(n);
+            }
+            ResponseBody::BroadcastAck(value) => wait.acks.push(value),
+            _ => {
+                self.malformed += 1;
+                return;
+            }
+        }
+        if wait.servers_left == 0 && wait.acks.len() as u64 >= wait.expected {
+            if let Some(done) = self.tracker.cancel(&response.request_id) {
+                self.complete(done);
+            }
         }
     }
 }
