@@ -222,6 +222,13 @@ fn answer(i: usize, node: &mut ClassicNode, event: &NodeEvent) {
         } => {
             assert!(node.answer_server_side_emit(id, Value::from(i as u64)));
         }
+        NodeEvent::BroadcastWithAckRequested { request_id, .. } => {
+            // Node `i` reached `i` clients, and each acknowledges.
+            assert!(node.answer_broadcast_client_count(request_id, i as u64));
+            for _ in 0..i {
+                assert!(node.answer_broadcast_ack(request_id, Value::from(i as u64)));
+            }
+        }
         _ => {}
     }
 }
@@ -585,6 +592,107 @@ fn pending_requests_are_bounded() {
     }
     let asked = std::iter::from_fn(|| node.poll_event()).count();
     assert_eq!((asked, node.dropped()), (2, 1));
+    assert_eq!(node.malformed(), 0);
+}
+
+fn with_timeout(ms: u64) -> BroadcastOptions {
+    let mut o = opts(&[], &[]);
+    o.flags
+        .get_or_insert_with(Flags::default)
+        .set("timeout", Value::from(ms));
+    o
+}
+
+#[test]
+fn a_broadcast_with_acks_completes_when_every_ack_arrived() {
+    let mut c = Cluster::new(3);
+    let others = c.others();
+    let packet = encode_event(&root(), "ack-me", &"x", Some(7)).unwrap();
+    let id = c.members[0]
+        .node
+        .broadcast_with_ack(c.now, &packet, &with_timeout(1000), others)
+        .unwrap();
+    c.run();
+    let (done, result, outcome) = completed(c.events(0));
+    assert_eq!(done, id);
+    assert_eq!(outcome, Outcome::Complete, "before the deadline");
+    let RequestResult::BroadcastAcks(mut acks) = result else {
+        panic!("{result:?}")
+    };
+    acks.sort_by_key(|v| v.as_u64());
+    assert_eq!(acks, vec![Value::from(1), Value::from(2), Value::from(2)]);
+    for i in [1, 2] {
+        let asked = c.events(i);
+        let [NodeEvent::BroadcastWithAckRequested { packet, .. }] = &asked[..] else {
+            panic!("{asked:?}")
+        };
+        assert_eq!(
+            &packet.text[..],
+            br#"42["ack-me","x"]"#,
+            "without our ack id"
+        );
+    }
+    assert_eq!(c.members[0].node.poll_timeout(), None);
+}
+
+#[test]
+fn a_broadcast_with_acks_times_out_on_a_silent_server() {
+    let mut c = Cluster::new(3);
+    c.members[2].answers = false;
+    let t0 = c.now;
+    let packet = text_event(&root(), "ack-me", &());
+    c.members[0]
+        .node
+        .broadcast_with_ack(t0, &packet, &with_timeout(1000), 2)
+        .unwrap();
+    c.run();
+    assert!(c.events(0).is_empty());
+    c.advance_to(t0 + Duration::from_millis(1000));
+    let (_, result, outcome) = completed(c.events(0));
+    assert_eq!(result, RequestResult::BroadcastAcks(vec![Value::from(1)]));
+    assert_eq!(outcome, Outcome::TimedOut(Missing::Count(1)));
+    assert_eq!(
+        c.members[0]
+            .node
+            .broadcast_with_ack(t0, &packet, &with_timeout(1000), 0),
+        Err(IssueError::NothingExpected.into())
+    );
+}
+
+#[test]
+fn a_broadcast_with_acks_speaks_nodes_bytes_both_ways() {
+    let now = Instant::now();
+    let recorded = step("broadcast_with_ack");
+    let mut config = NodeConfig::new(root(), "Ld1XSW");
+    config.publish_on_specific_response_channel = true;
+    let mut node = ClassicNode::new(config, [5; 32]);
+    let packet = text_event(&root(), "ack-me", &"x");
+    let id = node
+        .broadcast_with_ack(now, &packet, &with_timeout(1000), 1)
+        .unwrap();
+    let p = one_publish(&mut node);
+    assert_eq!(p.channel, recorded[0].channel);
+    // The same request as Node's, but for its id.
+    let mut request = sio_proto::cluster::classic::Request::decode(&p.payload).unwrap();
+    assert_eq!(request.request_id.as_deref(), Some(id.as_str()));
+    request.request_id = Some("ESRa2M".into());
+    assert_eq!(request.encode().1, recorded[0].bytes);
+    // Node's answers (client count 2, two acks), with our id.
+    for v in &recorded[1..] {
+        let mut response = sio_proto::cluster::classic::Response::decode(&v.bytes).unwrap();
+        response.request_id = id.clone();
+        node.handle(
+            now,
+            NodeInput::Message {
+                channel: v.channel.clone(),
+                payload: response.encode().1,
+            },
+        );
+    }
+    let (_, result, outcome) = completed(std::iter::from_fn(|| node.poll_event()).collect());
+    let got = Value::Map(vec![(Value::from("got"), Value::from("x"))]);
+    assert_eq!(result, RequestResult::BroadcastAcks(vec![got.clone(), got]));
+    assert_eq!(outcome, Outcome::Complete);
     assert_eq!(node.malformed(), 0);
 }
 

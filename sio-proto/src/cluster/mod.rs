@@ -2,10 +2,18 @@
 //! npm packages `@socket.io/redis-adapter` 8.x (both of its adapters),
 //! `@socket.io/redis-emitter` 5.x and `socket.io-adapter` 2.5's `ClusterAdapter`.
 //!
-//! This is the protocol core only: codecs, channel names and a request tracker. It does no
-//! I/O; an adapter publishes what [`classic`] or [`sharded`] encode on the channels [`channel`]
-//! names, feeds what it receives back through their decoders, and keeps its requests to
-//! other nodes in a [`RequestTracker`].
+//! This is the protocol core: codecs, channel names, a request tracker, the node machine of
+//! the classic adapter and the bridge to this crate's socket packets. It does no I/O:
+//!
+//! - [`ClassicNode`] ([`node`]) is one namespace of one server in a classic-adapter cluster,
+//!   driven like the other machines of the crate: messages from the bus and the clock in
+//!   ([`ClassicNode::handle`]), commands and answers from the local server, publishes
+//!   ([`ClassicNode::poll_publish`]), events ([`ClassicNode::poll_event`]) and a deadline
+//!   ([`ClassicNode::poll_timeout`]) out. A driver only moves bytes between it and Redis.
+//! - [`bridge`] turns the packet a broadcast carries (MessagePack, binary as `bin`) into the
+//!   Socket.IO packet our sockets send (JSON with placeholders, attachments) and back.
+//! - Lower down, [`classic`] and [`sharded`] encode and decode the messages, [`channel`] names
+//!   the channels, and a [`RequestTracker`] keeps the requests waiting for answers.
 //!
 //! # The classic Redis adapter (`createAdapter`) and the emitter
 //!
@@ -47,7 +55,8 @@ mod tracker;
 pub mod value;
 
 pub use node::{
-    ClassicNode, NodeConfig, NodeEvent, NodeInput, Publish, RequestId, RequestResult, Subscriptions,
+    AckBroadcastError, ClassicNode, NodeConfig, NodeEvent, NodeInput, Publish, RequestId,
+    RequestResult, Subscriptions,
 };
 pub use rmpv::Value;
 pub use tracker::{

@@ -44,183 +44,17 @@ use std::time::{Duration, Instant};
 use super::bridge;
 use super::channel;
 use super::classic::{Broadcast, Request, RequestBody, Response, ResponseBody, Target};
-use super::tracker::{Expected, IssueError, Outcome, RequestTracker, ResponseOutcome};
+use super::tracker::{Expected, IssueError, Outcome, RequestTracker};
 use super::{BroadcastOptions, ClusterError, FetchedSocket, Value};
-use crate::socket::packet::{EncodedPacket, Nsp};
+use crate::socket::packet::EncodedPacket;
 
-/// The id of a request, as it travels in `requestId`.
-pub type RequestId = String;
+mod incoming;
+mod types;
 
-/// Settings of one [`ClassicNode`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NodeConfig {
-    /// The channel prefix (Node's `key`, `"socket.io"`).
-    pub key: String,
-    /// The namespace.
-    pub nsp: Nsp,
-    /// This node's id (6 characters in Node, `uid2(6)`; any text other nodes do not use).
-    pub uid: String,
-    /// How long a request waits for answers (Node's `requestsTimeout`, 5 s); also how long a
-    /// request this node was asked stays answerable.
-    pub requests_timeout: Duration,
-    /// Answer on the requester's own response channel (Node's
-    /// `publishOnSpecificResponseChannel`, off).
-    pub publish_on_specific_response_channel: bool,
-    /// Bound on the requests this node waits answers for, and separately on the requests it
-    /// was asked and has not answered yet (default 1024). Over it, a new request is refused
-    /// ([`IssueError::Full`]) and a request asked is dropped (counted by
-    /// [`ClassicNode::dropped`]).
-    pub max_pending_requests: usize,
-}
-
-impl NodeConfig {
-    /// Node's defaults for namespace `nsp` and node id `uid`.
-    pub fn new(nsp: Nsp, uid: impl Into<String>) -> Self {
-        NodeConfig {
-            key: "socket.io".to_owned(),
-            nsp,
-            uid: uid.into(),
-            requests_timeout: Duration::from_millis(5_000),
-            publish_on_specific_response_channel: false,
-            max_pending_requests: 1024,
-        }
-    }
-}
-
-/// A message to publish.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Publish {
-    /// The channel.
-    pub channel: String,
-    /// The bytes.
-    pub payload: Vec<u8>,
-}
-
-/// What the driver subscribes to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Subscriptions {
-    /// `SUBSCRIBE`: the request channel, the common response channel and this node's own one.
-    pub channels: Vec<String>,
-    /// `PSUBSCRIBE`: the broadcasts of the namespace and of its rooms, `key#nsp#*`.
-    pub pattern: String,
-}
-
-/// What comes in.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum NodeInput {
-    /// A message received on `channel` (from a subscription or the pattern).
-    Message {
-        /// The channel it was published on.
-        channel: String,
-        /// Its bytes.
-        payload: Vec<u8>,
-    },
-    /// The instant [`ClassicNode::poll_timeout`] gave has passed.
-    Timeout,
-}
-
-/// What a finished request gathered from the other servers (this server's own part is the
-/// caller's to add).
-#[derive(Debug, Clone, PartialEq)]
-pub enum RequestResult {
-    /// `fetch_sockets`: the sockets every answer described, in arrival order.
-    Fetched(Vec<FetchedSocket>),
-    /// `server_side_emit` with an acknowledgement: one value per answering server.
-    ServerSideEmit(Vec<Value>),
-    /// `all_rooms`: the rooms of the answers, each once, in order of first appearance.
-    Rooms(Vec<String>),
-}
-
-/// What happened.
-#[derive(Debug, Clone, PartialEq)]
-pub enum NodeEvent {
-    /// Another node's (or the emitter's) broadcast, for the local sockets `opts` selects.
-    Broadcast {
-        /// The packet, as the local sockets send it.
-        packet: EncodedPacket,
-        /// Who it is for (`rooms`, `except`) and its flags.
-        opts: BroadcastOptions,
-    },
-    /// Describe the local sockets `opts` selects: answer with [`ClassicNode::answer_fetch`].
-    FetchRequested {
-        /// The request to answer.
-        request_id: RequestId,
-        /// Which sockets.
-        opts: BroadcastOptions,
-    },
-    /// The ids of the local sockets in `rooms` (all when empty), the older `SOCKETS`
-    /// request: answer with [`ClassicNode::answer_sockets`].
-    SocketsRequested {
-        /// The request to answer.
-        request_id: RequestId,
-        /// The rooms.
-        rooms: Vec<String>,
-    },
-    /// Local sockets join `rooms`. For the one-socket form with a request id, call
-    /// [`ClassicNode::answer_done`] when the socket was found here (Node answers only then).
-    JoinRequested {
-        /// Which sockets.
-        target: Target,
-        /// The rooms.
-        rooms: Vec<String>,
-        /// Set for the one-socket form that expects an answer.
-        request_id: Option<RequestId>,
-    },
-    /// Local sockets leave `rooms` (answered as [`NodeEvent::JoinRequested`]).
-    LeaveRequested {
-        /// Which sockets.
-        target: Target,
-        /// The rooms.
-        rooms: Vec<String>,
-        /// Set for the one-socket form that expects an answer.
-        request_id: Option<RequestId>,
-    },
-    /// Local sockets are disconnected, their connection closed too with `close` (answered as
-    /// [`NodeEvent::JoinRequested`]).
-    DisconnectRequested {
-        /// Which sockets.
-        target: Target,
-        /// Close the underlying connection.
-        close: bool,
-        /// Set for the one-socket form that expects an answer.
-        request_id: Option<RequestId>,
-    },
-    /// Another server's `serverSideEmit`: `data` is `[name, ...args]`. With a request id, it
-    /// wants an acknowledgement: [`ClassicNode::answer_server_side_emit`].
-    ServerSideEmit {
-        /// The event name and arguments.
-        data: Vec<Value>,
-        /// Set when an acknowledgement is awaited.
-        request_id: Option<RequestId>,
-    },
-    /// Every room of the local namespace: answer with [`ClassicNode::answer_all_rooms`].
-    AllRoomsRequested {
-        /// The request to answer.
-        request_id: RequestId,
-    },
-    /// Another server's broadcast whose clients' acknowledgements it awaits: send `packet`
-    /// with an ack id to the sockets `opts` selects, then call
-    /// [`ClassicNode::answer_broadcast_client_count`] once and
-    /// [`ClassicNode::answer_broadcast_ack`] for each acknowledgement.
-    BroadcastWithAckRequested {
-        /// The request to answer.
-        request_id: RequestId,
-        /// The packet, as the local sockets send it (without an ack id: each socket's is
-        /// its own).
-        packet: EncodedPacket,
-        /// Who it is for, and its flags (`timeout`).
-        opts: BroadcastOptions,
-    },
-    /// A request this node issued ended.
-    Completed {
-        /// Its id.
-        request_id: RequestId,
-        /// What the other servers answered.
-        result: RequestResult,
-        /// Whether every answer arrived, or which were missing at the deadline.
-        outcome: Outcome,
-    },
-}
+pub use types::{
+    AckBroadcastError, NodeConfig, NodeEvent, NodeInput, Publish, RequestId, RequestResult,
+    Subscriptions,
+};
 
 /// What this node asked (to read the answers).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -228,6 +62,15 @@ enum Asks {
     Fetch,
     AllRooms,
     ServerSideEmit,
+    BroadcastAcks,
+}
+
+/// What a broadcast with acknowledgements is waiting for (as socket.io's `emitWithAck`
+/// counts): a client count from each other server, then as many acknowledgements.
+struct AckWait {
+    servers_left: usize,
+    expected: u64,
+    acks: Vec<Value>,
 }
 
 /// One answer received.
@@ -265,6 +108,7 @@ pub struct ClassicNode {
     specific_response_channel: String,
     tracker: RequestTracker<Answer>,
     asks: BTreeMap<RequestId, Asks>,
+    ack_waits: BTreeMap<RequestId, AckWait>,
     asked: BTreeMap<RequestId, Asked>,
     asked_deadlines: BTreeSet<(Instant, RequestId)>,
     publishes: VecDeque<Publish>,
@@ -295,6 +139,7 @@ impl ClassicNode {
             response_channel,
             specific_response_channel,
             asks: BTreeMap::new(),
+            ack_waits: BTreeMap::new(),
             asked: BTreeMap::new(),
             asked_deadlines: BTreeSet::new(),
             publishes: VecDeque::new(),
@@ -399,6 +244,53 @@ impl ClassicNode {
         }
         self.issue(now, others, Asks::ServerSideEmit, body)
             .map(Some)
+    }
+
+    /// Publishes a local broadcast whose clients' acknowledgements are awaited (a `BROADCAST`
+    /// request, MessagePack, on the request channel; `packet`'s own ack id is left out, each
+    /// client gets its own). It waits, as socket.io's `emitWithAck`, for a client count from
+    /// each of the `others` servers and then for that many acknowledgements, or until the
+    /// `timeout` flag (`requests_timeout` without one): then a [`NodeEvent::Completed`] with
+    /// [`RequestResult::BroadcastAcks`], [`Outcome::TimedOut`] counting the acknowledgements
+    /// known to be missing plus one per server that never sent its count. `others == 0`
+    /// (or the `local` flag): [`IssueError::NothingExpected`], nothing published. A packet
+    /// that is not an event is refused ([`AckBroadcastError::Packet`]).
+    pub fn broadcast_with_ack(
+        &mut self,
+        now: Instant,
+        packet: &EncodedPacket,
+        opts: &BroadcastOptions,
+        others: usize,
+    ) -> Result<RequestId, AckBroadcastError> {
+        let mut packet = bridge::from_encoded(packet)?;
+        if is_local(opts) || others == 0 {
+            return Err(IssueError::NothingExpected.into());
+        }
+        packet.nsp = Some(self.config.nsp.as_str().to_owned());
+        packet.id = None;
+        let timeout = opts
+            .flags
+            .as_ref()
+            .and_then(|f| f.timeout_ms())
+            .map_or(self.config.requests_timeout, Duration::from_millis);
+        self.expire(now);
+        let id = self.tracker.issue(now, timeout, Expected::UntilDeadline)?;
+        self.asks.insert(id.clone(), Asks::BroadcastAcks);
+        self.ack_waits.insert(
+            id.clone(),
+            AckWait {
+                servers_left: others,
+                expected: 0,
+                acks: Vec::new(),
+            },
+        );
+        let opts = BroadcastOptions {
+            rooms: dedup(&opts.rooms),
+            except: dedup(&opts.except),
+            flags: opts.flags.clone(),
+        };
+        self.publish_request(Some(id.clone()), RequestBody::Broadcast { packet, opts });
+        Ok(id)
     }
 
     /// Makes the other servers' sockets `opts` selects join `rooms` (no answer is awaited, as
@@ -594,9 +486,32 @@ impl ClassicNode {
         }
     }
 
-    fn complete(&mut self, done: super::Completion<Answer>) {
+    fn complete(&mut self, mut done: super::Completion<Answer>) {
         let asks = self.asks.remove(&done.request_id);
         let result = match asks {
+            Some(Asks::BroadcastAcks) => {
+                let wait = self.ack_waits.remove(&done.request_id);
+                let wait = wait.unwrap_or(AckWait {
+                    servers_left: 0,
+                    expected: 0,
+                    acks: Vec::new(),
+                });
+                let got = wait.acks.len() as u64;
+                let missing =
+                    (wait.expected.saturating_sub(got) as usize).saturating_add(wait.servers_left);
+                // The tracker ends a wait "until the deadline" as complete; it is complete only
+                // when nothing is missing (and it was cancelled when everything arrived).
+                done.outcome = match done.outcome {
+                    Outcome::Cancelled if wait.servers_left == 0 && got >= wait.expected => {
+                        Outcome::Complete
+                    }
+                    Outcome::Complete if missing > 0 => {
+                        Outcome::TimedOut(super::Missing::Count(missing))
+                    }
+                    other => other,
+                };
+                RequestResult::BroadcastAcks(wait.acks)
+            }
             Some(Asks::Fetch) | None => RequestResult::Fetched(
                 done.responses
                     .into_iter()
@@ -666,227 +581,6 @@ impl ClassicNode {
         .encode();
         self.publishes.push_back(Publish { channel, payload });
         true
-    }
-
-    fn on_message(&mut self, now: Instant, channel: &str, payload: &[u8]) {
-        if channel == self.request_channel {
-            self.on_request(now, payload);
-        } else if channel == self.response_channel || channel == self.specific_response_channel {
-            self.on_response(payload);
-        } else if channel.starts_with(self.channel.as_str()) {
-            // `key#nsp#` or `key#nsp#room#`: Node ignores a room it does not know; here the
-            // local room index selects no one for it.
-            self.on_broadcast(payload);
-        }
-        // Any other channel is not this node's: ignored.
-    }
-
-    fn on_broadcast(&mut self, payload: &[u8]) {
-        let Ok(msg) = Broadcast::decode(payload) else {
-            self.malformed += 1;
-            return;
-        };
-        if msg.uid == self.config.uid {
-            return;
-        }
-        if msg.packet.nsp.as_deref().unwrap_or("/") != self.config.nsp.as_str() {
-            return;
-        }
-        match bridge::to_encoded(&msg.packet, &self.config.nsp) {
-            Ok(packet) => self.events.push_back(NodeEvent::Broadcast {
-                packet,
-                opts: msg.opts,
-            }),
-            Err(_) => self.malformed += 1,
-        }
-    }
-
-    fn on_request(&mut self, now: Instant, payload: &[u8]) {
-        let Ok(request) = Request::decode(payload) else {
-            self.malformed += 1;
-            return;
-        };
-        if request.uid.as_deref() == Some(self.config.uid.as_str()) {
-            return;
-        }
-        if let Some(id) = &request.request_id {
-            if self.tracker.contains(id) {
-                return;
-            }
-        }
-        let Request {
-            uid,
-            request_id,
-            body,
-        } = request;
-        let timeout = self.config.requests_timeout;
-        match body {
-            RequestBody::Sockets { rooms } => {
-                if let Some(request_id) =
-                    self.remember(now, request_id, uid, Kind::Sockets, timeout)
-                {
-                    self.events
-                        .push_back(NodeEvent::SocketsRequested { request_id, rooms });
-                }
-            }
-            RequestBody::AllRooms => {
-                if let Some(request_id) =
-                    self.remember(now, request_id, uid, Kind::AllRooms, timeout)
-                {
-                    self.events
-                        .push_back(NodeEvent::AllRoomsRequested { request_id });
-                }
-            }
-            RequestBody::RemoteFetch { opts } => {
-                if let Some(request_id) = self.remember(now, request_id, uid, Kind::Fetch, timeout)
-                {
-                    self.events
-                        .push_back(NodeEvent::FetchRequested { request_id, opts });
-                }
-            }
-            RequestBody::RemoteJoin { target, rooms } => {
-                let request_id = self.one_socket(now, &target, request_id, uid);
-                self.events.push_back(NodeEvent::JoinRequested {
-                    target,
-                    rooms,
-                    request_id,
-                });
-            }
-            RequestBody::RemoteLeave { target, rooms } => {
-                let request_id = self.one_socket(now, &target, request_id, uid);
-                self.events.push_back(NodeEvent::LeaveRequested {
-                    target,
-                    rooms,
-                    request_id,
-                });
-            }
-            RequestBody::RemoteDisconnect { target, close } => {
-                let request_id = self.one_socket(now, &target, request_id, uid);
-                self.events.push_back(NodeEvent::DisconnectRequested {
-                    target,
-                    close,
-                    request_id,
-                });
-            }
-            RequestBody::ServerSideEmit { data } => {
-                let request_id = match request_id {
-                    Some(id) => {
-                        let Some(id) =
-                            self.remember(now, Some(id), uid, Kind::ServerSideEmit, timeout)
-                        else {
-                            return;
-                        };
-                        Some(id)
-                    }
-                    None => None,
-                };
-                self.events
-                    .push_back(NodeEvent::ServerSideEmit { data, request_id });
-            }
-            RequestBody::Broadcast { packet, opts } => {
-                let Ok(packet) =
-                    bridge::to_encoded(&super::Packet { id: None, ..packet }, &self.config.nsp)
-                else {
-                    self.malformed += 1;
-                    return;
-                };
-                let timeout = opts
-                    .flags
-                    .as_ref()
-                    .and_then(|f| f.timeout_ms())
-                    .map_or(timeout, Duration::from_millis);
-                if let Some(request_id) =
-                    self.remember(now, request_id, uid, Kind::BroadcastAck, timeout)
-                {
-                    self.events.push_back(NodeEvent::BroadcastWithAckRequested {
-                        request_id,
-                        packet,
-                        opts,
-                    });
-                }
-            }
-        }
-    }
-
-    /// Remembers the one-socket form of a join, leave or disconnect that has a request id.
-    fn one_socket(
-        &mut self,
-        now: Instant,
-        target: &Target,
-        request_id: Option<RequestId>,
-        uid: Option<String>,
-    ) -> Option<RequestId> {
-        match target {
-            Target::Socket(_) => {
-                let timeout = self.config.requests_timeout;
-                self.remember(now, request_id, uid, Kind::Done, timeout)
-            }
-            Target::Sockets(_) => None,
-        }
-    }
-
-    /// Keeps a request asked of this node until it is answered or `timeout` passes. `None`
-    /// (the request is dropped) without a request id (nobody could read an answer), for an
-    /// id already pending, or over the bound.
-    fn remember(
-        &mut self,
-        now: Instant,
-        request_id: Option<RequestId>,
-        uid: Option<String>,
-        kind: Kind,
-        timeout: Duration,
-    ) -> Option<RequestId> {
-        let id = request_id?;
-        if self.asked.contains_key(&id) {
-            return None;
-        }
-        if self.asked.len() >= self.config.max_pending_requests {
-            self.dropped += 1;
-            return None;
-        }
-        let deadline = now
-            .checked_add(timeout)
-            .or_else(|| now.checked_add(Duration::from_secs(u64::from(u32::MAX))))
-            .unwrap_or(now);
-        self.asked_deadlines.insert((deadline, id.clone()));
-        self.asked.insert(
-            id.clone(),
-            Asked {
-                kind,
-                uid,
-                deadline,
-            },
-        );
-        Some(id)
-    }
-
-    fn on_response(&mut self, payload: &[u8]) {
-        let Ok(response) = Response::decode(payload) else {
-            self.malformed += 1;
-            return;
-        };
-        // Responses to other nodes' requests share the common channel: not ours, ignored.
-        let Some(asks) = self.asks.get(&response.request_id).copied() else {
-            return;
-        };
-        let answer = match (asks, &response.body) {
-            (Asks::Fetch, ResponseBody::Sockets(_)) => {
-                response.fetched_sockets().map(Answer::Sockets)
-            }
-            (Asks::AllRooms, ResponseBody::Rooms(rooms)) => Ok(Answer::Rooms(rooms.clone())),
-            (Asks::ServerSideEmit, ResponseBody::ServerSideEmit(v)) => Ok(Answer::Value(v.clone())),
-            _ => Err(ClusterError::Malformed(
-                "a response that does not fit its request",
-            )),
-        };
-        let Ok(answer) = answer else {
-            self.malformed += 1;
-            return;
-        };
-        match self.tracker.on_response(&response.request_id, None, answer) {
-            ResponseOutcome::Completed(done) => self.complete(done),
-            ResponseOutcome::Pending | ResponseOutcome::Unknown | ResponseOutcome::Unexpected => {}
-        }
     }
 }
 
