@@ -51,6 +51,7 @@ pub mod channel;
 pub mod classic;
 pub mod node;
 pub mod sharded;
+pub mod sharded_node;
 mod tracker;
 pub mod value;
 
@@ -59,6 +60,7 @@ pub use node::{
     RequestResult, Subscriptions,
 };
 pub use rmpv::Value;
+pub use sharded_node::{ShardedNode, ShardedSubscriptions};
 pub use tracker::{
     Completion, Expected, IssueError, Missing, Outcome, RequestTracker, ResponseOutcome,
 };
