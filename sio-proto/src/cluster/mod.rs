@@ -2,14 +2,16 @@
 //! npm packages `@socket.io/redis-adapter` 8.x (both of its adapters),
 //! `@socket.io/redis-emitter` 5.x and `socket.io-adapter` 2.5's `ClusterAdapter`.
 //!
-//! This is the protocol core: codecs, channel names, a request tracker, the node machine of
-//! the classic adapter and the bridge to this crate's socket packets. It does no I/O:
+//! This is the protocol core: codecs, channel names, a request tracker, the node machines of
+//! both adapters and the bridge to this crate's socket packets. It does no I/O:
 //!
 //! - [`ClassicNode`] ([`node`]) is one namespace of one server in a classic-adapter cluster,
 //!   driven like the other machines of the crate: messages from the bus and the clock in
 //!   ([`ClassicNode::handle`]), commands and answers from the local server, publishes
 //!   ([`ClassicNode::poll_publish`]), events ([`ClassicNode::poll_event`]) and a deadline
 //!   ([`ClassicNode::poll_timeout`]) out. A driver only moves bytes between it and Redis.
+//! - [`ShardedNode`] ([`sharded_node`]) is the same for the sharded adapter, with the same
+//!   inputs, events and answers, plus the sharded channels to subscribe as rooms come and go.
 //! - [`bridge`] turns the packet a broadcast carries (MessagePack, binary as `bin`) into the
 //!   Socket.IO packet our sockets send (JSON with placeholders, attachments) and back.
 //! - Lower down, [`classic`] and [`sharded`] encode and decode the messages, [`channel`] names
@@ -51,6 +53,7 @@ pub mod channel;
 pub mod classic;
 pub mod node;
 pub mod sharded;
+pub mod sharded_node;
 mod tracker;
 pub mod value;
 
@@ -59,6 +62,7 @@ pub use node::{
     RequestResult, Subscriptions,
 };
 pub use rmpv::Value;
+pub use sharded_node::{ShardedNode, ShardedSubscriptions};
 pub use tracker::{
     Completion, Expected, IssueError, Missing, Outcome, RequestTracker, ResponseOutcome,
 };

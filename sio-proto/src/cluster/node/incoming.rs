@@ -5,9 +5,9 @@ use std::time::{Duration, Instant};
 
 use super::super::bridge;
 use super::super::classic::{Broadcast, Request, RequestBody, Response, ResponseBody, Target};
-use super::super::tracker::ResponseOutcome;
-use super::super::{ClusterError, Packet};
-use super::{Answer, Asked, Asks, ClassicNode, Kind, NodeEvent, RequestId};
+use super::super::{FetchedSocket, Packet};
+use super::pending::{Kind, Reply};
+use super::{ClassicNode, NodeEvent, RequestId};
 
 impl ClassicNode {
     pub(super) fn on_message(&mut self, now: Instant, channel: &str, payload: &[u8]) {
@@ -25,7 +25,7 @@ impl ClassicNode {
 
     fn on_broadcast(&mut self, payload: &[u8]) {
         let Ok(msg) = Broadcast::decode(payload) else {
-            self.malformed += 1;
+            self.p.malformed += 1;
             return;
         };
         if msg.uid == self.config.uid {
@@ -35,24 +35,24 @@ impl ClassicNode {
             return;
         }
         match bridge::to_encoded(&msg.packet, &self.config.nsp) {
-            Ok(packet) => self.events.push_back(NodeEvent::Broadcast {
+            Ok(packet) => self.p.events.push_back(NodeEvent::Broadcast {
                 packet,
                 opts: msg.opts,
             }),
-            Err(_) => self.malformed += 1,
+            Err(_) => self.p.malformed += 1,
         }
     }
 
     fn on_request(&mut self, now: Instant, payload: &[u8]) {
         let Ok(request) = Request::decode(payload) else {
-            self.malformed += 1;
+            self.p.malformed += 1;
             return;
         };
         if request.uid.as_deref() == Some(self.config.uid.as_str()) {
             return;
         }
         if let Some(id) = &request.request_id {
-            if self.tracker.contains(id) {
+            if self.p.is_ours(id) {
                 return;
             }
         }
@@ -65,30 +65,36 @@ impl ClassicNode {
         match body {
             RequestBody::Sockets { rooms } => {
                 if let Some(request_id) =
-                    self.remember(now, request_id, uid, Kind::Sockets, timeout)
+                    self.p
+                        .remember(now, request_id, uid, Kind::Sockets, timeout)
                 {
-                    self.events
+                    self.p
+                        .events
                         .push_back(NodeEvent::SocketsRequested { request_id, rooms });
                 }
             }
             RequestBody::AllRooms => {
                 if let Some(request_id) =
-                    self.remember(now, request_id, uid, Kind::AllRooms, timeout)
+                    self.p
+                        .remember(now, request_id, uid, Kind::AllRooms, timeout)
                 {
-                    self.events
+                    self.p
+                        .events
                         .push_back(NodeEvent::AllRoomsRequested { request_id });
                 }
             }
             RequestBody::RemoteFetch { opts } => {
-                if let Some(request_id) = self.remember(now, request_id, uid, Kind::Fetch, timeout)
+                if let Some(request_id) =
+                    self.p.remember(now, request_id, uid, Kind::Fetch, timeout)
                 {
-                    self.events
+                    self.p
+                        .events
                         .push_back(NodeEvent::FetchRequested { request_id, opts });
                 }
             }
             RequestBody::RemoteJoin { target, rooms } => {
                 let request_id = self.one_socket(now, &target, request_id, uid);
-                self.events.push_back(NodeEvent::JoinRequested {
+                self.p.events.push_back(NodeEvent::JoinRequested {
                     target,
                     rooms,
                     request_id,
@@ -96,7 +102,7 @@ impl ClassicNode {
             }
             RequestBody::RemoteLeave { target, rooms } => {
                 let request_id = self.one_socket(now, &target, request_id, uid);
-                self.events.push_back(NodeEvent::LeaveRequested {
+                self.p.events.push_back(NodeEvent::LeaveRequested {
                     target,
                     rooms,
                     request_id,
@@ -104,7 +110,7 @@ impl ClassicNode {
             }
             RequestBody::RemoteDisconnect { target, close } => {
                 let request_id = self.one_socket(now, &target, request_id, uid);
-                self.events.push_back(NodeEvent::DisconnectRequested {
+                self.p.events.push_back(NodeEvent::DisconnectRequested {
                     target,
                     close,
                     request_id,
@@ -114,7 +120,8 @@ impl ClassicNode {
                 let request_id = match request_id {
                     Some(id) => {
                         let Some(id) =
-                            self.remember(now, Some(id), uid, Kind::ServerSideEmit, timeout)
+                            self.p
+                                .remember(now, Some(id), uid, Kind::ServerSideEmit, timeout)
                         else {
                             return;
                         };
@@ -122,14 +129,15 @@ impl ClassicNode {
                     }
                     None => None,
                 };
-                self.events
+                self.p
+                    .events
                     .push_back(NodeEvent::ServerSideEmit { data, request_id });
             }
             RequestBody::Broadcast { packet, opts } => {
                 let Ok(packet) =
                     bridge::to_encoded(&Packet { id: None, ..packet }, &self.config.nsp)
                 else {
-                    self.malformed += 1;
+                    self.p.malformed += 1;
                     return;
                 };
                 let timeout = opts
@@ -138,13 +146,16 @@ impl ClassicNode {
                     .and_then(|f| f.timeout_ms())
                     .map_or(timeout, Duration::from_millis);
                 if let Some(request_id) =
-                    self.remember(now, request_id, uid, Kind::BroadcastAck, timeout)
+                    self.p
+                        .remember(now, request_id, uid, Kind::BroadcastAck, timeout)
                 {
-                    self.events.push_back(NodeEvent::BroadcastWithAckRequested {
-                        request_id,
-                        packet,
-                        opts,
-                    });
+                    self.p
+                        .events
+                        .push_back(NodeEvent::BroadcastWithAckRequested {
+                            request_id,
+                            packet,
+                            opts,
+                        });
                 }
             }
         }
@@ -161,99 +172,27 @@ impl ClassicNode {
         match target {
             Target::Socket(_) => {
                 let timeout = self.config.requests_timeout;
-                self.remember(now, request_id, uid, Kind::Done, timeout)
+                self.p.remember(now, request_id, uid, Kind::Done, timeout)
             }
             Target::Sockets(_) => None,
         }
     }
 
-    /// Keeps a request asked of this node until it is answered or `timeout` passes. `None`
-    /// (the request is dropped) without a request id (nobody could read an answer), for an
-    /// id already pending, or over the bound.
-    fn remember(
-        &mut self,
-        now: Instant,
-        request_id: Option<RequestId>,
-        uid: Option<String>,
-        kind: Kind,
-        timeout: Duration,
-    ) -> Option<RequestId> {
-        let id = request_id?;
-        if self.asked.contains_key(&id) {
-            return None;
-        }
-        if self.asked.len() >= self.config.max_pending_requests {
-            self.dropped += 1;
-            return None;
-        }
-        let deadline = now
-            .checked_add(timeout)
-            .or_else(|| now.checked_add(Duration::from_secs(u64::from(u32::MAX))))
-            .unwrap_or(now);
-        self.asked_deadlines.insert((deadline, id.clone()));
-        self.asked.insert(
-            id.clone(),
-            Asked {
-                kind,
-                uid,
-                deadline,
-            },
-        );
-        Some(id)
-    }
-
     fn on_response(&mut self, payload: &[u8]) {
         let Ok(response) = Response::decode(payload) else {
-            self.malformed += 1;
+            self.p.malformed += 1;
             return;
         };
-        // Responses to other nodes' requests share the common channel: not ours, ignored.
-        let Some(asks) = self.asks.get(&response.request_id).copied() else {
-            return;
-        };
-        if asks == Asks::BroadcastAcks {
-            self.on_broadcast_ack(response);
-            return;
-        }
-        let answer = match (asks, &response.body) {
-            (Asks::Fetch, ResponseBody::Sockets(_)) => {
-                response.fetched_sockets().map(Answer::Sockets)
+        let reply = match response.body {
+            ResponseBody::Sockets(items) => {
+                Reply::Sockets(items.into_iter().map(FetchedSocket::from_value).collect())
             }
-            (Asks::AllRooms, ResponseBody::Rooms(rooms)) => Ok(Answer::Rooms(rooms.clone())),
-            (Asks::ServerSideEmit, ResponseBody::ServerSideEmit(v)) => Ok(Answer::Value(v.clone())),
-            _ => Err(ClusterError::Malformed(
-                "a response that does not fit its request",
-            )),
+            ResponseBody::Rooms(rooms) => Reply::Rooms(rooms),
+            ResponseBody::ServerSideEmit(v) => Reply::Value(v),
+            ResponseBody::BroadcastClientCount(n) => Reply::ClientCount(n),
+            ResponseBody::BroadcastAck(v) => Reply::Ack(v),
+            ResponseBody::Done => Reply::Other,
         };
-        let Ok(answer) = answer else {
-            self.malformed += 1;
-            return;
-        };
-        match self.tracker.on_response(&response.request_id, None, answer) {
-            ResponseOutcome::Completed(done) => self.complete(done),
-            ResponseOutcome::Pending | ResponseOutcome::Unknown | ResponseOutcome::Unexpected => {}
-        }
-    }
-
-    fn on_broadcast_ack(&mut self, response: Response) {
-        let Some(wait) = self.ack_waits.get_mut(&response.request_id) else {
-            return;
-        };
-        match response.body {
-            ResponseBody::BroadcastClientCount(n) => {
-                wait.servers_left = wait.servers_left.saturating_sub(1);
-                wait.expected = wait.expected.saturating_add(n);
-            }
-            ResponseBody::BroadcastAck(value) => wait.acks.push(value),
-            _ => {
-                self.malformed += 1;
-                return;
-            }
-        }
-        if wait.servers_left == 0 && wait.acks.len() as u64 >= wait.expected {
-            if let Some(done) = self.tracker.cancel(&response.request_id) {
-                self.complete(done);
-            }
-        }
+        self.p.on_reply(&response.request_id, reply);
     }
 }

@@ -38,66 +38,27 @@
 //! Every message from the bus is untrusted: one that does not decode is counted
 //! ([`ClassicNode::malformed`]) and dropped; nothing a peer sends panics.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use super::bridge;
 use super::channel;
 use super::classic::{Broadcast, Request, RequestBody, Response, ResponseBody, Target};
-use super::tracker::{Expected, IssueError, Outcome, RequestTracker};
+use super::tracker::IssueError;
+#[cfg(doc)]
+use super::tracker::Outcome;
 use super::{BroadcastOptions, ClusterError, FetchedSocket, Value};
 use crate::socket::packet::EncodedPacket;
 
 mod incoming;
+pub(crate) mod pending;
 mod types;
+
+use pending::{dedup, Asks, Kind, Pending};
 
 pub use types::{
     AckBroadcastError, NodeConfig, NodeEvent, NodeInput, Publish, RequestId, RequestResult,
     Subscriptions,
 };
-
-/// What this node asked (to read the answers).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Asks {
-    Fetch,
-    AllRooms,
-    ServerSideEmit,
-    BroadcastAcks,
-}
-
-/// What a broadcast with acknowledgements is waiting for (as socket.io's `emitWithAck`
-/// counts): a client count from each other server, then as many acknowledgements.
-struct AckWait {
-    servers_left: usize,
-    expected: u64,
-    acks: Vec<Value>,
-}
-
-/// One answer received.
-enum Answer {
-    Sockets(Vec<FetchedSocket>),
-    Rooms(Vec<String>),
-    Value(Value),
-}
-
-/// What a request this node was asked expects.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Sockets,
-    Fetch,
-    AllRooms,
-    Done,
-    ServerSideEmit,
-    BroadcastAck,
-}
-
-/// A request this node was asked and may still answer.
-struct Asked {
-    kind: Kind,
-    /// The requester (for its own response channel).
-    uid: Option<String>,
-    deadline: Instant,
-}
 
 /// One namespace of one server in a classic Redis adapter cluster. See the module docs.
 pub struct ClassicNode {
@@ -106,15 +67,7 @@ pub struct ClassicNode {
     request_channel: String,
     response_channel: String,
     specific_response_channel: String,
-    tracker: RequestTracker<Answer>,
-    asks: BTreeMap<RequestId, Asks>,
-    ack_waits: BTreeMap<RequestId, AckWait>,
-    asked: BTreeMap<RequestId, Asked>,
-    asked_deadlines: BTreeSet<(Instant, RequestId)>,
-    publishes: VecDeque<Publish>,
-    events: VecDeque<NodeEvent>,
-    malformed: u64,
-    dropped: u64,
+    p: Pending,
 }
 
 impl ClassicNode {
@@ -125,27 +78,13 @@ impl ClassicNode {
         let request_channel = channel::request(&config.key, nsp);
         let response_channel = channel::response(&config.key, nsp);
         let specific_response_channel = channel::specific_response(&config.key, nsp, &config.uid);
-        let mut word = [0u8; 8];
-        for chunk in seed.chunks(8) {
-            for (w, b) in word.iter_mut().zip(chunk) {
-                *w ^= b;
-            }
-        }
         ClassicNode {
-            tracker: RequestTracker::new(u64::from_le_bytes(word), config.max_pending_requests),
+            p: Pending::new(seed, config.max_pending_requests),
             config,
             channel,
             request_channel,
             response_channel,
             specific_response_channel,
-            asks: BTreeMap::new(),
-            ack_waits: BTreeMap::new(),
-            asked: BTreeMap::new(),
-            asked_deadlines: BTreeSet::new(),
-            publishes: VecDeque::new(),
-            events: VecDeque::new(),
-            malformed: 0,
-            dropped: 0,
         }
     }
 
@@ -199,7 +138,7 @@ impl ClassicNode {
             opts,
         }
         .encode();
-        self.publishes.push_back(Publish { channel, payload });
+        self.p.publishes.push_back(Publish { channel, payload });
         Ok(())
     }
 
@@ -273,17 +212,7 @@ impl ClassicNode {
             .as_ref()
             .and_then(|f| f.timeout_ms())
             .map_or(self.config.requests_timeout, Duration::from_millis);
-        self.expire(now);
-        let id = self.tracker.issue(now, timeout, Expected::UntilDeadline)?;
-        self.asks.insert(id.clone(), Asks::BroadcastAcks);
-        self.ack_waits.insert(
-            id.clone(),
-            AckWait {
-                servers_left: others,
-                expected: 0,
-                acks: Vec::new(),
-            },
-        );
+        let id = self.p.issue_acks(now, timeout, others)?;
         let opts = BroadcastOptions {
             rooms: dedup(&opts.rooms),
             except: dedup(&opts.except),
@@ -331,13 +260,7 @@ impl ClassicNode {
     /// Stops waiting for `request_id`: a [`NodeEvent::Completed`] with
     /// [`Outcome::Cancelled`] and what had arrived. `false` when it was not pending.
     pub fn cancel(&mut self, request_id: &str) -> bool {
-        match self.tracker.cancel(request_id) {
-            Some(done) => {
-                self.complete(done);
-                true
-            }
-            None => false,
-        }
+        self.p.cancel(request_id)
     }
 
     // ---- answers to the requests this node was asked
@@ -399,7 +322,7 @@ impl ClassicNode {
 
     /// Feeds one input. Deadlines at or before `now` are handled first, whatever the input.
     pub fn handle(&mut self, now: Instant, input: NodeInput) {
-        self.expire(now);
+        self.p.expire(now);
         if let NodeInput::Message { channel, payload } = input {
             self.on_message(now, &channel, &payload);
         }
@@ -409,37 +332,33 @@ impl ClassicNode {
 
     /// The next message to publish.
     pub fn poll_publish(&mut self) -> Option<Publish> {
-        self.publishes.pop_front()
+        self.p.publishes.pop_front()
     }
 
     /// The next event.
     pub fn poll_event(&mut self) -> Option<NodeEvent> {
-        self.events.pop_front()
+        self.p.events.pop_front()
     }
 
     /// When to feed [`NodeInput::Timeout`]: the earliest deadline of a request this node waits
     /// answers for or of a request it was asked.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let asked = self.asked_deadlines.first().map(|(d, _)| *d);
-        match (self.tracker.poll_timeout(), asked) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        self.p.poll_timeout()
     }
 
     /// Messages from the bus that did not decode (or did not fit what they answer), dropped.
     pub fn malformed(&self) -> u64 {
-        self.malformed
+        self.p.malformed
     }
 
     /// Requests asked of this node and dropped because `max_pending_requests` were pending.
     pub fn dropped(&self) -> u64 {
-        self.dropped
+        self.p.dropped
     }
 
     /// Requests this node waits answers for.
     pub fn pending_requests(&self) -> usize {
-        self.tracker.len()
+        self.p.len()
     }
 
     // ---- internals
@@ -451,11 +370,9 @@ impl ClassicNode {
         asks: Asks,
         body: RequestBody,
     ) -> Result<RequestId, IssueError> {
-        self.expire(now);
         let id = self
-            .tracker
-            .issue(now, self.config.requests_timeout, Expected::Count(others))?;
-        self.asks.insert(id.clone(), asks);
+            .p
+            .issue(now, self.config.requests_timeout, others, asks)?;
         self.publish_request(Some(id.clone()), body);
         Ok(id)
     }
@@ -467,119 +384,29 @@ impl ClassicNode {
             body,
         };
         let (_, payload) = request.encode();
-        self.publishes.push_back(Publish {
+        self.p.publishes.push_back(Publish {
             channel: self.request_channel.clone(),
             payload,
         });
     }
 
-    fn expire(&mut self, now: Instant) {
-        for done in self.tracker.handle_timeout(now) {
-            self.complete(done);
-        }
-        while let Some((deadline, id)) = self.asked_deadlines.first().cloned() {
-            if deadline > now {
-                break;
-            }
-            self.asked_deadlines.remove(&(deadline, id.clone()));
-            self.asked.remove(&id);
-        }
-    }
-
-    fn complete(&mut self, mut done: super::Completion<Answer>) {
-        let asks = self.asks.remove(&done.request_id);
-        let result = match asks {
-            Some(Asks::BroadcastAcks) => {
-                let wait = self.ack_waits.remove(&done.request_id);
-                let wait = wait.unwrap_or(AckWait {
-                    servers_left: 0,
-                    expected: 0,
-                    acks: Vec::new(),
-                });
-                let got = wait.acks.len() as u64;
-                let missing =
-                    (wait.expected.saturating_sub(got) as usize).saturating_add(wait.servers_left);
-                // The tracker ends a wait "until the deadline" as complete; it is complete only
-                // when nothing is missing (and it was cancelled when everything arrived).
-                done.outcome = match done.outcome {
-                    Outcome::Cancelled if wait.servers_left == 0 && got >= wait.expected => {
-                        Outcome::Complete
-                    }
-                    Outcome::Complete if missing > 0 => {
-                        Outcome::TimedOut(super::Missing::Count(missing))
-                    }
-                    other => other,
-                };
-                RequestResult::BroadcastAcks(wait.acks)
-            }
-            Some(Asks::Fetch) | None => RequestResult::Fetched(
-                done.responses
-                    .into_iter()
-                    .flat_map(|a| match a {
-                        Answer::Sockets(s) => s,
-                        _ => Vec::new(),
-                    })
-                    .collect(),
-            ),
-            Some(Asks::AllRooms) => {
-                let mut seen = BTreeSet::new();
-                let mut rooms = Vec::new();
-                for answer in done.responses {
-                    if let Answer::Rooms(list) = answer {
-                        for room in list {
-                            if seen.insert(room.clone()) {
-                                rooms.push(room);
-                            }
-                        }
-                    }
-                }
-                RequestResult::Rooms(rooms)
-            }
-            Some(Asks::ServerSideEmit) => RequestResult::ServerSideEmit(
-                done.responses
-                    .into_iter()
-                    .filter_map(|a| match a {
-                        Answer::Value(v) => Some(v),
-                        _ => None,
-                    })
-                    .collect(),
-            ),
-        };
-        self.events.push_back(NodeEvent::Completed {
-            request_id: done.request_id,
-            result,
-            outcome: done.outcome,
-        });
-    }
-
     fn answer(&mut self, request_id: &str, kind: Kind, body: ResponseBody) -> bool {
-        let Some(asked) = self.asked.get(request_id) else {
+        let Some(uid) = self.p.take_asked(request_id, kind) else {
             return false;
         };
-        if asked.kind != kind {
-            return false;
-        }
-        let channel = match (&asked.uid, kind) {
+        let channel = match (&uid, kind) {
             (_, Kind::ServerSideEmit) => self.response_channel.clone(),
             (Some(uid), _) if self.config.publish_on_specific_response_channel => {
                 channel::specific_response(&self.config.key, &self.config.nsp, uid)
             }
             _ => self.response_channel.clone(),
         };
-        // Acknowledgements of a broadcast keep coming until its deadline; the others are
-        // answered once.
-        if kind != Kind::BroadcastAck {
-            if let Some(asked) = self.asked.remove(request_id) {
-                self.asked_deadlines
-                    .remove(&(asked.deadline, request_id.to_owned()));
-            }
-        }
         let (_, payload) = Response {
             request_id: request_id.to_owned(),
             body,
         }
         .encode();
-        self.publishes.push_back(Publish { channel, payload });
+        self.p.publishes.push_back(Publish { channel, payload });
         true
     }
 }
@@ -596,14 +423,4 @@ fn bare(opts: &BroadcastOptions) -> BroadcastOptions {
         except: dedup(&opts.except),
         flags: None,
     }
-}
-
-/// `items` without repeats, in first-appearance order (a JavaScript `Set` spread).
-fn dedup(items: &[String]) -> Vec<String> {
-    let mut seen = BTreeSet::new();
-    items
-        .iter()
-        .filter(|item| seen.insert(item.as_str()))
-        .cloned()
-        .collect()
 }
