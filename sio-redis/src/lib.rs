@@ -39,19 +39,23 @@ use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use futures_channel::{mpsc, oneshot};
-use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
+use futures_util::{FutureExt, StreamExt};
 use redis::aio::MultiplexedConnection;
 use sio::runtime::Sleep;
 use sio::server::{
-    Adapter, AdapterFactory, ClusterError, InMemoryAdapter, LocalSockets, SocketId, SocketInfo,
+    Adapter, AdapterFactory, ClusterError, InMemoryAdapter, LocalSockets, RemoteAcks,
+    ServerSideAnswer, SocketId, SocketInfo,
 };
 use sio::{BoxFuture, Runtime};
 use sio_proto::cluster::channel::{self, ClassicChannel};
 use sio_proto::cluster::classic::Target;
 use sio_proto::cluster::node::{
-    ClassicNode, NodeConfig, NodeEvent, NodeInput, Publish, RequestResult,
+    AckBroadcastError, ClassicNode, NodeConfig, NodeEvent, NodeInput, Publish, RequestResult,
 };
-use sio_proto::cluster::{BroadcastOptions, FetchedSocket, IssueError, Missing, Outcome, Value};
+use sio_proto::cluster::{
+    BroadcastOptions, FetchedSocket, Flags, IssueError, Missing, Outcome, Value,
+};
 use sio_proto::rooms::{BroadcastFilter, Room};
 use sio_proto::socket::{EncodedPacket, Nsp};
 
@@ -304,16 +308,18 @@ impl Shared {
     }
 
     /// Starts a request with `issue` (given the number of other servers) and waits for its
-    /// end.
+    /// end, or for `timeout` when it comes first (the request is then cancelled: what arrived
+    /// is kept). Also returns the number of other servers.
     async fn request(
-        &self,
+        self: &Arc<Self>,
         ns: &Arc<NsState>,
-        issue: impl FnOnce(&mut ClassicNode, Instant, usize) -> Result<String, IssueError>,
-    ) -> Result<Option<(RequestResult, Outcome)>, ClusterError> {
+        timeout: Option<Duration>,
+        issue: impl FnOnce(&mut ClassicNode, Instant, usize) -> Result<String, Issue>,
+    ) -> Result<Option<(RequestResult, Outcome, usize)>, ClusterError> {
         let request_channel = lock(&ns.node).request_channel().to_owned();
         let servers = self.numsub(&request_channel).await?;
         let others = servers.saturating_sub(1);
-        let (tx, rx) = oneshot::channel();
+        let (tx, mut rx) = oneshot::channel();
         let issued = {
             let mut node = lock(&ns.node);
             let now = self.rt.now();
@@ -321,16 +327,80 @@ impl Shared {
         };
         let id = match issued {
             Ok(id) => id,
-            Err(IssueError::NothingExpected) => return Ok(None),
-            Err(IssueError::Full) => return Err(ClusterError::Busy),
+            Err(Issue::Nothing) => return Ok(None),
+            Err(Issue::Full) => return Err(ClusterError::Busy),
+            Err(Issue::Bad(e)) => return Err(ClusterError::Payload(e)),
         };
-        lock(&ns.waiting).insert(id, tx);
+        lock(&ns.waiting).insert(id.clone(), tx);
         self.flush(ns);
         let _ = self.cmds.unbounded_send(Cmd::Wake);
-        match rx.await {
-            Ok(done) => Ok(Some(done)),
-            Err(_) => Err(ClusterError::Unavailable("the adapter stopped".to_owned())),
+        if let Some(t) = timeout {
+            let mut timer = self.rt.timer(self.rt.now() + t);
+            let first = std::future::poll_fn(|cx| {
+                if let Poll::Ready(r) = rx.poll_unpin(cx) {
+                    return Poll::Ready(Some(r));
+                }
+                timer.as_mut().poll(cx).map(|_| None)
+            })
+            .await;
+            match first {
+                Some(r) => return done(r, others),
+                None => {
+                    lock(&ns.node).cancel(&id);
+                    drain(self, ns);
+                }
+            }
         }
+        done(rx.await, others)
+    }
+}
+
+fn done(
+    r: Result<(RequestResult, Outcome), oneshot::Canceled>,
+    others: usize,
+) -> Result<Option<(RequestResult, Outcome, usize)>, ClusterError> {
+    match r {
+        Ok((result, outcome)) => Ok(Some((result, outcome, others))),
+        Err(_) => Err(ClusterError::Unavailable("the adapter stopped".to_owned())),
+    }
+}
+
+/// Why a request was not issued.
+enum Issue {
+    /// Nothing to wait for (no other server).
+    Nothing,
+    /// Too many requests pending.
+    Full,
+    /// What was to be sent cannot be.
+    Bad(String),
+}
+
+impl From<IssueError> for Issue {
+    fn from(e: IssueError) -> Self {
+        match e {
+            IssueError::NothingExpected => Issue::Nothing,
+            IssueError::Full => Issue::Full,
+        }
+    }
+}
+
+impl From<AckBroadcastError> for Issue {
+    fn from(e: AckBroadcastError) -> Self {
+        match e {
+            AckBroadcastError::Issue(e) => e.into(),
+            AckBroadcastError::Packet(e) => Issue::Bad(e.to_string()),
+        }
+    }
+}
+
+/// How many answers a request that ended with `outcome` lacks, `got` having arrived of the
+/// `others` expected.
+fn missing(outcome: &Outcome, got: usize, others: usize) -> usize {
+    match outcome {
+        Outcome::Complete => 0,
+        Outcome::TimedOut(Missing::Count(n)) => *n,
+        Outcome::TimedOut(Missing::Nodes(v)) => v.len(),
+        Outcome::Cancelled => others.saturating_sub(got),
     }
 }
 
@@ -439,20 +509,16 @@ impl Adapter for RedisAdapter {
         let (shared, ns) = (self.shared.clone(), self.ns.clone());
         Box::pin(async move {
             let done = shared
-                .request(&ns, |node, now, others| {
-                    node.fetch_sockets(now, &opts, others)
+                .request(&ns, None, |node, now, others| {
+                    Ok(node.fetch_sockets(now, &opts, others)?)
                 })
                 .await?;
-            let Some((result, outcome)) = done else {
+            let Some((result, outcome, others)) = done else {
                 return Ok(Vec::new());
             };
-            if let Outcome::TimedOut(missing) = outcome {
-                return Err(ClusterError::Timeout {
-                    missing: match missing {
-                        Missing::Count(n) => n,
-                        Missing::Nodes(v) => v.len(),
-                    },
-                });
+            let lacking = missing(&outcome, 0, others);
+            if lacking > 0 {
+                return Err(ClusterError::Timeout { missing: lacking });
             }
             let RequestResult::Fetched(sockets) = result else {
                 return Ok(Vec::new());
@@ -486,6 +552,76 @@ impl Adapter for RedisAdapter {
         self.shared.flush(&self.ns);
     }
 
+    fn server_side_emit_remote(&self, data: Vec<Value>) {
+        let now = self.shared.rt.now();
+        let _ = lock(&self.ns.node).server_side_emit(now, data, false, 0);
+        self.shared.flush(&self.ns);
+    }
+
+    fn server_side_emit_with_ack_remote(
+        &self,
+        data: Vec<Value>,
+        timeout: Option<Duration>,
+    ) -> BoxFuture<Result<Vec<Value>, ClusterError>> {
+        let (shared, ns) = (self.shared.clone(), self.ns.clone());
+        Box::pin(async move {
+            let done = shared
+                .request(&ns, timeout, |node, now, others| {
+                    node.server_side_emit(now, data, true, others)?
+                        .ok_or(Issue::Nothing)
+                })
+                .await?;
+            let Some((result, outcome, others)) = done else {
+                return Ok(Vec::new());
+            };
+            let answers = match result {
+                RequestResult::ServerSideEmit(v) => v,
+                _ => Vec::new(),
+            };
+            match missing(&outcome, answers.len(), others) {
+                0 => Ok(answers),
+                n => Err(ClusterError::Timeout { missing: n }),
+            }
+        })
+    }
+
+    fn broadcast_with_ack_remote(
+        &self,
+        packet: &EncodedPacket,
+        filter: &BroadcastFilter<SocketId>,
+        timeout: Option<Duration>,
+    ) -> BoxFuture<Result<RemoteAcks, ClusterError>> {
+        let mut opts = options(filter);
+        if let Some(t) = timeout {
+            let ms = u64::try_from(t.as_millis()).unwrap_or(u64::MAX);
+            let mut flags = Flags::default();
+            flags.set("timeout", Value::from(ms));
+            opts.flags = Some(flags);
+        }
+        let packet = packet.clone();
+        let (shared, ns) = (self.shared.clone(), self.ns.clone());
+        Box::pin(async move {
+            let done = shared
+                .request(&ns, None, |node, now, others| {
+                    Ok(node.broadcast_with_ack(now, &packet, &opts, others)?)
+                })
+                .await?;
+            let Some((result, outcome, others)) = done else {
+                return Ok(RemoteAcks::default());
+            };
+            let acks = match result {
+                RequestResult::BroadcastAcks(v) => v,
+                _ => Vec::new(),
+            };
+            let missing = match outcome {
+                // Cancelled: not done here; counted as every server's count missing.
+                Outcome::Cancelled => others,
+                o => missing(&o, acks.len(), others),
+            };
+            Ok(RemoteAcks { acks, missing })
+        })
+    }
+
     fn server_count(&self) -> BoxFuture<Result<usize, ClusterError>> {
         let (shared, ns) = (self.shared.clone(), self.ns.clone());
         Box::pin(async move {
@@ -496,7 +632,7 @@ impl Adapter for RedisAdapter {
 }
 
 /// Acts on one event of a namespace's node.
-fn on_event(shared: &Shared, ns: &NsState, e: NodeEvent) {
+fn on_event(shared: &Arc<Shared>, ns: &Arc<NsState>, e: NodeEvent) {
     let local = ns.local.get();
     match e {
         NodeEvent::Broadcast { packet, opts } => {
@@ -584,21 +720,43 @@ fn on_event(shared: &Shared, ns: &NsState, e: NodeEvent) {
             lock(&ns.node).answer_all_rooms(&request_id, rooms);
         }
         NodeEvent::ServerSideEmit { data, request_id } => {
-            // Server-side listeners are not part of this adapter yet: the event is reported,
-            // and a request for an acknowledgement gets none (the requester's timeout says so).
-            tracing::debug!(?request_id, len = data.len(), "server-side event ignored");
+            if let Some(l) = local {
+                let answer = request_id.map(|id| {
+                    let (shared, ns) = (shared.clone(), ns.clone());
+                    Box::new(move |v: Value| {
+                        lock(&ns.node).answer_server_side_emit(&id, v);
+                        shared.flush(&ns);
+                    }) as ServerSideAnswer
+                });
+                shared.rt.spawn(l.server_side_event(data, answer));
+            }
         }
         NodeEvent::BroadcastWithAckRequested {
             request_id,
             packet,
             opts,
         } => {
-            // Broadcasts with acknowledgements across servers are not supported yet: deliver
-            // without ack ids, and say no client of this server will answer.
-            if let Some(l) = local {
-                l.deliver(&packet, &filter(&opts), false);
+            let timeout = opts
+                .flags
+                .as_ref()
+                .and_then(|f| f.timeout_ms())
+                .map_or(shared.options.requests_timeout, Duration::from_millis);
+            let waits = local
+                .map(|l| l.deliver_with_ack(&packet, &filter(&opts), Some(timeout)))
+                .unwrap_or_default();
+            lock(&ns.node).answer_broadcast_client_count(&request_id, waits.len() as u64);
+            if !waits.is_empty() {
+                let (sh, ns) = (shared.clone(), ns.clone());
+                shared.rt.spawn(Box::pin(async move {
+                    let mut waits: FuturesUnordered<_> = waits.into_iter().collect();
+                    while let Some(ack) = waits.next().await {
+                        if let Some(v) = ack {
+                            lock(&ns.node).answer_broadcast_ack(&request_id, v);
+                            sh.flush(&ns);
+                        }
+                    }
+                }));
             }
-            lock(&ns.node).answer_broadcast_client_count(&request_id, 0);
         }
         NodeEvent::Completed {
             request_id,
@@ -610,7 +768,6 @@ fn on_event(shared: &Shared, ns: &NsState, e: NodeEvent) {
             }
         }
     }
-    let _ = shared;
 }
 
 fn answer_done(ns: &NsState, request_id: Option<String>, found: bool) {
@@ -620,8 +777,13 @@ fn answer_done(ns: &NsState, request_id: Option<String>, found: bool) {
 }
 
 /// Feeds `input` to a namespace's node and acts on what follows.
-fn feed(shared: &Shared, ns: &NsState, now: Instant, input: NodeInput) {
+fn feed(shared: &Arc<Shared>, ns: &Arc<NsState>, now: Instant, input: NodeInput) {
     lock(&ns.node).handle(now, input);
+    drain(shared, ns);
+}
+
+/// Acts on the events a namespace's node has, and publishes what it queued.
+fn drain(shared: &Arc<Shared>, ns: &Arc<NsState>) {
     loop {
         let e = lock(&ns.node).poll_event();
         let Some(e) = e else { break };

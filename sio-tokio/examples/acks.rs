@@ -104,7 +104,7 @@ async fn main() -> std::io::Result<()> {
                     .await
                     .unwrap_or_default();
                 let mut tally = BTreeMap::<String, usize>::new();
-                for a in answers {
+                for a in answers.local {
                     let choice = a.result.unwrap_or_else(|_| "(no answer)".to_owned());
                     *tally.entry(choice).or_default() += 1;
                 }

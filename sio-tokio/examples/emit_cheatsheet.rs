@@ -190,6 +190,7 @@ async fn run(io: &Server, socket: &Socket, variant: &str, arg: Option<String>) -
                 .await;
             let summary = match responses {
                 Ok(all) => all
+                    .local
                     .iter()
                     .map(|r| match &r.result {
                         Ok(v) => format!("{}: {v}", r.socket),

@@ -24,8 +24,9 @@ pub use client::{
 };
 pub use runtime::{BoxFuture, Runtime};
 pub use server::{
-    AckError, AckResponse, AckSender, BroadcastOperator, ConnectError, Cors, CorsError,
-    CorsOrigins, DisconnectReason, EmitError, Handshake, Namespace, Server, ServerConfig, Socket,
+    AckError, AckResponse, AckSender, BroadcastAcks, BroadcastOperator, ConnectError, Cors,
+    CorsError, CorsOrigins, DisconnectReason, EmitError, Handshake, Namespace, Server,
+    ServerConfig, ServerSideAck, Socket,
 };
 pub use sio_proto as proto;
 pub use sio_proto::payload;

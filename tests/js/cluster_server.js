@@ -32,7 +32,8 @@
 //   serverCount                                                  -> n
 // serverSideEmit's `timeout` bounds the wait here; the adapter's own deadline is its
 // requestsTimeout (classic) or 5 s (sharded, fixed by socket.io-adapter).
-// Server-side listener: ("ping-server", arg, cb) answers cb("pong from node <port>").
+// Server-side listeners: ("ping-server", arg, cb) answers cb("pong from node <port>");
+// ("server-news", arg) emits "news" with arg to this server's own clients of "/".
 "use strict";
 const http = require("node:http");
 const { Server } = require("socket.io");
@@ -182,6 +183,9 @@ async function main() {
   // Server-side emits from the other nodes.
   io.on("ping-server", (arg, cb) => {
     if (typeof cb === "function") cb(`pong from node ${port}`);
+  });
+  io.on("server-news", (arg) => {
+    io.local.emit("news", arg);
   });
 
   const target = (rooms) => (rooms && rooms.length ? main.in(rooms) : main);

@@ -276,7 +276,7 @@ fn on_connection(s: Socket, created: Arc<Mutex<Vec<String>>>) {
                 .emit_with_ack::<_, String>("vote", &())
                 .await
                 .unwrap_or_default();
-            let votes: Vec<String> = answers.into_iter().filter_map(|a| a.result.ok()).collect();
+            let votes: Vec<String> = answers.answers().cloned().collect();
             let _ = ack.send(&votes);
         },
     );

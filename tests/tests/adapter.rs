@@ -1,4 +1,4 @@
-//! The adapter hooks a cluster adapter relies on: broadcasts and `server_side_emit` reach
+//! The adapter hooks a cluster adapter relies on: broadcasts and server-side emits reach
 //! `*_remote` (unless `local`), rooms go through the adapter, cluster operations ask it for
 //! the other servers' part, and what the other servers ask is done through the
 //! `LocalSockets` the namespace gives it.
@@ -11,8 +11,11 @@ use futures_channel::mpsc;
 use futures_util::StreamExt;
 use serde_json::{json, Value};
 use sio::client::{ClientOptions, ClientSocket, Transport};
-use sio::server::{Adapter, ClusterError, InMemoryAdapter, LocalSockets, SocketId, SocketInfo};
-use sio::{BoxFuture, Server, ServerConfig, Socket};
+use sio::server::{
+    Adapter, ClusterError, InMemoryAdapter, LocalSockets, ServerSideAnswer, SocketId, SocketInfo,
+};
+use sio::{BoxFuture, Server, ServerConfig, ServerSideAck, Socket};
+use sio_proto::cluster::Value as CValue;
 use sio_proto::rooms::{BroadcastFilter, Room};
 use sio_proto::socket::{EncodedPacket, Nsp, Packet};
 use sio_tests::{timeout, Driver, Tokio};
@@ -53,11 +56,23 @@ impl Adapter for Recording {
             String::from_utf8_lossy(&packet.text)
         ));
     }
-    fn server_side_emit_remote(&self, packet: &EncodedPacket) {
+    fn server_side_emit_remote(&self, data: Vec<CValue>) {
+        self.remote
+            .lock()
+            .unwrap()
+            .push(format!("server-side {}", CValue::Array(data)));
+    }
+    fn server_side_emit_with_ack_remote(
+        &self,
+        data: Vec<CValue>,
+        timeout: Option<Duration>,
+    ) -> BoxFuture<Result<Vec<CValue>, ClusterError>> {
         self.remote.lock().unwrap().push(format!(
-            "server-side {}",
-            String::from_utf8_lossy(&packet.text)
+            "server-side with ack {} {timeout:?}",
+            CValue::Array(data)
         ));
+        let answers = vec![CValue::from("from a"), CValue::from("from b")];
+        Box::pin(std::future::ready(Ok(answers)))
     }
     fn init(&self, local: Arc<dyn LocalSockets>) {
         *self.local.lock().unwrap() = Some(local);
@@ -117,11 +132,19 @@ fn broadcasts_and_server_side_emits_reach_the_adapter() {
         .emit("local-only", &())
         .unwrap();
     io.server_side_emit("sync", &1).unwrap();
+    let answers: Vec<String> = Tokio::block_on(io.server_side_emit_with_ack(
+        "sync?",
+        &(1, "two"),
+        Some(Duration::from_secs(1)),
+    ))
+    .expect("answers");
+    assert_eq!(answers, ["from a", "from b"]);
     assert_eq!(
         *log.lock().unwrap(),
         vec![
             "broadcast 42[\"news\",\"hello\"] to [\"room1\"]".to_owned(),
-            "server-side 42[\"sync\",1]".to_owned(),
+            "server-side [\"sync\", 1]".to_owned(),
+            "server-side with ack [\"sync?\", 1, \"two\"] Some(1s)".to_owned(),
         ]
     );
 }
@@ -226,6 +249,29 @@ fn cluster_operations_go_through_the_adapter() {
         );
         ops.join(&BroadcastFilter::all(), &[Room::from("r3")]);
         assert_eq!(ops.describe(&BroadcastFilter::all().to("r3")).len(), 1);
+
+        // Another server's server-side event runs this server's listener, which answers.
+        io.on_server_side("add", |(a, b): (u32, u32), ack: ServerSideAck| async move {
+            assert!(ack.expected());
+            ack.send(&(a + b)).unwrap();
+            ack.send(&0).unwrap();
+        });
+        let (atx, arx) = futures_channel::oneshot::channel();
+        let answer: ServerSideAnswer = Box::new(move |v| {
+            let _ = atx.send(v);
+        });
+        let data = vec![CValue::from("add"), CValue::from(40), CValue::from(2)];
+        ops.server_side_event(data, Some(answer)).await;
+        assert_eq!(arx.await.expect("answered"), CValue::from(42));
+        // An event nobody listens to is not answered.
+        let (atx, arx) = futures_channel::oneshot::channel::<CValue>();
+        let answer: ServerSideAnswer = Box::new(move |v| {
+            let _ = atx.send(v);
+        });
+        ops.server_side_event(vec![CValue::from("nobody")], Some(answer))
+            .await;
+        assert!(arx.await.is_err());
+
         ops.disconnect(&BroadcastFilter::all().to("r3"), false);
         assert_eq!(next(&rt, &mut rx).await.0, "disconnect");
     });

@@ -10,9 +10,9 @@
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use sio::client::{ClientSocket, Transport};
-use sio::server::AckSender;
-use sio::{Server, ServerConfig, Socket};
+use sio::client::{ClientAckSender, ClientSocket, Transport};
+use sio::server::{AckSender, ClusterError};
+use sio::{Server, ServerConfig, ServerSideAck, Socket};
 use sio_redis::{RedisAdapterOptions, RedisCluster};
 use sio_tests::cluster::{ask, connect, record, AdapterKind, Control, NodeClusterServer};
 use sio_tests::redis_server::RedisServer;
@@ -248,6 +248,148 @@ fn redis_down_then_back() {
             }
         }
     });
+    drop(node);
+    drop(redis);
+}
+
+/// Server-side emits both ways, with and without acks; broadcasts with acks from either side
+/// collect the answers of the clients of both servers; timeouts say how many are missing.
+#[test]
+fn server_side_emits_and_broadcasts_with_acks() {
+    let redis = RedisServer::start();
+    let node = NodeClusterServer::start(&redis.url(), AdapterKind::CLASSIC);
+    let (ours, cluster) = start_ours(&redis.url());
+    let io = ours.server.clone();
+    let (notes_tx, notes_rx) = futures_channel::mpsc::unbounded::<String>();
+    let mut notes = sio_tests::cluster::Events::new(notes_rx, Tokio::runtime());
+    io.on_server_side("note", move |text: String, ack: ServerSideAck| {
+        let tx = notes_tx.clone();
+        async move {
+            assert!(!ack.expected());
+            let _ = tx.unbounded_send(text);
+        }
+    });
+    io.on_server_side("add", |(a, b): (i64, i64), ack: ServerSideAck| async move {
+        ack.send(&json!({"sum": a + b, "from": "rust"})).unwrap();
+    });
+    Tokio::block_on(async {
+        let ctl = Control::connect::<Tokio>(&node.url()).await;
+        ctl.wait_server_count(2).await;
+        let cn = connect::<Tokio>(&node.url(), "/", WS).await;
+        let cr = connect::<Tokio>(&ours.url(), "/", WS).await;
+        for (c, side) in [(&cn, "node"), (&cr, "rust")] {
+            c.on(
+                "question",
+                move |_: ClientSocket, q: String, ack: ClientAckSender| async move {
+                    let _ = ack.send(&format!("{side} client: {q}"));
+                },
+            );
+        }
+        let mut news_n = record::<Tokio, Value>(&cn, "news");
+
+        // Rust -> Node with an ack: one answer, from the Node server's listener.
+        let port = node.url().rsplit(':').next().unwrap().to_owned();
+        let pongs: Vec<String> = io
+            .server_side_emit_with_ack("ping-server", &"hi", Some(WAIT))
+            .await
+            .expect("Node answers");
+        assert_eq!(pongs, [format!("pong from node {port}")]);
+        // Rust -> Node without: Node's listener emits to its own client.
+        io.server_side_emit("server-news", &json!({"via": "rust"}))
+            .unwrap();
+        assert_eq!(news_n.recv().await, json!({"via": "rust"}));
+
+        // Node -> Rust with an ack: our listener answers.
+        let r = ctl
+            .op(
+                "serverSideEmit",
+                json!({"event": "add", "args": [40, 2], "withAck": true, "timeout": 5000}),
+            )
+            .await;
+        assert_eq!(r["err"], Value::Null, "{r}");
+        assert_eq!(r["responses"], json!([{"sum": 42, "from": "rust"}]));
+        // Node -> Rust without: our listener runs.
+        let r = ctl
+            .op(
+                "serverSideEmit",
+                json!({"event": "note", "args": ["from node"], "withAck": false}),
+            )
+            .await;
+        assert_eq!(r["ok"], json!(true), "{r}");
+        assert_eq!(notes.recv().await, "from node");
+
+        // A broadcast with acks from ours: both clients answer.
+        let acks = io
+            .timeout(WAIT)
+            .emit_with_ack::<_, String>("question", &"q1")
+            .await
+            .expect("emitted");
+        assert!(acks.is_complete(), "{acks:?}");
+        assert_eq!(acks.local.len(), 1);
+        assert_eq!(
+            acks.local[0].result.as_ref().unwrap().as_str(),
+            "rust client: q1"
+        );
+        let remote: Vec<&String> = acks.remote.iter().map(|r| r.as_ref().unwrap()).collect();
+        assert_eq!(remote, ["node client: q1"]);
+        // From Node: our client's answer is among the responses.
+        let r = ctl
+            .op(
+                "broadcastWithAck",
+                json!({"event": "question", "args": ["q2"], "timeout": 5000}),
+            )
+            .await;
+        assert_eq!(r["err"], Value::Null, "{r}");
+        let mut got: Vec<String> = serde_json::from_value(r["responses"].clone()).unwrap();
+        got.sort();
+        assert_eq!(got, ["node client: q2", "rust client: q2"]);
+
+        // Timeouts: a client of Node's that never answers is counted missing...
+        let _silent = connect::<Tokio>(&node.url(), "/", WS).await;
+        eventually("three clients", || async {
+            io.fetch_sockets().await.map(|v| v.len()) == Ok(3)
+        })
+        .await;
+        let acks = io
+            .timeout(Duration::from_millis(500))
+            .emit_with_ack::<_, String>("question", &"q3")
+            .await
+            .expect("emitted");
+        assert_eq!(acks.local.len(), 1);
+        assert!(acks.local[0].result.is_ok());
+        assert_eq!(acks.remote.len(), 1, "{acks:?}");
+        assert!(
+            matches!(
+                acks.remote_error,
+                Some(ClusterError::Timeout { missing: 1 })
+            ),
+            "{acks:?}"
+        );
+        // ...and so is a server whose listener never answers.
+        let started = Instant::now();
+        let r = io
+            .server_side_emit_with_ack::<_, Value>(
+                "nobody-listens",
+                &(),
+                Some(Duration::from_millis(300)),
+            )
+            .await;
+        assert_eq!(r, Err(ClusterError::Timeout { missing: 1 }));
+        assert!(started.elapsed() < Duration::from_secs(3));
+        // Node's side: a client of ours that never answers.
+        let _quiet = connect::<Tokio>(&ours.url(), "/", WS).await;
+        let r = ctl
+            .op(
+                "broadcastWithAck",
+                json!({"event": "question", "args": ["q4"], "timeout": 500}),
+            )
+            .await;
+        assert!(r["err"].is_string(), "{r}");
+        let mut got: Vec<String> = serde_json::from_value(r["responses"].clone()).unwrap();
+        got.sort();
+        assert_eq!(got, ["node client: q4", "rust client: q4"]);
+    });
+    assert_eq!(cluster.malformed(), 0);
     drop(node);
     drop(redis);
 }

@@ -10,6 +10,7 @@ use std::hash::{DefaultHasher, Hasher};
 use std::sync::{Arc, LazyLock, RwLock};
 use std::time::Duration;
 
+use sio_proto::cluster::Value;
 use sio_proto::rooms::{BroadcastFilter, Room, RoomIndex, SeededState};
 use sio_proto::socket::EncodedPacket;
 
@@ -43,8 +44,34 @@ pub trait Adapter: Send + Sync + 'static {
     /// A broadcast leaves this server: forward it to the other servers (never called for a
     /// `local` one). It must not wait for the cluster: a cluster adapter queues it, bounded.
     fn broadcast_remote(&self, _packet: &EncodedPacket, _filter: &BroadcastFilter<SocketId>) {}
-    /// `serverSideEmit`: forward an event to the other servers.
-    fn server_side_emit_remote(&self, _packet: &EncodedPacket) {}
+    /// `serverSideEmit` without an acknowledgement: `data` (`[event, ...args]`, binary
+    /// arguments as MessagePack binaries) goes to the other servers. Not awaited.
+    fn server_side_emit_remote(&self, _data: Vec<Value>) {}
+    /// `serverSideEmit` with an acknowledgement: `data` goes to the other servers and the
+    /// future resolves to one answer per other server (the first argument its listener
+    /// answered), or [`ClusterError::Timeout`] when some did not answer within `timeout` (the
+    /// adapter's own request timeout when `None`, or when it is shorter). No other server:
+    /// no answers.
+    fn server_side_emit_with_ack_remote(
+        &self,
+        _data: Vec<Value>,
+        _timeout: Option<Duration>,
+    ) -> BoxFuture<Result<Vec<Value>, ClusterError>> {
+        Box::pin(std::future::ready(Ok(Vec::new())))
+    }
+    /// A broadcast with acknowledgements leaves this server: `packet` (without an ack id) goes
+    /// to the sockets `filter` selects on the other servers, and the future resolves to their
+    /// clients' acknowledgements (each the first argument of one ack), with how many were
+    /// missing at the deadline (`timeout`, the adapter's request timeout when `None`).
+    /// Never called for a `local` broadcast.
+    fn broadcast_with_ack_remote(
+        &self,
+        _packet: &EncodedPacket,
+        _filter: &BroadcastFilter<SocketId>,
+        _timeout: Option<Duration>,
+    ) -> BoxFuture<Result<RemoteAcks, ClusterError>> {
+        Box::pin(std::future::ready(Ok(RemoteAcks::default())))
+    }
     /// `fetchSockets`: the sockets of the other servers that `filter` selects.
     fn fetch_remote(
         &self,
@@ -81,6 +108,44 @@ pub trait LocalSockets: Send + Sync {
     fn disconnect(&self, filter: &BroadcastFilter<SocketId>, close: bool);
     /// Every room with members on this server.
     fn rooms(&self) -> Vec<Room>;
+    /// Sends `packet` (an event without an ack id) with an ack id of this server to each socket
+    /// `filter` selects, and returns one future per recipient: the first argument of its
+    /// acknowledgement, `None` when none came within `timeout` (or it disconnected). The
+    /// number of futures is the client count a cluster reports.
+    fn deliver_with_ack(
+        &self,
+        packet: &EncodedPacket,
+        filter: &BroadcastFilter<SocketId>,
+        timeout: Option<Duration>,
+    ) -> Vec<BoxFuture<Option<Value>>>;
+    /// Another server's `serverSideEmit`: `data` is `[event, ...args]`. The namespace runs
+    /// the listeners registered for the event ([`Namespace::on_server_side`]); the returned
+    /// future runs them (the adapter spawns it). With `answer`, the first listener to answer
+    /// calls it once (an event without listener, or whose listeners never answer, is not
+    /// answered: the requester's timeout says so).
+    ///
+    /// [`Namespace::on_server_side`]: super::Namespace::on_server_side
+    fn server_side_event(
+        &self,
+        data: Vec<Value>,
+        answer: Option<ServerSideAnswer>,
+    ) -> BoxFuture<()>;
+}
+
+/// How a server-side event from another server is answered: called at most once, with the
+/// first argument of the answer.
+pub type ServerSideAnswer = Box<dyn FnOnce(Value) + Send>;
+
+/// The other servers' part of a broadcast with acknowledgements
+/// ([`Adapter::broadcast_with_ack_remote`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RemoteAcks {
+    /// The acknowledgements that arrived (each the first argument of one client's ack), in
+    /// arrival order. The wire does not say which socket sent which.
+    pub acks: Vec<Value>,
+    /// How many were missing at the deadline: acknowledgements of clients the other servers
+    /// counted, plus one for each server that never said how many clients it had.
+    pub missing: usize,
 }
 
 /// One socket as a cluster describes it: an entry of `fetchSockets`.
@@ -106,12 +171,16 @@ pub enum ClusterError {
     /// Too many operations are waiting for answers.
     #[error("too many cluster requests in flight")]
     Busy,
-    /// Not every server answered in time.
-    #[error("{missing} server(s) did not answer in time")]
+    /// Not every server (or client) answered in time.
+    #[error("{missing} answer(s) missing at the deadline")]
     Timeout {
         /// How many answers were missing.
         missing: usize,
     },
+    /// The arguments could not be carried to the other servers, or an answer did not
+    /// deserialise into the expected type.
+    #[error("cluster payload: {0}")]
+    Payload(String),
 }
 
 /// The default adapter: rooms in memory ([`RoomIndex`], which also selects the recipients), no

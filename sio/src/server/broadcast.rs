@@ -11,12 +11,16 @@ use sio_proto::rooms::{BroadcastFilter, Room};
 
 use sio_proto::socket::EncodedPacket;
 
-use super::adapter::{ClusterError, LocalSockets, SocketInfo};
+use sio_proto::cluster::{bridge, Value};
+
+use super::adapter::{ClusterError, LocalSockets, ServerSideAnswer, SocketInfo};
 use super::handshake::SocketId;
 use super::inbox::{AckError, EmitError};
 use super::namespace::{Namespace, Socket};
+use super::server_side::{decode_value, first_arg};
 use super::socket::encode_event;
 use crate::payload;
+use crate::runtime::BoxFuture;
 
 /// A broadcast under construction: rooms, exceptions and flags, then `emit`.
 #[derive(Clone)]
@@ -44,6 +48,48 @@ pub struct AckResponse<R> {
     pub socket: SocketId,
     /// The answer, or why there is none.
     pub result: Result<R, AckError>,
+}
+
+/// What a broadcast with acks collected ([`BroadcastOperator::emit_with_ack`]).
+#[derive(Debug)]
+pub struct BroadcastAcks<R> {
+    /// This server's recipients, one entry each: the answer or why there is none.
+    pub local: Vec<AckResponse<R>>,
+    /// The other servers' clients' answers (with a cluster adapter), in arrival order. The
+    /// cluster does not say which socket sent which; an entry is an error when the answer
+    /// did not deserialise into `R`.
+    pub remote: Vec<Result<R, ClusterError>>,
+    /// Why some answers of the other servers are missing: [`ClusterError::Timeout`] with
+    /// how many (clients that did not answer in time, plus one per server that never said
+    /// how many clients it had), or the cluster could not be asked. `None`: all arrived.
+    pub remote_error: Option<ClusterError>,
+}
+
+impl<R> Default for BroadcastAcks<R> {
+    fn default() -> Self {
+        Self {
+            local: Vec::new(),
+            remote: Vec::new(),
+            remote_error: None,
+        }
+    }
+}
+
+impl<R> BroadcastAcks<R> {
+    /// Every answer that arrived and deserialised, this server's first.
+    pub fn answers(&self) -> impl Iterator<Item = &R> + '_ {
+        self.local
+            .iter()
+            .filter_map(|a| a.result.as_ref().ok())
+            .chain(self.remote.iter().filter_map(|r| r.as_ref().ok()))
+    }
+
+    /// Whether every recipient, on every server, answered with a value of type `R`.
+    pub fn is_complete(&self) -> bool {
+        self.remote_error.is_none()
+            && self.local.iter().all(|a| a.result.is_ok())
+            && self.remote.iter().all(Result::is_ok)
+    }
 }
 
 impl BroadcastOperator {
@@ -113,14 +159,28 @@ impl BroadcastOperator {
         Ok(())
     }
 
-    /// Emits and collects every recipient's ack (or why it did not come) within the timeout.
+    /// Emits and collects every recipient's ack (or why it did not come) within the timeout:
+    /// this server's recipients one by one, and, with a cluster adapter and unless `local`,
+    /// the answers of the other servers' clients (Node's `timeout(t).emit(.., (err,
+    /// responses) => ..)`), with how many of those are missing.
     pub async fn emit_with_ack<T: Serialize + ?Sized, R: DeserializeOwned + 'static>(
         &self,
         event: &str,
         data: &T,
-    ) -> Result<Vec<AckResponse<R>>, EmitError> {
+    ) -> Result<BroadcastAcks<R>, EmitError> {
         let id = self.ns.next_ack_id();
         let p = encode_event(&self.ns.nsp(), event, data, Some(id))?;
+        let remote = if self.filter.local {
+            None
+        } else {
+            let bare = encode_event(&self.ns.nsp(), event, data, None)?;
+            Some(
+                self.ns
+                    .inner
+                    .adapter
+                    .broadcast_with_ack_remote(&bare, &self.filter, self.timeout),
+            )
+        };
         let waits = self.ns.recipients(&self.filter).into_iter().map(|s| {
             let rx = s.request_ack(id, p.clone(), self.timeout);
             let socket = s.sid();
@@ -137,7 +197,31 @@ impl BroadcastOperator {
                 AckResponse { socket, result }
             }
         });
-        Ok(join_all(waits).await)
+        let mut out = BroadcastAcks::default();
+        match remote {
+            None => out.local = join_all(waits).await,
+            Some(remote) => {
+                let (local, remote) = futures_util::future::join(join_all(waits), remote).await;
+                out.local = local;
+                match remote {
+                    Ok(acks) => {
+                        let nsp = self.ns.nsp();
+                        out.remote = acks
+                            .acks
+                            .into_iter()
+                            .map(|v| decode_value(v, &nsp))
+                            .collect();
+                        if acks.missing > 0 {
+                            out.remote_error = Some(ClusterError::Timeout {
+                                missing: acks.missing,
+                            });
+                        }
+                    }
+                    Err(e) => out.remote_error = Some(e),
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// The matching sockets of this server.
@@ -364,6 +448,53 @@ impl LocalSockets for LocalOps {
 
     fn rooms(&self) -> Vec<Room> {
         self.ns().map(|ns| ns.rooms()).unwrap_or_default()
+    }
+
+    fn deliver_with_ack(
+        &self,
+        packet: &EncodedPacket,
+        filter: &BroadcastFilter<SocketId>,
+        timeout: Option<Duration>,
+    ) -> Vec<BoxFuture<Option<Value>>> {
+        let Some(ns) = self.ns() else {
+            return Vec::new();
+        };
+        let id = ns.next_ack_id();
+        let with_id = bridge::from_encoded(packet).and_then(|mut p| {
+            p.id = Some(id);
+            bridge::to_encoded(&p, &ns.nsp())
+        });
+        let p = match with_id {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::warn!(error = %e, "a cluster broadcast with acks cannot be sent");
+                return Vec::new();
+            }
+        };
+        ns.recipients(filter)
+            .into_iter()
+            .filter_map(|s| {
+                let rx = s.request_ack(id, p.clone(), timeout).ok()?;
+                let wait: BoxFuture<Option<Value>> = Box::pin(async move {
+                    match rx.await {
+                        Ok(Ok(ack)) => first_arg(&ack),
+                        _ => None,
+                    }
+                });
+                Some(wait)
+            })
+            .collect()
+    }
+
+    fn server_side_event(
+        &self,
+        data: Vec<Value>,
+        answer: Option<ServerSideAnswer>,
+    ) -> BoxFuture<()> {
+        match self.ns() {
+            Some(ns) => ns.run_server_side(data, answer),
+            None => Box::pin(async {}),
+        }
     }
 }
 

@@ -181,6 +181,9 @@ pub enum EmitError {
     /// The event name is reserved (`connect`, `disconnect`, ...).
     #[error("reserved event name {0:?}")]
     Reserved(String),
+    /// The arguments cannot be carried to the other servers of a cluster.
+    #[error("cannot carry the event to the cluster: {0}")]
+    Cluster(String),
 }
 
 /// Errors of an ack awaited from the client.

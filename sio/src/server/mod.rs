@@ -10,6 +10,7 @@ mod listener;
 pub(crate) mod machine;
 pub mod namespace;
 mod serve_client;
+mod server_side;
 pub mod socket;
 
 use std::collections::HashMap;
@@ -26,13 +27,16 @@ use sio_proto::socket::server::ConnectionConfig;
 use sio_proto::socket::Nsp;
 use sio_proto::IdGenerator;
 
-pub use self::adapter::{Adapter, ClusterError, InMemoryAdapter, LocalSockets, SocketInfo};
-pub use self::broadcast::{AckResponse, BroadcastOperator, RemoteSocket};
+pub use self::adapter::{
+    Adapter, ClusterError, InMemoryAdapter, LocalSockets, RemoteAcks, ServerSideAnswer, SocketInfo,
+};
+pub use self::broadcast::{AckResponse, BroadcastAcks, BroadcastOperator, RemoteSocket};
 pub use self::http_service::{
     serve_connection, serve_connection_with, serve_hyper_connection, Fallback,
 };
 pub use self::listener::accept_loop;
 pub use self::namespace::{ConnectError, Namespace};
+pub use self::server_side::ServerSideAck;
 use self::socket::{lock, read, write};
 pub use self::socket::{AckError, AckSender, EmitError, Handshake, Socket, SocketId};
 use crate::runtime::{BoxFuture, Runtime};
@@ -649,17 +653,40 @@ impl Server {
         count.await
     }
 
-    /// Node's `serverSideEmit`: with the in-memory adapter there is no other server, so this
-    /// reaches nobody; it exists so that code written for a cluster runs unchanged.
+    /// Node's `io.serverSideEmit(event, ...args)`: see [`Namespace::server_side_emit`].
     pub fn server_side_emit<T: Serialize + ?Sized>(
         &self,
         event: &str,
         data: &T,
     ) -> Result<(), EmitError> {
+        self.of("/").server_side_emit(event, data)
+    }
+
+    /// Node's `io.serverSideEmit(event, ...args, callback)`: see
+    /// [`Namespace::server_side_emit_with_ack`].
+    pub async fn server_side_emit_with_ack<T, R>(
+        &self,
+        event: &str,
+        data: &T,
+        timeout: Option<Duration>,
+    ) -> Result<Vec<R>, ClusterError>
+    where
+        T: Serialize + ?Sized,
+        R: serde::de::DeserializeOwned + 'static,
+    {
         let ns = self.of("/");
-        let p = socket::encode_event(&ns.nsp(), event, data, None)?;
-        ns.inner.adapter.server_side_emit_remote(&p);
-        Ok(())
+        ns.server_side_emit_with_ack(event, data, timeout).await
+    }
+
+    /// Node's `io.on(event, (...args, callback) => ..)` for events of other servers: see
+    /// [`Namespace::on_server_side`].
+    pub fn on_server_side<T, F, Fut>(&self, event: &str, f: F)
+    where
+        T: serde::de::DeserializeOwned + Send + 'static,
+        F: Fn(T, ServerSideAck) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.of("/").on_server_side(event, f)
     }
 
     /// Number of open Engine.IO sessions.

@@ -14,6 +14,7 @@ use sio_proto::socket::{DisconnectReason, Nsp, Packet};
 use super::adapter::Adapter;
 use super::handshake::{Handshake, SocketId};
 use super::inbox::ConnHandle;
+use super::server_side::ServerSideHandler;
 use crate::handler::BoxedHandler;
 use crate::runtime::BoxFuture;
 use crate::sync::{read, write};
@@ -55,6 +56,7 @@ pub(crate) struct NsInner {
     sockets: RwLock<HashMap<SocketId, Socket>>,
     pub(crate) adapter: Box<dyn Adapter>,
     ack_ids: AtomicU64,
+    pub(crate) server_side: RwLock<HashMap<String, Vec<ServerSideHandler>>>,
 }
 
 /// A namespace (`io.of("/chat")`). Cloning is cheap.
@@ -80,6 +82,7 @@ impl Namespace {
                 sockets: RwLock::default(),
                 adapter,
                 ack_ids: AtomicU64::new(0),
+                server_side: RwLock::default(),
             }),
         }
     }
