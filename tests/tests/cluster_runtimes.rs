@@ -22,10 +22,13 @@ const WS: &[Transport] = &[Transport::WebSocket];
 
 fn handlers(io: &Server) {
     io.on_connection(|s: Socket| async move {
-        s.on("join", |s: Socket, room: String, ack: AckSender| async move {
-            s.join([room.as_str()]);
-            let _ = ack.send(&json!({"ok": true}));
-        });
+        s.on(
+            "join",
+            |s: Socket, room: String, ack: AckSender| async move {
+                s.join([room.as_str()]);
+                let _ = ack.send(&json!({"ok": true}));
+            },
+        );
     });
 }
 

@@ -277,6 +277,42 @@ pub(crate) fn rooms_seed(server_seed: Option<[u8; 32]>) -> [u8; 16] {
     key
 }
 
+/// The answer of a server-side event another server emitted with an acknowledgement (Node's
+/// callback, last argument of the listener). Clones share it: the first
+/// [`ServerSideAck::send`] answers, later ones do nothing.
+#[derive(Clone)]
+pub struct ServerSideAck(Arc<std::sync::Mutex<Option<ServerSideAnswer>>>);
+
+impl std::fmt::Debug for ServerSideAck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerSideAck")
+            .field("expected", &self.expected())
+            .finish()
+    }
+}
+
+impl ServerSideAck {
+    pub(crate) fn new(answer: Option<ServerSideAnswer>) -> Self {
+        Self(Arc::new(std::sync::Mutex::new(answer)))
+    }
+
+    /// Whether the emitting server waits for an answer that was not sent yet.
+    pub fn expected(&self) -> bool {
+        crate::sync::lock(&self.0).is_some()
+    }
+
+    /// Answers with `data` (what the emitting server receives as this server's answer; Node
+    /// passes on one value, so a tuple arrives as an array). Does nothing when no answer is
+    /// expected or one was sent already; fails when `data` does not serialise.
+    pub fn send<T: serde::Serialize + ?Sized>(&self, data: &T) -> Result<(), ClusterError> {
+        let value = rmpv::ext::to_value(data).map_err(|e| ClusterError::Payload(e.to_string()))?;
+        if let Some(answer) = crate::sync::lock(&self.0).take() {
+            answer(value);
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

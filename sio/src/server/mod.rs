@@ -27,6 +27,7 @@ use sio_proto::socket::server::ConnectionConfig;
 use sio_proto::socket::Nsp;
 use sio_proto::IdGenerator;
 
+pub use self::adapter::ServerSideAck;
 pub use self::adapter::{
     Adapter, ClusterError, InMemoryAdapter, LocalSockets, RemoteAcks, ServerSideAnswer, SocketInfo,
 };
@@ -36,7 +37,6 @@ pub use self::http_service::{
 };
 pub use self::listener::accept_loop;
 pub use self::namespace::{ConnectError, Namespace};
-pub use self::server_side::ServerSideAck;
 use self::socket::{lock, read, write};
 pub use self::socket::{AckError, AckSender, EmitError, Handshake, Socket, SocketId};
 use crate::runtime::{BoxFuture, Runtime};

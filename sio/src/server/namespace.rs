@@ -12,9 +12,9 @@ use sio_proto::rooms::{BroadcastFilter, Room};
 use sio_proto::socket::{DisconnectReason, Nsp, Packet};
 
 use super::adapter::Adapter;
+use super::adapter::ServerSideAck;
 use super::handshake::{Handshake, SocketId};
 use super::inbox::ConnHandle;
-use super::server_side::ServerSideHandler;
 use crate::handler::BoxedHandler;
 use crate::runtime::BoxFuture;
 use crate::sync::{read, write};
@@ -47,6 +47,10 @@ impl ConnectError {
 
 type ConnectionHandler = Arc<dyn Fn(Socket) -> BoxFuture<()> + Send + Sync>;
 type Middleware = Arc<dyn Fn(Socket) -> BoxFuture<Result<(), ConnectError>> + Send + Sync>;
+
+/// A listener of a server-side event, type-erased: the event as a packet of this namespace.
+pub(crate) type ServerSideHandler =
+    Arc<dyn Fn(&Packet, ServerSideAck) -> BoxFuture<()> + Send + Sync>;
 
 pub(crate) struct NsInner {
     name: String,

@@ -3,7 +3,7 @@
 //! MessagePack) and what our sockets and handlers take (JSON with binary attachments).
 
 use std::future::Future;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::future::join_all;
@@ -12,52 +12,13 @@ use serde::Serialize;
 use sio_proto::cluster::{bridge, Packet as ClusterPacket, Value};
 use sio_proto::socket::{Nsp, Packet};
 
-use super::adapter::{ClusterError, ServerSideAnswer};
+use super::adapter::{ClusterError, ServerSideAck, ServerSideAnswer};
 use super::inbox::EmitError;
 use super::namespace::Namespace;
+use super::namespace::ServerSideHandler;
 use super::socket::encode_event;
 use crate::runtime::BoxFuture;
-use crate::sync::{lock, read, write};
-
-/// A listener of a server-side event, type-erased: the event as a packet of this namespace.
-pub(crate) type ServerSideHandler =
-    Arc<dyn Fn(&Packet, ServerSideAck) -> BoxFuture<()> + Send + Sync>;
-
-/// The answer of a server-side event another server emitted with an acknowledgement (Node's
-/// callback, last argument of the listener). Clones share it: the first
-/// [`ServerSideAck::send`] answers, later ones do nothing.
-#[derive(Clone)]
-pub struct ServerSideAck(Arc<Mutex<Option<ServerSideAnswer>>>);
-
-impl std::fmt::Debug for ServerSideAck {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ServerSideAck")
-            .field("expected", &self.expected())
-            .finish()
-    }
-}
-
-impl ServerSideAck {
-    pub(crate) fn new(answer: Option<ServerSideAnswer>) -> Self {
-        Self(Arc::new(Mutex::new(answer)))
-    }
-
-    /// Whether the emitting server waits for an answer that was not sent yet.
-    pub fn expected(&self) -> bool {
-        lock(&self.0).is_some()
-    }
-
-    /// Answers with `data` (what the emitting server receives as this server's answer; Node
-    /// passes on one value, so a tuple arrives as an array). Does nothing when no answer is
-    /// expected or one was sent already; fails when `data` does not serialise.
-    pub fn send<T: Serialize + ?Sized>(&self, data: &T) -> Result<(), ClusterError> {
-        let value = rmpv::ext::to_value(data).map_err(|e| ClusterError::Payload(e.to_string()))?;
-        if let Some(answer) = lock(&self.0).take() {
-            answer(value);
-        }
-        Ok(())
-    }
-}
+use crate::sync::{read, write};
 
 /// `value` (one argument, as a cluster carries it) read as `R`, as an ack argument of our
 /// sockets is read: binaries fill `bytes::Bytes` fields.
