@@ -19,7 +19,7 @@
 //!   may take bytes, [`check_value`] and [`map_num`] over parsed values.
 //! - [`count`] (and [`check`]) is the walker: it runs the rule over the JSON text in one pass
 //!   without building a tree (it allocates only for keys with escapes, and to remember the
-//!   members that hold placeholders), for the decoder's eager check of each completed binary
+//!   members that hold placeholders beyond two in one object), for the decoder's eager check of each completed binary
 //!   packet and for the payload codec's `Args`, which must know which arguments hold binary.
 
 use std::borrow::Cow;
@@ -265,16 +265,14 @@ impl<'de> Visitor<'de> for Walk {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Seen, A::Error> {
         // The members whose (last) value holds placeholders, valid or not: a later value of
         // the same key replaces the earlier one, as in JavaScript.
-        let mut kept: Vec<(Cow<'de, str>, Seen)> = Vec::new();
+        let mut kept = Kept::default();
         let mut object = Object::default();
         while let Some(key) = map.next_key_seed(KeySeed)? {
             let s = map.next_value_seed(self)?;
             object.member(&key, s.scalar);
-            if let Some(i) = kept.iter().position(|(k, _)| *k == key) {
-                kept.swap_remove(i);
-            }
-            if s.matters() {
-                kept.push((key, s));
+            // Nothing kept and nothing to keep: the usual member costs no more.
+            if kept.first.is_some() || s.matters() {
+                kept.set(key, s);
             }
         }
         Ok(match object.placeholder() {
@@ -286,12 +284,75 @@ impl<'de> Visitor<'de> for Walk {
                     ..Seen::PLAIN
                 }
             }
-            None => kept.iter().fold(Seen::PLAIN, |mut all, (_, s)| {
-                all.ok &= s.ok;
-                all.placeholders += s.placeholders;
-                all
-            }),
+            None => kept.total(),
         })
+    }
+}
+
+/// A member kept by [`Kept`]: its key and what its value holds.
+type Member<'de> = (Cow<'de, str>, Seen);
+
+/// The members of one object whose (last) value holds placeholders: the first two in place,
+/// any others on the heap, so that an ordinary object costs no allocation. `second` is only
+/// used when `first` is, `more` only when both are.
+#[derive(Default)]
+struct Kept<'de> {
+    first: Option<Member<'de>>,
+    second: Option<Member<'de>>,
+    more: Vec<Member<'de>>,
+}
+
+impl<'de> Kept<'de> {
+    /// The (last) value `seen` of the member `key`: replaces the one kept for the same key,
+    /// and is kept if it matters.
+    #[inline]
+    fn set(&mut self, key: Cow<'de, str>, seen: Seen) {
+        if self.first.is_some() {
+            self.forget(&key);
+        }
+        if !seen.matters() {
+            return;
+        }
+        if self.first.is_none() {
+            self.first = Some((key, seen));
+        } else if self.second.is_none() {
+            self.second = Some((key, seen));
+        } else {
+            self.more.push((key, seen));
+        }
+    }
+
+    /// Drops the member kept for `key`, if any (the others move up to keep the slots filled
+    /// in order).
+    fn forget(&mut self, key: &str) {
+        let is = |slot: &Option<Member<'_>>| slot.as_ref().is_some_and(|(k, _)| k == key);
+        if is(&self.first) {
+            self.first = self.second.take();
+            self.second = self.more.pop();
+        } else if is(&self.second) {
+            self.second = self.more.pop();
+        } else if let Some(i) = self.more.iter().position(|(k, _)| k == key) {
+            self.more.swap_remove(i);
+        }
+    }
+
+    /// What the kept members hold together.
+    fn total(&self) -> Seen {
+        let mut all = Seen::PLAIN;
+        let mut add = |s: &Seen| {
+            all.ok &= s.ok;
+            all.placeholders += s.placeholders;
+        };
+        if let Some((_, s)) = &self.first {
+            add(s);
+        }
+        if let Some((_, s)) = &self.second {
+            add(s);
+        }
+        for (_, s) in &self.more {
+            add(s);
+        }
+        all
     }
 }
 
@@ -369,6 +430,42 @@ mod tests {
         ];
         for j in bad {
             assert_eq!(both(j, 2), Err(DecodeError::InvalidPlaceholder), "{j}");
+        }
+    }
+
+    /// Objects with more members holding placeholders than the walker keeps in place, and
+    /// keys repeated among them: counted as a parsed value would be.
+    #[test]
+    fn many_members_with_placeholders() {
+        let p0 = r#"{"_placeholder":true,"num":0}"#;
+        let bad = r#"{"_placeholder":true,"num":9}"#;
+        let cases = [
+            (format!(r#"{{"a":{p0},"b":{p0},"c":{p0},"d":{p0}}}"#), Ok(4)),
+            (format!(r#"{{"a":{p0},"b":{p0},"c":{p0},"a":1}}"#), Ok(2)),
+            (
+                format!(r#"{{"a":{p0},"b":{p0},"c":{p0},"b":1,"c":2}}"#),
+                Ok(1),
+            ),
+            (
+                format!(r#"{{"a":{bad},"b":{p0},"c":{p0},"a":{p0}}}"#),
+                Ok(3),
+            ),
+            (
+                format!(r#"{{"a":{p0},"b":{p0},"c":{bad},"d":{p0},"c":0}}"#),
+                Ok(3),
+            ),
+            (
+                format!(r#"{{"a":{p0},"b":{p0},"c":{p0},"b":{bad}}}"#),
+                Err(DecodeError::InvalidPlaceholder),
+            ),
+            (
+                format!(r#"{{"a":{p0},"b":{bad},"c":{p0},"a":1,"c":1}}"#),
+                Err(DecodeError::InvalidPlaceholder),
+            ),
+        ];
+        for (json, want) in cases {
+            assert_eq!(count(json.as_bytes(), 2), want, "{json}");
+            assert_eq!(both(&json, 2), want.map(drop), "{json}");
         }
     }
 

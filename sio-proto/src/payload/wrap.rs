@@ -305,11 +305,7 @@ impl<'de, V: Visitor<'de>> Visitor<'de> for WrapVisitor<'_, V> {
 
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<V::Value, A::Error> {
         if self.mode == Mode::Plain {
-            self.visitor.visit_map(WrapMap {
-                first: None,
-                map,
-                att: self.att,
-            })
+            self.visitor.visit_map(WrapMap { map, att: self.att })
         } else {
             self.visit_maybe_placeholder(map)
         }
@@ -336,11 +332,7 @@ impl<'de, V: Visitor<'de>> WrapVisitor<'_, V> {
         let att = self.att;
         // A `serde_json::Value` target keeps placeholder objects as they are: streamed.
         if self.mode == Mode::Any && expects_json_value(&self.visitor) {
-            return self.visitor.visit_map(WrapMap {
-                first: None,
-                map,
-                att,
-            });
+            return self.visitor.visit_map(WrapMap { map, att });
         }
         let mut entries: Vec<(Key<'de>, Node<'de>)> = Vec::with_capacity(2);
         let mut object = crate::placeholder::Object::default();
@@ -351,7 +343,6 @@ impl<'de, V: Visitor<'de>> WrapVisitor<'_, V> {
         }
         let Some(num) = object.placeholder() else {
             return self.visitor.visit_map(WrapMap {
-                first: None,
                 map: Replay::<A::Error>::new(entries),
                 att,
             });
@@ -450,25 +441,20 @@ pub(super) fn replay_key<'de, S: DeserializeSeed<'de>, E: de::Error>(
     }
 }
 
-/// Map access wrapper: values are wrapped; an already-read first key can be
-/// put back in front.
-pub(super) struct WrapMap<'a, 'de, A> {
-    pub(super) first: Option<Key<'de>>,
+/// Map access wrapper: values are wrapped.
+pub(super) struct WrapMap<'a, A> {
     pub(super) map: A,
     pub(super) att: &'a [Bytes],
 }
 
-impl<'de, A: MapAccess<'de>> MapAccess<'de> for WrapMap<'_, 'de, A> {
+impl<'de, A: MapAccess<'de>> MapAccess<'de> for WrapMap<'_, A> {
     type Error = A::Error;
 
     fn next_key_seed<K: DeserializeSeed<'de>>(
         &mut self,
         seed: K,
     ) -> Result<Option<K::Value>, A::Error> {
-        match self.first.take() {
-            Some(key) => replay_key(seed, key).map(Some),
-            None => self.map.next_key_seed(seed),
-        }
+        self.map.next_key_seed(seed)
     }
 
     fn next_value_seed<S: DeserializeSeed<'de>>(&mut self, seed: S) -> Result<S::Value, A::Error> {
@@ -479,9 +465,7 @@ impl<'de, A: MapAccess<'de>> MapAccess<'de> for WrapMap<'_, 'de, A> {
     }
 
     fn size_hint(&self) -> Option<usize> {
-        self.map
-            .size_hint()
-            .map(|n| n + usize::from(self.first.is_some()))
+        self.map.size_hint()
     }
 }
 
