@@ -1,0 +1,324 @@
+//! The driver's two tasks — the subscriber (one pub/sub connection for every namespace, fed to
+//! the namespaces' nodes, with their deadlines) and the publisher — and what the adapter does
+//! with a node's events (the other servers' requests, done on this server's sockets).
+
+use super::*;
+
+/// Acts on one event of a namespace's node.
+pub(super) fn on_event(shared: &Arc<Shared>, ns: &Arc<NsState>, e: NodeEvent) {
+    let local = ns.local.get();
+    match e {
+        NodeEvent::Broadcast { packet, opts } => {
+            if let Some(l) = local {
+                let volatile = opts
+                    .flags
+                    .as_ref()
+                    .and_then(|f| f.volatile())
+                    .unwrap_or(false);
+                l.deliver(&packet, &filter(&opts), volatile);
+            }
+        }
+        NodeEvent::FetchRequested { request_id, opts } => {
+            let sockets = local
+                .map(|l| l.describe(&filter(&opts)))
+                .unwrap_or_default()
+                .into_iter()
+                .map(|s| FetchedSocket {
+                    id: s.id.to_string(),
+                    handshake: to_msgpack_value(&s.handshake),
+                    rooms: s.rooms.iter().map(|r| r.to_string()).collect(),
+                    data: to_msgpack_value(&s.data),
+                })
+                .collect();
+            lock(&ns.node).answer_fetch(&request_id, sockets);
+        }
+        NodeEvent::SocketsRequested { request_id, rooms } => {
+            let opts = BroadcastOptions {
+                rooms,
+                ..BroadcastOptions::default()
+            };
+            let ids = local
+                .map(|l| l.describe(&filter(&opts)))
+                .unwrap_or_default()
+                .into_iter()
+                .map(|s| s.id.to_string())
+                .collect();
+            lock(&ns.node).answer_sockets(&request_id, ids);
+        }
+        NodeEvent::JoinRequested {
+            target,
+            rooms,
+            request_id,
+        } => {
+            let rooms: Vec<Room> = rooms.iter().map(|r| Room::from(r.as_str())).collect();
+            let f = target_filter(&target);
+            if let Some(l) = local {
+                let found = !l.describe(&f).is_empty();
+                l.join(&f, &rooms);
+                answer_done(ns, request_id, found);
+            }
+        }
+        NodeEvent::LeaveRequested {
+            target,
+            rooms,
+            request_id,
+        } => {
+            let rooms: Vec<Room> = rooms.iter().map(|r| Room::from(r.as_str())).collect();
+            let f = target_filter(&target);
+            if let Some(l) = local {
+                let found = !l.describe(&f).is_empty();
+                l.leave(&f, &rooms);
+                answer_done(ns, request_id, found);
+            }
+        }
+        NodeEvent::DisconnectRequested {
+            target,
+            close,
+            request_id,
+        } => {
+            let f = target_filter(&target);
+            if let Some(l) = local {
+                let found = !l.describe(&f).is_empty();
+                l.disconnect(&f, close);
+                answer_done(ns, request_id, found);
+            }
+        }
+        NodeEvent::AllRoomsRequested { request_id } => {
+            let rooms = local
+                .map(|l| l.rooms())
+                .unwrap_or_default()
+                .iter()
+                .map(|r| r.to_string())
+                .collect();
+            lock(&ns.node).answer_all_rooms(&request_id, rooms);
+        }
+        NodeEvent::ServerSideEmit { data, request_id } => {
+            if let Some(l) = local {
+                let answer = request_id.map(|id| {
+                    let (shared, ns) = (shared.clone(), ns.clone());
+                    Box::new(move |v: Value| {
+                        lock(&ns.node).answer_server_side_emit(&id, v);
+                        shared.flush(&ns);
+                    }) as ServerSideAnswer
+                });
+                shared.rt.spawn(l.server_side_event(data, answer));
+            }
+        }
+        NodeEvent::BroadcastWithAckRequested {
+            request_id,
+            packet,
+            opts,
+        } => {
+            let timeout = opts
+                .flags
+                .as_ref()
+                .and_then(|f| f.timeout_ms())
+                .map_or(shared.options.requests_timeout, Duration::from_millis);
+            let waits = local
+                .map(|l| l.deliver_with_ack(&packet, &filter(&opts), Some(timeout)))
+                .unwrap_or_default();
+            lock(&ns.node).answer_broadcast_client_count(&request_id, waits.len() as u64);
+            if !waits.is_empty() {
+                let (sh, ns) = (shared.clone(), ns.clone());
+                shared.rt.spawn(Box::pin(async move {
+                    let mut waits: FuturesUnordered<_> = waits.into_iter().collect();
+                    while let Some(ack) = waits.next().await {
+                        if let Some(v) = ack {
+                            lock(&ns.node).answer_broadcast_ack(&request_id, v);
+                            sh.flush(&ns);
+                        }
+                    }
+                }));
+            }
+        }
+        NodeEvent::Completed {
+            request_id,
+            result,
+            outcome,
+        } => {
+            if let Some(tx) = lock(&ns.waiting).remove(&request_id) {
+                let _ = tx.send((result, outcome));
+            }
+        }
+    }
+}
+
+pub(super) fn answer_done(ns: &NsState, request_id: Option<String>, found: bool) {
+    if let (Some(id), true) = (request_id, found) {
+        lock(&ns.node).answer_done(&id);
+    }
+}
+
+/// Feeds `input` to a namespace's node and acts on what follows.
+pub(super) fn feed(shared: &Arc<Shared>, ns: &Arc<NsState>, now: Instant, input: NodeInput) {
+    lock(&ns.node).handle(now, input);
+    drain(shared, ns);
+}
+
+/// Acts on the events a namespace's node has, and publishes what it queued.
+pub(super) fn drain(shared: &Arc<Shared>, ns: &Arc<NsState>) {
+    loop {
+        let e = lock(&ns.node).poll_event();
+        let Some(e) = e else { break };
+        on_event(shared, ns, e);
+    }
+    shared.flush(ns);
+}
+
+/// Subscribes the channels of a namespace.
+pub(super) async fn subscribe(
+    sink: &mut redis::aio::PubSubSink,
+    ns: &NsState,
+) -> redis::RedisResult<()> {
+    let subs = lock(&ns.node).subscriptions();
+    sink.psubscribe(&subs.pattern).await?;
+    sink.subscribe(&subs.channels).await?;
+    Ok(())
+}
+
+/// What woke the subscriber.
+enum Wake {
+    Message(Option<redis::Msg>),
+    Cmd(Option<Cmd>),
+    Timer,
+}
+
+/// The subscriber task: one pub/sub connection for every namespace, reconnected with back-off;
+/// feeds each message to its namespace's node and fires the nodes' deadlines.
+pub(super) async fn subscriber(shared: Weak<Shared>, mut cmds: mpsc::UnboundedReceiver<Cmd>) {
+    let mut backoff = Duration::from_millis(100);
+    let mut timer: Option<Pin<Box<dyn Sleep>>> = None;
+    let mut armed: Option<Instant> = None;
+    loop {
+        let Some(sh) = shared.upgrade() else { return };
+        let rt = sh.rt.clone();
+        let connected = match sh.client.get_async_pubsub().await {
+            Ok(p) => Some(p.split()),
+            Err(e) => {
+                tracing::warn!(error = %e, "Redis subscriber cannot connect; retrying");
+                None
+            }
+        };
+        let Some((mut sink, mut stream)) = connected else {
+            drop(sh);
+            rt.sleep_until(rt.now() + backoff).await;
+            backoff = (backoff * 2).min(Duration::from_secs(5));
+            continue;
+        };
+        let all: Vec<Arc<NsState>> = lock(&sh.namespaces).values().cloned().collect();
+        let mut ok = true;
+        for ns in &all {
+            if subscribe(&mut sink, ns).await.is_err() {
+                ok = false;
+                break;
+            }
+        }
+        if !ok {
+            drop(sh);
+            rt.sleep_until(rt.now() + backoff).await;
+            continue;
+        }
+        backoff = Duration::from_millis(100);
+        sh.subscribed.store(true, Ordering::Release);
+        drop(sh);
+        loop {
+            // The earliest deadline of every namespace.
+            let next = shared.upgrade().and_then(|sh| {
+                lock(&sh.namespaces)
+                    .values()
+                    .filter_map(|ns| lock(&ns.node).poll_timeout())
+                    .min()
+            });
+            if next != armed {
+                armed = next;
+                timer = next.map(|d| rt.timer(d));
+            }
+            let wake = std::future::poll_fn(|cx| {
+                if let Poll::Ready(m) = stream.poll_next_unpin(cx) {
+                    return Poll::Ready(Wake::Message(m));
+                }
+                if let Poll::Ready(c) = cmds.poll_next_unpin(cx) {
+                    return Poll::Ready(Wake::Cmd(c));
+                }
+                if let Some(t) = timer.as_mut() {
+                    if t.as_mut().poll(cx).is_ready() {
+                        return Poll::Ready(Wake::Timer);
+                    }
+                }
+                Poll::Pending
+            })
+            .await;
+            let Some(sh) = shared.upgrade() else { return };
+            let now = rt.now();
+            match wake {
+                Wake::Message(None) => {
+                    sh.subscribed.store(false, Ordering::Release);
+                    tracing::warn!("Redis subscriber connection lost; reconnecting");
+                    break;
+                }
+                Wake::Message(Some(msg)) => {
+                    let channel = msg.get_channel_name().to_owned();
+                    let payload = msg.get_payload_bytes().to_vec();
+                    let nsp = match channel::parse_classic(&sh.options.key, &channel) {
+                        Some(
+                            ClassicChannel::Broadcast { nsp }
+                            | ClassicChannel::Room { nsp, .. }
+                            | ClassicChannel::Request { nsp }
+                            | ClassicChannel::Response { nsp }
+                            | ClassicChannel::SpecificResponse { nsp, .. },
+                        ) => nsp.to_owned(),
+                        None => continue,
+                    };
+                    let ns = lock(&sh.namespaces).get(&nsp).cloned();
+                    if let Some(ns) = ns {
+                        feed(&sh, &ns, now, NodeInput::Message { channel, payload });
+                    }
+                }
+                Wake::Cmd(None) => return,
+                Wake::Cmd(Some(Cmd::Subscribe(ns))) => {
+                    if subscribe(&mut sink, &ns).await.is_err() {
+                        sh.subscribed.store(false, Ordering::Release);
+                        break;
+                    }
+                }
+                Wake::Cmd(Some(Cmd::Wake)) => {}
+                Wake::Timer => {
+                    armed = None;
+                    let all: Vec<Arc<NsState>> = lock(&sh.namespaces).values().cloned().collect();
+                    for ns in all {
+                        let due = lock(&ns.node).poll_timeout().is_some_and(|t| t <= now);
+                        if due {
+                            feed(&sh, &ns, now, NodeInput::Timeout);
+                        }
+                    }
+                }
+            }
+        }
+        // Lost: requests under way end at their deadlines; reconnect after a pause.
+        rt.sleep_until(rt.now() + backoff).await;
+    }
+}
+
+/// The publisher task: PUBLISH what the nodes queued, in order; a message that cannot be
+/// published (Redis down) is dropped and counted.
+pub(super) async fn publisher(shared: Weak<Shared>, mut rx: mpsc::UnboundedReceiver<Publish>) {
+    while let Some(p) = rx.next().await {
+        let Some(sh) = shared.upgrade() else { return };
+        sh.queued_bytes
+            .fetch_sub(p.payload.len() + p.channel.len(), Ordering::AcqRel);
+        let r = match sh.connection().await {
+            Ok(mut c) => redis::cmd("PUBLISH")
+                .arg(&p.channel)
+                .arg(&p.payload)
+                .query_async::<()>(&mut c)
+                .await
+                .map_err(unavailable),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = r {
+            *lock(&sh.conn) = None;
+            sh.dropped.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(error = %e, channel = %p.channel, "cluster message not published");
+        }
+    }
+}
