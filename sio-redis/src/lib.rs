@@ -150,14 +150,7 @@ impl RedisCluster {
         options: RedisAdapterOptions,
     ) -> Result<Self, redis::RedisError> {
         let client = redis::Client::open(url)?;
-        let mut seed = [0u8; 32];
-        if getrandom::fill(&mut seed).is_err() {
-            let t = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos())
-                .unwrap_or_default();
-            seed[..16].copy_from_slice(&t.to_le_bytes());
-        }
+        let seed = sio::runtime::os_seed();
         let uid = node_uid(&seed);
         let (cmds, cmd_rx) = mpsc::unbounded();
         let (publish, publish_rx) = mpsc::unbounded();

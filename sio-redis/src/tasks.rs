@@ -49,28 +49,12 @@ pub(super) fn on_event(shared: &Arc<Shared>, ns: &Arc<NsState>, e: NodeEvent) {
             target,
             rooms,
             request_id,
-        } => {
-            let rooms: Vec<Room> = rooms.iter().map(|r| Room::from(r.as_str())).collect();
-            let f = target_filter(&target);
-            if let Some(l) = local {
-                let found = !l.describe(&f).is_empty();
-                l.join(&f, &rooms);
-                answer_done(ns, request_id, found);
-            }
-        }
+        } => membership(ns, local, &target, &rooms, request_id, Membership::Join),
         NodeEvent::LeaveRequested {
             target,
             rooms,
             request_id,
-        } => {
-            let rooms: Vec<Room> = rooms.iter().map(|r| Room::from(r.as_str())).collect();
-            let f = target_filter(&target);
-            if let Some(l) = local {
-                let found = !l.describe(&f).is_empty();
-                l.leave(&f, &rooms);
-                answer_done(ns, request_id, found);
-            }
-        }
+        } => membership(ns, local, &target, &rooms, request_id, Membership::Leave),
         NodeEvent::DisconnectRequested {
             target,
             close,
@@ -141,6 +125,33 @@ pub(super) fn on_event(shared: &Arc<Shared>, ns: &Arc<NsState>, e: NodeEvent) {
             }
         }
     }
+}
+
+/// Which way a remote membership change goes.
+enum Membership {
+    Join,
+    Leave,
+}
+
+/// Another server makes sockets of this one join or leave `rooms`; the one-socket form is
+/// answered when the socket is here.
+fn membership(
+    ns: &NsState,
+    local: Option<&Arc<dyn LocalSockets>>,
+    target: &Target,
+    rooms: &[String],
+    request_id: Option<String>,
+    way: Membership,
+) {
+    let Some(l) = local else { return };
+    let rooms: Vec<Room> = rooms.iter().map(|r| Room::from(r.as_str())).collect();
+    let f = target_filter(target);
+    let found = !l.describe(&f).is_empty();
+    match way {
+        Membership::Join => l.join(&f, &rooms),
+        Membership::Leave => l.leave(&f, &rooms),
+    }
+    answer_done(ns, request_id, found);
 }
 
 pub(super) fn answer_done(ns: &NsState, request_id: Option<String>, found: bool) {

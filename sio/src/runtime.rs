@@ -104,3 +104,20 @@ where
 {
     rt.spawn(Box::pin(contained(what, fut)));
 }
+
+/// 32 bytes from the operating system's RNG (the seed of ids, backoff jitter and hash keys;
+/// a randomly keyed hasher stands in when the OS has none).
+pub fn os_seed() -> [u8; 32] {
+    let mut seed = [0u8; 32];
+    if getrandom::fill(&mut seed).is_err() {
+        // No OS randomness: fall back to std's randomly keyed hasher, itself OS-seeded when
+        // possible, so that ids are at least not constant.
+        use std::hash::{BuildHasher, Hasher};
+        for (i, chunk) in seed.chunks_mut(8).enumerate() {
+            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+            h.write_usize(i);
+            chunk.copy_from_slice(&h.finish().to_le_bytes());
+        }
+    }
+    seed
+}

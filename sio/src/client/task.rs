@@ -45,26 +45,13 @@ use crate::sync::lock;
 impl Parked {
     pub(crate) fn new(config: ManagerConfig, rx: mpsc::UnboundedReceiver<Cmd>) -> Self {
         Self {
-            proto: ProtoManager::new(config, IdGenerator::from_seed(seed())),
+            proto: ProtoManager::new(config, IdGenerator::from_seed(crate::runtime::os_seed())),
             rx,
             acks: HashMap::new(),
             sockets: HashMap::new(),
             cancel: None,
         }
     }
-}
-
-/// A seed for the backoff jitter.
-fn seed() -> [u8; 32] {
-    let mut s = [0u8; 32];
-    if getrandom::fill(&mut s).is_err() {
-        let t = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or_default();
-        s[..16].copy_from_slice(&t.to_le_bytes());
-    }
-    s
 }
 
 pub(crate) struct ManagerTask {

@@ -265,7 +265,7 @@ pub(crate) fn make(factory: &AdapterFactory, seed: [u8; 16], name: &str) -> Box<
 /// The room hashers' key of a server: derived from the server's seed when it has one (so that
 /// a seeded server is deterministic), from the operating system otherwise.
 pub(crate) fn rooms_seed(server_seed: Option<[u8; 32]>) -> [u8; 16] {
-    let seed = server_seed.unwrap_or_else(super::os_seed);
+    let seed = server_seed.unwrap_or_else(crate::runtime::os_seed);
     let mut key = [0; 16];
     for (i, half) in key.chunks_mut(8).enumerate() {
         let mut h = DefaultHasher::new();

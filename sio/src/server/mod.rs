@@ -498,7 +498,7 @@ impl Server {
                 r[31] ^= 0x5a;
                 (s, r)
             }
-            None => (os_seed(), os_seed()),
+            None => (crate::runtime::os_seed(), crate::runtime::os_seed()),
         };
         let ids = IdGenerator::from_seed(seed);
         let router_ids = IdGenerator::from_seed(router_seed);
@@ -708,20 +708,4 @@ impl Server {
             self.inner.rt.sleep_until(t).await;
         }
     }
-}
-
-/// 32 bytes from the operating system's RNG.
-fn os_seed() -> [u8; 32] {
-    let mut seed = [0u8; 32];
-    if getrandom::fill(&mut seed).is_err() {
-        // No OS randomness: fall back to std's randomly keyed hasher, itself OS-seeded when
-        // possible, so that ids are at least not constant.
-        use std::hash::{BuildHasher, Hasher};
-        for (i, chunk) in seed.chunks_mut(8).enumerate() {
-            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-            h.write_usize(i);
-            chunk.copy_from_slice(&h.finish().to_le_bytes());
-        }
-    }
-    seed
 }
