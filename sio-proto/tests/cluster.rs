@@ -747,3 +747,27 @@ proptest! {
         prop_assert_eq!(a, b);
     }
 }
+
+#[test]
+fn options_carry_the_excepted_socket_as_its_room() {
+    use sio_proto::cluster::BroadcastOptions;
+    use sio_proto::rooms::BroadcastFilter;
+    let f = BroadcastFilter::<String>::all()
+        .to("a")
+        .except("b")
+        .without("s1".to_owned());
+    let o = BroadcastOptions::from_filter(&f);
+    assert_eq!(o.rooms, vec!["a".to_owned()]);
+    assert_eq!(o.except, vec!["b".to_owned(), "s1".to_owned()]);
+    let back: BroadcastFilter<String> = o.to_filter();
+    assert_eq!(back.rooms.len(), 1);
+    assert_eq!(back.except.len(), 2);
+    assert_eq!(back.except_socket, None);
+}
+
+#[test]
+fn node_ids_are_six_characters() {
+    let id = sio_proto::cluster::node_uid(&[7; 32]);
+    assert_eq!(id.len(), 6);
+    assert!(id.chars().all(|c| c.is_ascii_alphanumeric()));
+}

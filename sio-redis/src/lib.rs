@@ -151,7 +151,7 @@ impl RedisCluster {
     ) -> Result<Self, redis::RedisError> {
         let client = redis::Client::open(url)?;
         let seed = sio::runtime::os_seed();
-        let uid = node_uid(&seed);
+        let uid = sio_proto::cluster::node_uid(&seed);
         let (cmds, cmd_rx) = mpsc::unbounded();
         let (publish, publish_rx) = mpsc::unbounded();
         let shared = Arc::new(Shared {
@@ -224,15 +224,6 @@ impl RedisCluster {
             .map(|ns| lock(&ns.node).malformed())
             .sum()
     }
-}
-
-/// A node id as Node makes them: six characters.
-fn node_uid(seed: &[u8; 32]) -> String {
-    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-    seed[..6]
-        .iter()
-        .map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char)
-        .collect()
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -416,38 +407,6 @@ impl std::fmt::Debug for RedisAdapter {
     }
 }
 
-/// The wire options of a filter: its rooms and exceptions, the excepted socket as its own room.
-fn options(filter: &BroadcastFilter<SocketId>) -> BroadcastOptions {
-    let mut except: Vec<String> = filter.except.iter().map(|r| r.to_string()).collect();
-    if let Some(id) = &filter.except_socket {
-        except.push(id.to_string());
-    }
-    BroadcastOptions {
-        rooms: filter.rooms.iter().map(|r| r.to_string()).collect(),
-        except,
-        flags: None,
-    }
-}
-
-/// The filter of wire options.
-fn filter(opts: &BroadcastOptions) -> BroadcastFilter<SocketId> {
-    let mut f = BroadcastFilter::all();
-    for r in &opts.rooms {
-        f = f.to(r.as_str());
-    }
-    for r in &opts.except {
-        f = f.except(r.as_str());
-    }
-    f
-}
-
-fn target_filter(target: &Target) -> BroadcastFilter<SocketId> {
-    match target {
-        Target::Sockets(opts) => filter(opts),
-        Target::Socket(id) => BroadcastFilter::all().to(id.as_str()),
-    }
-}
-
 fn to_msgpack_value(v: &serde_json::Value) -> Value {
     rmpv::ext::to_value(v).unwrap_or(Value::Nil)
 }
@@ -490,7 +449,7 @@ impl Adapter for RedisAdapter {
     }
 
     fn broadcast_remote(&self, packet: &EncodedPacket, filter: &BroadcastFilter<SocketId>) {
-        let r = lock(&self.ns.node).broadcast(packet, &options(filter));
+        let r = lock(&self.ns.node).broadcast(packet, &BroadcastOptions::from_filter(filter));
         if let Err(e) = r {
             tracing::warn!(error = %e, "broadcast not published to the cluster");
         }
@@ -502,7 +461,7 @@ impl Adapter for RedisAdapter {
         filter: &BroadcastFilter<SocketId>,
         _timeout: Option<Duration>,
     ) -> BoxFuture<Result<Vec<SocketInfo>, ClusterError>> {
-        let opts = options(filter);
+        let opts = BroadcastOptions::from_filter(filter);
         let (shared, ns) = (self.shared.clone(), self.ns.clone());
         Box::pin(async move {
             let done = shared
@@ -534,18 +493,18 @@ impl Adapter for RedisAdapter {
 
     fn join_remote(&self, filter: &BroadcastFilter<SocketId>, rooms: &[Room]) {
         let rooms: Vec<String> = rooms.iter().map(|r| r.to_string()).collect();
-        lock(&self.ns.node).add_sockets(&options(filter), &rooms);
+        lock(&self.ns.node).add_sockets(&BroadcastOptions::from_filter(filter), &rooms);
         self.shared.flush(&self.ns);
     }
 
     fn leave_remote(&self, filter: &BroadcastFilter<SocketId>, rooms: &[Room]) {
         let rooms: Vec<String> = rooms.iter().map(|r| r.to_string()).collect();
-        lock(&self.ns.node).del_sockets(&options(filter), &rooms);
+        lock(&self.ns.node).del_sockets(&BroadcastOptions::from_filter(filter), &rooms);
         self.shared.flush(&self.ns);
     }
 
     fn disconnect_remote(&self, filter: &BroadcastFilter<SocketId>, close: bool) {
-        lock(&self.ns.node).disconnect_sockets(&options(filter), close);
+        lock(&self.ns.node).disconnect_sockets(&BroadcastOptions::from_filter(filter), close);
         self.shared.flush(&self.ns);
     }
 
@@ -588,7 +547,7 @@ impl Adapter for RedisAdapter {
         filter: &BroadcastFilter<SocketId>,
         timeout: Option<Duration>,
     ) -> BoxFuture<Result<RemoteAcks, ClusterError>> {
-        let mut opts = options(filter);
+        let mut opts = BroadcastOptions::from_filter(filter);
         if let Some(t) = timeout {
             let ms = u64::try_from(t.as_millis()).unwrap_or(u64::MAX);
             let mut flags = Flags::default();
@@ -625,31 +584,5 @@ impl Adapter for RedisAdapter {
             let channel = lock(&ns.node).request_channel().to_owned();
             shared.numsub(&channel).await
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn options_carry_the_excepted_socket_as_its_room() {
-        let f = BroadcastFilter::<SocketId>::all()
-            .to("a")
-            .except("b")
-            .without(SocketId::from("s1"));
-        let o = options(&f);
-        assert_eq!(o.rooms, vec!["a".to_owned()]);
-        assert_eq!(o.except, vec!["b".to_owned(), "s1".to_owned()]);
-        let back = filter(&o);
-        assert_eq!(back.rooms.len(), 1);
-        assert_eq!(back.except.len(), 2);
-    }
-
-    #[test]
-    fn node_ids_are_six_characters() {
-        let id = node_uid(&[7; 32]);
-        assert_eq!(id.len(), 6);
-        assert!(id.chars().all(|c| c.is_ascii_alphanumeric()));
     }
 }

@@ -15,12 +15,12 @@ pub(super) fn on_event(shared: &Arc<Shared>, ns: &Arc<NsState>, e: NodeEvent) {
                     .as_ref()
                     .and_then(|f| f.volatile())
                     .unwrap_or(false);
-                l.deliver(&packet, &filter(&opts), volatile);
+                l.deliver(&packet, &opts.to_filter(), volatile);
             }
         }
         NodeEvent::FetchRequested { request_id, opts } => {
             let sockets = local
-                .map(|l| l.describe(&filter(&opts)))
+                .map(|l| l.describe(&opts.to_filter()))
                 .unwrap_or_default()
                 .into_iter()
                 .map(|s| FetchedSocket {
@@ -38,7 +38,7 @@ pub(super) fn on_event(shared: &Arc<Shared>, ns: &Arc<NsState>, e: NodeEvent) {
                 ..BroadcastOptions::default()
             };
             let ids = local
-                .map(|l| l.describe(&filter(&opts)))
+                .map(|l| l.describe(&opts.to_filter()))
                 .unwrap_or_default()
                 .into_iter()
                 .map(|s| s.id.to_string())
@@ -60,7 +60,7 @@ pub(super) fn on_event(shared: &Arc<Shared>, ns: &Arc<NsState>, e: NodeEvent) {
             close,
             request_id,
         } => {
-            let f = target_filter(&target);
+            let f = target.to_filter();
             if let Some(l) = local {
                 let found = !l.describe(&f).is_empty();
                 l.disconnect(&f, close);
@@ -99,7 +99,7 @@ pub(super) fn on_event(shared: &Arc<Shared>, ns: &Arc<NsState>, e: NodeEvent) {
                 .and_then(|f| f.timeout_ms())
                 .map_or(shared.options.requests_timeout, Duration::from_millis);
             let waits = local
-                .map(|l| l.deliver_with_ack(&packet, &filter(&opts), Some(timeout)))
+                .map(|l| l.deliver_with_ack(&packet, &opts.to_filter(), Some(timeout)))
                 .unwrap_or_default();
             lock(&ns.node).answer_broadcast_client_count(&request_id, waits.len() as u64);
             if !waits.is_empty() {
@@ -145,7 +145,7 @@ fn membership(
 ) {
     let Some(l) = local else { return };
     let rooms: Vec<Room> = rooms.iter().map(|r| Room::from(r.as_str())).collect();
-    let f = target_filter(target);
+    let f = target.to_filter();
     let found = !l.describe(&f).is_empty();
     match way {
         Membership::Join => l.join(&f, &rooms),

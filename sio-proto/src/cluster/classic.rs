@@ -81,6 +81,16 @@ pub enum Target {
     Socket(String),
 }
 
+impl Target {
+    /// The local filter of the sockets targeted (one socket: its own room).
+    pub fn to_filter<K>(&self) -> crate::rooms::BroadcastFilter<K> {
+        match self {
+            Target::Sockets(opts) => opts.to_filter(),
+            Target::Socket(id) => crate::rooms::BroadcastFilter::all().to(id.as_str()),
+        }
+    }
+}
+
 /// What a request asks.
 #[derive(Debug, Clone, PartialEq)]
 pub enum RequestBody {

@@ -67,7 +67,18 @@ pub use tracker::{
     Completion, Expected, IssueError, Missing, Outcome, RequestTracker, ResponseOutcome,
 };
 
+use crate::rooms::BroadcastFilter;
 use value::{map, str_array, Fields};
+
+/// A node id as Node's adapters make them (`uid2(6)`): six letters or digits, from `seed`.
+pub fn node_uid(seed: &[u8]) -> String {
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    seed.iter()
+        .cycle()
+        .take(6)
+        .map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char)
+        .collect()
+}
 
 /// The `uid` the Node emitters publish with.
 pub const EMITTER_UID: &str = "emitter";
@@ -227,6 +238,33 @@ pub struct BroadcastOptions {
 }
 
 impl BroadcastOptions {
+    /// The wire options of a local broadcast filter: its rooms and exceptions, the excepted
+    /// socket (the sender of `socket.broadcast`) as an exception of its own room, since every
+    /// socket is in the room named after its id on every server.
+    pub fn from_filter<K: AsRef<str>>(filter: &BroadcastFilter<K>) -> Self {
+        let mut except: Vec<String> = filter.except.iter().map(|r| r.to_string()).collect();
+        if let Some(id) = &filter.except_socket {
+            except.push(id.as_ref().to_owned());
+        }
+        BroadcastOptions {
+            rooms: filter.rooms.iter().map(|r| r.to_string()).collect(),
+            except,
+            flags: None,
+        }
+    }
+
+    /// The local filter of wire options (every socket in `rooms`, none in `except`).
+    pub fn to_filter<K>(&self) -> BroadcastFilter<K> {
+        let mut f = BroadcastFilter::all();
+        for r in &self.rooms {
+            f = f.to(r.as_str());
+        }
+        for r in &self.except {
+            f = f.except(r.as_str());
+        }
+        f
+    }
+
     pub(crate) fn to_value(&self) -> Value {
         map(vec![
             ("rooms", Some(str_array(&self.rooms))),
