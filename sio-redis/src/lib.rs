@@ -1,11 +1,15 @@
 //! A Redis adapter for `sio` servers that speaks the wire format of the npm package
-//! `@socket.io/redis-adapter` (8.x, `createAdapter`): Rust and Node servers on one Redis form
-//! one cluster. Broadcasts, `fetch_sockets`, `sockets_join`/`sockets_leave`,
-//! `disconnect_sockets` and `server_count` reach every server.
+//! `@socket.io/redis-adapter` (8.x): Rust and Node servers on one Redis form one cluster.
+//! Broadcasts, `fetch_sockets`, `sockets_join`/`sockets_leave`, `disconnect_sockets`,
+//! server-side emits and `server_count` reach every server.
 //!
-//! The protocol is `sio_proto::cluster::node::ClassicNode` (one per namespace): this crate only
-//! moves its bytes — PUBLISH, (P)SUBSCRIBE, `PUBSUB NUMSUB` — with the `redis` crate, on tokio or
-//! smol/async-std (the `redis` crate follows the runtime it is called from).
+//! Both of Node's adapters are here ([`RedisAdapterOptions::mode`]): the classic one
+//! (`createAdapter`: PUBLISH, SUBSCRIBE and PSUBSCRIBE) and the sharded one
+//! (`createShardedAdapter`, Redis 7: SPUBLISH and SSUBSCRIBE, in its three subscription
+//! modes). The protocol is `sio_proto::cluster::ClusterNode` (one per namespace): this crate
+//! only moves its bytes with the `redis` crate, on tokio or smol/async-std (the `redis` crate
+//! follows the runtime it is called from). Messages are received on a RESP3 connection (Redis 6
+//! or later; the sharded adapter needs Redis 7).
 //!
 //! ```no_run
 //! # async fn demo() {
@@ -55,11 +59,14 @@ use sio::{BoxFuture, Runtime};
 use sio_proto::cluster::channel::{self, ClassicChannel};
 use sio_proto::cluster::classic::Target;
 use sio_proto::cluster::node::{
-    AckBroadcastError, ClassicNode, NodeConfig, NodeEvent, NodeInput, Publish, RequestResult,
+    AckBroadcastError, NodeConfig, NodeEvent, NodeInput, Publish, RequestResult,
 };
 use sio_proto::cluster::{
-    BroadcastOptions, FetchedSocket, Flags, IssueError, Missing, Outcome, Value,
+    BroadcastOptions, ClusterNode, FetchedSocket, Flags, IssueError, Missing, Outcome, Value,
 };
+
+pub use sio_proto::cluster::channel::SubscriptionMode;
+pub use sio_proto::cluster::AdapterMode;
 use sio_proto::rooms::{BroadcastFilter, Room};
 use sio_proto::socket::{EncodedPacket, Nsp};
 
@@ -73,9 +80,13 @@ pub struct RedisAdapterOptions {
     pub requests_timeout: Duration,
     /// Answers go to the requester's own channel (`publishOnSpecificResponseChannel`, off).
     pub publish_on_specific_response_channel: bool,
-    /// Bound on what waits to be published, in bytes (8 MiB): over it, a message for the other
-    /// servers is dropped (and counted) rather than queued.
+    /// Bound on what waits to be published, and on what was received and waits to be handled,
+    /// in bytes (8 MiB each): over it, a message is dropped (and counted) rather than queued.
     pub max_queued_bytes: usize,
+    /// Which of Node's adapters to speak: [`AdapterMode::Classic`] (`createAdapter`, the
+    /// default) or [`AdapterMode::Sharded`] (`createShardedAdapter`, whose `channelPrefix` is
+    /// [`RedisAdapterOptions::key`]). Every server of a cluster must use the same.
+    pub mode: AdapterMode,
 }
 
 impl Default for RedisAdapterOptions {
@@ -85,6 +96,7 @@ impl Default for RedisAdapterOptions {
             requests_timeout: Duration::from_secs(5),
             publish_on_specific_response_channel: false,
             max_queued_bytes: 8 << 20,
+            mode: AdapterMode::Classic,
         }
     }
 }
@@ -108,7 +120,10 @@ impl std::fmt::Debug for RedisCluster {
 
 struct Shared {
     rt: Arc<dyn Runtime>,
+    /// For commands and publishing (RESP2).
     client: redis::Client,
+    /// For the subscriber (RESP3: messages come as pushes, shard channels included).
+    sub_client: redis::Client,
     options: RedisAdapterOptions,
     uid: String,
     seed: [u8; 32],
@@ -124,6 +139,10 @@ struct Shared {
     subscribed: AtomicBool,
     /// Messages for the other servers that were dropped (queue full, Redis down).
     dropped: AtomicU64,
+    /// What the subscriber received and has not handled yet, in bytes.
+    inbound_bytes: AtomicUsize,
+    /// Messages received and dropped because `inbound_bytes` was over the bound.
+    dropped_inbound: AtomicU64,
 }
 
 /// What the subscriber task is asked.
@@ -132,11 +151,15 @@ enum Cmd {
     Subscribe(Arc<NsState>),
     /// A request started: re-read the deadlines.
     Wake,
+    /// `SSUBSCRIBE` (`true`) or `SUNSUBSCRIBE` a room's shard channel.
+    Shard(bool, String),
+    /// Answered once every command before it is done.
+    Barrier(oneshot::Sender<()>),
 }
 
 /// One namespace: its protocol state and what waits on it.
 struct NsState {
-    node: Mutex<ClassicNode>,
+    node: Mutex<ClusterNode>,
     local: OnceLock<Arc<dyn LocalSockets>>,
     waiting: Mutex<HashMap<String, oneshot::Sender<(RequestResult, Outcome)>>>,
 }
@@ -150,6 +173,12 @@ impl RedisCluster {
         options: RedisAdapterOptions,
     ) -> Result<Self, redis::RedisError> {
         let client = redis::Client::open(url)?;
+        let info = client.get_connection_info().clone();
+        let resp3 = info
+            .redis_settings()
+            .clone()
+            .set_protocol(redis::ProtocolVersion::RESP3);
+        let sub_client = redis::Client::open(info.set_redis_settings(resp3))?;
         let seed = sio::runtime::os_seed();
         let uid = sio_proto::cluster::node_uid(&seed);
         let (cmds, cmd_rx) = mpsc::unbounded();
@@ -157,6 +186,7 @@ impl RedisCluster {
         let shared = Arc::new(Shared {
             rt: rt.clone(),
             client,
+            sub_client,
             options,
             uid,
             seed,
@@ -167,6 +197,8 @@ impl RedisCluster {
             conn: Mutex::new(None),
             subscribed: AtomicBool::new(false),
             dropped: AtomicU64::new(0),
+            inbound_bytes: AtomicUsize::new(0),
+            dropped_inbound: AtomicU64::new(0),
         });
         rt.spawn(Box::pin(subscriber(Arc::downgrade(&shared), cmd_rx)));
         rt.spawn(Box::pin(publisher(Arc::downgrade(&shared), publish_rx)));
@@ -188,8 +220,9 @@ impl RedisCluster {
             for (i, b) in name.bytes().enumerate() {
                 seed[i % 32] ^= b;
             }
+            let node = ClusterNode::new(config, shared.options.mode, seed);
             let ns = Arc::new(NsState {
-                node: Mutex::new(ClassicNode::new(config, seed)),
+                node: Mutex::new(node),
                 local: OnceLock::new(),
                 waiting: Mutex::default(),
             });
@@ -215,6 +248,38 @@ impl RedisCluster {
     /// Messages for the other servers dropped so far (queue over its bound, Redis down).
     pub fn dropped(&self) -> u64 {
         self.shared.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Messages from the other servers dropped so far because too many bytes of them waited
+    /// to be handled.
+    pub fn dropped_inbound(&self) -> u64 {
+        self.shared.dropped_inbound.load(Ordering::Relaxed)
+    }
+
+    /// Resolves once every subscription asked so far is confirmed by Redis: in the sharded
+    /// dynamic modes a room's channel is subscribed when the room is created here, and a
+    /// broadcast to it from another server reaches this one only after that (Node has the same
+    /// gap). Fails with [`ClusterError::Timeout`] after [`RedisAdapterOptions::requests_timeout`]
+    /// (Redis down, say).
+    pub async fn subscriptions_settled(&self) -> Result<(), ClusterError> {
+        let (tx, mut rx) = oneshot::channel();
+        if self.shared.cmds.unbounded_send(Cmd::Barrier(tx)).is_err() {
+            return Err(ClusterError::Unavailable("the adapter stopped".to_owned()));
+        }
+        let rt = &self.shared.rt;
+        let mut timer = rt.timer(rt.now() + self.shared.options.requests_timeout);
+        std::future::poll_fn(|cx| {
+            if let Poll::Ready(r) = rx.poll_unpin(cx) {
+                return Poll::Ready(
+                    r.map_err(|_| ClusterError::Unavailable("the adapter stopped".to_owned())),
+                );
+            }
+            timer
+                .as_mut()
+                .poll(cx)
+                .map(|_| Err(ClusterError::Timeout { missing: 1 }))
+        })
+        .await
     }
 
     /// Malformed messages received and dropped so far, over every namespace.
@@ -273,7 +338,8 @@ impl Shared {
         Ok(c)
     }
 
-    /// How many servers listen on `channel` (`PUBSUB NUMSUB`).
+    /// How many servers listen on `channel` (`PUBSUB NUMSUB`, or `SHARDNUMSUB` for the
+    /// sharded adapter).
     async fn numsub(&self, channel: &str) -> Result<usize, ClusterError> {
         if !self.subscribed.load(Ordering::Acquire) {
             return Err(ClusterError::Unavailable(
@@ -282,7 +348,10 @@ impl Shared {
         }
         let mut c = self.connection().await?;
         let r: redis::RedisResult<(String, usize)> = redis::cmd("PUBSUB")
-            .arg("NUMSUB")
+            .arg(match self.options.mode {
+                AdapterMode::Classic => "NUMSUB",
+                AdapterMode::Sharded(_) => "SHARDNUMSUB",
+            })
             .arg(channel)
             .query_async(&mut c)
             .await;
@@ -302,10 +371,10 @@ impl Shared {
         self: &Arc<Self>,
         ns: &Arc<NsState>,
         timeout: Option<Duration>,
-        issue: impl FnOnce(&mut ClassicNode, Instant, usize) -> Result<String, Issue>,
+        issue: impl FnOnce(&mut ClusterNode, Instant, usize) -> Result<String, Issue>,
     ) -> Result<Option<(RequestResult, Outcome, usize)>, ClusterError> {
-        let request_channel = lock(&ns.node).request_channel().to_owned();
-        let servers = self.numsub(&request_channel).await?;
+        let count_channel = lock(&ns.node).count_channel().to_owned();
+        let servers = self.numsub(&count_channel).await?;
         let others = servers.saturating_sub(1);
         let (tx, mut rx) = oneshot::channel();
         let issued = {
@@ -407,6 +476,17 @@ impl std::fmt::Debug for RedisAdapter {
     }
 }
 
+/// `opts` with a `timeout` flag of `timeout` (Node's `.timeout(ms)`), when there is one.
+fn with_timeout(mut opts: BroadcastOptions, timeout: Option<Duration>) -> BroadcastOptions {
+    if let Some(t) = timeout {
+        let ms = u64::try_from(t.as_millis()).unwrap_or(u64::MAX);
+        opts.flags
+            .get_or_insert_with(Flags::default)
+            .set("timeout", Value::from(ms));
+    }
+    opts
+}
+
 fn to_msgpack_value(v: &serde_json::Value) -> Value {
     rmpv::ext::to_value(v).unwrap_or(Value::Nil)
 }
@@ -415,18 +495,61 @@ fn to_json_value(v: Value) -> serde_json::Value {
     rmpv::ext::from_value(v).unwrap_or(serde_json::Value::Null)
 }
 
+impl RedisAdapter {
+    /// Applies a change of membership; in the sharded dynamic modes, tells the node which
+    /// rooms were created (`fresh`, asked before the change) or emptied (`touched`, asked after)
+    /// and has their channels (un)subscribed. The node's lock is held across, so that the
+    /// room's state and its subscription change together.
+    fn membership<R>(
+        &self,
+        fresh: &[&str],
+        change: impl FnOnce(&InMemoryAdapter) -> R,
+        touched: impl FnOnce(&R) -> Vec<String>,
+    ) -> R {
+        let mut node = lock(&self.ns.node);
+        if !node.tracks_rooms() {
+            drop(node);
+            return change(&self.rooms);
+        }
+        let created: Vec<&str> = fresh
+            .iter()
+            .copied()
+            .filter(|r| self.rooms.room_len(r) == 0)
+            .collect();
+        let r = change(&self.rooms);
+        let mut cmds = Vec::new();
+        for room in created {
+            cmds.extend(node.room_created(room).map(|c| Cmd::Shard(true, c)));
+        }
+        for room in touched(&r) {
+            if self.rooms.room_len(&room) == 0 {
+                cmds.extend(node.room_deleted(&room).map(|c| Cmd::Shard(false, c)));
+            }
+        }
+        drop(node);
+        for c in cmds {
+            let _ = self.shared.cmds.unbounded_send(c);
+        }
+        r
+    }
+}
+
 impl Adapter for RedisAdapter {
     fn add_socket(&self, id: &SocketId) {
-        self.rooms.add_socket(id)
+        self.membership(&[&**id], |r| r.add_socket(id), |_| Vec::new())
     }
     fn join(&self, id: &SocketId, rooms: &[&str]) {
-        self.rooms.join(id, rooms)
+        self.membership(rooms, |r| r.join(id, rooms), |_| Vec::new())
     }
     fn leave(&self, id: &SocketId, room: &str) {
-        self.rooms.leave(id, room)
+        self.membership(&[], |r| r.leave(id, room), |_| vec![room.to_owned()])
     }
     fn remove_socket(&self, id: &SocketId) -> Vec<Room> {
-        self.rooms.remove_socket(id)
+        self.membership(
+            &[],
+            |r| r.remove_socket(id),
+            |left| left.iter().map(|r| r.to_string()).collect(),
+        )
     }
     fn rooms_of(&self, id: &SocketId) -> Vec<Room> {
         self.rooms.rooms_of(id)
@@ -459,13 +582,13 @@ impl Adapter for RedisAdapter {
     fn fetch_remote(
         &self,
         filter: &BroadcastFilter<SocketId>,
-        _timeout: Option<Duration>,
+        timeout: Option<Duration>,
     ) -> BoxFuture<Result<Vec<SocketInfo>, ClusterError>> {
-        let opts = BroadcastOptions::from_filter(filter);
+        let opts = with_timeout(BroadcastOptions::from_filter(filter), timeout);
         let (shared, ns) = (self.shared.clone(), self.ns.clone());
         Box::pin(async move {
             let done = shared
-                .request(&ns, None, |node, now, others| {
+                .request(&ns, timeout, |node, now, others| {
                     Ok(node.fetch_sockets(now, &opts, others)?)
                 })
                 .await?;
@@ -547,13 +670,7 @@ impl Adapter for RedisAdapter {
         filter: &BroadcastFilter<SocketId>,
         timeout: Option<Duration>,
     ) -> BoxFuture<Result<RemoteAcks, ClusterError>> {
-        let mut opts = BroadcastOptions::from_filter(filter);
-        if let Some(t) = timeout {
-            let ms = u64::try_from(t.as_millis()).unwrap_or(u64::MAX);
-            let mut flags = Flags::default();
-            flags.set("timeout", Value::from(ms));
-            opts.flags = Some(flags);
-        }
+        let opts = with_timeout(BroadcastOptions::from_filter(filter), timeout);
         let packet = packet.clone();
         let (shared, ns) = (self.shared.clone(), self.ns.clone());
         Box::pin(async move {
@@ -581,7 +698,7 @@ impl Adapter for RedisAdapter {
     fn server_count(&self) -> BoxFuture<Result<usize, ClusterError>> {
         let (shared, ns) = (self.shared.clone(), self.ns.clone());
         Box::pin(async move {
-            let channel = lock(&ns.node).request_channel().to_owned();
+            let channel = lock(&ns.node).count_channel().to_owned();
             shared.numsub(&channel).await
         })
     }

@@ -176,25 +176,89 @@ pub(super) fn drain(shared: &Arc<Shared>, ns: &Arc<NsState>) {
     shared.flush(ns);
 }
 
-/// Subscribes the channels of a namespace.
-pub(super) async fn subscribe(
-    sink: &mut redis::aio::PubSubSink,
-    ns: &NsState,
-) -> redis::RedisResult<()> {
+/// The subscriber's connection: RESP3, its pushes (messages, confirmations, the end of the
+/// connection) sent to the subscriber task within the inbound byte bound.
+type SubConn = redis::aio::MultiplexedConnection;
+
+/// Connects the subscriber; its pushes arrive on the returned receiver (a new one for each
+/// connection, so that the end of an old connection is never taken for the new one's).
+async fn connect_subscriber(
+    sh: &Arc<Shared>,
+) -> redis::RedisResult<(SubConn, mpsc::UnboundedReceiver<redis::PushInfo>)> {
+    let (tx, rx) = mpsc::unbounded();
+    let weak = Arc::downgrade(sh);
+    let sender = move |info: redis::PushInfo| -> Result<(), ()> {
+        if let (
+            Some(sh),
+            redis::PushKind::Message | redis::PushKind::PMessage | redis::PushKind::SMessage,
+        ) = (weak.upgrade(), &info.kind)
+        {
+            let len = push_len(&info);
+            let queued = sh.inbound_bytes.fetch_add(len, Ordering::AcqRel);
+            if queued + len > sh.options.max_queued_bytes {
+                sh.inbound_bytes.fetch_sub(len, Ordering::AcqRel);
+                sh.dropped_inbound.fetch_add(1, Ordering::Relaxed);
+                return Ok(());
+            }
+        }
+        tx.unbounded_send(info).map_err(|_| ())
+    };
+    let config = redis::AsyncConnectionConfig::new().set_push_sender(sender);
+    let conn = sh
+        .sub_client
+        .get_multiplexed_async_connection_with_config(&config)
+        .await?;
+    Ok((conn, rx))
+}
+
+/// The bytes a message push holds, as counted against the inbound bound.
+fn push_len(info: &redis::PushInfo) -> usize {
+    info.data
+        .iter()
+        .map(|v| match v {
+            redis::Value::BulkString(b) => b.len(),
+            _ => 16,
+        })
+        .sum()
+}
+
+/// Subscribes one shard channel, or unsubscribes it. One channel a command: the connection
+/// takes the one confirmation Redis pushes as the command's answer.
+async fn shard(conn: &mut SubConn, subscribe: bool, channel: &str) -> redis::RedisResult<()> {
+    redis::cmd(if subscribe {
+        "SSUBSCRIBE"
+    } else {
+        "SUNSUBSCRIBE"
+    })
+    .arg(channel)
+    .query_async::<redis::Value>(conn)
+    .await
+    .map(drop)
+}
+
+/// Subscribes everything a namespace's node names now.
+pub(super) async fn subscribe(conn: &mut SubConn, ns: &NsState) -> redis::RedisResult<()> {
     let subs = lock(&ns.node).subscriptions();
-    sink.psubscribe(&subs.pattern).await?;
-    sink.subscribe(&subs.channels).await?;
+    if !subs.patterns.is_empty() {
+        conn.psubscribe(&subs.patterns).await?;
+    }
+    if !subs.channels.is_empty() {
+        conn.subscribe(&subs.channels).await?;
+    }
+    for c in &subs.shard_channels {
+        shard(conn, true, c).await?;
+    }
     Ok(())
 }
 
 /// What woke the subscriber.
 enum Wake {
-    Message(Option<redis::Msg>),
+    Push(Option<redis::PushInfo>),
     Cmd(Option<Cmd>),
     Timer,
 }
 
-/// The subscriber task: one pub/sub connection for every namespace, reconnected with back-off;
+/// The subscriber task: one RESP3 connection for every namespace, reconnected with back-off;
 /// feeds each message to its namespace's node and fires the nodes' deadlines.
 pub(super) async fn subscriber(shared: Weak<Shared>, mut cmds: mpsc::UnboundedReceiver<Cmd>) {
     let mut backoff = Duration::from_millis(100);
@@ -203,23 +267,21 @@ pub(super) async fn subscriber(shared: Weak<Shared>, mut cmds: mpsc::UnboundedRe
     loop {
         let Some(sh) = shared.upgrade() else { return };
         let rt = sh.rt.clone();
-        let connected = match sh.client.get_async_pubsub().await {
-            Ok(p) => Some(p.split()),
+        let (mut conn, mut pushes) = match connect_subscriber(&sh).await {
+            Ok(c) => c,
             Err(e) => {
                 tracing::warn!(error = %e, "Redis subscriber cannot connect; retrying");
-                None
+                drop(sh);
+                rt.sleep_until(rt.now() + backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+                continue;
             }
-        };
-        let Some((mut sink, mut stream)) = connected else {
-            drop(sh);
-            rt.sleep_until(rt.now() + backoff).await;
-            backoff = (backoff * 2).min(Duration::from_secs(5));
-            continue;
         };
         let all: Vec<Arc<NsState>> = lock(&sh.namespaces).values().cloned().collect();
         let mut ok = true;
         for ns in &all {
-            if subscribe(&mut sink, ns).await.is_err() {
+            if let Err(e) = subscribe(&mut conn, ns).await {
+                tracing::warn!(error = %e, "Redis subscriber cannot subscribe; retrying");
                 ok = false;
                 break;
             }
@@ -227,6 +289,7 @@ pub(super) async fn subscriber(shared: Weak<Shared>, mut cmds: mpsc::UnboundedRe
         if !ok {
             drop(sh);
             rt.sleep_until(rt.now() + backoff).await;
+            backoff = (backoff * 2).min(Duration::from_secs(5));
             continue;
         }
         backoff = Duration::from_millis(100);
@@ -245,8 +308,8 @@ pub(super) async fn subscriber(shared: Weak<Shared>, mut cmds: mpsc::UnboundedRe
                 timer = next.map(|d| rt.timer(d));
             }
             let wake = std::future::poll_fn(|cx| {
-                if let Poll::Ready(m) = stream.poll_next_unpin(cx) {
-                    return Poll::Ready(Wake::Message(m));
+                if let Poll::Ready(m) = pushes.poll_next_unpin(cx) {
+                    return Poll::Ready(Wake::Push(m));
                 }
                 if let Poll::Ready(c) = cmds.poll_next_unpin(cx) {
                     return Poll::Ready(Wake::Cmd(c));
@@ -261,38 +324,15 @@ pub(super) async fn subscriber(shared: Weak<Shared>, mut cmds: mpsc::UnboundedRe
             .await;
             let Some(sh) = shared.upgrade() else { return };
             let now = rt.now();
-            match wake {
-                Wake::Message(None) => {
-                    sh.subscribed.store(false, Ordering::Release);
-                    tracing::warn!("Redis subscriber connection lost; reconnecting");
-                    break;
-                }
-                Wake::Message(Some(msg)) => {
-                    let channel = msg.get_channel_name().to_owned();
-                    let payload = msg.get_payload_bytes().to_vec();
-                    let nsp = match channel::parse_classic(&sh.options.key, &channel) {
-                        Some(
-                            ClassicChannel::Broadcast { nsp }
-                            | ClassicChannel::Room { nsp, .. }
-                            | ClassicChannel::Request { nsp }
-                            | ClassicChannel::Response { nsp }
-                            | ClassicChannel::SpecificResponse { nsp, .. },
-                        ) => nsp.to_owned(),
-                        None => continue,
-                    };
-                    let ns = lock(&sh.namespaces).get(&nsp).cloned();
-                    if let Some(ns) = ns {
-                        feed(&sh, &ns, now, NodeInput::Message { channel, payload });
-                    }
+            let lost = match wake {
+                Wake::Push(None) => true,
+                Wake::Push(Some(info)) if info.kind == redis::PushKind::Disconnection => true,
+                Wake::Push(Some(info)) => {
+                    on_push(&sh, now, info);
+                    false
                 }
                 Wake::Cmd(None) => return,
-                Wake::Cmd(Some(Cmd::Subscribe(ns))) => {
-                    if subscribe(&mut sink, &ns).await.is_err() {
-                        sh.subscribed.store(false, Ordering::Release);
-                        break;
-                    }
-                }
-                Wake::Cmd(Some(Cmd::Wake)) => {}
+                Wake::Cmd(Some(cmd)) => on_cmd(&mut conn, cmd).await.is_err(),
                 Wake::Timer => {
                     armed = None;
                     let all: Vec<Arc<NsState>> = lock(&sh.namespaces).values().cloned().collect();
@@ -302,11 +342,61 @@ pub(super) async fn subscriber(shared: Weak<Shared>, mut cmds: mpsc::UnboundedRe
                             feed(&sh, &ns, now, NodeInput::Timeout);
                         }
                     }
+                    false
                 }
+            };
+            if lost {
+                sh.subscribed.store(false, Ordering::Release);
+                tracing::warn!("Redis subscriber connection lost; reconnecting");
+                break;
             }
         }
         // Lost: requests under way end at their deadlines; reconnect after a pause.
         rt.sleep_until(rt.now() + backoff).await;
+    }
+}
+
+/// One push of the subscriber's connection: a message goes to its namespace's node;
+/// confirmations are the commands' answers (already taken).
+fn on_push(sh: &Arc<Shared>, now: Instant, info: redis::PushInfo) {
+    let len = match info.kind {
+        redis::PushKind::Message | redis::PushKind::PMessage | redis::PushKind::SMessage => {
+            push_len(&info)
+        }
+        _ => return,
+    };
+    sh.inbound_bytes.fetch_sub(len, Ordering::AcqRel);
+    let Some(msg) = redis::Msg::from_push_info(info) else {
+        return;
+    };
+    let channel = msg.get_channel_name().to_owned();
+    let nsp = match channel::parse_classic(&sh.options.key, &channel) {
+        Some(
+            ClassicChannel::Broadcast { nsp }
+            | ClassicChannel::Room { nsp, .. }
+            | ClassicChannel::Request { nsp }
+            | ClassicChannel::Response { nsp }
+            | ClassicChannel::SpecificResponse { nsp, .. },
+        ) => nsp.to_owned(),
+        None => return,
+    };
+    let ns = lock(&sh.namespaces).get(&nsp).cloned();
+    if let Some(ns) = ns {
+        let payload = msg.get_payload_bytes().to_vec();
+        feed(sh, &ns, now, NodeInput::Message { channel, payload });
+    }
+}
+
+/// One command to the subscriber; an error means the connection is lost.
+async fn on_cmd(conn: &mut SubConn, cmd: Cmd) -> redis::RedisResult<()> {
+    match cmd {
+        Cmd::Subscribe(ns) => subscribe(conn, &ns).await,
+        Cmd::Wake => Ok(()),
+        Cmd::Shard(on, channel) => shard(conn, on, &channel).await,
+        Cmd::Barrier(done) => {
+            let _ = done.send(());
+            Ok(())
+        }
     }
 }
 
@@ -317,8 +407,12 @@ pub(super) async fn publisher(shared: Weak<Shared>, mut rx: mpsc::UnboundedRecei
         let Some(sh) = shared.upgrade() else { return };
         sh.queued_bytes
             .fetch_sub(p.payload.len() + p.channel.len(), Ordering::AcqRel);
+        let publish = match sh.options.mode {
+            AdapterMode::Classic => "PUBLISH",
+            AdapterMode::Sharded(_) => "SPUBLISH",
+        };
         let r = match sh.connection().await {
-            Ok(mut c) => redis::cmd("PUBLISH")
+            Ok(mut c) => redis::cmd(publish)
                 .arg(&p.channel)
                 .arg(&p.payload)
                 .query_async::<()>(&mut c)

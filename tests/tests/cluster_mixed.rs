@@ -1,8 +1,10 @@
-//! A mixed cluster: one npm `socket.io` server on `@socket.io/redis-adapter` (classic) and one of
-//! ours on `sio-redis`, sharing a real `redis-server`, with our client connected to each.
-//! Broadcasts cross in both directions exactly once (to all, to a room, except a room), each
-//! side's `fetchSockets` lists the other's sockets with their rooms and data, remote joins act
-//! on the other side, and both count two servers.
+//! A mixed cluster: one npm `socket.io` server on `@socket.io/redis-adapter` and one of ours on
+//! `sio-redis`, sharing a real `redis-server`, with our client connected to each, for the
+//! classic adapter and the sharded one (in its three subscription modes). Broadcasts cross in
+//! both directions exactly once (to all, to a room, except a room), each side's `fetchSockets`
+//! lists the other's sockets with their rooms and data, remote joins act on the other side,
+//! both count two servers, server-side emits and broadcasts with acks cross, and a Redis
+//! restart is survived.
 //!
 //! Waits are on events, bounded; fixed waits only where a test checks that something does NOT
 //! happen ([`QUIET`]).
@@ -13,8 +15,10 @@ use serde_json::{json, Value};
 use sio::client::{ClientAckSender, ClientSocket, Transport};
 use sio::server::{AckSender, ClusterError};
 use sio::{Server, ServerConfig, ServerSideAck, Socket};
-use sio_redis::{RedisAdapterOptions, RedisCluster};
-use sio_tests::cluster::{ask, connect, record, AdapterKind, Control, NodeClusterServer};
+use sio_redis::{AdapterMode, RedisAdapterOptions, RedisCluster};
+use sio_tests::cluster::{
+    ask, connect, record, AdapterKind, Control, NodeClusterServer, SubscriptionMode,
+};
 use sio_tests::redis_server::RedisServer;
 use sio_tests::{Driver, TestServer, Tokio};
 
@@ -25,39 +29,65 @@ const WAIT: Duration = Duration::from_secs(10);
 
 const WS: &[Transport] = &[Transport::WebSocket];
 
-/// The handlers the Node cluster server has on `/`, on ours.
-fn handlers(io: &Server) {
-    io.on_connection(|s: Socket| async move {
-        s.on(
-            "join",
-            |s: Socket, room: String, ack: AckSender| async move {
-                s.join([room.as_str()]);
-                let _ = ack.send(&json!({"ok": true}));
-            },
-        );
-        s.on(
-            "setData",
-            |s: Socket, data: Value, ack: AckSender| async move {
-                s.set_shared_data(&data).expect("JSON");
-                let _ = ack.send(&json!({"ok": true}));
-            },
-        );
-        s.on("whoami", |s: Socket, _: Value, ack: AckSender| async move {
-            let _ = ack.send(&json!({"id": s.id()}));
-        });
+/// The handlers the Node cluster server has on `/`, on ours. A join is answered once the
+/// room's channel is subscribed (sharded dynamic modes), as Node's test server does.
+fn handlers(io: &Server, cluster: RedisCluster) {
+    io.on_connection(move |s: Socket| {
+        let cluster = cluster.clone();
+        async move {
+            s.on("join", move |s: Socket, room: String, ack: AckSender| {
+                let cluster = cluster.clone();
+                async move {
+                    s.join([room.as_str()]);
+                    cluster.subscriptions_settled().await.expect("subscribed");
+                    let _ = ack.send(&json!({"ok": true}));
+                }
+            });
+            more_handlers(&s);
+        }
     });
 }
 
-/// Our server on the cluster of the Redis at `url`.
-fn start_ours(url: &str) -> (TestServer, RedisCluster) {
+fn more_handlers(s: &Socket) {
+    s.on(
+        "setData",
+        |s: Socket, data: Value, ack: AckSender| async move {
+            s.set_shared_data(&data).expect("JSON");
+            let _ = ack.send(&json!({"ok": true}));
+        },
+    );
+    s.on("whoami", |s: Socket, _: Value, ack: AckSender| async move {
+        let _ = ack.send(&json!({"id": s.id()}));
+    });
+}
+
+/// Our adapter's mode for Node's `kind`.
+fn mode_of(kind: AdapterKind) -> AdapterMode {
+    match kind {
+        AdapterKind::Classic { .. } => AdapterMode::Classic,
+        AdapterKind::Sharded(m) => AdapterMode::Sharded(match m {
+            SubscriptionMode::Static => sio_redis::SubscriptionMode::Static,
+            SubscriptionMode::Dynamic => sio_redis::SubscriptionMode::Dynamic,
+            SubscriptionMode::DynamicPrivate => sio_redis::SubscriptionMode::DynamicPrivate,
+        }),
+    }
+}
+
+/// Our server on the cluster of the Redis at `url`, speaking `kind`.
+fn start_ours(url: &str, kind: AdapterKind) -> (TestServer, RedisCluster) {
+    let options = RedisAdapterOptions {
+        mode: mode_of(kind),
+        ..RedisAdapterOptions::default()
+    };
     let cluster = Tokio::block_on(async {
-        RedisCluster::new(Tokio::runtime(), url, RedisAdapterOptions::default()).expect("redis URL")
+        RedisCluster::new(Tokio::runtime(), url, options).expect("redis URL")
     });
     let config = ServerConfig {
         adapter: cluster.adapter_factory(),
         ..ServerConfig::default()
     };
-    let srv = Tokio::start(config, handlers);
+    let c = cluster.clone();
+    let srv = Tokio::start(config, move |io| handlers(io, c));
     let deadline = Instant::now() + WAIT;
     while !cluster.is_subscribed() {
         assert!(Instant::now() < deadline, "never subscribed to Redis");
@@ -84,11 +114,33 @@ where
     }
 }
 
+const SHARDED_STATIC: AdapterKind = AdapterKind::Sharded(SubscriptionMode::Static);
+const SHARDED_PRIVATE: AdapterKind = AdapterKind::Sharded(SubscriptionMode::DynamicPrivate);
+
 #[test]
-fn a_rust_server_joins_a_node_cluster() {
+fn a_rust_server_joins_a_node_cluster_classic() {
+    joins_a_node_cluster(AdapterKind::CLASSIC);
+}
+
+#[test]
+fn a_rust_server_joins_a_node_cluster_sharded_dynamic() {
+    joins_a_node_cluster(AdapterKind::SHARDED);
+}
+
+#[test]
+fn a_rust_server_joins_a_node_cluster_sharded_static() {
+    joins_a_node_cluster(SHARDED_STATIC);
+}
+
+#[test]
+fn a_rust_server_joins_a_node_cluster_sharded_dynamic_private() {
+    joins_a_node_cluster(SHARDED_PRIVATE);
+}
+
+fn joins_a_node_cluster(kind: AdapterKind) {
     let redis = RedisServer::start();
-    let node = NodeClusterServer::start(&redis.url(), AdapterKind::CLASSIC);
-    let (ours, cluster) = start_ours(&redis.url());
+    let node = NodeClusterServer::start(&redis.url(), kind);
+    let (ours, cluster) = start_ours(&redis.url(), kind);
     let io = ours.server.clone();
     Tokio::block_on(async {
         let ctl = Control::connect::<Tokio>(&node.url()).await;
@@ -194,10 +246,19 @@ fn a_rust_server_joins_a_node_cluster() {
 /// With Redis gone, local delivery goes on and cluster operations fail at once; when Redis is
 /// back, the adapter subscribes again by itself and broadcasts cross again.
 #[test]
-fn redis_down_then_back() {
+fn redis_down_then_back_classic() {
+    redis_down_then_back(AdapterKind::CLASSIC);
+}
+
+#[test]
+fn redis_down_then_back_sharded() {
+    redis_down_then_back(AdapterKind::SHARDED);
+}
+
+fn redis_down_then_back(kind: AdapterKind) {
     let mut redis = RedisServer::start();
-    let node = NodeClusterServer::start(&redis.url(), AdapterKind::CLASSIC);
-    let (ours, cluster) = start_ours(&redis.url());
+    let node = NodeClusterServer::start(&redis.url(), kind);
+    let (ours, cluster) = start_ours(&redis.url(), kind);
     let io = ours.server.clone();
     Tokio::block_on(async {
         let ctl = Control::connect::<Tokio>(&node.url()).await;
@@ -255,10 +316,19 @@ fn redis_down_then_back() {
 /// Server-side emits both ways, with and without acks; broadcasts with acks from either side
 /// collect the answers of the clients of both servers; timeouts say how many are missing.
 #[test]
-fn server_side_emits_and_broadcasts_with_acks() {
+fn server_side_emits_and_broadcasts_with_acks_classic() {
+    server_side_emits_and_broadcasts_with_acks(AdapterKind::CLASSIC);
+}
+
+#[test]
+fn server_side_emits_and_broadcasts_with_acks_sharded() {
+    server_side_emits_and_broadcasts_with_acks(AdapterKind::SHARDED);
+}
+
+fn server_side_emits_and_broadcasts_with_acks(kind: AdapterKind) {
     let redis = RedisServer::start();
-    let node = NodeClusterServer::start(&redis.url(), AdapterKind::CLASSIC);
-    let (ours, cluster) = start_ours(&redis.url());
+    let node = NodeClusterServer::start(&redis.url(), kind);
+    let (ours, cluster) = start_ours(&redis.url(), kind);
     let io = ours.server.clone();
     let (notes_tx, notes_rx) = futures_channel::mpsc::unbounded::<String>();
     let mut notes = sio_tests::cluster::Events::new(notes_rx, Tokio::runtime());

@@ -1,6 +1,6 @@
 //! One cluster of three servers on one real `redis-server`: ours on tokio, ours on smol (both on
 //! `sio-redis`) and an npm `socket.io` server on `@socket.io/redis-adapter`, a client of ours
-//! on each. A broadcast from each server reaches every client exactly once, a room with members
+//! on each, with the classic adapter and with the sharded one. A broadcast from each server reaches every client exactly once, a room with members
 //! on all three servers gets a room broadcast from each, and each of our servers counts three
 //! servers and fetches every socket.
 
@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use sio::client::{ClientSocket, Transport};
 use sio::server::AckSender;
 use sio::{Server, ServerConfig, Socket};
-use sio_redis::{RedisAdapterOptions, RedisCluster};
+use sio_redis::{AdapterMode, RedisAdapterOptions, RedisCluster};
 use sio_tests::cluster::{ask, connect, record, AdapterKind, Control, Events, NodeClusterServer};
 use sio_tests::redis_server::RedisServer;
 use sio_tests::{Driver, Smol, TestServer, Tokio};
@@ -20,28 +20,37 @@ const QUIET: Duration = Duration::from_millis(300);
 const WAIT: Duration = Duration::from_secs(10);
 const WS: &[Transport] = &[Transport::WebSocket];
 
-fn handlers(io: &Server) {
-    io.on_connection(|s: Socket| async move {
-        s.on(
-            "join",
-            |s: Socket, room: String, ack: AckSender| async move {
-                s.join([room.as_str()]);
-                let _ = ack.send(&json!({"ok": true}));
-            },
-        );
+/// A join is answered once the room's channel is subscribed (sharded dynamic mode).
+fn handlers(io: &Server, cluster: RedisCluster) {
+    io.on_connection(move |s: Socket| {
+        let cluster = cluster.clone();
+        async move {
+            s.on("join", move |s: Socket, room: String, ack: AckSender| {
+                let cluster = cluster.clone();
+                async move {
+                    s.join([room.as_str()]);
+                    cluster.subscriptions_settled().await.expect("subscribed");
+                    let _ = ack.send(&json!({"ok": true}));
+                }
+            });
+        }
     });
 }
 
 /// Our server on driver `D`, on the cluster of the Redis at `url`.
-fn start_ours<D: Driver>(url: &str) -> (TestServer, RedisCluster) {
-    let cluster = D::block_on(async {
-        RedisCluster::new(D::runtime(), url, RedisAdapterOptions::default()).expect("redis URL")
-    });
+fn start_ours<D: Driver>(url: &str, mode: AdapterMode) -> (TestServer, RedisCluster) {
+    let options = RedisAdapterOptions {
+        mode,
+        ..RedisAdapterOptions::default()
+    };
+    let cluster =
+        D::block_on(async { RedisCluster::new(D::runtime(), url, options).expect("redis URL") });
     let config = ServerConfig {
         adapter: cluster.adapter_factory(),
         ..ServerConfig::default()
     };
-    let srv = D::start(config, handlers);
+    let c = cluster.clone();
+    let srv = D::start(config, move |io| handlers(io, c));
     let deadline = Instant::now() + WAIT;
     while !cluster.is_subscribed() {
         assert!(Instant::now() < deadline, "{}: never subscribed", D::NAME);
@@ -61,11 +70,23 @@ async fn once_each(all: &mut [Events<Value>], want: &Value) {
 }
 
 #[test]
-fn tokio_smol_and_node_servers_in_one_cluster() {
+fn tokio_smol_and_node_servers_in_one_cluster_classic() {
+    three_servers(AdapterKind::CLASSIC, AdapterMode::Classic);
+}
+
+#[test]
+fn tokio_smol_and_node_servers_in_one_cluster_sharded() {
+    three_servers(
+        AdapterKind::SHARDED,
+        AdapterMode::Sharded(sio_redis::SubscriptionMode::Dynamic),
+    );
+}
+
+fn three_servers(kind: AdapterKind, mode: AdapterMode) {
     let redis = RedisServer::start();
-    let node = NodeClusterServer::start(&redis.url(), AdapterKind::CLASSIC);
-    let (on_tokio, _c1) = start_ours::<Tokio>(&redis.url());
-    let (on_smol, _c2) = start_ours::<Smol>(&redis.url());
+    let node = NodeClusterServer::start(&redis.url(), kind);
+    let (on_tokio, _c1) = start_ours::<Tokio>(&redis.url(), mode);
+    let (on_smol, _c2) = start_ours::<Smol>(&redis.url(), mode);
     let (io_t, io_s) = (on_tokio.server.clone(), on_smol.server.clone());
     Tokio::block_on(async {
         let ctl = Control::connect::<Tokio>(&node.url()).await;

@@ -51,12 +51,14 @@
 pub mod bridge;
 pub mod channel;
 pub mod classic;
+mod either;
 pub mod node;
 pub mod sharded;
 pub mod sharded_node;
 mod tracker;
 pub mod value;
 
+pub use either::{AdapterMode, ClusterNode, NodeSubscriptions};
 pub use node::{
     AckBroadcastError, ClassicNode, NodeConfig, NodeEvent, NodeInput, Publish, RequestId,
     RequestResult, Subscriptions,

@@ -204,6 +204,12 @@ impl InMemoryAdapter {
             rooms: RwLock::new(RoomIndex::with_hasher(SeededState::from_seed(seed))),
         }
     }
+
+    /// How many sockets are in `room`, own rooms included (0 when it does not exist): what an
+    /// adapter wrapping this one asks to tell when a room is created or emptied.
+    pub fn room_len(&self, room: &str) -> usize {
+        read(&self.rooms).room_len(room)
+    }
 }
 
 impl Default for InMemoryAdapter {
