@@ -362,3 +362,30 @@ impl Control {
         }
     }
 }
+
+/// Publishes `ops` with the npm `@socket.io/redis-emitter` (`tests/js/emitter.js`, see there
+/// for the operations) on the Redis at `redis_url`; returns once all is published. Panics when
+/// the script fails or takes more than 20 s.
+pub fn emitter(redis_url: &str, ops: &Value) {
+    ensure_node_modules();
+    let child = Command::new("node")
+        .arg("emitter.js")
+        .args(["--redis", redis_url, "--ops", &ops.to_string()])
+        .current_dir(js_dir())
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("node must be installed to run the cluster tests");
+    let mut child = Guarded::new(child);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(status) = child.try_wait() {
+            assert!(status.success(), "emitter.js failed: {status}");
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "emitter.js did not finish"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

@@ -14,6 +14,7 @@ pub mod raw;
 pub mod raw_suite;
 pub mod redis_server;
 pub mod robust_suite;
+pub mod sticky;
 
 use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -318,6 +319,7 @@ pub fn ensure_node_modules() {
         "socket.io-client",
         "socket.io",
         "@socket.io/redis-adapter",
+        "@socket.io/redis-emitter",
         "redis",
     ]
     .iter()

@@ -67,6 +67,11 @@ impl Guarded {
         }
     }
 
+    /// The exit status once the process has ended (it is reaped then).
+    pub fn try_wait(&mut self) -> Option<std::process::ExitStatus> {
+        self.0.as_mut().and_then(|c| c.try_wait().ok().flatten())
+    }
+
     /// Whether a process is held (not killed).
     pub fn running(&self) -> bool {
         self.0.is_some()

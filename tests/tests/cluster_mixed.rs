@@ -17,7 +17,7 @@ use sio::server::{AckSender, ClusterError};
 use sio::{Server, ServerConfig, ServerSideAck, Socket};
 use sio_redis::{AdapterMode, RedisAdapterOptions, RedisCluster};
 use sio_tests::cluster::{
-    ask, connect, record, AdapterKind, Control, NodeClusterServer, SubscriptionMode,
+    ask, connect, emitter, record, AdapterKind, Control, NodeClusterServer, SubscriptionMode,
 };
 use sio_tests::redis_server::RedisServer;
 use sio_tests::{Driver, TestServer, Tokio};
@@ -461,5 +461,90 @@ fn server_side_emits_and_broadcasts_with_acks(kind: AdapterKind) {
     });
     assert_eq!(cluster.malformed(), 0);
     drop(node);
+    drop(redis);
+}
+
+/// What the npm `@socket.io/redis-emitter` publishes (uid `emitter`, no server behind it)
+/// reaches our server: broadcasts to all, to a room, except a room, with binary, volatile;
+/// remote joins and leaves, a server-side emit, and a remote disconnect.
+#[test]
+fn the_npm_emitter_reaches_our_clients() {
+    let redis = RedisServer::start();
+    let (ours, cluster) = start_ours(&redis.url(), AdapterKind::CLASSIC);
+    let io = ours.server.clone();
+    let (notes_tx, notes_rx) = futures_channel::mpsc::unbounded::<Value>();
+    let mut notes = sio_tests::cluster::Events::new(notes_rx, Tokio::runtime());
+    io.on_server_side("note", move |v: Value, _: ServerSideAck| {
+        let tx = notes_tx.clone();
+        async move {
+            let _ = tx.unbounded_send(v);
+        }
+    });
+    let url = redis.url();
+    let emit = |ops: Value| emitter(&url, &ops);
+    Tokio::block_on(async {
+        let c1 = connect::<Tokio>(&ours.url(), "/", WS).await;
+        let c2 = connect::<Tokio>(&ours.url(), "/", WS).await;
+        ask(&c1, "join", "blue").await;
+        let id2 = id_of(&c2).await;
+        let mut news1 = record::<Tokio, Value>(&c1, "news");
+        let mut news2 = record::<Tokio, Value>(&c2, "news");
+
+        emit(json!([{"op": "emit", "event": "news", "args": ["all"]}]));
+        assert_eq!(news1.recv().await, json!("all"));
+        assert_eq!(news2.recv().await, json!("all"));
+        emit(json!([{"op": "emit", "event": "news", "args": ["blue"], "rooms": ["blue"]}]));
+        assert_eq!(news1.recv().await, json!("blue"));
+        emit(json!([{"op": "emit", "event": "news", "args": ["not blue"], "except": ["blue"]}]));
+        assert_eq!(news2.recv().await, json!("not blue"));
+        emit(json!([{"op": "emit", "event": "news", "args": ["v"], "volatile": true}]));
+        assert_eq!(news1.recv().await, json!("v"));
+        assert_eq!(news2.recv().await, json!("v"));
+        news1.none_within(QUIET).await;
+        news2.none_within(QUIET).await;
+
+        let mut bin = record::<Tokio, bytes::Bytes>(&c2, "bin");
+        emit(json!([{"op": "emit", "event": "bin", "args": [[0, 1, 255]], "binary": 0}]));
+        assert_eq!(&bin.recv().await[..], b"\x00\x01\xff");
+
+        // Remote joins and leaves, by room.
+        emit(json!([{"op": "socketsJoin", "rooms": ["green"], "targetRooms": [id2]}]));
+        let in_green = || {
+            io.of("/")
+                .sockets()
+                .iter()
+                .filter(|s| s.rooms().iter().any(|r| &**r == "green"))
+                .map(|s| s.id().to_owned())
+                .collect::<Vec<_>>()
+        };
+        eventually("c2 in green", || {
+            let ok = in_green() == [id2.clone()];
+            async move { ok }
+        })
+        .await;
+        emit(json!([{"op": "socketsLeave", "rooms": ["green"]}]));
+        eventually("nobody in green", || {
+            let v = in_green();
+            async move { v.is_empty() }
+        })
+        .await;
+
+        emit(json!([{"op": "serverSideEmit", "event": "note", "args": [{"from": "emitter"}]}]));
+        assert_eq!(notes.recv().await, json!({"from": "emitter"}));
+
+        let (tx, rx) = futures_channel::mpsc::unbounded();
+        c1.on_disconnect(move |_, reason| {
+            let tx = tx.clone();
+            async move {
+                let _ = tx.unbounded_send(format!("{reason:?}"));
+            }
+        });
+        let mut gone = sio_tests::cluster::Events::new(rx, Tokio::runtime());
+        emit(json!([{"op": "disconnectSockets", "targetRooms": ["blue"]}]));
+        let reason = gone.recv().await;
+        assert!(reason.contains("Server"), "{reason}");
+        assert!(c2.connected(), "only blue's member goes");
+    });
+    assert_eq!(cluster.malformed(), 0);
     drop(redis);
 }

@@ -6,8 +6,6 @@
 //! Waits are on events, bounded; fixed waits only where a test checks that something does NOT
 //! happen ([`QUIET`]).
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
@@ -18,6 +16,7 @@ use sio_tests::cluster::{
 };
 use sio_tests::nginx::{Nginx, Sticky};
 use sio_tests::redis_server::RedisServer;
+use sio_tests::sticky;
 use sio_tests::{Driver, Tokio};
 
 /// How long a "does NOT happen" check waits.
@@ -221,17 +220,8 @@ fn sharded_adapter_dynamic_private() {
     cluster_operations(AdapterKind::Sharded(SubscriptionMode::DynamicPrivate));
 }
 
-/// Upstream addresses of the access log's `/socket.io/` requests (format of `nginx.rs`).
-fn upstreams(log: &str) -> Vec<String> {
-    log.lines()
-        .filter_map(|l| l.split(" -> ").nth(1))
-        .map(|rest| rest.split(' ').next().unwrap_or("").to_owned())
-        .collect()
-}
-
-/// Our client through nginx (sticky by address) in front of two servers: polling-only and
-/// polling then websocket, each exchanging events over several requests; every request of the
-/// test went to one server.
+/// Our client through nginx (sticky by address) in front of two servers
+/// ([`sio_tests::sticky::sticky_by_address`]).
 #[test]
 fn through_nginx_sticky_by_address() {
     let c = Cluster::start(AdapterKind::CLASSIC);
@@ -239,119 +229,23 @@ fn through_nginx_sticky_by_address() {
     Tokio::block_on(async {
         let ctl_a = Control::connect::<Tokio>(&c.a.url()).await;
         ctl_a.wait_server_count(2).await;
-        for (transports, name) in [
-            (&[Transport::Polling][..], "polling"),
-            (&[Transport::Polling, Transport::WebSocket][..], "websocket"),
-        ] {
-            let s = connect::<Tokio>(&nginx.url(), "/", transports).await;
-            let who = ask(&s, "whoami", &()).await;
-            assert_eq!(who["transport"], json!(name));
-            let port = who["port"].as_u64().expect("a port");
-            assert!(port == u64::from(c.a.port) || port == u64::from(c.b.port));
-            for i in 0..5 {
-                assert_eq!(ask(&s, "echo", &json!({"i": i})).await, json!({"i": i}));
+        sticky::sticky_by_address(&nginx, [c.a.port, c.b.port], |arg| {
+            let ctl = &ctl_a;
+            async move {
+                ctl.op("broadcast", json!({"event": "news", "args": [arg]}))
+                    .await;
             }
-            // A cluster broadcast from A reaches the client wherever nginx sent it.
-            let mut news = record::<Tokio, Value>(&s, "news");
-            ctl_a
-                .op("broadcast", json!({"event": "news", "args": [name]}))
-                .await;
-            assert_eq!(news.recv().await, json!(name));
-            s.disconnect();
-        }
+        })
+        .await;
     });
-    let log = nginx.access_log();
-    let ups = upstreams(&log);
-    assert!(ups.len() >= 8, "too few requests through nginx:\n{log}");
-    assert!(
-        ups.iter().all(|u| u == &ups[0]),
-        "requests went to several servers:\n{log}"
-    );
-    assert!(!log.contains(" 400"), "a request was refused:\n{log}");
 }
 
-/// A raw HTTP/1.1 request through nginx (`Connection: close`); the status, the `sio_node`
-/// cookie it set, and the body.
-fn http(port: u16, method: &str, target: &str, cookie: Option<&str>, body: &str) -> Http {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect to nginx");
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let cookie = cookie
-        .map(|c| format!("Cookie: sio_node={c}\r\n"))
-        .unwrap_or_default();
-    let req = format!(
-        "{method} {target} HTTP/1.1\r\nHost: 127.0.0.1\r\n{cookie}Content-Type: text/plain\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    s.write_all(req.as_bytes()).expect("write");
-    let mut out = Vec::new();
-    s.read_to_end(&mut out).expect("read");
-    let text = String::from_utf8_lossy(&out).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let status = head
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let node = head.lines().find_map(|l| {
-        let v = l.strip_prefix("Set-Cookie: sio_node=")?;
-        Some(v.split(';').next().unwrap_or("").to_owned())
-    });
-    Http {
-        status,
-        node,
-        body: body.to_owned(),
-    }
-}
-
-struct Http {
-    status: u16,
-    node: Option<String>,
-    body: String,
-}
-
-/// A long-polling handshake through nginx; the session id and the `sio_node` cookie nginx set.
-fn handshake(port: u16) -> (String, String) {
-    let hs = http(port, "GET", POLLING, None, "");
-    assert_eq!(hs.status, 200, "handshake: {}", hs.body);
-    let node = hs.node.filter(|n| !n.is_empty());
-    let node = node.unwrap_or_else(|| panic!("no sio_node cookie on the handshake"));
-    let open: Value = serde_json::from_str(hs.body.trim_start_matches('0')).expect("open packet");
-    (open["sid"].as_str().expect("sid").to_owned(), node)
-}
-
-const POLLING: &str = "/socket.io/?EIO=4&transport=polling";
-
-/// The cookie variant by hand (our client keeps no cookies): a long-polling session that sends
-/// nginx's `sio_node` cookie back stays on its server (CONNECT, an acked event); without the
-/// cookie, the next request goes to the other server, which does not know the session (the
-/// control case).
+/// The cookie variant ([`sio_tests::sticky::sticky_by_cookie`]).
 #[test]
 fn through_nginx_sticky_by_cookie() {
     let c = Cluster::start(AdapterKind::CLASSIC);
     let nginx = Nginx::start(&[c.a.port, c.b.port], Sticky::Cookie);
-    let port = nginx.port;
-    for _ in 0..3 {
-        let (sid, node) = handshake(port);
-        let target = format!("{POLLING}&sid={sid}");
-        let jar = Some(node.as_str());
-        let r = http(port, "POST", &target, jar, "40");
-        assert_eq!((r.status, r.body.as_str()), (200, "ok"));
-        let r = http(port, "GET", &target, jar, "");
-        assert_eq!(r.status, 200);
-        assert!(r.body.starts_with("40{"), "CONNECT answer: {}", r.body);
-        let r = http(port, "POST", &target, jar, "421[\"echo\",\"hi\"]");
-        assert_eq!((r.status, r.body.as_str()), (200, "ok"));
-        let r = http(port, "GET", &target, jar, "");
-        assert_eq!(r.status, 200);
-        assert!(r.body.contains("431[\"hi\"]"), "ack: {}", r.body);
-    }
-    let (sid, _) = handshake(port);
-    let r = http(port, "POST", &format!("{POLLING}&sid={sid}"), None, "40");
-    assert_eq!(r.status, 400, "without the cookie: {}", r.body);
-    let ups = upstreams(&nginx.access_log());
-    assert!(ups.iter().any(|u| u.ends_with(&format!(":{}", c.a.port))));
-    assert!(ups.iter().any(|u| u.ends_with(&format!(":{}", c.b.port))));
+    sticky::sticky_by_cookie(&nginx, [c.a.port, c.b.port]);
 }
 
 /// Redis killed and started again: the members' Redis clients reconnect by themselves, and a
