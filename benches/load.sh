@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Load measurement of a Socket.IO server: broadcast fan-out, acked echoes, a server-side
-# ticker, and memory per idle websocket connection, each against a fresh server process.
+# ticker, memory per idle websocket connection, and a broadcast across a two-server cluster on
+# Redis, each against fresh server processes.
 # Figures are per CPU-second of the server process (utime + stime), read by the load
 # generator (benches/src/bin/sio_load.rs) from /proc. See benches/LOAD.md.
 #
 # Usage: bash benches/load.sh ours|node|CMD...
-#   ours  sio-tokio/examples/bench_server.rs (release build, one tokio current_thread core)
+#   ours  benches/src/bin/bench_server.rs (release build, one tokio current_thread core)
 #   node  tests/js/bench_server.js (npm socket.io from tests/js/node_modules)
 #   CMD   any other command that serves the same events on 127.0.0.1 and prints "PORT <n>"
 #         (PORT=0 in its environment); its own process must be the server (exec, no wrapper).
@@ -15,6 +16,9 @@
 # idle"; also "slowloris" and "slow-consumer"), LABEL (the RESULT lines' label, default the
 # server kind), SLOWLORIS_CLIENTS (2000), SLOWLORIS_SETTLE (15 s), SLOW_READERS (10),
 # SLOW_RATE (20 broadcasts/s), SLOW_PAYLOAD (65536 bytes), SLOWLORIS_ROUNDS (2).
+# MODES may hold "cluster": two servers of the kind on one fresh redis-server (REDIS_URL in
+# their environment), the sender on the first, BCAST_CLIENTS receivers on the second; figures
+# per CPU-second of both servers (and of the second alone, and Redis's CPU).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -37,44 +41,66 @@ LABEL=${LABEL:-$kind}
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
 target=${CARGO_TARGET_DIR:-$root/target}
-cargo build --release -p sio-benches --bin sio_load -p sio-tokio --example bench_server >&2
+cargo build --release -p sio-benches --bin sio_load --bin bench_server >&2
 load="$target/release/sio_load"
 
 work=$(mktemp -d)
 server_pid=""
+# Processes of a cluster run (the first server, Redis), stopped with the server.
+extra_pids=()
 cleanup() {
-  if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
+  for p in $server_pid "${extra_pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
   rm -rf "$work"
 }
 trap cleanup EXIT
 
 # start_server [ENV=VALUE...]: starts a fresh server, sets server_pid and port.
+starts=0
 start_server() {
-  : >"$work/server.out"
+  starts=$((starts + 1))
+  local out="$work/server.$starts.out"
   case "$kind" in
-    ours) env PORT=0 "$@" "$target/release/examples/bench_server" >"$work/server.out" 2>&1 & ;;
-    node) env PORT=0 "$@" node ${NODE_FLAGS:-} "$root/tests/js/bench_server.js" >"$work/server.out" 2>&1 & ;;
-    *) env PORT=0 "$@" bash -c "exec $kind" >"$work/server.out" 2>&1 & ;;
+    ours) env PORT=0 "$@" "$target/release/bench_server" >"$out" 2>&1 & ;;
+    node) env PORT=0 "$@" node ${NODE_FLAGS:-} "$root/tests/js/bench_server.js" >"$out" 2>&1 & ;;
+    *) env PORT=0 "$@" bash -c "exec $kind" >"$out" 2>&1 & ;;
   esac
   server_pid=$!
   port=""
   for _ in $(seq 1 200); do
-    port=$(awk '/^PORT /{print $2; exit}' "$work/server.out")
+    port=$(awk '/^PORT /{print $2; exit}' "$out")
     [ -n "$port" ] && break
     sleep 0.05
   done
   if [ -z "$port" ]; then
     echo "the server did not print its port:" >&2
-    cat "$work/server.out" >&2
+    cat "$out" >&2
     exit 1
   fi
   sleep 0.5 # let it settle before the RSS baseline
 }
 
 stop_server() {
-  kill "$server_pid" 2>/dev/null || true
-  wait "$server_pid" 2>/dev/null || true
+  for p in $server_pid "${extra_pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
   server_pid=""
+  extra_pids=()
+}
+
+# start_redis: a redis-server on a free port, no persistence; sets redis_pid and redis_url.
+start_redis() {
+  local rport
+  rport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  redis-server --port "$rport" --bind 127.0.0.1 --save '' --appendonly no --dir "$work" \
+    >"$work/redis.out" 2>&1 &
+  redis_pid=$!
+  extra_pids+=("$redis_pid")
+  redis_url="redis://127.0.0.1:$rport"
+  for _ in $(seq 1 100); do
+    redis-cli -p "$rport" ping >/dev/null 2>&1 && return 0
+    sleep 0.05
+  done
+  echo "redis-server did not start:" >&2
+  cat "$work/redis.out" >&2
+  exit 1
 }
 
 results=()
@@ -115,6 +141,17 @@ for mode in $MODES; do
           stop_server
         fi
       done ;;
+    cluster)
+      start_redis
+      start_server REDIS_URL="$redis_url"
+      first_pid=$server_pid first_port=$port
+      extra_pids+=("$first_pid")
+      start_server REDIS_URL="$redis_url"
+      # --port/--pid given twice: the last ones (the sender's server, A) win.
+      run "" --port2 "$port" --pid2 "$server_pid" --pid-redis "$redis_pid" --port "$first_port" \
+        --pid "$first_pid" --mode broadcast --clients "$((BCAST_CLIENTS + 1))" \
+        --duration "$DURATION" --rate "$RATE"
+      stop_server ;;
     slowloris)
       start_server
       run "" --mode slowloris --clients "${SLOWLORIS_CLIENTS:-2000}" --settle "${SLOWLORIS_SETTLE:-15}" \

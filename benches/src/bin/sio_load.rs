@@ -8,6 +8,7 @@
 //! sio_load --port P --pid PID --mode tick --clients 1000 --duration 10
 //! sio_load --port P --pid PID --mode slowloris --clients 2000 --settle 15
 //! sio_load --port P --pid PID --mode slow-consumer --clients 10 --duration 10 --payload 65536
+//! sio_load --port A --pid PID_A --port2 B --pid2 PID_B [--pid-redis R] --mode broadcast ...
 //! ```
 //!
 //! - `broadcast`: client 0 emits `broadcast` `rate` times a second; the server sends `bcast`
@@ -17,6 +18,9 @@
 //!   Counted: acks received in the window; latency = ack time - emit time.
 //! - `idle`: connect `clients` clients (Engine.IO open + Socket.IO CONNECT), wait `settle`
 //!   seconds, report the server's RSS growth per connection (`VmRSS` of `/proc/PID/status`).
+//!   With `--port2`/`--pid2` (a cluster): client 0 is on server A (`--port`) and the others on
+//!   server B; only B's deliveries are counted, per CPU-second of both servers (and of B alone,
+//!   and Redis's with `--pid-redis`).
 //! - `tick`: the server broadcasts by itself (a bench server started with `TICK_HZ`); counted:
 //!   deliveries received in the window; latency from the server's timestamp.
 //!
@@ -70,6 +74,11 @@ enum Mode {
 struct Args {
     port: u16,
     pid: u32,
+    /// A cluster's second server (0: none).
+    port2: u16,
+    pid2: u32,
+    /// The cluster's Redis (0: none).
+    pid_redis: u32,
     mode: Mode,
     clients: usize,
     duration: f64,
@@ -87,7 +96,8 @@ fn usage() -> ! {
     eprintln!(
         "usage: sio_load --port P --pid PID --mode broadcast|echo|idle|tick [--clients N] \
          [--duration S] [--rate R] [--inflight K] [--payload BYTES] [--settle S] \
-         [--threads T] [--connect-concurrency C] [--label TEXT] [--rounds N]"
+         [--threads T] [--connect-concurrency C] [--label TEXT] [--rounds N] \
+         [--port2 P --pid2 PID [--pid-redis PID]]"
     );
     std::process::exit(2)
 }
@@ -96,6 +106,9 @@ fn parse_args() -> Args {
     let mut a = Args {
         port: 0,
         pid: 0,
+        port2: 0,
+        pid2: 0,
+        pid_redis: 0,
         mode: Mode::Broadcast,
         clients: 1000,
         duration: 10.0,
@@ -114,6 +127,9 @@ fn parse_args() -> Args {
         match flag.as_str() {
             "--port" => a.port = num(&flag, &v),
             "--pid" => a.pid = num(&flag, &v),
+            "--port2" => a.port2 = num(&flag, &v),
+            "--pid2" => a.pid2 = num(&flag, &v),
+            "--pid-redis" => a.pid_redis = num(&flag, &v),
             "--mode" => {
                 a.mode = match v.as_str() {
                     "broadcast" => Mode::Broadcast,
@@ -140,6 +156,12 @@ fn parse_args() -> Args {
     }
     let bounded = a.duration > 0.0 && a.duration <= 600.0 && a.settle >= 0.0 && a.settle <= 600.0;
     if a.port == 0 || a.pid == 0 || a.clients == 0 || a.inflight == 0 || !bounded {
+        usage()
+    }
+    // A cluster run: a broadcast case, a sender and at least one receiver on B.
+    if (a.port2 == 0) != (a.pid2 == 0)
+        || (a.port2 != 0 && (a.mode != Mode::Broadcast || a.clients < 2))
+    {
         usage()
     }
     if !(a.rate > 0.0 && a.rate <= 100_000.0) || a.threads == 0 || a.connect_concurrency == 0 {
@@ -304,9 +326,14 @@ async fn client(
     mut ctl: watch::Receiver<Phase>,
     gate: Arc<Semaphore>,
 ) {
+    let port = if args.port2 != 0 && index > 0 {
+        args.port2
+    } else {
+        args.port
+    };
     let ws = {
         let _permit = gate.acquire().await;
-        timeout(CONNECT_TIMEOUT, connect(args.port)).await
+        timeout(CONNECT_TIMEOUT, connect(port)).await
     };
     let mut ws = match ws {
         Ok(Ok(ws)) => ws,
@@ -385,7 +412,8 @@ async fn run_client(
                     ws.send(Message::text("3")).await?;
                 } else if b.starts_with(b"42") {
                     let counted = match args.mode {
-                        Mode::Broadcast => measured(text),
+                        // In a cluster, the sender's own server's delivery is not counted.
+                        Mode::Broadcast => measured(text) && !(sender && args.port2 != 0),
                         Mode::Tick => phase == Phase::Measure,
                         _ => false,
                     };
@@ -657,6 +685,16 @@ async fn run(args: Arc<Args>) -> i32 {
     let self_cpu0 = cpu_seconds(std::process::id()).unwrap_or(0.0);
     let mut rss_per_conn: Option<f64> = None;
     let mut lost: Option<i64> = None;
+    // A cluster: the other server's and Redis's CPU over the same window.
+    let others = [args.pid2, args.pid_redis];
+    let others_cpu = |i: usize| (others[i] != 0).then(|| cpu_seconds(others[i]).unwrap_or(0.0));
+    let (mut b_cpu, mut redis_cpu) = (None, None);
+    // Receivers: on B only in a cluster.
+    let receivers = if args.port2 != 0 {
+        connected.saturating_sub(1)
+    } else {
+        connected
+    };
     let (count, server_cpu, wall, rss_after) = match args.mode {
         Mode::Slowloris | Mode::SlowConsumer => unreachable!("handled above"),
         Mode::Idle => {
@@ -669,6 +707,7 @@ async fn run(args: Arc<Args>) -> i32 {
             let _ = ctl_tx.send(Phase::Warmup);
             tokio::time::sleep(WARMUP).await;
             let cpu0 = cpu_seconds(pid).unwrap_or(0.0);
+            let (b0, r0) = (others_cpu(0), others_cpu(1));
             let t0 = Instant::now();
             let _ = ctl_tx.send(Phase::Measure);
             tokio::time::sleep(Duration::from_secs_f64(args.duration)).await;
@@ -677,7 +716,7 @@ async fn run(args: Arc<Args>) -> i32 {
                 // Counted: the deliveries of the broadcasts sent in the window, however late.
                 let until = Instant::now() + DRAIN_MAX;
                 loop {
-                    let want = shared.sent.load(Ordering::Relaxed) * connected;
+                    let want = shared.sent.load(Ordering::Relaxed) * receivers;
                     let got = shared.count.load(Ordering::Relaxed);
                     if got >= want || Instant::now() >= until {
                         lost = Some(want as i64 - got as i64);
@@ -686,9 +725,11 @@ async fn run(args: Arc<Args>) -> i32 {
                     tokio::time::sleep(Duration::from_millis(2)).await;
                 }
             }
+            b_cpu = others_cpu(0).zip(b0).map(|(b, b0)| b - b0);
+            redis_cpu = others_cpu(1).zip(r0).map(|(r, r0)| r - r0);
             (
                 shared.count.load(Ordering::Relaxed),
-                cpu_seconds(pid).unwrap_or(0.0) - cpu0,
+                cpu_seconds(pid).unwrap_or(0.0) - cpu0 + b_cpu.unwrap_or(0.0),
                 t0.elapsed().as_secs_f64(),
                 rss_kib(pid).unwrap_or(0),
             )
@@ -724,7 +765,7 @@ async fn run(args: Arc<Args>) -> i32 {
          per_server_cpu_s={per_cpu} wall_s={wall:.2} per_wall_s={:.0} p50_ms={} p99_ms={} \
          max_ms={} rss_before_kib={rss_before} rss_after_kib={rss_after} rss_per_conn_kib={} \
          lost={} errors={} connect_s={connect_wall:.2} connect_cpu_s={cpu_connect:.2} \
-         loadgen_cpu_s={self_cpu:.2} loadavg={load_at_start}",
+         loadgen_cpu_s={self_cpu:.2}{} loadavg={load_at_start}",
         if args.label.is_empty() { "-" } else { &args.label },
         count as f64 / wall.max(1e-9),
         ms(percentile(&lat, 0.50)),
@@ -733,8 +774,25 @@ async fn run(args: Arc<Args>) -> i32 {
         rss_per_conn.map_or("-".to_owned(), |v| format!("{v:.1}")),
         lost.map_or("-".to_owned(), |v| v.to_string()),
         shared.errors.load(Ordering::Relaxed),
+        cluster_fields(count, server_cpu, b_cpu, redis_cpu),
     );
     i32::from(connected < n)
+}
+
+/// The cluster figures of a RESULT line (nothing outside a cluster run): the CPU of server B
+/// alone (`server_cpu_s` is A + B), deliveries per CPU-second of B, and Redis's CPU.
+fn cluster_fields(count: u64, both: f64, b: Option<f64>, redis: Option<f64>) -> String {
+    let Some(b) = b else { return String::new() };
+    let per_b = if b > 0.0 {
+        format!("{:.0}", count as f64 / b)
+    } else {
+        "-".to_owned()
+    };
+    let redis = redis.map_or("-".to_owned(), |r| format!("{r:.2}"));
+    format!(
+        " a_cpu_s={:.2} b_cpu_s={b:.2} per_b_cpu_s={per_b} redis_cpu_s={redis}",
+        both - b
+    )
 }
 
 #[cfg(test)]

@@ -8,11 +8,16 @@
 //! With `TICK_HZ` set (> 0), a server-side timer also broadcasts `bcast` to everyone that many
 //! times a second, its payload `{"t":<microseconds since the Unix epoch>}`.
 //!
-//! Run: `PORT=0 cargo run --release -p sio-tokio --example bench_server`. It prints `PID <pid>`
+//! With `REDIS_URL` set, the server is a member of a cluster on that Redis (`sio-redis`, the
+//! classic adapter): a broadcast also goes to the clients of the other servers (the `cluster`
+//! case of `benches/load.sh`).
+//!
+//! Run: `PORT=0 cargo run --release -p sio-benches --bin bench_server`. It prints `PID <pid>`
 //! and `PORT <port>` (`PORT` unset or 0: a free port) and serves on 127.0.0.1 until killed.
 
 use std::io::Write;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 use sio::{AckSender, ServerConfig, Socket};
@@ -25,7 +30,32 @@ fn main() -> std::io::Result<()> {
 }
 
 async fn run() -> std::io::Result<()> {
-    let io = sio_tokio::new_server(ServerConfig::default());
+    let mut config = ServerConfig::default();
+    let cluster = match std::env::var("REDIS_URL") {
+        Ok(url) => {
+            let rt: Arc<dyn sio::Runtime> = Arc::new(sio_tokio::TokioRuntime);
+            let cluster = sio_redis::RedisCluster::new(rt, &url, Default::default())
+                .map_err(std::io::Error::other)?;
+            config.adapter = cluster.adapter_factory();
+            Some(cluster)
+        }
+        Err(_) => None,
+    };
+    let io = sio_tokio::new_server(config);
+    if let Some(cluster) = cluster {
+        // The port is printed once the cluster's messages for "/" arrive.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !cluster.is_subscribed() {
+            if Instant::now() > deadline {
+                return Err(std::io::Error::other("never subscribed to Redis"));
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        cluster
+            .subscriptions_settled()
+            .await
+            .map_err(std::io::Error::other)?;
+    }
     io.on_connection(|socket: Socket| async move {
         socket.on(
             "echo",
