@@ -571,8 +571,19 @@ impl Adapter for RedisAdapter {
             .unbounded_send(Cmd::Subscribe(self.ns.clone()));
     }
 
-    fn broadcast_remote(&self, packet: &EncodedPacket, filter: &BroadcastFilter<SocketId>) {
-        let r = lock(&self.ns.node).broadcast(packet, &BroadcastOptions::from_filter(filter));
+    fn broadcast_remote(
+        &self,
+        packet: &EncodedPacket,
+        filter: &BroadcastFilter<SocketId>,
+        volatile: bool,
+    ) {
+        let mut opts = BroadcastOptions::from_filter(filter);
+        if volatile {
+            opts.flags
+                .get_or_insert_with(Flags::default)
+                .set("volatile", Value::from(true));
+        }
+        let r = lock(&self.ns.node).broadcast(packet, &opts);
         if let Err(e) = r {
             tracing::warn!(error = %e, "broadcast not published to the cluster");
         }

@@ -188,6 +188,18 @@ impl NodeClusterServer {
     pub fn kill(&mut self) {
         self.child.kill();
     }
+
+    /// Stops the member (SIGSTOP) or lets it go on (SIGCONT): stopped, it keeps its Redis
+    /// subscriptions but answers nothing, as a server that hangs in the middle of a request.
+    pub fn pause(&self, stopped: bool) {
+        let pid = self.child.id().expect("a running member");
+        let signal = if stopped { "-STOP" } else { "-CONT" };
+        let status = Command::new("kill")
+            .args([signal, &pid.to_string()])
+            .status()
+            .expect("kill(1)");
+        assert!(status.success(), "kill {signal} {pid}");
+    }
 }
 
 /// The receiving end of an event channel, waited on with `D`'s clock.

@@ -72,6 +72,11 @@ impl Guarded {
         self.0.as_mut().and_then(|c| c.try_wait().ok().flatten())
     }
 
+    /// The process id, while it is held.
+    pub fn id(&self) -> Option<u32> {
+        self.0.as_ref().map(Child::id)
+    }
+
     /// Whether a process is held (not killed).
     pub fn running(&self) -> bool {
         self.0.is_some()

@@ -49,10 +49,16 @@ impl Adapter for Recording {
     fn for_each_recipient(&self, f: &BroadcastFilter<SocketId>, cb: &mut dyn FnMut(&SocketId)) {
         self.inner.for_each_recipient(f, cb)
     }
-    fn broadcast_remote(&self, packet: &EncodedPacket, filter: &BroadcastFilter<SocketId>) {
+    fn broadcast_remote(
+        &self,
+        packet: &EncodedPacket,
+        filter: &BroadcastFilter<SocketId>,
+        volatile: bool,
+    ) {
         let rooms: Vec<String> = filter.rooms.iter().map(|r| r.to_string()).collect();
+        let volatile = if volatile { " volatile" } else { "" };
         self.remote.lock().unwrap().push(format!(
-            "broadcast {} to {rooms:?}",
+            "broadcast {} to {rooms:?}{volatile}",
             String::from_utf8_lossy(&packet.text)
         ));
     }
@@ -126,6 +132,7 @@ fn broadcasts_and_server_side_emits_reach_the_adapter() {
     };
     let io = sio::Server::new(Arc::new(sio_tokio::TokioRuntime), config);
     io.to("room1").emit("news", "hello").unwrap();
+    io.volatile().emit("tick", &1).unwrap();
     io.of("/chat")
         .broadcast()
         .local()
@@ -143,6 +150,7 @@ fn broadcasts_and_server_side_emits_reach_the_adapter() {
         *log.lock().unwrap(),
         vec![
             "broadcast 42[\"news\",\"hello\"] to [\"room1\"]".to_owned(),
+            "broadcast 42[\"tick\",1] to [] volatile".to_owned(),
             "server-side [\"sync\", 1]".to_owned(),
             "server-side with ack [\"sync?\", 1, \"two\"] Some(1s)".to_owned(),
         ]

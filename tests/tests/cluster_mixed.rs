@@ -163,6 +163,10 @@ fn joins_a_node_cluster(kind: AdapterKind) {
         assert_eq!(news_r.recv().await, json!({"n": 2}));
         news_n.none_within(QUIET).await;
         news_r.none_within(QUIET).await;
+        // A volatile broadcast crosses with Node's `volatile` flag (delivered to ready clients).
+        io.volatile().emit("news", "volatile").unwrap();
+        assert_eq!(news_n.recv().await, json!("volatile"));
+        assert_eq!(news_r.recv().await, json!("volatile"));
 
         // Binary arguments cross as binary.
         let mut bin_n = record::<Tokio, bytes::Bytes>(&cn, "bin");
@@ -546,5 +550,63 @@ fn the_npm_emitter_reaches_our_clients() {
         assert!(c2.connected(), "only blue's member goes");
     });
     assert_eq!(cluster.malformed(), 0);
+    drop(redis);
+}
+
+/// A server that stops answering in the middle of the cluster's requests (SIGSTOP: its Redis
+/// subscriptions stay, so it is still counted): each request of ours ends at its deadline with
+/// the missing server counted, local delivery goes on meanwhile, and once it answers again the
+/// requests complete again.
+#[test]
+fn a_server_that_hangs_is_handled_by_the_timeout() {
+    let redis = RedisServer::start();
+    let node = NodeClusterServer::start(&redis.url(), AdapterKind::CLASSIC);
+    let options = RedisAdapterOptions {
+        requests_timeout: Duration::from_millis(500),
+        ..RedisAdapterOptions::default()
+    };
+    let cluster = Tokio::block_on(async {
+        RedisCluster::new(Tokio::runtime(), &redis.url(), options).expect("redis URL")
+    });
+    let config = ServerConfig {
+        adapter: cluster.adapter_factory(),
+        ..ServerConfig::default()
+    };
+    let c = cluster.clone();
+    let ours = Tokio::start(config, move |io| handlers(io, c));
+    let io = ours.server.clone();
+    Tokio::block_on(async {
+        let ctl = Control::connect::<Tokio>(&node.url()).await;
+        ctl.wait_server_count(2).await;
+        let cr = connect::<Tokio>(&ours.url(), "/", WS).await;
+        let mut news_r = record::<Tokio, Value>(&cr, "news");
+        assert_eq!(io.fetch_sockets().await.expect("fetch").len(), 1);
+
+        node.pause(true);
+        let started = Instant::now();
+        assert_eq!(
+            io.fetch_sockets().await.map(|v| v.len()),
+            Err(ClusterError::Timeout { missing: 1 })
+        );
+        let r = io
+            .server_side_emit_with_ack::<_, Value>("ping-server", &(), None)
+            .await;
+        assert_eq!(r, Err(ClusterError::Timeout { missing: 1 }));
+        let waited = started.elapsed();
+        assert!(
+            waited >= Duration::from_millis(900) && waited < Duration::from_secs(5),
+            "{waited:?}"
+        );
+        io.emit("news", "still here").unwrap();
+        assert_eq!(news_r.recv().await, json!("still here"));
+
+        node.pause(false);
+        eventually("Node answers again", || async {
+            io.fetch_sockets().await.is_ok()
+        })
+        .await;
+    });
+    assert_eq!(cluster.malformed(), 0);
+    drop(node);
     drop(redis);
 }

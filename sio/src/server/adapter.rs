@@ -42,8 +42,15 @@ pub trait Adapter: Send + Sync + 'static {
     /// other servers of a cluster ask for). Called once, before any socket connects.
     fn init(&self, _local: Arc<dyn LocalSockets>) {}
     /// A broadcast leaves this server: forward it to the other servers (never called for a
-    /// `local` one). It must not wait for the cluster: a cluster adapter queues it, bounded.
-    fn broadcast_remote(&self, _packet: &EncodedPacket, _filter: &BroadcastFilter<SocketId>) {}
+    /// `local` one), `volatile` when it may be dropped for a client that is not ready (Node's
+    /// `volatile` flag). It must not wait for the cluster: a cluster adapter queues it, bounded.
+    fn broadcast_remote(
+        &self,
+        _packet: &EncodedPacket,
+        _filter: &BroadcastFilter<SocketId>,
+        _volatile: bool,
+    ) {
+    }
     /// `serverSideEmit` without an acknowledgement: `data` (`[event, ...args]`, binary
     /// arguments as MessagePack binaries) goes to the other servers. Not awaited.
     fn server_side_emit_remote(&self, _data: Vec<Value>) {}

@@ -147,7 +147,10 @@ impl BroadcastOperator {
     pub fn emit<T: Serialize + ?Sized>(&self, event: &str, data: &T) -> Result<(), EmitError> {
         let p = encode_event(&self.ns.nsp(), event, data, None)?;
         if !self.filter.local {
-            self.ns.inner.adapter.broadcast_remote(&p, &self.filter);
+            self.ns
+                .inner
+                .adapter
+                .broadcast_remote(&p, &self.filter, self.volatile);
         }
         for s in self.ns.recipients(&self.filter) {
             if self.volatile {
