@@ -139,9 +139,7 @@ struct Shared {
     subscribed: AtomicBool,
     /// Messages for the other servers that were dropped (queue full, Redis down).
     dropped: AtomicU64,
-    /// What the subscriber received and has not handled yet, in bytes.
-    inbound_bytes: AtomicUsize,
-    /// Messages received and dropped because `inbound_bytes` was over the bound.
+    /// Messages received and dropped because too many bytes of them waited to be handled.
     dropped_inbound: AtomicU64,
 }
 
@@ -197,7 +195,6 @@ impl RedisCluster {
             conn: Mutex::new(None),
             subscribed: AtomicBool::new(false),
             dropped: AtomicU64::new(0),
-            inbound_bytes: AtomicUsize::new(0),
             dropped_inbound: AtomicU64::new(0),
         });
         rt.spawn(Box::pin(subscriber(Arc::downgrade(&shared), cmd_rx)));

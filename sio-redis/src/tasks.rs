@@ -180,24 +180,41 @@ pub(super) fn drain(shared: &Arc<Shared>, ns: &Arc<NsState>) {
 /// connection) sent to the subscriber task within the inbound byte bound.
 type SubConn = redis::aio::MultiplexedConnection;
 
-/// Connects the subscriber; its pushes arrive on the returned receiver (a new one for each
+/// What the subscriber has of one connection: the connection, its pushes, and how many bytes
+/// of messages wait among them (counted per connection: what a lost connection left unread
+/// goes with it).
+struct Subscription {
+    conn: SubConn,
+    pushes: mpsc::UnboundedReceiver<redis::PushInfo>,
+    waiting: Arc<AtomicUsize>,
+}
+
+/// Whether a push is a message (counted against the bound), not a confirmation.
+fn is_message(info: &redis::PushInfo) -> bool {
+    matches!(
+        info.kind,
+        redis::PushKind::Message | redis::PushKind::PMessage | redis::PushKind::SMessage
+    )
+}
+
+/// Connects the subscriber; its pushes arrive on a receiver of its own (a new one for each
 /// connection, so that the end of an old connection is never taken for the new one's).
-async fn connect_subscriber(
-    sh: &Arc<Shared>,
-) -> redis::RedisResult<(SubConn, mpsc::UnboundedReceiver<redis::PushInfo>)> {
-    let (tx, rx) = mpsc::unbounded();
-    let weak = Arc::downgrade(sh);
+async fn connect_subscriber(sh: &Arc<Shared>) -> redis::RedisResult<Subscription> {
+    let (tx, pushes) = mpsc::unbounded();
+    let waiting = Arc::new(AtomicUsize::new(0));
+    let (weak, count, bound) = (
+        Arc::downgrade(sh),
+        waiting.clone(),
+        sh.options.max_queued_bytes,
+    );
     let sender = move |info: redis::PushInfo| -> Result<(), ()> {
-        if let (
-            Some(sh),
-            redis::PushKind::Message | redis::PushKind::PMessage | redis::PushKind::SMessage,
-        ) = (weak.upgrade(), &info.kind)
-        {
+        if is_message(&info) {
             let len = push_len(&info);
-            let queued = sh.inbound_bytes.fetch_add(len, Ordering::AcqRel);
-            if queued + len > sh.options.max_queued_bytes {
-                sh.inbound_bytes.fetch_sub(len, Ordering::AcqRel);
-                sh.dropped_inbound.fetch_add(1, Ordering::Relaxed);
+            if count.fetch_add(len, Ordering::AcqRel) + len > bound {
+                count.fetch_sub(len, Ordering::AcqRel);
+                if let Some(sh) = weak.upgrade() {
+                    sh.dropped_inbound.fetch_add(1, Ordering::Relaxed);
+                }
                 return Ok(());
             }
         }
@@ -208,7 +225,11 @@ async fn connect_subscriber(
         .sub_client
         .get_multiplexed_async_connection_with_config(&config)
         .await?;
-    Ok((conn, rx))
+    Ok(Subscription {
+        conn,
+        pushes,
+        waiting,
+    })
 }
 
 /// The bytes a message push holds, as counted against the inbound bound.
@@ -267,7 +288,11 @@ pub(super) async fn subscriber(shared: Weak<Shared>, mut cmds: mpsc::UnboundedRe
     loop {
         let Some(sh) = shared.upgrade() else { return };
         let rt = sh.rt.clone();
-        let (mut conn, mut pushes) = match connect_subscriber(&sh).await {
+        let Subscription {
+            mut conn,
+            mut pushes,
+            waiting,
+        } = match connect_subscriber(&sh).await {
             Ok(c) => c,
             Err(e) => {
                 tracing::warn!(error = %e, "Redis subscriber cannot connect; retrying");
@@ -328,7 +353,10 @@ pub(super) async fn subscriber(shared: Weak<Shared>, mut cmds: mpsc::UnboundedRe
                 Wake::Push(None) => true,
                 Wake::Push(Some(info)) if info.kind == redis::PushKind::Disconnection => true,
                 Wake::Push(Some(info)) => {
-                    on_push(&sh, now, info);
+                    if is_message(&info) {
+                        waiting.fetch_sub(push_len(&info), Ordering::AcqRel);
+                        on_message(&sh, now, info);
+                    }
                     false
                 }
                 Wake::Cmd(None) => return,
@@ -356,16 +384,9 @@ pub(super) async fn subscriber(shared: Weak<Shared>, mut cmds: mpsc::UnboundedRe
     }
 }
 
-/// One push of the subscriber's connection: a message goes to its namespace's node;
-/// confirmations are the commands' answers (already taken).
-fn on_push(sh: &Arc<Shared>, now: Instant, info: redis::PushInfo) {
-    let len = match info.kind {
-        redis::PushKind::Message | redis::PushKind::PMessage | redis::PushKind::SMessage => {
-            push_len(&info)
-        }
-        _ => return,
-    };
-    sh.inbound_bytes.fetch_sub(len, Ordering::AcqRel);
+/// A message pushed to the subscriber goes to its namespace's node. (The other pushes are
+/// confirmations, which the connection also takes as the answers of the commands.)
+fn on_message(sh: &Arc<Shared>, now: Instant, info: redis::PushInfo) {
     let Some(msg) = redis::Msg::from_push_info(info) else {
         return;
     };

@@ -610,3 +610,54 @@ fn a_server_that_hangs_is_handled_by_the_timeout() {
     drop(node);
     drop(redis);
 }
+
+/// Both queues of the adapter are bounded in bytes: a broadcast bigger than the bound is
+/// dropped and counted on the way out (our clients still get it) and on the way in (from
+/// Node: our clients do not), and smaller ones go on crossing both ways.
+#[test]
+fn the_cluster_queues_are_bounded_in_bytes() {
+    let redis = RedisServer::start();
+    let node = NodeClusterServer::start(&redis.url(), AdapterKind::CLASSIC);
+    let options = RedisAdapterOptions {
+        max_queued_bytes: 4096,
+        ..RedisAdapterOptions::default()
+    };
+    let cluster = Tokio::block_on(async {
+        RedisCluster::new(Tokio::runtime(), &redis.url(), options).expect("redis URL")
+    });
+    let config = ServerConfig {
+        adapter: cluster.adapter_factory(),
+        ..ServerConfig::default()
+    };
+    let c = cluster.clone();
+    let ours = Tokio::start(config, move |io| handlers(io, c));
+    let io = ours.server.clone();
+    let big = "x".repeat(10_000);
+    Tokio::block_on(async {
+        let ctl = Control::connect::<Tokio>(&node.url()).await;
+        ctl.wait_server_count(2).await;
+        let cn = connect::<Tokio>(&node.url(), "/", WS).await;
+        let cr = connect::<Tokio>(&ours.url(), "/", WS).await;
+        let mut news_n = record::<Tokio, Value>(&cn, "news");
+        let mut news_r = record::<Tokio, Value>(&cr, "news");
+
+        io.emit("news", &big).unwrap();
+        assert_eq!(news_r.recv().await, json!(big), "local delivery");
+        assert_eq!(cluster.dropped(), 1);
+        io.emit("news", "small").unwrap();
+        assert_eq!(news_r.recv().await, json!("small"));
+        assert_eq!(news_n.recv().await, json!("small"), "the big one never left");
+
+        ctl.op("broadcast", json!({"event": "news", "args": [big]}))
+            .await;
+        assert_eq!(news_n.recv().await, json!(big));
+        ctl.op("broadcast", json!({"event": "news", "args": ["small too"]}))
+            .await;
+        assert_eq!(news_n.recv().await, json!("small too"));
+        assert_eq!(news_r.recv().await, json!("small too"), "the big one never came");
+        assert_eq!(cluster.dropped_inbound(), 1);
+    });
+    assert_eq!(cluster.malformed(), 0);
+    drop(node);
+    drop(redis);
+}
