@@ -9,13 +9,15 @@
 //!
 //! [`RedisServer`]: crate::redis_server::RedisServer
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Write};
+use std::process::{ChildStdin, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures_channel::mpsc::{unbounded, UnboundedReceiver};
+use futures_channel::mpsc::{unbounded, UnboundedReceiver, UnboundedSender};
 use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
@@ -399,5 +401,135 @@ pub fn emitter(redis_url: &str, ops: &Value) {
             "emitter.js did not finish"
         );
         std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Where an [`NpmClient`]'s received events go: the channel of their name once recorded, a
+/// backlog before (so that none is missed).
+#[derive(Default)]
+struct Routes {
+    senders: HashMap<String, UnboundedSender<Value>>,
+    backlog: HashMap<String, Vec<Value>>,
+}
+
+/// One socket of the npm `socket.io-client` (`tests/js/cluster_client.js`), driven from the
+/// test: its received events come on channels ([`NpmClient::record`]), its emits with an ack
+/// are awaited ([`NpmClient::ask`]). Killed on drop.
+pub struct NpmClient {
+    _child: Guarded,
+    stdin: Mutex<ChildStdin>,
+    /// The socket id.
+    pub id: String,
+    routes: Arc<Mutex<Routes>>,
+    acks: futures_util::lock::Mutex<Events<(u64, Value)>>,
+    next_ack: AtomicU64,
+    rt: Arc<dyn Runtime>,
+}
+
+impl NpmClient {
+    /// Connects to namespace `nsp` of `url` with `mode` (`websocket`, `polling` or `upgrade`);
+    /// returns once connected (and upgraded). Its waits run on `D`'s clock.
+    pub fn connect<D: Driver>(url: &str, nsp: &str, mode: &str) -> Self {
+        ensure_node_modules();
+        let mut child = Command::new("node")
+            .arg("cluster_client.js")
+            .args([format!("{url}{nsp}"), mode.to_owned()])
+            .current_dir(js_dir())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("node must be installed to run the cluster tests");
+        let stdin = child.stdin.take().expect("piped stdin");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let child = Guarded::new(child);
+        let (id_tx, id_rx) = mpsc::channel();
+        let (ack_tx, ack_rx) = unbounded();
+        let routes: Arc<Mutex<Routes>> = Arc::default();
+        let r = routes.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if let Some(id) = line.strip_prefix("CONNECTED ") {
+                    let _ = id_tx.send(id.to_owned());
+                } else if let Some(rest) = line.strip_prefix("EVENT ") {
+                    let Ok(Value::Array(mut v)) = serde_json::from_str::<Value>(rest) else {
+                        continue;
+                    };
+                    if v.is_empty() {
+                        continue;
+                    }
+                    let name = v.remove(0).as_str().unwrap_or_default().to_owned();
+                    let arg = if v.len() == 1 {
+                        v.remove(0)
+                    } else {
+                        Value::Array(v)
+                    };
+                    let mut routes = r.lock().unwrap_or_else(|e| e.into_inner());
+                    match routes.senders.get(&name) {
+                        Some(tx) => {
+                            let _ = tx.unbounded_send(arg);
+                        }
+                        None => routes.backlog.entry(name).or_default().push(arg),
+                    }
+                } else if let Some(rest) = line.strip_prefix("ACK ") {
+                    let (n, v) = rest.split_once(' ').unwrap_or((rest, "null"));
+                    let v = serde_json::from_str(v).unwrap_or(Value::Null);
+                    let _ = ack_tx.unbounded_send((n.parse().unwrap_or(u64::MAX), v));
+                }
+            }
+        });
+        let id = id_rx
+            .recv_timeout(Duration::from_secs(20))
+            .unwrap_or_else(|_| panic!("the npm client did not connect to {url}{nsp} ({mode})"));
+        Self {
+            _child: child,
+            stdin: Mutex::new(stdin),
+            id,
+            routes,
+            acks: futures_util::lock::Mutex::new(Events::new(ack_rx, D::runtime())),
+            next_ack: AtomicU64::new(0),
+            rt: D::runtime(),
+        }
+    }
+
+    /// The argument of every `event` this socket received (an array when there were several),
+    /// those before this call included, as a channel.
+    pub fn record(&self, event: &str) -> Events<Value> {
+        let (tx, rx) = unbounded();
+        let mut routes = self.routes.lock().unwrap_or_else(|e| e.into_inner());
+        for v in routes.backlog.remove(event).unwrap_or_default() {
+            let _ = tx.unbounded_send(v);
+        }
+        routes.senders.insert(event.to_owned(), tx);
+        Events::new(rx, self.rt.clone())
+    }
+
+    /// Emits `event` with `args`, without an ack.
+    pub fn emit(&self, event: &str, args: &[Value]) {
+        self.send(&json!({"emit": event, "args": args}));
+    }
+
+    /// Emits `event` with `args` and an ack; its answer (panics on a timeout or an error
+    /// answer).
+    pub async fn ask(&self, event: &str, args: &[Value]) -> Value {
+        let n = self.next_ack.fetch_add(1, Ordering::Relaxed);
+        let mut acks = self.acks.lock().await;
+        self.send(&json!({"emit": event, "args": args, "ack": n}));
+        loop {
+            let (m, v) = acks.recv().await;
+            if m == n {
+                if let Some(e) = v.get("$error").or_else(|| v.get("error")) {
+                    panic!("{event}: {e}");
+                }
+                return v;
+            }
+        }
+    }
+
+    fn send(&self, cmd: &Value) {
+        let mut stdin = self.stdin.lock().unwrap_or_else(|e| e.into_inner());
+        writeln!(stdin, "{cmd}").expect("the npm client ended");
+        stdin.flush().expect("the npm client ended");
     }
 }

@@ -646,7 +646,11 @@ fn the_cluster_queues_are_bounded_in_bytes() {
         assert_eq!(cluster.dropped(), 1);
         io.emit("news", "small").unwrap();
         assert_eq!(news_r.recv().await, json!("small"));
-        assert_eq!(news_n.recv().await, json!("small"), "the big one never left");
+        assert_eq!(
+            news_n.recv().await,
+            json!("small"),
+            "the big one never left"
+        );
 
         ctl.op("broadcast", json!({"event": "news", "args": [big]}))
             .await;
@@ -654,7 +658,11 @@ fn the_cluster_queues_are_bounded_in_bytes() {
         ctl.op("broadcast", json!({"event": "news", "args": ["small too"]}))
             .await;
         assert_eq!(news_n.recv().await, json!("small too"));
-        assert_eq!(news_r.recv().await, json!("small too"), "the big one never came");
+        assert_eq!(
+            news_r.recv().await,
+            json!("small too"),
+            "the big one never came"
+        );
         assert_eq!(cluster.dropped_inbound(), 1);
     });
     assert_eq!(cluster.malformed(), 0);

@@ -1,6 +1,6 @@
 //! One cluster of three servers on one real `redis-server`: ours on tokio, ours on smol (both on
 //! `sio-redis`) and an npm `socket.io` server on `@socket.io/redis-adapter`, a client of ours
-//! on each, with the classic adapter and with the sharded one. A broadcast from each server reaches every client exactly once, a room with members
+//! and an npm `socket.io-client` on each, with the classic adapter and with the sharded one. A broadcast from each server reaches every client exactly once, a room with members
 //! on all three servers gets a room broadcast from each, and each of our servers counts three
 //! servers and fetches every socket.
 
@@ -11,7 +11,9 @@ use sio::client::{ClientSocket, Transport};
 use sio::server::AckSender;
 use sio::{Server, ServerConfig, Socket};
 use sio_redis::{AdapterMode, RedisAdapterOptions, RedisCluster};
-use sio_tests::cluster::{ask, connect, record, AdapterKind, Control, Events, NodeClusterServer};
+use sio_tests::cluster::{
+    ask, connect, record, AdapterKind, Control, Events, NodeClusterServer, NpmClient,
+};
 use sio_tests::redis_server::RedisServer;
 use sio_tests::{Driver, Smol, TestServer, Tokio};
 
@@ -94,6 +96,13 @@ fn three_servers(kind: AdapterKind, mode: AdapterMode) {
         assert_eq!(io_t.server_count().await.unwrap(), 3);
         assert_eq!(io_s.server_count().await.unwrap(), 3);
 
+        // The npm socket.io-client on each server (websocket, long-polling, upgraded), and
+        // ours on each.
+        let npm = [
+            NpmClient::connect::<Tokio>(&node.url(), "/", "websocket"),
+            NpmClient::connect::<Tokio>(&on_tokio.url(), "/", "polling"),
+            NpmClient::connect::<Tokio>(&on_smol.url(), "/", "upgrade"),
+        ];
         let clients: Vec<ClientSocket> = vec![
             connect::<Tokio>(&node.url(), "/", WS).await,
             connect::<Tokio>(&on_tokio.url(), "/", WS).await,
@@ -102,6 +111,7 @@ fn three_servers(kind: AdapterKind, mode: AdapterMode) {
         let mut news: Vec<Events<Value>> = clients
             .iter()
             .map(|c| record::<Tokio, Value>(c, "news"))
+            .chain(npm.iter().map(|c| c.record("news")))
             .collect();
 
         io_t.emit("news", "from tokio").unwrap();
@@ -116,6 +126,12 @@ fn three_servers(kind: AdapterKind, mode: AdapterMode) {
         for c in &clients {
             ask(c, "join", "everywhere").await;
         }
+        for c in &npm {
+            assert_eq!(
+                c.ask("join", &[json!("everywhere")]).await,
+                json!({"ok": true})
+            );
+        }
         io_s.to("everywhere").emit("news", "room, smol").unwrap();
         once_each(&mut news, &json!("room, smol")).await;
         ctl.op(
@@ -128,7 +144,10 @@ fn three_servers(kind: AdapterKind, mode: AdapterMode) {
         // Each of ours fetches every socket of the cluster.
         for io in [&io_t, &io_s] {
             let all = io.to("everywhere").fetch_sockets().await.expect("fetch");
-            assert_eq!(all.len(), 3, "{all:?}");
+            assert_eq!(all.len(), 6, "{all:?}");
+            for c in &npm {
+                assert!(all.iter().any(|s| s.id() == c.id), "{} missing", c.id);
+            }
         }
     });
 }
