@@ -1,7 +1,7 @@
 //! The chat demo on async-std: the same application as the tokio `chat` example, on
 //! `http://127.0.0.1:3000` (`PORT` changes it).
 //!
-//! Run: `cargo run -p sio-async-std --example chat_async_std`
+//! Run: `cargo run -p sio-async-std --features async-std --example chat_async_std`
 
 #[path = "../../sio-tokio/examples/shared/chat_app.rs"]
 mod chat_app;

@@ -1,9 +1,11 @@
-//! The async-std and smol driver for `sio`.
+//! The smol driver for `sio`, and the async-std one behind the `async-std` feature.
 //!
 //! Both runtimes sit on the same `async-io` reactor, so one crate serves both: networking
 //! and timers come from `async-io` (through `smol`), and only spawning differs —
-//! [`AsyncStdRuntime`] spawns on async-std's executor, [`SmolRuntime`] on smol's global
-//! executor. Nothing here knows the protocol.
+//! [`SmolRuntime`] spawns on smol's global executor, `AsyncStdRuntime` (feature `async-std`)
+//! on async-std's. async-std is discontinued upstream (RUSTSEC-2025-0052): smol is the
+//! default, and a build without the feature compiles no async-std. Nothing here knows the
+//! protocol.
 //!
 //! ```no_run
 //! use sio::{ServerConfig, Socket};
@@ -70,10 +72,13 @@ fn connect(host: &str, port: u16) -> BoxFuture<std::io::Result<BoxStream>> {
     })
 }
 
-/// The async-std implementation of [`Runtime`].
+/// The async-std implementation of [`Runtime`] (feature `async-std`; async-std is
+/// discontinued upstream, prefer [`SmolRuntime`]).
+#[cfg(feature = "async-std")]
 #[derive(Debug, Clone, Copy, Default)]
 pub struct AsyncStdRuntime;
 
+#[cfg(feature = "async-std")]
 impl Runtime for AsyncStdRuntime {
     fn spawn(&self, fut: BoxFuture<()>) {
         async_std::task::spawn(fut);

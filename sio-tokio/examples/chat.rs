@@ -4,8 +4,8 @@
 //! Run: `cargo run -p sio-tokio --example chat` (`PORT` changes the port). The page loads the
 //! client bundle served by this server when `SIO_CLIENT_DIST` (or the default
 //! `tests/js/node_modules/socket.io-client/dist`) exists, and a public CDN copy otherwise.
-//! The same application runs on async-std and smol: `cargo run -p sio-async-std --example
-//! chat_async_std` / `--example chat_smol`.
+//! The same application runs on smol and async-std: `cargo run -p sio-async-std --example
+//! chat_smol` / `--features async-std --example chat_async_std`.
 
 #[path = "shared/chat_app.rs"]
 mod chat_app;

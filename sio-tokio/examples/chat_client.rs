@@ -4,8 +4,9 @@
 //! `http://127.0.0.1:3000`). Type a line to send it to your room; `/nick NAME` changes your
 //! nickname, `/join ROOM` moves you to another room (the server acknowledges), `/quit` leaves.
 //! Stop the server and start it again: the client reconnects by itself, and the lines typed
-//! meanwhile are sent once it is back. The same client runs on async-std and smol:
-//! `cargo run -p sio-async-std --example chat_client_async_std` / `--example chat_client_smol`.
+//! meanwhile are sent once it is back. The same client runs on smol and async-std:
+//! `cargo run -p sio-async-std --example chat_client_smol` / `--features async-std --example
+//! chat_client_async_std`.
 
 use std::sync::Arc;
 
