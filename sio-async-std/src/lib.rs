@@ -30,6 +30,13 @@ use std::time::Instant;
 
 use sio::runtime::BoxStream;
 pub use sio::{BoxFuture, Runtime, Server, ServerConfig};
+// What handlers and clients name, so that this crate is the one dependency an application needs.
+pub use sio::{
+    client, server, Arg, Args, Auth, BroadcastAcks, BroadcastOperator, ClientAckSender,
+    ClientError, ClientOptions, ClientSocket, DisconnectReason, EmitError, Handshake, Namespace,
+    ServerSideAck, Socket, SocketOptions,
+};
+pub use sio::{AckError, AckSender, ConnectError, Cors};
 use smol::net::{TcpListener, TcpStream};
 
 /// Timers and connections shared by both runtimes (the `async-io` reactor).
@@ -117,6 +124,31 @@ impl Runtime for SmolRuntime {
     fn connect(&self, host: &str, port: u16) -> BoxFuture<std::io::Result<BoxStream>> {
         connect(host, port)
     }
+}
+
+/// Connects a client socket on smol, like Node's `io(url, opts)`: the namespace in `url`'s path
+/// (`/` when none) of the server in `url` (see [`sio::client::io`] for how managers are
+/// shared). [`io_on`] takes another runtime (`AsyncStdRuntime` with the `async-std` feature).
+///
+/// ```no_run
+/// # fn demo() -> Result<(), sio_async_std::ClientError> {
+/// let socket = sio_async_std::io("http://127.0.0.1:3000/chat", Default::default())?;
+/// socket.on("news", |_: sio_async_std::ClientSocket, text: String| async move {
+///     println!("{text}");
+/// });
+/// # Ok(()) }
+/// ```
+pub fn io(url: &str, opts: ClientOptions) -> Result<ClientSocket, ClientError> {
+    io_on(SmolRuntime, url, opts)
+}
+
+/// [`io`] on runtime `rt`.
+pub fn io_on(
+    rt: impl Runtime,
+    url: &str,
+    opts: ClientOptions,
+) -> Result<ClientSocket, ClientError> {
+    sio::client::io(Arc::new(rt), url, opts)
 }
 
 /// A server on runtime `rt`.

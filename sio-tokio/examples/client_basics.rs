@@ -7,13 +7,12 @@
 //! (for example the Node one), pass its URL: the server part is then skipped, and the server
 //! must have the same events.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use sio::client::{io, Auth, ClientAckSender, ClientOptions, ClientSocket};
+use sio::client::{Auth, ClientAckSender, ClientOptions, ClientSocket};
 use sio::{AckSender, ConnectError, Socket};
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -78,14 +77,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             url
         }
     };
-    let rt = Arc::new(sio_tokio::TokioRuntime);
     let opts = ClientOptions {
         auto_connect: false,
         ..ClientOptions::default()
     };
 
     // ----- the main namespace -----
-    let socket = io(rt.clone(), &url, opts.clone())?;
+    let socket = sio_tokio::io(&url, opts.clone())?;
     let (done_tx, mut done) = tokio::sync::mpsc::unbounded_channel::<String>();
     socket.on("hello", |_: ClientSocket, text: String| async move {
         println!("server says: {text}");
@@ -141,7 +139,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // ----- a second namespace on the same connection -----
     let mut admin_opts = opts.clone();
-    let bad = io(rt.clone(), &format!("{url}/admin"), admin_opts.clone())?;
+    let bad = sio_tokio::io(&format!("{url}/admin"), admin_opts.clone())?;
     let (err_tx, mut errors) = tokio::sync::mpsc::unbounded_channel();
     bad.on_connect_error(move |_: ClientSocket, message, data| {
         let tx = err_tx.clone();
@@ -159,7 +157,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     drop(bad);
     admin_opts.auth = Some(Auth::Value(json!({"token": "let-me-in"})));
     // `force_new` is off: this socket shares the connection of the first one.
-    let admin = io(rt.clone(), &format!("{url}/admin"), admin_opts)?;
+    let admin = sio_tokio::io(&format!("{url}/admin"), admin_opts)?;
     let (hello_tx, mut hello) = tokio::sync::mpsc::unbounded_channel();
     admin.on("hello", move |_: ClientSocket, text: String| {
         let tx = hello_tx.clone();

@@ -31,8 +31,31 @@ use bytes::Bytes;
 use http_body_util::Full;
 use sio::server::Fallback;
 pub use sio::{Runtime, Server, ServerConfig};
+// What handlers and clients name, so that this crate is the one dependency an application needs.
+pub use sio::{
+    client, server, Arg, Args, Auth, BroadcastAcks, BroadcastOperator, ClientAckSender,
+    ClientError, ClientOptions, ClientSocket, DisconnectReason, EmitError, Handshake, Namespace,
+    ServerSideAck, Socket, SocketOptions,
+};
+pub use sio::{AckError, AckSender, ConnectError, Cors};
 use tokio::net::{TcpListener, ToSocketAddrs};
 use tokio_util::compat::TokioAsyncReadCompatExt;
+
+/// Connects a client socket on tokio, like Node's `io(url, opts)`: the namespace in `url`'s path
+/// (`/` when none) of the server in `url` (see [`sio::client::io`] for how managers are
+/// shared). Call it inside a tokio runtime.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), sio_tokio::ClientError> {
+/// let socket = sio_tokio::io("http://127.0.0.1:3000/chat", Default::default())?;
+/// socket.on("news", |_: sio_tokio::ClientSocket, text: String| async move {
+///     println!("{text}");
+/// });
+/// # Ok(()) }
+/// ```
+pub fn io(url: &str, opts: ClientOptions) -> Result<ClientSocket, ClientError> {
+    sio::client::io(Arc::new(TokioRuntime), url, opts)
+}
 
 /// The tokio implementation of [`Runtime`].
 #[derive(Debug, Clone, Copy, Default)]

@@ -18,8 +18,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sio::client::{
-    io, Auth, ClientAckError, ClientAckSender, ClientOptions, ClientSocket, DisconnectReason,
-    Transport,
+    Auth, ClientAckError, ClientAckSender, ClientOptions, ClientSocket, DisconnectReason, Transport,
 };
 use sio::{Args, Runtime};
 
@@ -311,7 +310,7 @@ impl Watch {
 
 /// A socket of `nsp` (`/...`, may carry a query) on `url`, not connected yet, on `D`.
 fn open<D: Driver>(url: &str, mode: Mode, nsp: &str, opts: ClientOptions) -> (ClientSocket, Watch) {
-    let s = io(D::runtime(), &format!("{url}{nsp}"), opts).expect("io()");
+    let s = D::io(&format!("{url}{nsp}"), opts).expect("io()");
     let w = Watch::new::<D>(&s, mode);
     (s, w)
 }

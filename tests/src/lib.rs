@@ -125,6 +125,9 @@ pub trait Driver {
     fn block_on<F: Future>(f: F) -> F::Output;
     /// The runtime for clients (`sio::client::io`), to be used inside [`Driver::block_on`].
     fn runtime() -> Arc<dyn sio::Runtime>;
+    /// A client socket through the driver's own one-line entry point (`sio_tokio::io`,
+    /// `sio_async_std::io`, `sio_async_std::io_on`), inside [`Driver::block_on`].
+    fn io(url: &str, opts: sio::ClientOptions) -> Result<sio::ClientSocket, sio::ClientError>;
 }
 
 /// Waits for `f` until `d` has passed on `rt`'s clock; `None` when the time ran out.
@@ -206,6 +209,9 @@ impl Driver for Tokio {
     fn runtime() -> Arc<dyn sio::Runtime> {
         Arc::new(sio_tokio::TokioRuntime)
     }
+    fn io(url: &str, opts: sio::ClientOptions) -> Result<sio::ClientSocket, sio::ClientError> {
+        sio_tokio::io(url, opts)
+    }
 }
 
 /// Binds an `async-io` listener (async-std and smol), without awaiting.
@@ -272,6 +278,9 @@ impl Driver for AsyncStd {
     fn runtime() -> Arc<dyn sio::Runtime> {
         Arc::new(sio_async_std::AsyncStdRuntime)
     }
+    fn io(url: &str, opts: sio::ClientOptions) -> Result<sio::ClientSocket, sio::ClientError> {
+        sio_async_std::io_on(sio_async_std::AsyncStdRuntime, url, opts)
+    }
 }
 
 /// The smol driver.
@@ -298,6 +307,9 @@ impl Driver for Smol {
 
     fn runtime() -> Arc<dyn sio::Runtime> {
         Arc::new(sio_async_std::SmolRuntime)
+    }
+    fn io(url: &str, opts: sio::ClientOptions) -> Result<sio::ClientSocket, sio::ClientError> {
+        sio_async_std::io(url, opts)
     }
 }
 
