@@ -3,7 +3,8 @@
 //!
 //! Run: `cargo run -p sio-tokio --example chat` (`PORT` changes the port). The page loads the
 //! client bundle served by this server when `SIO_CLIENT_DIST` (or the default
-//! `tests/js/node_modules/socket.io-client/dist`) exists, and a public CDN copy otherwise.
+//! `tests/js/node_modules/socket.io-client/dist`) exists, installing it first when it does not
+//! (`npm ci --prefix tests/js`, as the tests do).
 //! The same application runs on smol and async-std: `cargo run -p sio-async-std --example
 //! chat_smol` / `--features async-std --example chat_async_std`.
 

@@ -38,23 +38,41 @@ fn session(s: &Socket) -> Session {
 
 /// The server configuration: `serveClient` from `SIO_CLIENT_DIST` (default
 /// `tests/js/node_modules/socket.io-client/dist`) when it exists; returns it with the script
-/// URL the page should load.
+/// URL the page should load. When the default bundle is missing it is installed the way the
+/// tests install it (`npm ci --prefix tests/js`); when that cannot be done, the script URL is
+/// empty and the page says what to run (no public CDN: the demo works offline).
 pub fn config() -> (ServerConfig, String) {
-    let dist = std::env::var("SIO_CLIENT_DIST")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from("tests/js/node_modules/socket.io-client/dist"));
-    if dist.join("socket.io.min.js").exists() {
+    let given = std::env::var("SIO_CLIENT_DIST").map(PathBuf::from).ok();
+    let dist = given
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("tests/js/node_modules/socket.io-client/dist"));
+    let bundle = dist.join("socket.io.min.js");
+    if !bundle.exists() && given.is_none() && PathBuf::from("tests/js/package-lock.json").exists() {
+        println!("the client bundle is not installed yet: running `{INSTALL}`");
+        let installed = std::process::Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund", "--prefix", "tests/js"])
+            .status();
+        if !matches!(installed, Ok(s) if s.success()) {
+            eprintln!("`{INSTALL}` failed ({installed:?})");
+        }
+    }
+    if bundle.exists() {
         (
             ServerConfig::default().serve_client(&dist),
             "/socket.io/socket.io.min.js".to_owned(),
         )
     } else {
-        (
-            ServerConfig::default(),
-            "https://cdn.socket.io/4.8.1/socket.io.min.js".to_owned(),
-        )
+        eprintln!(
+            "no client bundle at {}: run `{INSTALL}` (Node.js with npm) in the repository, or \
+             set SIO_CLIENT_DIST to a socket.io-client dist directory, then restart",
+            bundle.display()
+        );
+        (ServerConfig::default(), String::new())
     }
 }
+
+/// How the client bundle is installed, as the tests install it.
+const INSTALL: &str = "npm ci --prefix tests/js";
 
 /// The port: `PORT`, or 3000.
 pub fn port() -> u16 {
@@ -144,9 +162,19 @@ pub fn install(io: &Server) {
     });
 }
 
-/// Serves the page at `/`.
+/// Serves the page at `/`; without a client bundle (`script` empty), a page that says how to
+/// install it.
 pub fn page(script: &str) -> sio::server::Fallback {
-    let page = Bytes::from(PAGE.replace("{{CLIENT_SCRIPT}}", script));
+    let page = if script.is_empty() {
+        format!(
+            "<!doctype html><meta charset=utf-8><title>sio chat</title>\
+             <p>The Socket.IO client bundle is not installed. In the repository, run \
+             <code>{INSTALL}</code> (Node.js with npm), then restart the chat server.</p>"
+        )
+    } else {
+        PAGE.replace("{{CLIENT_SCRIPT}}", script)
+    };
+    let page = Bytes::from(page);
     Arc::new(move |req| {
         (req.uri().path() == "/").then(|| {
             http::Response::builder()
