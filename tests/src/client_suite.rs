@@ -9,7 +9,7 @@ use std::future::Future;
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures_channel::mpsc::{unbounded, TryRecvError, UnboundedReceiver, UnboundedSender};
@@ -470,6 +470,62 @@ pub async fn events_in_order<D: Driver, T: Target>(t: &mut T, mode: Mode) {
     for i in 0..200u64 {
         assert_eq!(next(&mut seq).await, i);
     }
+}
+
+/// `once` takes the next occurrence only; `next_event` awaits one (and times out); a manager
+/// listener removed with `off` is not called.
+pub async fn once_next_event_and_off<D: Driver, T: Target>(t: &mut T, mode: Mode) {
+    let (s, mut w) = open::<D>(&t.url(), mode, "/", options(mode));
+    let (tx_a, mut opened_a) = channel::<D, &'static str>();
+    let (tx_b, mut opened_b) = channel::<D, &'static str>();
+    let a = s.manager().on_open(move || {
+        let _ = tx_a.unbounded_send("a");
+    });
+    s.manager().on_open(move || {
+        let _ = tx_b.unbounded_send("b");
+    });
+    assert!(s.manager().off(a));
+    assert!(!s.manager().off(a), "removed once");
+    s.connect();
+    w.connected().await;
+    assert_eq!(next(&mut opened_b).await, "b");
+    assert!(
+        opened_a.try_recv().is_err(),
+        "a removed listener was called"
+    );
+
+    let (tx, mut firsts) = channel::<D, u64>();
+    s.once("seq", move |_: ClientSocket, v: u64| {
+        let tx = tx.clone();
+        async move {
+            let _ = tx.unbounded_send(v);
+        }
+    });
+    s.emit("seq-echo", &1u64).expect("emit");
+    s.emit("seq-echo", &2u64).expect("emit");
+    assert_eq!(next(&mut firsts).await, 1);
+    // The second one found no handler; then the next one is awaited.
+    let _: Value = s
+        .emit_with_ack("echo", &0, Some(WAIT))
+        .await
+        .expect("the echo's ack comes after the second seq");
+    assert!(firsts.try_recv().is_err(), "once ran twice");
+    let third = s.next_event::<u64>("seq", WAIT);
+    s.emit("seq-echo", &3u64).expect("emit");
+    assert_eq!(third.await, Ok(3));
+    let started = Instant::now();
+    assert_eq!(
+        s.next_event::<u64>("never", Duration::from_millis(200))
+            .await,
+        Err(sio::client::NextEventError::Timeout)
+    );
+    assert!(started.elapsed() >= Duration::from_millis(190));
+    // A handler registered over a waiting one ends the wait.
+    let waiting = s.next_event::<u64>("seq", WAIT);
+    let mut later = forward::<D, u64>(&s, "seq");
+    assert_eq!(waiting.await, Err(sio::client::NextEventError::Gone));
+    s.emit("seq-echo", &4u64).expect("emit");
+    assert_eq!(next(&mut later).await, 4);
 }
 
 pub async fn message_event<D: Driver, T: Target>(t: &mut T, mode: Mode) {
@@ -1074,6 +1130,7 @@ macro_rules! client_node_suite {
                 binary_both_ways,
                 events_in_order,
                 message_event,
+                once_next_event_and_off,
                 namespaces_multiplexed,
                 middleware_rejects_with_data,
                 server_disconnect,
@@ -1099,6 +1156,7 @@ macro_rules! client_node_suite {
                 binary_both_ways,
                 events_in_order,
                 message_event,
+                once_next_event_and_off,
                 namespaces_multiplexed,
                 middleware_rejects_with_data,
                 server_disconnect,

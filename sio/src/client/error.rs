@@ -22,6 +22,18 @@ pub enum ClientError {
     InvalidHeader(String),
 }
 
+/// [`super::ClientSocket::next_event`] ended without the event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum NextEventError {
+    /// The event did not come within the timeout.
+    #[error("the event did not come in time")]
+    Timeout,
+    /// The wait ended before the event came: its handler was replaced or removed (`on`,
+    /// `once`, `off`), or the event came with arguments that did not fit the type.
+    #[error("the wait for the event was replaced, removed, or got arguments of another type")]
+    Gone,
+}
+
 /// An emit could not be made.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientEmitError {

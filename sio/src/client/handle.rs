@@ -22,7 +22,7 @@ use super::transport::{Endpoint, Ws};
 use super::{ClientAckError, ClientEmitError, ClientOptions, SocketOptions};
 use crate::handler::BoxedHandler;
 use crate::runtime::{BoxFuture, Runtime};
-use crate::sync::{lock, read};
+use crate::sync::{lock, read, write};
 
 /// What the manager's task is asked to do, or told about its I/O.
 pub(crate) enum Cmd {
@@ -87,11 +87,17 @@ impl Cmd {
     }
 }
 
-type Listener<A> = RwLock<Vec<Arc<dyn Fn(A) + Send + Sync>>>;
-type ErrorListener = RwLock<Vec<Arc<dyn Fn(&OpenError) + Send + Sync>>>;
+type Listener<A> = RwLock<Vec<(ListenerId, Arc<dyn Fn(A) + Send + Sync>)>>;
+type ErrorListener = RwLock<Vec<(ListenerId, Arc<dyn Fn(&OpenError) + Send + Sync>)>>;
+
+/// A manager listener, as [`Manager::off`] removes it (what its `on_*` returned).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ListenerId(pub(crate) u64);
 
 #[derive(Default)]
 pub(crate) struct Listeners {
+    /// The next [`ListenerId`].
+    pub next: std::sync::atomic::AtomicU64,
     pub open: Listener<()>,
     pub error: ErrorListener,
     pub ping: Listener<()>,
@@ -107,14 +113,49 @@ pub(crate) struct Listeners {
 /// cannot take the connection's task down.
 pub(crate) fn emit_to<A: Copy>(l: &Listener<A>, a: A) {
     let list = read(l).clone();
-    for f in list {
+    for (_, f) in list {
         let _ = std::panic::catch_unwind(AssertUnwindSafe(|| f(a)));
+    }
+}
+
+impl Listeners {
+    /// Adds `f` to `list`; its id.
+    pub(crate) fn add<F: ?Sized>(
+        &self,
+        list: &RwLock<Vec<(ListenerId, Arc<F>)>>,
+        f: Arc<F>,
+    ) -> ListenerId {
+        let id = ListenerId(self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+        write(list).push((id, f));
+        id
+    }
+
+    /// Removes listener `id`, wherever it is; whether it was there.
+    pub(crate) fn remove(&self, id: ListenerId) -> bool {
+        fn drop_from<F: ?Sized>(list: &RwLock<Vec<(ListenerId, Arc<F>)>>, id: ListenerId) -> bool {
+            let mut l = write(list);
+            let before = l.len();
+            l.retain(|(i, _)| *i != id);
+            l.len() != before
+        }
+        [
+            drop_from(&self.open, id),
+            drop_from(&self.error, id),
+            drop_from(&self.ping, id),
+            drop_from(&self.upgrade, id),
+            drop_from(&self.close, id),
+            drop_from(&self.reconnect_attempt, id),
+            drop_from(&self.reconnect, id),
+            drop_from(&self.reconnect_error, id),
+            drop_from(&self.reconnect_failed, id),
+        ]
+        .contains(&true)
     }
 }
 
 pub(crate) fn emit_error(l: &ErrorListener, e: &OpenError) {
     let list = read(l).clone();
-    for f in list {
+    for (_, f) in list {
         let _ = std::panic::catch_unwind(AssertUnwindSafe(|| f(e)));
     }
 }
@@ -219,6 +260,12 @@ type AnyHandler = Arc<dyn Fn(&ClientSocket, &str, &Packet) + Send + Sync>;
 type AnyOutgoingHandler = Arc<dyn Fn(&ClientSocket, &str) + Send + Sync>;
 type ErrorHandler = Arc<dyn Fn(&ClientSocket, &str) + Send + Sync>;
 
+/// The handler of one event, and whether it is taken by its first event (`once`).
+pub(crate) struct EventEntry {
+    pub(crate) f: BoxedHandler<ClientSocket>,
+    pub(crate) once: bool,
+}
+
 pub(crate) struct SocketInner {
     pub(crate) nsp: Nsp,
     pub(crate) manager: Manager,
@@ -226,7 +273,7 @@ pub(crate) struct SocketInner {
     pub(crate) id: Mutex<Option<String>>,
     pub(crate) connected: AtomicBool,
     pub(crate) active: AtomicBool,
-    pub(crate) handlers: RwLock<HashMap<String, BoxedHandler<ClientSocket>>>,
+    pub(crate) handlers: RwLock<HashMap<String, EventEntry>>,
     pub(crate) any: RwLock<Vec<AnyHandler>>,
     pub(crate) any_outgoing: RwLock<Vec<AnyOutgoingHandler>>,
     pub(crate) on_connect: RwLock<Vec<ConnectHandler>>,

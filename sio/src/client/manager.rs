@@ -13,12 +13,12 @@ use sio_proto::engine::{CloseReason, TransportKind};
 use sio_proto::socket::Nsp;
 
 use super::handle::ClientSocket;
-use super::handle::{Cmd, Listeners, Manager, ManagerInner, Parked};
+use super::handle::{Cmd, ListenerId, Listeners, Manager, ManagerInner, Parked};
 use super::task;
 use super::transport::{parse_url, Endpoint};
 use super::{ClientError, ClientOptions, SocketOptions};
 use crate::runtime::Runtime;
-use crate::sync::{lock, write};
+use crate::sync::lock;
 
 impl std::fmt::Debug for Manager {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -125,49 +125,64 @@ impl Manager {
     }
 
     /// Registers an `open` listener: the Engine.IO connection opened.
-    pub fn on_open(&self, f: impl Fn() + Send + Sync + 'static) {
-        write(&self.inner.listeners.open).push(Arc::new(move |()| f()));
+    pub fn on_open(&self, f: impl Fn() + Send + Sync + 'static) -> ListenerId {
+        let l = &self.inner.listeners;
+        l.add(&l.open, Arc::new(move |()| f()))
     }
 
     /// Registers an `error` listener: a connection attempt failed (also on reconnection
     /// attempts, before `reconnect_error`).
-    pub fn on_error(&self, f: impl Fn(&OpenError) + Send + Sync + 'static) {
-        write(&self.inner.listeners.error).push(Arc::new(f));
+    pub fn on_error(&self, f: impl Fn(&OpenError) + Send + Sync + 'static) -> ListenerId {
+        let l = &self.inner.listeners;
+        l.add(&l.error, Arc::new(f))
     }
 
     /// Registers a `ping` listener: the server pinged.
-    pub fn on_ping(&self, f: impl Fn() + Send + Sync + 'static) {
-        write(&self.inner.listeners.ping).push(Arc::new(move |()| f()));
+    pub fn on_ping(&self, f: impl Fn() + Send + Sync + 'static) -> ListenerId {
+        let l = &self.inner.listeners;
+        l.add(&l.ping, Arc::new(move |()| f()))
     }
 
     /// Registers an `upgrade` listener: the connection moved from long-polling to websocket
     /// (the Node engine's `upgrade`).
-    pub fn on_upgrade(&self, f: impl Fn() + Send + Sync + 'static) {
-        write(&self.inner.listeners.upgrade).push(Arc::new(move |()| f()));
+    pub fn on_upgrade(&self, f: impl Fn() + Send + Sync + 'static) -> ListenerId {
+        let l = &self.inner.listeners;
+        l.add(&l.upgrade, Arc::new(move |()| f()))
     }
 
     /// Registers a `close` listener: the Engine.IO connection closed, with the reason.
-    pub fn on_close(&self, f: impl Fn(CloseReason) + Send + Sync + 'static) {
-        write(&self.inner.listeners.close).push(Arc::new(f));
+    pub fn on_close(&self, f: impl Fn(CloseReason) + Send + Sync + 'static) -> ListenerId {
+        let l = &self.inner.listeners;
+        l.add(&l.close, Arc::new(f))
     }
 
     /// Registers a `reconnect_attempt` listener, with the attempt number (from 1).
-    pub fn on_reconnect_attempt(&self, f: impl Fn(u32) + Send + Sync + 'static) {
-        write(&self.inner.listeners.reconnect_attempt).push(Arc::new(f));
+    pub fn on_reconnect_attempt(&self, f: impl Fn(u32) + Send + Sync + 'static) -> ListenerId {
+        let l = &self.inner.listeners;
+        l.add(&l.reconnect_attempt, Arc::new(f))
     }
 
     /// Registers a `reconnect` listener: reconnected after this many attempts.
-    pub fn on_reconnect(&self, f: impl Fn(u32) + Send + Sync + 'static) {
-        write(&self.inner.listeners.reconnect).push(Arc::new(f));
+    pub fn on_reconnect(&self, f: impl Fn(u32) + Send + Sync + 'static) -> ListenerId {
+        let l = &self.inner.listeners;
+        l.add(&l.reconnect, Arc::new(f))
     }
 
     /// Registers a `reconnect_error` listener: a reconnection attempt failed.
-    pub fn on_reconnect_error(&self, f: impl Fn(&OpenError) + Send + Sync + 'static) {
-        write(&self.inner.listeners.reconnect_error).push(Arc::new(f));
+    pub fn on_reconnect_error(&self, f: impl Fn(&OpenError) + Send + Sync + 'static) -> ListenerId {
+        let l = &self.inner.listeners;
+        l.add(&l.reconnect_error, Arc::new(f))
+    }
+
+    /// Removes a listener an `on_*` method registered (Node's `manager.off(event, fn)`);
+    /// whether it was registered.
+    pub fn off(&self, id: ListenerId) -> bool {
+        self.inner.listeners.remove(id)
     }
 
     /// Registers a `reconnect_failed` listener: every allowed attempt failed.
-    pub fn on_reconnect_failed(&self, f: impl Fn() + Send + Sync + 'static) {
-        write(&self.inner.listeners.reconnect_failed).push(Arc::new(move |()| f()));
+    pub fn on_reconnect_failed(&self, f: impl Fn() + Send + Sync + 'static) -> ListenerId {
+        let l = &self.inner.listeners;
+        l.add(&l.reconnect_failed, Arc::new(move |()| f()))
     }
 }

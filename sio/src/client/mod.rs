@@ -43,9 +43,9 @@ mod transport;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
-pub use self::error::{ClientAckError, ClientEmitError, ClientError};
+pub use self::error::{ClientAckError, ClientEmitError, ClientError, NextEventError};
 pub use self::handle::ClientSocket;
-pub use self::handle::Manager;
+pub use self::handle::{ListenerId, Manager};
 pub use self::options::{Auth, ClientOptions, SocketOptions, Transport};
 pub use self::socket::{AckFuture, ClientAckSender, Volatile};
 pub use self::transport::tls_config_with_roots;

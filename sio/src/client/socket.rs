@@ -17,8 +17,8 @@ use sio_proto::socket::client::QueuedEmit;
 use sio_proto::socket::packet::RESERVED_EVENTS;
 use sio_proto::socket::{DisconnectReason, EncodedPacket, Nsp, Packet};
 
-use super::handle::{ClientSocket, Cmd, Manager, SocketInner};
-use super::{Auth, ClientAckError, ClientEmitError, SocketOptions};
+use super::handle::{ClientSocket, Cmd, EventEntry, Manager, SocketInner};
+use super::{Auth, ClientAckError, ClientEmitError, NextEventError, SocketOptions};
 use crate::handler::{boxed, BoxedHandler, EventHandler, HandlerSocket};
 use crate::payload::{self, PayloadError};
 use crate::runtime::BoxFuture;
@@ -265,7 +265,63 @@ impl ClientSocket {
     /// socket, the socket and the arguments, or those and a [`ClientAckSender`] to answer the
     /// server's ack.
     pub fn on<M, H: EventHandler<ClientSocket, M>>(&self, event: impl Into<String>, handler: H) {
-        write(&self.inner.handlers).insert(event.into(), boxed(handler));
+        let f = boxed(handler);
+        write(&self.inner.handlers).insert(event.into(), EventEntry { f, once: false });
+    }
+
+    /// Registers a handler of `event` for its next occurrence only (Node's `once`), replacing
+    /// an earlier one; the occurrence after it finds no handler (unless one was registered
+    /// meanwhile). The handler takes what [`ClientSocket::on`]'s take.
+    pub fn once<M, H: EventHandler<ClientSocket, M>>(&self, event: impl Into<String>, handler: H) {
+        let f = boxed(handler);
+        write(&self.inner.handlers).insert(event.into(), EventEntry { f, once: true });
+    }
+
+    /// Waits for the next occurrence of `event` and returns its argument (a tuple for several,
+    /// as handlers take them), within `timeout`. It is a [`ClientSocket::once`] handler,
+    /// registered when this is called (not when the future is first polled), so an event
+    /// that arrives right after the call is not missed; registering another handler of
+    /// `event` meanwhile ends the wait with [`NextEventError::Gone`], as does an occurrence
+    /// whose arguments do not fit `T`.
+    pub fn next_event<T: DeserializeOwned + Send + 'static>(
+        &self,
+        event: &str,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<T, NextEventError>> + Send + 'static {
+        let (tx, rx) = oneshot::channel::<T>();
+        let tx = Mutex::new(Some(tx));
+        let f = boxed(move |_: ClientSocket, v: T| {
+            if let Some(tx) = tx.lock().unwrap_or_else(|e| e.into_inner()).take() {
+                let _ = tx.send(v);
+            }
+            std::future::ready(())
+        });
+        // Weak: replacing the handler drops it, and with it the sender (the wait ends).
+        let mine = Arc::downgrade(&f);
+        write(&self.inner.handlers).insert(event.to_owned(), EventEntry { f, once: true });
+        let rt = self.inner.manager.inner.rt.clone();
+        // However the wait ends (the event, the timeout, the future dropped), its handler
+        // goes unless another one took its place.
+        let guard = OnceGuard {
+            socket: Arc::downgrade(&self.inner),
+            event: event.to_owned(),
+            mine,
+        };
+        async move {
+            let _guard = guard;
+            let mut rx = rx;
+            let mut timer = rt.timer(rt.now() + timeout);
+            std::future::poll_fn(|cx| {
+                if let Poll::Ready(r) = Pin::new(&mut rx).poll(cx) {
+                    return Poll::Ready(r.map_err(|_| NextEventError::Gone));
+                }
+                timer
+                    .as_mut()
+                    .poll(cx)
+                    .map(|()| Err(NextEventError::Timeout))
+            })
+            .await
+        }
     }
 
     /// Removes the handler of `event`.
@@ -334,8 +390,21 @@ impl ClientSocket {
         serde_json::to_vec(&v).ok().map(Bytes::from)
     }
 
+    /// The handler of an incoming `event`; a `once` handler is taken out.
     pub(crate) fn handler(&self, event: &str) -> Option<BoxedHandler<ClientSocket>> {
-        read(&self.inner.handlers).get(event).cloned()
+        {
+            let handlers = read(&self.inner.handlers);
+            let e = handlers.get(event)?;
+            if !e.once {
+                return Some(e.f.clone());
+            }
+        }
+        let mut handlers = write(&self.inner.handlers);
+        match handlers.get(event) {
+            Some(e) if e.once => handlers.remove(event).map(|e| e.f),
+            Some(e) => Some(e.f.clone()),
+            None => None,
+        }
     }
 
     pub(crate) fn run_any(&self, event: &str, packet: &Packet) {
@@ -527,3 +596,26 @@ pub(crate) fn encode_event<T: Serialize + ?Sized>(
 }
 
 pub(crate) use crate::sync::{lock, read, write};
+
+/// Removes a [`ClientSocket::next_event`] handler when its wait ends, if it is still there.
+struct OnceGuard {
+    socket: std::sync::Weak<SocketInner>,
+    event: String,
+    mine: std::sync::Weak<
+        dyn Fn(ClientSocket, Packet, ClientAckSender) -> BoxFuture<()> + Send + Sync,
+    >,
+}
+
+impl Drop for OnceGuard {
+    fn drop(&mut self) {
+        if let Some(inner) = self.socket.upgrade() {
+            let mut handlers = write(&inner.handlers);
+            if handlers
+                .get(&self.event)
+                .is_some_and(|e| std::ptr::addr_eq(Arc::as_ptr(&e.f), self.mine.as_ptr()))
+            {
+                handlers.remove(&self.event);
+            }
+        }
+    }
+}
