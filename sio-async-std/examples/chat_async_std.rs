@@ -8,6 +8,7 @@ mod chat_app;
 
 fn main() -> std::io::Result<()> {
     async_std::task::block_on(async {
+        chat_app::init_logging();
         let (config, script) = chat_app::config();
         let io = sio_async_std::new_server(sio_async_std::AsyncStdRuntime, config);
         chat_app::install(&io);

@@ -20,6 +20,7 @@ use sio_redis::{RedisAdapterOptions, RedisCluster};
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let redis = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    chat_app::init_logging();
     let first = chat_app::port();
     let mut servers = Vec::new();
     for port in [first, first + 1] {

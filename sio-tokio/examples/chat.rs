@@ -13,6 +13,7 @@ mod chat_app;
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
+    chat_app::init_logging();
     let (config, script) = chat_app::config();
     let io = sio_tokio::new_server(config);
     chat_app::install(&io);

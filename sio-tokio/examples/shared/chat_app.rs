@@ -74,6 +74,17 @@ pub fn config() -> (ServerConfig, String) {
 /// How the client bundle is installed, as the tests install it.
 const INSTALL: &str = "npm ci --prefix tests/js";
 
+/// Logs what the server does to the terminal (`tracing`): at `info` (refused requests,
+/// warnings), or at the level `RUST_LOG` names (`debug` shows every session and socket, with
+/// its id, transport and address, and why it closed).
+pub fn init_logging() {
+    let level = std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(tracing_subscriber::filter::LevelFilter::INFO);
+    tracing_subscriber::fmt().with_max_level(level).init();
+}
+
 /// The port: `PORT`, or 3000.
 pub fn port() -> u16 {
     std::env::var("PORT")

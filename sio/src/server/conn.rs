@@ -104,7 +104,20 @@ impl ConnTask {
     /// future, about 1 KiB more per connection.)
     #[allow(clippy::manual_async_fn)] // on purpose, see above
     pub(crate) fn run(mut self) -> impl std::future::Future<Output = ()> + Send {
+        use tracing::Instrument;
+        // One span per Engine.IO session: everything logged while it runs carries these.
+        let span = tracing::info_span!(
+            "sio_session",
+            sid = %self.sid,
+            transport = if self.handle.transport.load(Ordering::Relaxed) == 1 {
+                "websocket"
+            } else {
+                "polling"
+            },
+            remote = ?self.handshake.address,
+        );
         async move {
+            tracing::debug!("session opened");
             self.start_engine_socket();
             loop {
                 std::future::poll_fn(|cx| {
@@ -175,6 +188,7 @@ impl ConnTask {
             self.finished = true;
             self.server.remove_session(&self.sid, false);
         }
+        .instrument(span)
     }
 
     /// Waits for the next input: handler futures first (so that a handler registered by a
@@ -307,6 +321,7 @@ impl ConnTask {
                     .inner
                     .connected
                     .store(true, std::sync::atomic::Ordering::Release);
+                tracing::debug!(%nsp, id = socket.id(), "socket connected");
                 let ns = socket.ns().clone();
                 catch("the adapter's add_socket", || ns.add_socket(&socket));
                 self.sockets.insert(nsp, socket.clone());
@@ -317,6 +332,7 @@ impl ConnTask {
                 }
             }
             Err(e) => {
+                tracing::debug!(%nsp, message = %e.message, "CONNECT refused by a middleware");
                 if let Some(conn) = self.conn.socket() {
                     let _ = conn.reject(&nsp, &e.message, e.data.as_ref());
                 }
@@ -454,6 +470,7 @@ impl ConnTask {
                 }
             }
             Event::Disconnect { nsp, reason } => {
+                tracing::debug!(%nsp, %reason, "socket disconnected");
                 let gone: Vec<(Nsp, u64)> = self
                     .acks
                     .keys()
@@ -472,7 +489,8 @@ impl ConnTask {
                 }
             }
             Event::Upgraded => self.upgraded(),
-            Event::Closed(_) => {
+            Event::Closed(reason) => {
+                tracing::debug!(%reason, "session closed");
                 for (_, r) in self.acks.drain() {
                     r.send(Err(AckError::Disconnected));
                 }
@@ -504,6 +522,7 @@ impl ConnTask {
 
     /// The session now uses its websocket: the router and the API objects learn it.
     fn upgraded(&mut self) {
+        tracing::debug!("upgraded to websocket");
         self.handle.transport.store(1, Ordering::Relaxed);
         crate::sync::lock(&self.server.router).upgraded(&self.sid);
     }
@@ -530,6 +549,7 @@ impl ConnTask {
 
     fn on_connect(&mut self, nsp: Nsp, auth: Bytes) {
         let Some(ns) = self.server.namespace_for(nsp.as_str()) else {
+            tracing::debug!(%nsp, "CONNECT to an unknown namespace refused");
             if let Some(conn) = self.conn.socket() {
                 let _ = conn.reject(&nsp, "Invalid namespace", None);
             }

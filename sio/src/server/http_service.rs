@@ -148,6 +148,13 @@ impl Server {
             });
             if refused {
                 // Cross-site websocket hijacking (and cross-site polling) protection.
+                let origin = origin.as_ref().and_then(|o| o.to_str().ok());
+                tracing::info!(
+                    target: "sio::connection_error",
+                    ?remote,
+                    origin,
+                    "request refused: origin not allowed (CORS)"
+                );
                 respond(HttpResponse::error(ErrorCode::Forbidden))
             } else if preflight && inner.config.cors.is_some() {
                 // (Node's `cors` also sets `Content-Length: 0`; HTTP forbids it on a 204 and
@@ -196,9 +203,27 @@ impl Server {
             origin: origin.as_deref(),
         };
         match self.route(&eio) {
-            Route::Respond(r) => respond(r),
+            Route::Respond(r) => {
+                if r.status >= 400 {
+                    // Node's `connection_error`: the body is `{"code":..,"message":..}`.
+                    tracing::info!(
+                        target: "sio::connection_error",
+                        ?remote,
+                        status = r.status,
+                        error = %String::from_utf8_lossy(&r.body),
+                        query = %query,
+                        "request refused"
+                    );
+                }
+                respond(r)
+            }
             Route::Handshake(kind) => {
                 if inner.closing.load(std::sync::atomic::Ordering::SeqCst) {
+                    tracing::info!(
+                        target: "sio::connection_error",
+                        ?remote,
+                        "handshake refused: the server is shutting down"
+                    );
                     return respond(HttpResponse::error_with_message(
                         ErrorCode::BadRequest,
                         "Server is shutting down",
@@ -212,6 +237,12 @@ impl Server {
                         remote,
                     };
                     if let Err(message) = allow(&info).await {
+                        tracing::info!(
+                            target: "sio::connection_error",
+                            ?remote,
+                            %message,
+                            "handshake refused by allow_request"
+                        );
                         return respond(HttpResponse::error_with_message(
                             ErrorCode::Forbidden,
                             &message,
@@ -288,10 +319,20 @@ impl Server {
         let body = Limited::new(req.into_body(), limit).collect();
         let bytes = match futures_util::future::select(std::pin::pin!(body), deadline).await {
             futures_util::future::Either::Left((Ok(c), _)) => c.to_bytes(),
-            futures_util::future::Either::Left((Err(_), _)) => {
-                return respond(HttpResponse::empty(413))
+            futures_util::future::Either::Left((Err(e), _)) => {
+                tracing::info!(
+                    target: "sio::connection_error",
+                    error = %e,
+                    limit,
+                    "long-polling POST refused (413): body over max_http_buffer_size, or broken"
+                );
+                return respond(HttpResponse::empty(413));
             }
             futures_util::future::Either::Right(_) => {
+                tracing::info!(
+                    target: "sio::connection_error",
+                    "long-polling POST body too slow: 408"
+                );
                 // The body did not come in time: 408, and the connection goes.
                 let mut r = respond(HttpResponse::empty(408));
                 r.headers_mut()

@@ -123,9 +123,15 @@ impl ConnHandle {
             if o.packets.load(Ordering::Relaxed) >= self.limits.packets
                 || o.bytes.load(Ordering::Relaxed).saturating_add(bytes) > self.limits.bytes
             {
-                if !matches!(input, Input::Volatile(_))
-                    && !o.overflowed.swap(true, Ordering::AcqRel)
-                {
+                if matches!(input, Input::Volatile(_)) {
+                    tracing::trace!("volatile packet dropped: the client's queue is full");
+                } else if !o.overflowed.swap(true, Ordering::AcqRel) {
+                    tracing::warn!(
+                        packets = o.packets.load(Ordering::Relaxed),
+                        bytes = o.bytes.load(Ordering::Relaxed),
+                        "a client's send queue is full: packet dropped, session closing \
+                         (send buffer full)"
+                    );
                     let _ = self
                         .tx
                         .unbounded_send(Input::Close(CloseReason::SendBufferFull));
