@@ -19,6 +19,8 @@ use sio_proto::engine::server::{
     ErrorCode, Event as EngineEvent, HttpResponse, Input as SessionInput, Reply, Transmit,
 };
 use sio_proto::engine::CloseReason;
+
+use super::metrics::Metrics;
 use sio_proto::socket::server::Event;
 use sio_proto::socket::DisconnectReason;
 
@@ -60,6 +62,9 @@ pub(crate) struct ConnTask {
     engine_socket: Option<Box<dyn EngineSession>>,
     /// The task ran to its end (see `Drop`).
     finished: bool,
+    /// Packets and bytes taken off the inbox for the client and not yet added to the
+    /// server's counters (added once per batch of inputs: the fan-out loop adds nothing).
+    sent: (u64, u64),
 }
 
 impl ConnTask {
@@ -72,6 +77,7 @@ impl ConnTask {
         held_get: Option<oneshot::Sender<HttpResponse>>,
         handshake: Handshake,
     ) -> Self {
+        Metrics::add(&server.metrics.sessions_opened, 1);
         let mut link = WsLink::default();
         if let Some(ws) = ws {
             link.open(0, ws);
@@ -92,6 +98,20 @@ impl ConnTask {
             handshake,
             engine_socket: None,
             finished: false,
+            sent: (0, 0),
+        }
+    }
+
+    /// Adds what was sent since the last call to the server's counters.
+    fn count_sent(&mut self) {
+        let (packets, bytes) = std::mem::take(&mut self.sent);
+        if packets > 0 {
+            Metrics::add(&self.server.metrics.packets_out, packets);
+            Metrics::add(&self.server.metrics.bytes_out, bytes);
+        }
+        let dropped = self.handle.outbound.dropped.swap(0, Ordering::Relaxed);
+        if dropped > 0 {
+            Metrics::add(&self.server.metrics.queue_full, u64::from(dropped));
         }
     }
 
@@ -139,6 +159,7 @@ impl ConnTask {
                             let Ok(i) = self.rx.try_recv() else { break };
                             self.on_input(now, i);
                         }
+                        self.count_sent();
                     }
                     ConnWake::GetAborted => {
                         // The client went away while its long-poll was held (Node: "poll
@@ -154,6 +175,8 @@ impl ConnTask {
                         }
                         m => {
                             if let Some(f) = drive::ws_frame(m) {
+                                let n = f.len() as u64;
+                                Metrics::add(&self.server.metrics.bytes_in, n);
                                 self.conn.handle(now, SessionInput::WsFrame(f));
                             }
                         }
@@ -220,6 +243,8 @@ impl ConnTask {
 
     fn on_input(&mut self, now: Instant, input: Input) {
         if let Some(bytes) = input.outbound_bytes() {
+            self.sent.0 += 1;
+            self.sent.1 += bytes as u64;
             self.handle.outbound.packets.fetch_sub(1, Ordering::Relaxed);
             self.handle
                 .outbound
@@ -249,6 +274,7 @@ impl ConnTask {
                 self.conn.handle(now, SessionInput::PollPostAborted);
             }
             Input::PollPost(body, tx) => {
+                Metrics::add(&self.server.metrics.bytes_in, body.len() as u64);
                 let r = match self.conn.handle(now, SessionInput::PollPost(body)) {
                     Reply::Http(r) => r,
                     // A POST body always gets an answer; this is not one.
@@ -430,6 +456,12 @@ impl ConnTask {
     }
 
     fn on_event(&mut self, e: Event) {
+        if matches!(
+            e,
+            Event::Connect { .. } | Event::Event { .. } | Event::Ack { .. }
+        ) {
+            Metrics::add(&self.server.metrics.packets_in, 1);
+        }
         match e {
             Event::Connect { nsp, auth } => self.on_connect(nsp, auth),
             Event::Event { nsp, packet } => {
@@ -465,6 +497,7 @@ impl ConnTask {
                 }
             }
             Event::AckTimeout { nsp, id } => {
+                Metrics::add(&self.server.metrics.ack_timeouts, 1);
                 if let Some(tx) = self.acks.remove(&(nsp, id)) {
                     tx.send(Err(AckError::Timeout));
                 }
@@ -634,6 +667,8 @@ impl Drop for ConnTask {
     /// shutting down) — its session leaves the index, its sockets leave their namespaces and
     /// rooms and their disconnect handlers run, and awaited acks fail.
     fn drop(&mut self) {
+        self.count_sent();
+        Metrics::add(&self.server.metrics.sessions_closed, 1);
         if self.finished {
             return;
         }

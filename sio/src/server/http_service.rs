@@ -149,6 +149,10 @@ impl Server {
             if refused {
                 // Cross-site websocket hijacking (and cross-site polling) protection.
                 let origin = origin.as_ref().and_then(|o| o.to_str().ok());
+                self.inner
+                    .metrics
+                    .refused_requests
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 tracing::info!(
                     target: "sio::connection_error",
                     ?remote,
@@ -206,6 +210,10 @@ impl Server {
             Route::Respond(r) => {
                 if r.status >= 400 {
                     // Node's `connection_error`: the body is `{"code":..,"message":..}`.
+                    self.inner
+                        .metrics
+                        .refused_requests
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     tracing::info!(
                         target: "sio::connection_error",
                         ?remote,
@@ -219,6 +227,10 @@ impl Server {
             }
             Route::Handshake(kind) => {
                 if inner.closing.load(std::sync::atomic::Ordering::SeqCst) {
+                    self.inner
+                        .metrics
+                        .refused_requests
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     tracing::info!(
                         target: "sio::connection_error",
                         ?remote,
@@ -237,6 +249,10 @@ impl Server {
                         remote,
                     };
                     if let Err(message) = allow(&info).await {
+                        self.inner
+                            .metrics
+                            .refused_requests
+                            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         tracing::info!(
                             target: "sio::connection_error",
                             ?remote,
@@ -320,6 +336,10 @@ impl Server {
         let bytes = match futures_util::future::select(std::pin::pin!(body), deadline).await {
             futures_util::future::Either::Left((Ok(c), _)) => c.to_bytes(),
             futures_util::future::Either::Left((Err(e), _)) => {
+                self.inner
+                    .metrics
+                    .refused_requests
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 tracing::info!(
                     target: "sio::connection_error",
                     error = %e,
@@ -329,6 +349,10 @@ impl Server {
                 return respond(HttpResponse::empty(413));
             }
             futures_util::future::Either::Right(_) => {
+                self.inner
+                    .metrics
+                    .refused_requests
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 tracing::info!(
                     target: "sio::connection_error",
                     "long-polling POST body too slow: 408"

@@ -1,7 +1,7 @@
 //! A connection task's inbox: what the API objects (sockets, namespaces, broadcasts) and the
 //! HTTP side send to it, with the bounds on what waits there on its way out.
 
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -94,6 +94,10 @@ pub(crate) struct Outbound {
     pub(crate) bytes: AtomicUsize,
     /// A `send buffer full` close was asked for already.
     pub(crate) overflowed: AtomicBool,
+    /// Packets dropped over the bounds, not yet added to the server's counters (the task adds
+    /// them; kept here, in the struct's padding, so that the fan-out path touches nothing
+    /// more).
+    pub(crate) dropped: AtomicU32,
 }
 
 /// A handle to a connection task's inbox. Outbound packets count against its bounds (in
@@ -123,20 +127,7 @@ impl ConnHandle {
             if o.packets.load(Ordering::Relaxed) >= self.limits.packets
                 || o.bytes.load(Ordering::Relaxed).saturating_add(bytes) > self.limits.bytes
             {
-                if matches!(input, Input::Volatile(_)) {
-                    tracing::trace!("volatile packet dropped: the client's queue is full");
-                } else if !o.overflowed.swap(true, Ordering::AcqRel) {
-                    tracing::warn!(
-                        packets = o.packets.load(Ordering::Relaxed),
-                        bytes = o.bytes.load(Ordering::Relaxed),
-                        "a client's send queue is full: packet dropped, session closing \
-                         (send buffer full)"
-                    );
-                    let _ = self
-                        .tx
-                        .unbounded_send(Input::Close(CloseReason::SendBufferFull));
-                }
-                return Err(EmitError::QueueFull);
+                return Err(self.overflow(matches!(input, Input::Volatile(_))));
             }
             o.packets.fetch_add(1, Ordering::Relaxed);
             o.bytes.fetch_add(bytes, Ordering::Relaxed);
@@ -144,6 +135,29 @@ impl ConnHandle {
         self.tx
             .unbounded_send(input)
             .map_err(|_| EmitError::Disconnected)
+    }
+
+    /// A packet over the bounds: dropped and counted; a non-volatile one closes the session
+    /// (once). Out of line: the fan-out loop calls `push` for every recipient.
+    #[cold]
+    #[inline(never)]
+    fn overflow(&self, volatile: bool) -> EmitError {
+        let o = &self.outbound;
+        o.dropped.fetch_add(1, Ordering::Relaxed);
+        if volatile {
+            tracing::trace!("volatile packet dropped: the client's queue is full");
+        } else if !o.overflowed.swap(true, Ordering::AcqRel) {
+            tracing::warn!(
+                packets = o.packets.load(Ordering::Relaxed),
+                bytes = o.bytes.load(Ordering::Relaxed),
+                "a client's send queue is full: packet dropped, session closing \
+                 (send buffer full)"
+            );
+            let _ = self
+                .tx
+                .unbounded_send(Input::Close(CloseReason::SendBufferFull));
+        }
+        EmitError::QueueFull
     }
 
     pub(crate) fn transport(&self) -> TransportKind {

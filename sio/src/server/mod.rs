@@ -8,6 +8,7 @@ mod http_service;
 pub(crate) mod inbox;
 mod listener;
 pub(crate) mod machine;
+mod metrics;
 pub mod namespace;
 mod serve_client;
 mod server_side;
@@ -36,6 +37,7 @@ pub use self::http_service::{
     serve_connection, serve_connection_with, serve_hyper_connection, Fallback,
 };
 pub use self::listener::accept_loop;
+pub use self::metrics::ServerMetrics;
 pub use self::namespace::{ConnectError, Namespace};
 use self::socket::{lock, read, write};
 pub use self::socket::{AckError, AckSender, EmitError, Handshake, Socket, SocketId};
@@ -419,6 +421,8 @@ pub(crate) struct ServerInner {
     pub(crate) engine_app: Option<Arc<dyn machine::EngineHandler>>,
     /// Key of the room indexes' hashers (from `config.seed` or the operating system).
     rooms_seed: [u8; 16],
+    /// The counters ([`Server::metrics`]).
+    pub(crate) metrics: Arc<metrics::Metrics>,
 }
 
 impl ServerInner {
@@ -508,6 +512,7 @@ impl Server {
                 router: Mutex::new(EngineServer::new(config.engine, router_ids)),
                 ids: Mutex::new(ids),
                 namespaces: RwLock::default(),
+                metrics: Arc::default(),
                 dynamic: RwLock::default(),
                 closing: AtomicBool::new(false),
                 open_connections: Arc::default(),
@@ -554,6 +559,16 @@ impl Server {
     /// [`Server::of`], never creates one.
     pub fn get_namespace(&self, name: &str) -> Option<Namespace> {
         read(&self.inner.namespaces).get(name).cloned()
+    }
+
+    /// What the server counted so far: sessions, sockets per namespace, packets and bytes in
+    /// and out, ack timeouts, queue overflows, refused requests (for a metrics exporter).
+    pub fn metrics(&self) -> ServerMetrics {
+        let sockets = read(&self.inner.namespaces)
+            .iter()
+            .map(|(name, ns)| (name.clone(), ns.len()))
+            .collect();
+        self.inner.metrics.snapshot(sockets)
     }
 
     /// The names of the existing namespaces.
