@@ -31,12 +31,14 @@ use std::time::Instant;
 use sio::runtime::BoxStream;
 pub use sio::{BoxFuture, Runtime, Server, ServerConfig};
 // What handlers and clients name, so that this crate is the one dependency an application needs.
+#[cfg(feature = "client")]
 pub use sio::{
-    client, server, Arg, Args, Auth, BroadcastAcks, BroadcastOperator, ClientAckSender,
-    ClientError, ClientOptions, ClientSocket, DisconnectReason, EmitError, Handshake, Namespace,
-    ServerSideAck, Socket, SocketOptions,
+    client, Auth, ClientAckSender, ClientError, ClientOptions, ClientSocket, SocketOptions,
 };
-pub use sio::{AckError, AckSender, ConnectError, Cors};
+pub use sio::{
+    server, AckError, AckSender, Arg, Args, BroadcastAcks, BroadcastOperator, ConnectError, Cors,
+    DisconnectReason, EmitError, Handshake, Namespace, ServerSideAck, Socket,
+};
 use smol::net::{TcpListener, TcpStream};
 
 /// Timers and connections shared by both runtimes (the `async-io` reactor).
@@ -138,11 +140,13 @@ impl Runtime for SmolRuntime {
 /// });
 /// # Ok(()) }
 /// ```
+#[cfg(feature = "client")]
 pub fn io(url: &str, opts: ClientOptions) -> Result<ClientSocket, ClientError> {
     io_on(SmolRuntime, url, opts)
 }
 
 /// [`io`] on runtime `rt`.
+#[cfg(feature = "client")]
 pub fn io_on(
     rt: impl Runtime,
     url: &str,

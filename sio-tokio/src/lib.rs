@@ -32,12 +32,14 @@ use http_body_util::Full;
 use sio::server::Fallback;
 pub use sio::{Runtime, Server, ServerConfig};
 // What handlers and clients name, so that this crate is the one dependency an application needs.
+#[cfg(feature = "client")]
 pub use sio::{
-    client, server, Arg, Args, Auth, BroadcastAcks, BroadcastOperator, ClientAckSender,
-    ClientError, ClientOptions, ClientSocket, DisconnectReason, EmitError, Handshake, Namespace,
-    ServerSideAck, Socket, SocketOptions,
+    client, Auth, ClientAckSender, ClientError, ClientOptions, ClientSocket, SocketOptions,
 };
-pub use sio::{AckError, AckSender, ConnectError, Cors};
+pub use sio::{
+    server, AckError, AckSender, Arg, Args, BroadcastAcks, BroadcastOperator, ConnectError, Cors,
+    DisconnectReason, EmitError, Handshake, Namespace, ServerSideAck, Socket,
+};
 use tokio::net::{TcpListener, ToSocketAddrs};
 use tokio_util::compat::TokioAsyncReadCompatExt;
 
@@ -53,6 +55,7 @@ use tokio_util::compat::TokioAsyncReadCompatExt;
 /// });
 /// # Ok(()) }
 /// ```
+#[cfg(feature = "client")]
 pub fn io(url: &str, opts: ClientOptions) -> Result<ClientSocket, ClientError> {
     sio::client::io(Arc::new(TokioRuntime), url, opts)
 }

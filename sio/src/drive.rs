@@ -34,6 +34,7 @@ pub(crate) enum Wake<I> {
     /// A message (or the end, or an error) read from the websocket.
     Ws(Option<Result<WsMessage, WsError>>),
     /// Writing to the websocket with this tag failed (it was dropped).
+    #[cfg_attr(not(feature = "client"), allow(dead_code))] // the tag: the client's generations
     WsFailed(u64),
     /// The websocket took what waited, or a flush completed: drain again.
     Writable,
@@ -161,6 +162,7 @@ where
     S: futures_io::AsyncRead + futures_io::AsyncWrite + Unpin + Send + 'static,
 {
     /// The tag of the current websocket.
+    #[cfg_attr(not(feature = "client"), allow(dead_code))]
     pub(crate) fn tag(&self) -> Option<u64> {
         self.ws.as_ref().map(|(t, _)| *t)
     }

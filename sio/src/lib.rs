@@ -9,6 +9,7 @@
 //! opts)` connects like Node's `io(url, opts)`, with one task per [`client::Manager`].
 #![warn(missing_docs)]
 
+#[cfg(feature = "client")]
 pub mod client;
 mod drive;
 pub mod engine;
@@ -18,6 +19,7 @@ pub mod runtime;
 pub mod server;
 mod sync;
 
+#[cfg(feature = "client")]
 pub use client::{
     Auth, ClientAckError, ClientAckSender, ClientEmitError, ClientError, ClientOptions,
     ClientSocket, SocketOptions,

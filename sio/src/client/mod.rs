@@ -48,8 +48,10 @@ pub use self::handle::ClientSocket;
 pub use self::handle::{ListenerId, Manager};
 pub use self::options::{Auth, ClientOptions, SocketOptions, Transport};
 pub use self::socket::{AckFuture, ClientAckSender, Volatile};
+#[cfg(feature = "tls")]
 pub use self::transport::tls_config_with_roots;
 pub use crate::handler::{EventHandler, NoData, WithAck, WithData};
+#[cfg(feature = "tls")]
 pub use futures_rustls::rustls;
 pub use sio_proto::engine::client::OpenError;
 pub use sio_proto::engine::CloseReason;

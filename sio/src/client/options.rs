@@ -149,7 +149,9 @@ pub struct ClientOptions {
     pub max_http_response_size: usize,
     /// Bound on one websocket message (100 MB); a larger one fails the transport.
     pub max_ws_message_size: usize,
-    /// TLS settings for `https`/`wss` (default: the Mozilla roots of `webpki-roots`).
+    /// TLS settings for `https`/`wss` (default: the Mozilla roots of `webpki-roots`). Feature
+    /// `tls` (a default one); without it `https`/`wss` URLs are refused.
+    #[cfg(feature = "tls")]
     pub tls: Option<Arc<futures_rustls::rustls::ClientConfig>>,
 }
 
@@ -179,6 +181,7 @@ impl Default for ClientOptions {
             max_pending_commands: 8192,
             max_http_response_size: 100_000_000,
             max_ws_message_size: 100_000_000,
+            #[cfg(feature = "tls")]
             tls: None,
         }
     }

@@ -5,12 +5,15 @@
 //! These functions run in futures spawned by the manager's task; their results go back into
 //! the task's inbox, tagged with the generation of the Engine.IO session they belong to.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
+#[cfg(feature = "tls")]
+use std::sync::OnceLock;
 
 use async_tungstenite::tungstenite::client::IntoClientRequest;
 use async_tungstenite::tungstenite::protocol::WebSocketConfig;
 use async_tungstenite::WebSocketStream;
 use bytes::Bytes;
+#[cfg(feature = "tls")]
 use futures_rustls::rustls;
 use http::header::{HeaderName, HeaderValue};
 use http::{Method, Request};
@@ -136,6 +139,7 @@ pub(crate) struct Endpoint {
     /// `&k=v...` appended to every query (the user's query parameters).
     pub query_suffix: String,
     pub headers: Vec<(HeaderName, HeaderValue)>,
+    #[cfg(feature = "tls")]
     pub tls: Option<Arc<rustls::ClientConfig>>,
     pub max_response: usize,
     pub max_ws_message: usize,
@@ -180,11 +184,18 @@ impl Endpoint {
                 HeaderValue::from_str(v).map_err(|_| ClientError::InvalidHeader(k.clone()))?;
             headers.push((name, value));
         }
+        #[cfg(feature = "tls")]
         let tls = if url.secure {
             Some(opts.tls.clone().unwrap_or_else(default_tls))
         } else {
             None
         };
+        #[cfg(not(feature = "tls"))]
+        if url.secure {
+            return Err(ClientError::UnsupportedScheme(
+                "https/wss (sio built without its `tls` feature)".to_owned(),
+            ));
+        }
         Ok(Self {
             secure: url.secure,
             host: url.host.clone(),
@@ -193,6 +204,7 @@ impl Endpoint {
             path,
             query_suffix,
             headers,
+            #[cfg(feature = "tls")]
             tls,
             max_response: opts.max_http_response_size,
             max_ws_message: opts.max_ws_message_size,
@@ -214,6 +226,7 @@ impl Endpoint {
 }
 
 /// The default TLS configuration: the `webpki-roots` roots, the `ring` provider.
+#[cfg(feature = "tls")]
 fn default_tls() -> Arc<rustls::ClientConfig> {
     static CONFIG: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
     CONFIG
@@ -229,6 +242,7 @@ fn default_tls() -> Arc<rustls::ClientConfig> {
 /// A rustls client configuration trusting `roots`, with the `ring` provider (the crypto
 /// provider `sio` is built with). Use it to trust a private CA in
 /// [`ClientOptions::tls`](super::ClientOptions::tls).
+#[cfg(feature = "tls")]
 pub fn tls_config_with_roots(roots: rustls::RootCertStore) -> rustls::ClientConfig {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     match rustls::ClientConfig::builder_with_provider(provider)
@@ -246,15 +260,16 @@ pub fn tls_config_with_roots(roots: rustls::RootCertStore) -> rustls::ClientConf
 /// Opens a TCP connection, and TLS on it for `https`/`wss`.
 async fn connect(rt: &Arc<dyn Runtime>, ep: &Endpoint) -> std::io::Result<BoxStream> {
     let tcp = rt.connect(&ep.host, ep.port).await?;
-    let Some(tls) = ep.tls.clone() else {
-        return Ok(tcp);
-    };
-    let name = rustls::pki_types::ServerName::try_from(ep.host.clone())
-        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
-    let stream = futures_rustls::TlsConnector::from(tls)
-        .connect(name, tcp)
-        .await?;
-    Ok(Box::new(stream))
+    #[cfg(feature = "tls")]
+    if let Some(tls) = ep.tls.clone() {
+        let name = rustls::pki_types::ServerName::try_from(ep.host.clone())
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+        let stream = futures_rustls::TlsConnector::from(tls)
+            .connect(name, tcp)
+            .await?;
+        return Ok(Box::new(stream));
+    }
+    Ok(tcp)
 }
 
 /// One long-polling request on its own connection: `Ok((status, body))`, or `Err(())` when
