@@ -533,3 +533,21 @@ impl NpmClient {
         stdin.flush().expect("the npm client ended");
     }
 }
+
+/// Our server's `("join", room, ack)`, as Node's test server has it: the socket joins `room`,
+/// and the ack comes once the room's channel is subscribed (the sharded adapter's dynamic
+/// modes subscribe a room's channel when the room is created).
+pub fn join_when_settled(s: &sio::Socket, cluster: &sio_redis::RedisCluster) {
+    let cluster = cluster.clone();
+    s.on(
+        "join",
+        move |s: sio::Socket, room: String, ack: sio::AckSender| {
+            let cluster = cluster.clone();
+            async move {
+                s.join([room.as_str()]);
+                cluster.subscriptions_settled().await.expect("subscribed");
+                let _ = ack.send(&json!({"ok": true}));
+            }
+        },
+    );
+}

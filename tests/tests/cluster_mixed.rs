@@ -17,7 +17,8 @@ use sio::server::{AckSender, ClusterError};
 use sio::{Server, ServerConfig, ServerSideAck, Socket};
 use sio_redis::{AdapterMode, RedisAdapterOptions, RedisCluster};
 use sio_tests::cluster::{
-    ask, connect, emitter, record, AdapterKind, Control, NodeClusterServer, SubscriptionMode,
+    ask, connect, emitter, join_when_settled, record, AdapterKind, Control, NodeClusterServer,
+    SubscriptionMode,
 };
 use sio_tests::redis_server::RedisServer;
 use sio_tests::{Driver, TestServer, Tokio};
@@ -35,14 +36,7 @@ fn handlers(io: &Server, cluster: RedisCluster) {
     io.on_connection(move |s: Socket| {
         let cluster = cluster.clone();
         async move {
-            s.on("join", move |s: Socket, room: String, ack: AckSender| {
-                let cluster = cluster.clone();
-                async move {
-                    s.join([room.as_str()]);
-                    cluster.subscriptions_settled().await.expect("subscribed");
-                    let _ = ack.send(&json!({"ok": true}));
-                }
-            });
+            join_when_settled(&s, &cluster);
             more_handlers(&s);
         }
     });
@@ -75,10 +69,17 @@ fn mode_of(kind: AdapterKind) -> AdapterMode {
 
 /// Our server on the cluster of the Redis at `url`, speaking `kind`.
 fn start_ours(url: &str, kind: AdapterKind) -> (TestServer, RedisCluster) {
-    let options = RedisAdapterOptions {
-        mode: mode_of(kind),
-        ..RedisAdapterOptions::default()
-    };
+    start_ours_with(
+        url,
+        RedisAdapterOptions {
+            mode: mode_of(kind),
+            ..RedisAdapterOptions::default()
+        },
+    )
+}
+
+/// Our server on the cluster of the Redis at `url`, with the adapter's `options`.
+fn start_ours_with(url: &str, options: RedisAdapterOptions) -> (TestServer, RedisCluster) {
     let cluster = Tokio::block_on(async {
         RedisCluster::new(Tokio::runtime(), url, options).expect("redis URL")
     });
@@ -561,19 +562,13 @@ fn the_npm_emitter_reaches_our_clients() {
 fn a_server_that_hangs_is_handled_by_the_timeout() {
     let redis = RedisServer::start();
     let node = NodeClusterServer::start(&redis.url(), AdapterKind::CLASSIC);
-    let options = RedisAdapterOptions {
-        requests_timeout: Duration::from_millis(500),
-        ..RedisAdapterOptions::default()
-    };
-    let cluster = Tokio::block_on(async {
-        RedisCluster::new(Tokio::runtime(), &redis.url(), options).expect("redis URL")
-    });
-    let config = ServerConfig {
-        adapter: cluster.adapter_factory(),
-        ..ServerConfig::default()
-    };
-    let c = cluster.clone();
-    let ours = Tokio::start(config, move |io| handlers(io, c));
+    let (ours, cluster) = start_ours_with(
+        &redis.url(),
+        RedisAdapterOptions {
+            requests_timeout: Duration::from_millis(500),
+            ..RedisAdapterOptions::default()
+        },
+    );
     let io = ours.server.clone();
     Tokio::block_on(async {
         let ctl = Control::connect::<Tokio>(&node.url()).await;
@@ -618,19 +613,13 @@ fn a_server_that_hangs_is_handled_by_the_timeout() {
 fn the_cluster_queues_are_bounded_in_bytes() {
     let redis = RedisServer::start();
     let node = NodeClusterServer::start(&redis.url(), AdapterKind::CLASSIC);
-    let options = RedisAdapterOptions {
-        max_queued_bytes: 4096,
-        ..RedisAdapterOptions::default()
-    };
-    let cluster = Tokio::block_on(async {
-        RedisCluster::new(Tokio::runtime(), &redis.url(), options).expect("redis URL")
-    });
-    let config = ServerConfig {
-        adapter: cluster.adapter_factory(),
-        ..ServerConfig::default()
-    };
-    let c = cluster.clone();
-    let ours = Tokio::start(config, move |io| handlers(io, c));
+    let (ours, cluster) = start_ours_with(
+        &redis.url(),
+        RedisAdapterOptions {
+            max_queued_bytes: 4096,
+            ..RedisAdapterOptions::default()
+        },
+    );
     let io = ours.server.clone();
     let big = "x".repeat(10_000);
     Tokio::block_on(async {

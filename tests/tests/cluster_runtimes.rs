@@ -8,11 +8,11 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use sio::client::{ClientSocket, Transport};
-use sio::server::AckSender;
 use sio::{Server, ServerConfig, Socket};
 use sio_redis::{AdapterMode, RedisAdapterOptions, RedisCluster};
 use sio_tests::cluster::{
-    ask, connect, record, AdapterKind, Control, Events, NodeClusterServer, NpmClient,
+    ask, connect, join_when_settled, record, AdapterKind, Control, Events, NodeClusterServer,
+    NpmClient,
 };
 use sio_tests::redis_server::RedisServer;
 use sio_tests::{Driver, Smol, TestServer, Tokio};
@@ -27,14 +27,7 @@ fn handlers(io: &Server, cluster: RedisCluster) {
     io.on_connection(move |s: Socket| {
         let cluster = cluster.clone();
         async move {
-            s.on("join", move |s: Socket, room: String, ack: AckSender| {
-                let cluster = cluster.clone();
-                async move {
-                    s.join([room.as_str()]);
-                    cluster.subscriptions_settled().await.expect("subscribed");
-                    let _ = ack.send(&json!({"ok": true}));
-                }
-            });
+            join_when_settled(&s, &cluster);
         }
     });
 }

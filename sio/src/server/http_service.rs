@@ -149,10 +149,7 @@ impl Server {
             if refused {
                 // Cross-site websocket hijacking (and cross-site polling) protection.
                 let origin = origin.as_ref().and_then(|o| o.to_str().ok());
-                self.inner
-                    .metrics
-                    .refused_requests
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                self.refused();
                 tracing::info!(
                     target: "sio::connection_error",
                     ?remote,
@@ -210,10 +207,7 @@ impl Server {
             Route::Respond(r) => {
                 if r.status >= 400 {
                     // Node's `connection_error`: the body is `{"code":..,"message":..}`.
-                    self.inner
-                        .metrics
-                        .refused_requests
-                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    self.refused();
                     tracing::info!(
                         target: "sio::connection_error",
                         ?remote,
@@ -227,10 +221,7 @@ impl Server {
             }
             Route::Handshake(kind) => {
                 if inner.closing.load(std::sync::atomic::Ordering::SeqCst) {
-                    self.inner
-                        .metrics
-                        .refused_requests
-                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    self.refused();
                     tracing::info!(
                         target: "sio::connection_error",
                         ?remote,
@@ -249,10 +240,7 @@ impl Server {
                         remote,
                     };
                     if let Err(message) = allow(&info).await {
-                        self.inner
-                            .metrics
-                            .refused_requests
-                            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        self.refused();
                         tracing::info!(
                             target: "sio::connection_error",
                             ?remote,
@@ -290,6 +278,11 @@ impl Server {
                 }
             },
         }
+    }
+
+    /// Counts a refused request (Node's `connection_error`; each site logs why).
+    fn refused(&self) {
+        super::metrics::Metrics::add(&self.inner.metrics.refused_requests, 1);
     }
 
     /// Routes a request (the router owns the session index).
@@ -336,10 +329,7 @@ impl Server {
         let bytes = match futures_util::future::select(std::pin::pin!(body), deadline).await {
             futures_util::future::Either::Left((Ok(c), _)) => c.to_bytes(),
             futures_util::future::Either::Left((Err(e), _)) => {
-                self.inner
-                    .metrics
-                    .refused_requests
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                self.refused();
                 tracing::info!(
                     target: "sio::connection_error",
                     error = %e,
@@ -349,10 +339,7 @@ impl Server {
                 return respond(HttpResponse::empty(413));
             }
             futures_util::future::Either::Right(_) => {
-                self.inner
-                    .metrics
-                    .refused_requests
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                self.refused();
                 tracing::info!(
                     target: "sio::connection_error",
                     "long-polling POST body too slow: 408"
