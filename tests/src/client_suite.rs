@@ -1032,10 +1032,18 @@ pub fn unreachable_server<D: Driver>() {
         for _ in 0..3 {
             let (msg, _) = next(&mut w.errors).await;
             assert!(msg.contains("transport"), "{msg}");
+            // The cause, as the I/O layer saw it.
+            assert!(
+                msg.contains(&format!("connect to 127.0.0.1:{port}")),
+                "{msg}"
+            );
+            assert!(msg.contains("refused"), "{msg}");
             next(&mut errors).await;
         }
         next(&mut failed).await;
         assert!(!s.connected());
+        let cause = s.manager().last_error().expect("a cause");
+        assert!(cause.contains("refused"), "{cause}");
     });
 }
 

@@ -61,7 +61,8 @@ pub(crate) enum Cmd {
     // ----- I/O results, tagged with the Engine.IO generation -----
     PollResponse {
         generation: u64,
-        response: Result<(u16, Bytes), ()>,
+        /// The answer, or why the request failed.
+        response: Result<(u16, Bytes), String>,
     },
     PostResponse {
         generation: u64,
@@ -73,6 +74,8 @@ pub(crate) enum Cmd {
     },
     WsFailed {
         generation: u64,
+        /// Why.
+        cause: String,
     },
 }
 
@@ -174,6 +177,9 @@ pub(crate) struct ManagerInner {
     /// connection closed for good). The lock is held while a command is pushed, so that the
     /// task cannot park between the push and the check.
     pub(crate) parked: Mutex<Option<Parked>>,
+    /// Why the last request or websocket failed ([`Manager::last_error`]); cleared when a
+    /// connection opens.
+    pub(crate) last_error: Mutex<Option<String>>,
     pub(crate) next_ack_id: AtomicU64,
     pub(crate) sockets: Mutex<HashMap<Nsp, Weak<SocketInner>>>,
     pub(crate) listeners: Listeners,

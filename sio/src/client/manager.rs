@@ -50,6 +50,7 @@ impl Manager {
                 tx,
                 queued: AtomicUsize::new(0),
                 parked: Mutex::new(Some(Parked::new(config, rx))),
+                last_error: Mutex::new(None),
                 start: task::start,
                 next_ack_id: AtomicU64::new(0),
                 sockets: Mutex::new(HashMap::new()),
@@ -172,6 +173,14 @@ impl Manager {
     pub fn on_reconnect_error(&self, f: impl Fn(&OpenError) + Send + Sync + 'static) -> ListenerId {
         let l = &self.inner.listeners;
         l.add(&l.reconnect_error, Arc::new(f))
+    }
+
+    /// Why the last connection attempt or transport failed, as the I/O layer saw it (DNS,
+    /// `Connection refused`, a TLS error, an HTTP error), until a connection opens; what an
+    /// `error` or `reconnect_error` listener reads for the cause of a transport failure (the
+    /// socket's `connect_error` message carries it too).
+    pub fn last_error(&self) -> Option<String> {
+        lock(&self.inner.last_error).clone()
     }
 
     /// Removes a listener an `on_*` method registered (Node's `manager.off(event, fn)`);

@@ -286,7 +286,10 @@ impl ManagerTask {
             Cmd::PollResponse {
                 generation,
                 response,
-            } => self.feed(now, generation, EngineInput::PollResponse(response)),
+            } => {
+                let response = response.map_err(|cause| self.failed(cause));
+                self.feed(now, generation, EngineInput::PollResponse(response))
+            }
             Cmd::PostResponse { generation, ok } => {
                 self.feed(now, generation, EngineInput::PostResponse { ok });
             }
@@ -302,7 +305,8 @@ impl ManagerTask {
                     self.close_ws(ws);
                 }
             }
-            Cmd::WsFailed { generation } => {
+            Cmd::WsFailed { generation, cause } => {
+                self.failed(cause);
                 self.feed(now, generation, EngineInput::WsClosed { error: true });
             }
         }
@@ -378,7 +382,7 @@ impl ManagerTask {
                     generation,
                     ws: Box::new(ws),
                 },
-                Err(()) => Cmd::WsFailed { generation },
+                Err(cause) => Cmd::WsFailed { generation, cause },
             };
             let _ = tx.unbounded_send(cmd);
         }));
@@ -473,11 +477,18 @@ impl ManagerTask {
         self.shared.transport.store(t, Ordering::Release);
     }
 
+    /// Remembers why a request or websocket failed.
+    fn failed(&self, cause: String) {
+        tracing::debug!(%cause, "client transport failed");
+        *lock(&self.shared.last_error) = Some(cause);
+    }
+
     fn on_event(&mut self, e: Event) {
         let now = self.shared.rt.now();
         let l = &self.shared.listeners;
         match e {
             Event::Open(data) => {
+                *lock(&self.shared.last_error) = None;
                 *lock(&self.shared.engine_id) = Some(data.sid);
                 self.set_transport();
                 emit_to(&l.open, ());
@@ -519,6 +530,11 @@ impl ManagerTask {
                         s.inner.connected.store(false, Ordering::Release);
                         *lock(&s.inner.id) = None;
                     }
+                    // A connection that could not be made says why (DNS, refused, TLS...).
+                    let message = match (refused, lock(&self.shared.last_error).as_deref()) {
+                        (false, Some(cause)) => format!("{message} ({cause})"),
+                        _ => message,
+                    };
                     self.run_handlers(s.connect_error_futures(&message, data.as_ref()));
                 }
             }

@@ -257,34 +257,44 @@ pub fn tls_config_with_roots(roots: rustls::RootCertStore) -> rustls::ClientConf
     }
 }
 
-/// Opens a TCP connection, and TLS on it for `https`/`wss`.
-async fn connect(rt: &Arc<dyn Runtime>, ep: &Endpoint) -> std::io::Result<BoxStream> {
-    let tcp = rt.connect(&ep.host, ep.port).await?;
+/// Opens a TCP connection, and TLS on it for `https`/`wss`; the cause when it fails.
+async fn connect(rt: &Arc<dyn Runtime>, ep: &Endpoint) -> Result<BoxStream, String> {
+    let tcp = rt
+        .connect(&ep.host, ep.port)
+        .await
+        .map_err(|e| cause(&format!("connect to {}:{}", ep.host, ep.port), e))?;
     #[cfg(feature = "tls")]
     if let Some(tls) = ep.tls.clone() {
         let name = rustls::pki_types::ServerName::try_from(ep.host.clone())
-            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+            .map_err(|e| cause("TLS server name", e))?;
         let stream = futures_rustls::TlsConnector::from(tls)
             .connect(name, tcp)
-            .await?;
+            .await
+            .map_err(|e| cause("TLS", e))?;
         return Ok(Box::new(stream));
     }
     Ok(tcp)
 }
 
-/// One long-polling request on its own connection: `Ok((status, body))`, or `Err(())` when
+/// Why a request or a websocket failed: the step and the error behind it (`connect to
+/// host:port: Connection refused`, `TLS: ...`, `HTTP: ...`).
+fn cause(step: &str, e: impl std::fmt::Display) -> String {
+    format!("{step}: {e}")
+}
+
+/// One long-polling request on its own connection: `Ok((status, body))`, or `Err(cause)` when
 /// the connection or the HTTP exchange failed.
 pub(crate) async fn http_request(
     rt: Arc<dyn Runtime>,
     ep: Arc<Endpoint>,
     query: String,
     body: Option<Bytes>,
-) -> Result<(u16, Bytes), ()> {
-    let stream = connect(&rt, &ep).await.map_err(drop)?;
+) -> Result<(u16, Bytes), String> {
+    let stream = connect(&rt, &ep).await?;
     let (mut sender, conn) =
         hyper::client::conn::http1::handshake::<_, Full<Bytes>>(HyperIo(stream))
             .await
-            .map_err(drop)?;
+            .map_err(|e| cause("HTTP", e))?;
     rt.spawn(Box::pin(async move {
         let _ = conn.await;
     }));
@@ -305,13 +315,16 @@ pub(crate) async fn http_request(
     }
     let req = req
         .body(Full::new(body.unwrap_or_default()))
-        .map_err(drop)?;
-    let resp = sender.send_request(req).await.map_err(drop)?;
+        .map_err(|e| cause("HTTP request", e))?;
+    let resp = sender
+        .send_request(req)
+        .await
+        .map_err(|e| cause("HTTP", e))?;
     let status = resp.status().as_u16();
     let body = Limited::new(resp.into_body(), ep.max_response)
         .collect()
         .await
-        .map_err(drop)?
+        .map_err(|e| cause("HTTP response body", e))?
         .to_bytes();
     Ok((status, body))
 }
@@ -321,15 +334,17 @@ pub(crate) async fn ws_connect(
     rt: Arc<dyn Runtime>,
     ep: Arc<Endpoint>,
     query: String,
-) -> Result<Ws, ()> {
-    let stream = connect(&rt, &ep).await.map_err(drop)?;
+) -> Result<Ws, String> {
+    let stream = connect(&rt, &ep).await?;
     let url = format!(
         "{}://{}{}",
         if ep.secure { "wss" } else { "ws" },
         ep.host_header(),
         ep.path_and_query(&query)
     );
-    let mut req = url.into_client_request().map_err(drop)?;
+    let mut req = url
+        .into_client_request()
+        .map_err(|e| cause("websocket request", e))?;
     for (k, v) in &ep.headers {
         req.headers_mut().append(k.clone(), v.clone());
     }
@@ -341,7 +356,7 @@ pub(crate) async fn ws_connect(
         .max_frame_size(Some(ep.max_ws_message));
     let (ws, _resp) = async_tungstenite::client_async_with_config(req, stream, Some(config))
         .await
-        .map_err(drop)?;
+        .map_err(|e| cause("websocket handshake", e))?;
     Ok(ws)
 }
 
