@@ -144,6 +144,17 @@ impl BroadcastOperator {
 
     /// Emits to every recipient. The packet is encoded once; each recipient costs a queue
     /// push. A recipient whose queue is full is skipped (its client does not keep up).
+    ///
+    /// ```no_run
+    /// # fn demo(io: sio::Server, socket: sio::Socket) -> Result<(), sio::EmitError> {
+    /// io.emit("news", &"to everyone")?; // io.emit(..)
+    /// io.to("room1").to("room2").except("muted").emit("news", &"rooms")?;
+    /// io.of("/chat").to("lobby").emit("news", &"another namespace")?;
+    /// socket.to("lobby").emit("news", &"the room, not me")?; // socket.to(..)
+    /// io.volatile().emit("tick", &1)?; // may be dropped for a client that is not ready
+    /// io.to("room1").local().emit("news", &"this server only")?; // cluster: no Redis
+    /// # Ok(()) }
+    /// ```
     pub fn emit<T: Serialize + ?Sized>(&self, event: &str, data: &T) -> Result<(), EmitError> {
         let p = encode_event(&self.ns.nsp(), event, data, None)?;
         if !self.filter.local {

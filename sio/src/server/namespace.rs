@@ -115,6 +115,20 @@ impl Namespace {
 
     /// Adds a connection middleware (Node's `nsp.use`); an error refuses the connection and
     /// reaches the client as `connect_error` with its message and data.
+    ///
+    /// ```no_run
+    /// # fn demo(io: sio::Server) {
+    /// use sio::{ConnectError, Socket};
+    ///
+    /// io.of("/admin").use_middleware(|socket: Socket| async move {
+    ///     if socket.handshake().auth["token"] == "let me in" {
+    ///         Ok(())
+    ///     } else {
+    ///         Err(ConnectError::new("not authorized"))
+    ///     }
+    /// });
+    /// # }
+    /// ```
     pub fn use_middleware<F, Fut>(&self, f: F)
     where
         F: Fn(Socket) -> Fut + Send + Sync + 'static,

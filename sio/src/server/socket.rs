@@ -134,6 +134,21 @@ impl Socket {
     /// Registers the handler of `event`, replacing an earlier one. How the handler's data
     /// takes the arguments: see [`EventHandler`] ([`Args`](crate::Args) takes them all, as
     /// they came).
+    ///
+    /// ```no_run
+    /// # fn demo(socket: sio::Socket) {
+    /// use sio::{AckSender, Socket};
+    ///
+    /// // Node: socket.on("chat", (text, ack) => { socket.broadcast.emit("chat", text); ack("ok") })
+    /// socket.on("chat", |socket: Socket, text: String, ack: AckSender| async move {
+    ///     let _ = socket.broadcast().emit("chat", &text);
+    ///     let _ = ack.send(&"ok");
+    /// });
+    /// // Several arguments as a tuple; none at all: a handler of the socket alone.
+    /// socket.on("move", |_: Socket, (x, y): (i32, i32)| async move { println!("{x},{y}") });
+    /// socket.on("ping", |socket: Socket| async move { let _ = socket.emit("pong", &()); });
+    /// # }
+    /// ```
     pub fn on<M, H: EventHandler<Socket, M>>(&self, event: impl Into<String>, handler: H) {
         write(&self.inner.handlers).insert(event.into(), boxed(handler));
     }
@@ -184,6 +199,14 @@ impl Socket {
     /// Emits `event` with `data` (a tuple or an [`Args`](crate::Args) spreads into several
     /// arguments, `()` is none, one `null` is one; `bytes::Bytes` anywhere travels as a binary
     /// attachment).
+    ///
+    /// ```no_run
+    /// # fn demo(socket: sio::Socket) -> Result<(), sio::EmitError> {
+    /// socket.emit("hello", &"world")?; // socket.emit("hello", "world")
+    /// socket.emit("score", &("alice", 42))?; // socket.emit("score", "alice", 42)
+    /// socket.emit("file", &bytes::Bytes::from_static(b"\x00\x01"))?; // a Buffer
+    /// # Ok(()) }
+    /// ```
     pub fn emit<T: Serialize + ?Sized>(&self, event: &str, data: &T) -> Result<(), EmitError> {
         let p = encode_event(&self.inner.ns.nsp(), event, data, None)?;
         self.notify_outgoing(event);
@@ -212,6 +235,17 @@ impl Socket {
 
     /// Emits `event` and waits for the client's ack, deserialised as `R` (one argument: that
     /// argument; several: the array), for at most `timeout` (`None`: forever).
+    ///
+    /// ```no_run
+    /// # async fn demo(socket: sio::Socket) -> Result<(), sio::AckError> {
+    /// use std::time::Duration;
+    ///
+    /// // Node: const answer = await socket.timeout(5000).emitWithAck("question", "ready?")
+    /// let answer: String = socket
+    ///     .emit_with_ack("question", &"ready?", Some(Duration::from_secs(5)))
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn emit_with_ack<T: Serialize + ?Sized, R: DeserializeOwned + 'static>(
         &self,
         event: &str,
