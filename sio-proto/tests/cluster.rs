@@ -766,6 +766,19 @@ fn options_carry_the_excepted_socket_as_its_room() {
 }
 
 #[test]
+fn volatile_and_timeout_become_nodes_flags() {
+    use sio_proto::cluster::BroadcastOptions;
+    let plain = BroadcastOptions::default().volatile(false).timeout(None);
+    assert_eq!(plain.flags, None);
+    let o = BroadcastOptions::default()
+        .volatile(true)
+        .timeout(Some(std::time::Duration::from_millis(1500)));
+    let flags = o.flags.expect("flags");
+    assert_eq!(flags.volatile(), Some(true));
+    assert_eq!(flags.timeout_ms(), Some(1500));
+}
+
+#[test]
 fn node_ids_are_six_characters() {
     let id = sio_proto::cluster::node_uid(&[7; 32]);
     assert_eq!(id.len(), 6);

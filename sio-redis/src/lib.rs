@@ -48,7 +48,7 @@ use std::time::{Duration, Instant};
 
 use futures_channel::{mpsc, oneshot};
 use futures_util::stream::FuturesUnordered;
-use futures_util::{FutureExt, StreamExt};
+use futures_util::StreamExt;
 use redis::aio::MultiplexedConnection;
 use sio::runtime::Sleep;
 use sio::server::{
@@ -62,7 +62,7 @@ use sio_proto::cluster::node::{
     AckBroadcastError, NodeConfig, NodeEvent, NodeInput, Publish, RequestResult,
 };
 use sio_proto::cluster::{
-    BroadcastOptions, ClusterNode, FetchedSocket, Flags, IssueError, Missing, Outcome, Value,
+    BroadcastOptions, ClusterNode, FetchedSocket, IssueError, Missing, Outcome, Value,
 };
 
 pub use sio_proto::cluster::channel::SubscriptionMode;
@@ -263,20 +263,12 @@ impl RedisCluster {
         if self.shared.cmds.unbounded_send(Cmd::Barrier(tx)).is_err() {
             return Err(ClusterError::Unavailable("the adapter stopped".to_owned()));
         }
-        let rt = &self.shared.rt;
-        let mut timer = rt.timer(rt.now() + self.shared.options.requests_timeout);
-        std::future::poll_fn(|cx| {
-            if let Poll::Ready(r) = rx.poll_unpin(cx) {
-                return Poll::Ready(
-                    r.map_err(|_| ClusterError::Unavailable("the adapter stopped".to_owned())),
-                );
-            }
-            timer
-                .as_mut()
-                .poll(cx)
-                .map(|_| Err(ClusterError::Timeout { missing: 1 }))
-        })
-        .await
+        let rt = &*self.shared.rt;
+        let deadline = rt.now() + self.shared.options.requests_timeout;
+        match sio::runtime::within(rt, deadline, &mut rx).await {
+            Some(r) => r.map_err(|_| ClusterError::Unavailable("the adapter stopped".to_owned())),
+            None => Err(ClusterError::Timeout { missing: 1 }),
+        }
     }
 
     /// Malformed messages received and dropped so far, over every namespace.
@@ -389,14 +381,7 @@ impl Shared {
         self.flush(ns);
         let _ = self.cmds.unbounded_send(Cmd::Wake);
         if let Some(t) = timeout {
-            let mut timer = self.rt.timer(self.rt.now() + t);
-            let first = std::future::poll_fn(|cx| {
-                if let Poll::Ready(r) = rx.poll_unpin(cx) {
-                    return Poll::Ready(Some(r));
-                }
-                timer.as_mut().poll(cx).map(|_| None)
-            })
-            .await;
+            let first = sio::runtime::within(&*self.rt, self.rt.now() + t, &mut rx).await;
             match first {
                 Some(r) => return done(r, others),
                 None => {
@@ -471,17 +456,6 @@ impl std::fmt::Debug for RedisAdapter {
             .field("uid", &self.shared.uid)
             .finish()
     }
-}
-
-/// `opts` with a `timeout` flag of `timeout` (Node's `.timeout(ms)`), when there is one.
-fn with_timeout(mut opts: BroadcastOptions, timeout: Option<Duration>) -> BroadcastOptions {
-    if let Some(t) = timeout {
-        let ms = u64::try_from(t.as_millis()).unwrap_or(u64::MAX);
-        opts.flags
-            .get_or_insert_with(Flags::default)
-            .set("timeout", Value::from(ms));
-    }
-    opts
 }
 
 fn to_msgpack_value(v: &serde_json::Value) -> Value {
@@ -574,12 +548,7 @@ impl Adapter for RedisAdapter {
         filter: &BroadcastFilter<SocketId>,
         volatile: bool,
     ) {
-        let mut opts = BroadcastOptions::from_filter(filter);
-        if volatile {
-            opts.flags
-                .get_or_insert_with(Flags::default)
-                .set("volatile", Value::from(true));
-        }
+        let opts = BroadcastOptions::from_filter(filter).volatile(volatile);
         let r = lock(&self.ns.node).broadcast(packet, &opts);
         if let Err(e) = r {
             tracing::warn!(error = %e, "broadcast not published to the cluster");
@@ -592,7 +561,7 @@ impl Adapter for RedisAdapter {
         filter: &BroadcastFilter<SocketId>,
         timeout: Option<Duration>,
     ) -> BoxFuture<Result<Vec<SocketInfo>, ClusterError>> {
-        let opts = with_timeout(BroadcastOptions::from_filter(filter), timeout);
+        let opts = BroadcastOptions::from_filter(filter).timeout(timeout);
         let (shared, ns) = (self.shared.clone(), self.ns.clone());
         Box::pin(async move {
             let done = shared
@@ -678,7 +647,7 @@ impl Adapter for RedisAdapter {
         filter: &BroadcastFilter<SocketId>,
         timeout: Option<Duration>,
     ) -> BoxFuture<Result<RemoteAcks, ClusterError>> {
-        let opts = with_timeout(BroadcastOptions::from_filter(filter), timeout);
+        let opts = BroadcastOptions::from_filter(filter).timeout(timeout);
         let packet = packet.clone();
         let (shared, ns) = (self.shared.clone(), self.ns.clone());
         Box::pin(async move {

@@ -57,6 +57,24 @@ impl Sleep for FixedSleep {
     }
 }
 
+/// `fut`'s output, or `None` when `rt`'s clock reaches `deadline` first (the wait a deadline
+/// bounds: acks, cluster requests, barriers). Pass `&mut fut` to keep waiting for it after.
+pub async fn within<F: Future + Unpin>(
+    rt: &dyn Runtime,
+    deadline: Instant,
+    fut: F,
+) -> Option<F::Output> {
+    let mut fut = fut;
+    let mut timer = rt.timer(deadline);
+    std::future::poll_fn(|cx| {
+        if let std::task::Poll::Ready(v) = std::pin::Pin::new(&mut fut).poll(cx) {
+            return std::task::Poll::Ready(Some(v));
+        }
+        timer.as_mut().poll(cx).map(|()| None)
+    })
+    .await
+}
+
 /// The message of a caught panic.
 pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
     if let Some(s) = payload.downcast_ref::<&str>() {

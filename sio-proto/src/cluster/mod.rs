@@ -240,6 +240,28 @@ pub struct BroadcastOptions {
 }
 
 impl BroadcastOptions {
+    /// With Node's `volatile` flag when `volatile` (clients not ready may miss it).
+    pub fn volatile(mut self, volatile: bool) -> Self {
+        if volatile {
+            self.flags
+                .get_or_insert_with(Flags::default)
+                .set("volatile", Value::from(true));
+        }
+        self
+    }
+
+    /// With Node's `timeout` flag (`.timeout(ms)`: how long acks and answers are awaited), when
+    /// there is a timeout.
+    pub fn timeout(mut self, timeout: Option<std::time::Duration>) -> Self {
+        if let Some(t) = timeout {
+            let ms = u64::try_from(t.as_millis()).unwrap_or(u64::MAX);
+            self.flags
+                .get_or_insert_with(Flags::default)
+                .set("timeout", Value::from(ms));
+        }
+        self
+    }
+
     /// The wire options of a local broadcast filter: its rooms and exceptions, the excepted
     /// socket (the sender of `socket.broadcast`) as an exception of its own room, since every
     /// socket is in the room named after its id on every server.

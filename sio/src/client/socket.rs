@@ -309,18 +309,10 @@ impl ClientSocket {
         };
         async move {
             let _guard = guard;
-            let mut rx = rx;
-            let mut timer = rt.timer(rt.now() + timeout);
-            std::future::poll_fn(|cx| {
-                if let Poll::Ready(r) = Pin::new(&mut rx).poll(cx) {
-                    return Poll::Ready(r.map_err(|_| NextEventError::Gone));
-                }
-                timer
-                    .as_mut()
-                    .poll(cx)
-                    .map(|()| Err(NextEventError::Timeout))
-            })
-            .await
+            match crate::runtime::within(&*rt, rt.now() + timeout, rx).await {
+                Some(r) => r.map_err(|_| NextEventError::Gone),
+                None => Err(NextEventError::Timeout),
+            }
         }
     }
 
