@@ -49,7 +49,7 @@ fn event(ns: &str, json: &str, id: Option<u64>) -> sio_proto::socket::EncodedPac
 
 fn connected_sid(events: &[client::Event], ns: &str) -> Option<String> {
     events.iter().find_map(|e| match e {
-        client::Event::Connected { nsp, sid } if nsp.as_str() == ns => Some(sid.clone()),
+        client::Event::Connected { nsp, sid, .. } if nsp.as_str() == ns => Some(sid.clone()),
         _ => None,
     })
 }

@@ -12,6 +12,7 @@ pub mod node_server;
 pub mod process;
 pub mod raw;
 pub mod raw_suite;
+pub mod recovery;
 pub mod redis_server;
 pub mod robust_suite;
 pub mod sticky;

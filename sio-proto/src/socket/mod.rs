@@ -8,6 +8,7 @@
 pub mod acks;
 pub mod backoff;
 pub mod packet;
+pub mod recovery;
 
 pub use packet::{Decoder, EncodedPacket, Nsp, Packet, PacketKind};
 pub mod client;

@@ -288,6 +288,18 @@ impl Connection {
     /// CONNECT to `nsp` is pending (never asked for, already answered, or withdrawn by the
     /// client). After a failure the namespace is neither joined nor pending.
     pub fn accept(&mut self, nsp: &Nsp, socket_id: &str) -> Result<(), UsageError> {
+        self.accept_with_pid(nsp, socket_id, None)
+    }
+
+    /// [`Connection::accept`], the reply also giving the client its private id `pid` (with
+    /// connection state recovery: [`super::recovery`]). Packets the socket missed are sent
+    /// after it, with [`Connection::send_encoded`].
+    pub fn accept_with_pid(
+        &mut self,
+        nsp: &Nsp,
+        socket_id: &str,
+        pid: Option<&str>,
+    ) -> Result<(), UsageError> {
         if self.closing || self.closed {
             return Err(UsageError::Closed);
         }
@@ -296,7 +308,11 @@ impl Connection {
                 "no pending CONNECT for this namespace",
             ));
         };
-        let data = serde_json::json!({ "sid": socket_id }).to_string();
+        let data = match pid {
+            None => serde_json::json!({ "sid": socket_id }),
+            Some(pid) => serde_json::json!({ "sid": socket_id, "pid": pid }),
+        }
+        .to_string();
         let p = Packet::connect(nsp.clone(), Some(Bytes::from(data))).encode();
         // Joined only once the CONNECT reply is queued.
         if let Err(e) = self.send_control(&p) {

@@ -278,6 +278,8 @@ pub(crate) struct SocketInner {
     pub(crate) opts: SocketOptions,
     pub(crate) id: Mutex<Option<String>>,
     pub(crate) connected: AtomicBool,
+    /// The last connection recovered the socket (connection state recovery).
+    pub(crate) recovered: AtomicBool,
     pub(crate) active: AtomicBool,
     pub(crate) handlers: RwLock<HashMap<String, EventEntry>>,
     pub(crate) any: RwLock<Vec<AnyHandler>>,

@@ -49,6 +49,7 @@ impl ClientSocket {
                 opts,
                 id: Mutex::new(None),
                 connected: AtomicBool::new(false),
+                recovered: AtomicBool::new(false),
                 active: AtomicBool::new(false),
                 handlers: RwLock::default(),
                 any: RwLock::default(),
@@ -69,6 +70,15 @@ impl ClientSocket {
     /// Whether the socket is connected to its namespace.
     pub fn connected(&self) -> bool {
         self.inner.connected.load(Ordering::Acquire)
+    }
+
+    /// Whether the server recovered the socket at its last connection (Node's
+    /// `socket.recovered`, with the server's connection state recovery on): after its
+    /// transport died, it came back with the same id, rooms and data, and the events it missed
+    /// were delivered. The client keeps what the server needs for it (the private id and the
+    /// last offset, taken off the events' arguments) by itself.
+    pub fn recovered(&self) -> bool {
+        self.inner.recovered.load(Ordering::Acquire)
     }
 
     /// Whether the socket wants to be connected: `connect()` was called and neither

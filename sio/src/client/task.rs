@@ -506,9 +506,14 @@ impl ManagerTask {
                 }
                 None => self.proto.disconnect(now, &nsp),
             },
-            Event::Connected { nsp, sid } => {
+            Event::Connected {
+                nsp,
+                sid,
+                recovered,
+            } => {
                 if let Some(s) = self.sockets.get(&nsp).cloned() {
                     *lock(&s.inner.id) = Some(sid);
+                    s.inner.recovered.store(recovered, Ordering::Release);
                     s.inner.connected.store(true, Ordering::Release);
                     self.run_handlers(s.connect_futures());
                 }

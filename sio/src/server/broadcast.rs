@@ -163,6 +163,10 @@ impl BroadcastOperator {
                 .adapter
                 .broadcast_remote(&p, &self.filter, self.volatile);
         }
+        if let (false, Some(r)) = (self.volatile, self.ns.recovery()) {
+            r.emit(&self.ns, &p, &self.filter);
+            return Ok(());
+        }
         for s in self.ns.recipients(&self.filter) {
             if self.volatile {
                 let _ = s.inner.conn.push(super::inbox::Input::Volatile(p.clone()));

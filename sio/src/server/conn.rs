@@ -30,6 +30,7 @@ use super::inbox::Ws;
 use super::inbox::{AckReply, ConnHandle, Input};
 use super::machine::{EngineSession, Machine, MachineEvent};
 use super::namespace::ConnectError;
+use super::recovery::Recovering;
 use super::socket::{AckError, EmitError, Handshake, Socket, SocketId};
 use super::ServerInner;
 use crate::drive::{self, DeadlineTimer, Room, Tasks, Wake, WsLink};
@@ -331,25 +332,54 @@ impl ConnTask {
             nsp,
             socket,
             result,
+            recovering,
         } = d;
         match result {
             Ok(()) => {
+                let ns = socket.ns().clone();
+                let new_pid = ns.recovery().map(|_| self.server.next_socket_id());
                 let Some(conn) = self.conn.socket() else {
                     return;
                 };
-                if let Err(e) = conn.accept(&nsp, socket.id()) {
+                // With recovery on, the log is held from the reply to the last missed packet,
+                // the socket joining its rooms meanwhile (see `recovery`).
+                let log = ns.recovery().map(|r| r.hold());
+                let missed = recovering
+                    .as_ref()
+                    .zip(log.as_deref())
+                    .and_then(|(r, log)| r.missed(log));
+                let pid = match (&recovering, &missed) {
+                    (Some(r), Some(_)) => Some(r.pid()),
+                    _ => new_pid.as_deref(),
+                };
+                if let Err(e) = conn.accept_with_pid(&nsp, socket.id(), pid) {
                     // The connection closed, or the client left the namespace, while
                     // the middleware ran: there is no one to answer.
                     tracing::debug!(sid = %self.sid, nsp = %nsp, error = %e, "CONNECT not accepted");
                     return;
                 }
+                if let Some(pid) = pid {
+                    socket.set_recovery(pid, missed.is_some());
+                }
                 socket
                     .inner
                     .connected
                     .store(true, std::sync::atomic::Ordering::Release);
-                tracing::debug!(%nsp, id = socket.id(), "socket connected");
-                let ns = socket.ns().clone();
+                tracing::debug!(%nsp, id = socket.id(), recovered = missed.is_some(), "socket connected");
                 catch("the adapter's add_socket", || ns.add_socket(&socket));
+                if let (Some(r), Some(missed)) = (&recovering, missed) {
+                    let rooms: Vec<&str> = r
+                        .rooms()
+                        .iter()
+                        .map(|r| &**r)
+                        .filter(|r| *r != socket.id())
+                        .collect();
+                    catch("the adapter's join", || ns.join(&socket.sid(), rooms));
+                    for p in &missed {
+                        let _ = conn.send_encoded(p);
+                    }
+                }
+                drop(log);
                 self.sockets.insert(nsp, socket.clone());
                 for h in ns.connection_handlers() {
                     if let Some(f) = catch("a connection handler", || h(socket.clone())) {
@@ -588,15 +618,35 @@ impl ConnTask {
             }
             return;
         };
-        let id: SocketId = self.server.next_socket_id().into();
         let mut hs = self.handshake.clone();
         hs.auth = if auth.is_empty() {
             serde_json::Value::Null
         } else {
             serde_json::from_slice(&auth).unwrap_or(serde_json::Value::Null)
         };
+        let restored = ns.recovery().and_then(|r| r.take(&hs.auth));
+        let Some((id, data, recovering)) = restored else {
+            let id: SocketId = self.server.next_socket_id().into();
+            let socket = Socket::new(id, ns.clone(), self.handle.clone(), hs);
+            return self.run_middlewares(nsp, socket, None);
+        };
         let socket = Socket::new(id, ns.clone(), self.handle.clone(), hs);
-        let middlewares = ns.middlewares();
+        socket.restore_data(data);
+        if ns.recovery().is_some_and(|r| r.config().skip_middlewares) {
+            self.on_connect_decision(ConnectDecision {
+                nsp,
+                socket,
+                result: Ok(()),
+                recovering: Some(recovering),
+            });
+        } else {
+            self.run_middlewares(nsp, socket, Some(recovering));
+        }
+    }
+
+    /// Runs the namespace's middleware for a CONNECT; the decision comes back to the task.
+    fn run_middlewares(&mut self, nsp: Nsp, socket: Socket, recovering: Option<Recovering>) {
+        let middlewares = socket.ns().middlewares();
         let connecting = self.connecting.get_or_insert_with(Box::default);
         connecting.push(Box::pin(async move {
             use futures_util::FutureExt;
@@ -632,6 +682,7 @@ impl ConnTask {
                 nsp,
                 socket,
                 result,
+                recovering,
             }
         }));
     }
@@ -642,6 +693,8 @@ struct ConnectDecision {
     nsp: Nsp,
     socket: Socket,
     result: Result<(), ConnectError>,
+    /// The CONNECT takes back a session (connection state recovery).
+    recovering: Option<Recovering>,
 }
 
 /// The CONNECT_ERROR message a client gets when a middleware panicked.
@@ -656,6 +709,9 @@ fn socket_gone(s: &Socket, reason: DisconnectReason) -> Vec<BoxFuture<()>> {
         .store(false, std::sync::atomic::Ordering::Release);
     // `disconnecting` listeners still see the socket's rooms (as in Node).
     catch("a disconnecting handler", || s.run_disconnecting(reason));
+    if let Some(r) = s.ns().recovery() {
+        catch("keeping the socket for recovery", || r.persist(s, reason));
+    }
     catch("the adapter's remove_socket", || {
         s.ns().remove_socket(&s.sid())
     });

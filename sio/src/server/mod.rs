@@ -10,6 +10,7 @@ mod listener;
 pub(crate) mod machine;
 mod metrics;
 pub mod namespace;
+mod recovery;
 mod serve_client;
 mod server_side;
 pub mod socket;
@@ -42,6 +43,7 @@ pub use self::namespace::{ConnectError, Namespace};
 use self::socket::{lock, read, write};
 pub use self::socket::{AckError, AckSender, EmitError, Handshake, Socket, SocketId};
 use crate::runtime::{BoxFuture, Runtime};
+pub use sio_proto::socket::recovery::RecoveryConfig;
 pub use sio_proto::socket::DisconnectReason;
 
 /// Which origins may make cross-origin requests.
@@ -260,6 +262,11 @@ pub struct ServerConfig {
     pub allow_request: Option<AllowRequest>,
     /// Makes the adapter of each namespace (default: [`InMemoryAdapter`]).
     pub adapter: AdapterFactory,
+    /// Connection state recovery (Node's `connectionStateRecovery`), off by default: a client
+    /// whose transport died comes back within the window as the same socket (id, rooms,
+    /// data) and gets every packet it missed ([`Socket::recovered`]). With a cluster adapter
+    /// it covers what this server sends; broadcasts from the other servers carry no offset.
+    pub connection_state_recovery: Option<RecoveryConfig>,
 }
 
 /// Makes one adapter per namespace (given its name).
@@ -294,6 +301,7 @@ impl Default for ServerConfig {
             seed: None,
             allow_request: None,
             adapter: adapter::default_factory(),
+            connection_state_recovery: None,
         }
     }
 }
@@ -308,6 +316,13 @@ impl ServerConfig {
     /// Sets the ping timeout.
     pub fn ping_timeout(mut self, d: Duration) -> Self {
         self.engine.ping_timeout = d;
+        self
+    }
+
+    /// Turns connection state recovery on (see
+    /// [`ServerConfig::connection_state_recovery`]).
+    pub fn connection_state_recovery(mut self, config: RecoveryConfig) -> Self {
+        self.connection_state_recovery = Some(config);
         self
     }
 
@@ -440,7 +455,11 @@ impl ServerInner {
     /// A new namespace, with its adapter attached to it.
     fn new_namespace(&self, nsp: Nsp) -> Namespace {
         let adapter = adapter::make(&self.config.adapter, self.rooms_seed, nsp.as_str());
-        let ns = Namespace::new(nsp, adapter);
+        let recovery = self
+            .config
+            .connection_state_recovery
+            .map(|c| recovery::Recovery::new(c, self.rt.clone()));
+        let ns = Namespace::new(nsp, adapter, recovery);
         crate::runtime::catch("the adapter's init", || broadcast::attach(&ns));
         ns
     }

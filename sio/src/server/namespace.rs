@@ -15,6 +15,7 @@ use super::adapter::Adapter;
 use super::adapter::ServerSideAck;
 use super::handshake::{Handshake, SocketId};
 use super::inbox::ConnHandle;
+use super::recovery::Recovery;
 use crate::handler::BoxedHandler;
 use crate::runtime::BoxFuture;
 use crate::sync::{read, write};
@@ -61,6 +62,8 @@ pub(crate) struct NsInner {
     pub(crate) adapter: Box<dyn Adapter>,
     ack_ids: AtomicU64,
     pub(crate) server_side: RwLock<HashMap<String, Vec<ServerSideHandler>>>,
+    /// Connection state recovery, when the server has it on.
+    pub(crate) recovery: Option<Recovery>,
 }
 
 /// A namespace (`io.of("/chat")`). Cloning is cheap.
@@ -76,7 +79,7 @@ impl std::fmt::Debug for Namespace {
 }
 
 impl Namespace {
-    pub(crate) fn new(nsp: Nsp, adapter: Box<dyn Adapter>) -> Self {
+    pub(crate) fn new(nsp: Nsp, adapter: Box<dyn Adapter>, recovery: Option<Recovery>) -> Self {
         Self {
             inner: Arc::new(NsInner {
                 name: nsp.as_str().to_owned(),
@@ -87,6 +90,7 @@ impl Namespace {
                 adapter,
                 ack_ids: AtomicU64::new(0),
                 server_side: RwLock::default(),
+                recovery,
             }),
         }
     }
@@ -98,6 +102,10 @@ impl Namespace {
 
     pub(crate) fn nsp(&self) -> Nsp {
         self.inner.nsp.clone()
+    }
+
+    pub(crate) fn recovery(&self) -> Option<&Recovery> {
+        self.inner.recovery.as_ref()
     }
 
     pub(crate) fn next_ack_id(&self) -> u64 {
@@ -224,6 +232,10 @@ pub(crate) struct SocketInner {
     pub(super) on_disconnecting: RwLock<Vec<DisconnectingHandler>>,
     pub(super) on_error: RwLock<Vec<ErrorHandler>>,
     pub(super) data: Mutex<http::Extensions>,
+    /// With connection state recovery: the private id its client was given, and whether the
+    /// socket was recovered.
+    pub(super) pid: std::sync::OnceLock<Box<str>>,
+    pub(super) recovered: AtomicBool,
 }
 
 /// A client connected to a namespace. Cloning is cheap (a shared handle).

@@ -68,6 +68,8 @@ impl Socket {
                 on_disconnecting: RwLock::default(),
                 on_error: RwLock::default(),
                 data: Mutex::default(),
+                pid: std::sync::OnceLock::new(),
+                recovered: AtomicBool::new(false),
             }),
         }
     }
@@ -95,6 +97,33 @@ impl Socket {
     /// Whether the socket is connected.
     pub fn connected(&self) -> bool {
         self.inner.connected.load(Ordering::Acquire)
+    }
+
+    /// Whether this socket is one that was recovered (Node's `socket.recovered`, with
+    /// [`ServerConfig::connection_state_recovery`](super::ServerConfig::connection_state_recovery)):
+    /// its client came back within the window after its transport died, and got the same id,
+    /// rooms and data, and every packet it missed.
+    pub fn recovered(&self) -> bool {
+        self.inner.recovered.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn pid(&self) -> Option<String> {
+        self.inner.pid.get().map(|p| p.to_string())
+    }
+
+    /// Marks the socket as accepted with recovery on: its private id, whether it was
+    /// recovered.
+    pub(crate) fn set_recovery(&self, pid: &str, recovered: bool) {
+        let _ = self.inner.pid.set(pid.into());
+        self.inner.recovered.store(recovered, Ordering::Release);
+    }
+
+    pub(crate) fn data_snapshot(&self) -> http::Extensions {
+        lock(&self.inner.data).clone()
+    }
+
+    pub(crate) fn restore_data(&self, data: http::Extensions) {
+        *lock(&self.inner.data) = data;
     }
 
     /// The Engine.IO transport currently in use (`polling` or `websocket`).
@@ -207,9 +236,18 @@ impl Socket {
     /// socket.emit("file", &bytes::Bytes::from_static(b"\x00\x01"))?; // a Buffer
     /// # Ok(()) }
     /// ```
+    ///
+    /// With connection state recovery on, the event is kept for the socket and sent with an
+    /// offset: if the socket is disconnected now, its client gets it when it recovers the
+    /// socket (as in Node, the emit does not fail then).
     pub fn emit<T: Serialize + ?Sized>(&self, event: &str, data: &T) -> Result<(), EmitError> {
         let p = encode_event(&self.inner.ns.nsp(), event, data, None)?;
         self.notify_outgoing(event);
+        if let Some(r) = self.inner.ns.recovery() {
+            let own = sio_proto::rooms::BroadcastFilter::all().to(&*self.inner.id);
+            r.emit(&self.inner.ns, &p, &own);
+            return Ok(());
+        }
         self.send_encoded(p)
     }
 

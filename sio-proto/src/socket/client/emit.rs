@@ -52,6 +52,13 @@ pub(super) struct Namespace {
     pub(super) tries: u32,
     /// The ack id of the head's try in flight.
     pub(super) in_flight: Option<u64>,
+    /// Connection state recovery: the private id the server gave the socket, and the offset
+    /// of the last event received, sent back in the next CONNECT.
+    pub(super) pid: Option<String>,
+    pub(super) offset: Option<String>,
+    /// Events that came while the CONNECT was pending (a server recovering the socket sends
+    /// the missed ones before its reply), delivered once it is connected.
+    pub(super) received: VecDeque<Packet>,
 }
 
 impl Namespace {
@@ -63,6 +70,9 @@ impl Namespace {
             queue: VecDeque::new(),
             tries: 0,
             in_flight: None,
+            pid: None,
+            offset: None,
+            received: VecDeque::new(),
         }
     }
 

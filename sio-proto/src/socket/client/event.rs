@@ -27,6 +27,9 @@ pub enum Event {
         nsp: Nsp,
         /// The socket id.
         sid: String,
+        /// Whether the server recovered the socket (connection state recovery): same id,
+        /// rooms and data, and the events it missed follow.
+        recovered: bool,
     },
     /// Socket `connect_error`: the server refused the namespace (`refused`; the namespace is
     /// no longer wanted, and the connection closes when no namespace is), or the connection

@@ -253,8 +253,10 @@ impl Manager {
             .as_mut()
             .filter(|e| e.is_open())
             .ok_or(UsageError::InvalidState("engine not open"))?;
+        let auth = recovery_auth(&self.namespaces[i], auth);
         let p = Packet::connect(nsp.clone(), auth).encode();
         engine.send_frames(p.frames(), p.frame_count())?;
+        self.namespaces[i].received.clear();
         self.namespaces[i].state = NsState::Connecting;
         Ok(())
     }
@@ -580,17 +582,32 @@ impl Manager {
                 if self.namespaces[i].state != NsState::Connecting {
                     return;
                 }
-                let sid = serde_json::from_slice::<serde_json::Value>(&p.data)
-                    .ok()
-                    .and_then(|v| v.get("sid")?.as_str().map(str::to_owned));
-                let Some(sid) = sid else {
+                let reply = serde_json::from_slice::<serde_json::Value>(&p.data).ok();
+                let field = |k: &str| {
+                    reply
+                        .as_ref()
+                        .and_then(|v| v.get(k)?.as_str().map(str::to_owned))
+                };
+                let (Some(sid), pid) = (field("sid"), field("pid")) else {
                     return self.fail(CloseReason::ParseError);
                 };
-                self.namespaces[i].state = NsState::Connected;
+                let n = &mut self.namespaces[i];
+                // socket.io-client: recovered when the server gave back the same private id.
+                let recovered = pid.is_some() && pid == n.pid;
+                if !recovered {
+                    n.offset = None;
+                }
+                n.pid = pid;
+                n.state = NsState::Connected;
+                let received = std::mem::take(&mut n.received);
                 self.events.push_back(Event::Connected {
                     nsp: p.nsp.clone(),
                     sid,
+                    recovered,
                 });
+                for e in received {
+                    self.on_event(i, e);
+                }
                 self.on_connected(i);
             }
             PacketKind::ConnectError => {
@@ -617,16 +634,38 @@ impl Manager {
                 }
                 self.close_if_unused();
             }
-            PacketKind::Event | PacketKind::BinaryEvent => {
-                if self.namespaces[i].state == NsState::Connected {
-                    self.events.push_back(Event::Event {
-                        nsp: p.nsp.clone(),
-                        packet: p,
-                    });
+            PacketKind::Event | PacketKind::BinaryEvent => match self.namespaces[i].state {
+                NsState::Connected => self.on_event(i, p),
+                NsState::Connecting => {
+                    let n = &mut self.namespaces[i];
+                    if n.received.len() >= self.config.max_buffered {
+                        // Not delivered, so not acknowledged by an offset either: a
+                        // recovering connection gets them again.
+                        return self.fail(CloseReason::ParseError);
+                    }
+                    n.received.push_back(p);
                 }
-            }
+                _ => {}
+            },
             PacketKind::Ack | PacketKind::BinaryAck => self.on_ack(i, p),
         }
+    }
+
+    /// An event on connected namespace `i`: with recovery on (the socket has a private id),
+    /// an event without ack id ends with its offset, which is kept and taken off the
+    /// arguments.
+    fn on_event(&mut self, i: usize, mut p: Packet) {
+        let n = &mut self.namespaces[i];
+        if n.pid.is_some() && p.id.is_none() {
+            if let Some((data, offset)) = super::recovery::split_offset(&p.data) {
+                p.data = data;
+                n.offset = Some(offset);
+            }
+        }
+        self.events.push_back(Event::Event {
+            nsp: p.nsp.clone(),
+            packet: p,
+        });
     }
 
     /// As in Node, the connection closes when no socket wants it any more.
@@ -635,4 +674,25 @@ impl Manager {
             self.shut();
         }
     }
+}
+
+/// The CONNECT payload of a socket that may be recovered: its auth with `pid` and `offset`
+/// (socket.io-client: `{pid, offset, ...auth}`, the auth's own keys win).
+fn recovery_auth(n: &Namespace, auth: Option<Bytes>) -> Option<Bytes> {
+    let Some(pid) = &n.pid else { return auth };
+    let mut obj = serde_json::Map::new();
+    obj.insert("pid".into(), pid.as_str().into());
+    if let Some(o) = &n.offset {
+        obj.insert("offset".into(), o.as_str().into());
+    }
+    match auth
+        .as_deref()
+        .map(serde_json::from_slice::<serde_json::Value>)
+    {
+        None => {}
+        Some(Ok(serde_json::Value::Object(m))) => obj.extend(m),
+        // Not an object: sent as it is, without recovery.
+        Some(_) => return auth,
+    }
+    serde_json::to_vec(&obj).ok().map(Bytes::from)
 }
