@@ -27,8 +27,8 @@ pub use client::{
 pub use runtime::{BoxFuture, Runtime};
 pub use server::{
     AckError, AckResponse, AckSender, BroadcastAcks, BroadcastOperator, ConnectError, Cors,
-    CorsError, CorsOrigins, DisconnectReason, EmitError, Handshake, Namespace, RecoveryConfig,
-    Server, ServerConfig, ServerSideAck, Socket,
+    CorsError, CorsOrigins, DisconnectReason, EmitError, Handshake, HttpCompression, Namespace,
+    RecoveryConfig, Server, ServerConfig, ServerSideAck, Socket,
 };
 pub use sio_proto as proto;
 pub use sio_proto::payload;

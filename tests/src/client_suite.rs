@@ -1101,6 +1101,123 @@ pub fn server_that_stops_reading<D: Driver>() {
     server.join().expect("server thread");
 }
 
+/// Long-polling answers compressed by the server (gzip and deflate, as Node's
+/// `httpCompression` sends them to a client that accepts them) are inflated, within
+/// `max_http_response_size` measured after inflating: a small answer that inflates past it
+/// (a compression bomb) fails the transport, with that cause.
+pub fn compressed_polling_and_bombs<D: Driver>() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let gzip = |b: &[u8]| {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(b).unwrap();
+        e.finish().unwrap()
+    };
+    let deflate = |b: &[u8]| {
+        let mut e = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(b).unwrap();
+        e.finish().unwrap()
+    };
+    let big = format!(
+        r#"40{{"sid":"k1"}}{}42["big","{}"]"#,
+        '\u{1e}',
+        "x".repeat(4000)
+    );
+    // The answers to the long-polls with a session id, in order.
+    let answers = std::sync::Mutex::new(std::collections::VecDeque::from([
+        ("gzip", gzip(big.as_bytes())),
+        ("deflate", deflate(br#"42["big","small"]"#)),
+        ("gzip", gzip(&vec![b'4'; 50 << 20])),
+    ]));
+    let (connect_tx, connect_rx) = std::sync::mpsc::channel::<()>();
+    let connect_rx = std::sync::Mutex::new(connect_rx);
+    let server = std::thread::spawn(move || {
+        std::thread::scope(|scope| {
+            for _ in 0..6 {
+                let Ok((mut tcp, _)) = listener.accept() else {
+                    break;
+                };
+                let (answers, connect_rx, connect_tx) = (&answers, &connect_rx, connect_tx.clone());
+                scope.spawn(move || {
+                    let mut r = BufReader::new(tcp.try_clone().unwrap());
+                    let mut head = String::new();
+                    let mut len = 0usize;
+                    loop {
+                        let mut line = String::new();
+                        if r.read_line(&mut line).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                            len = v.trim().parse().unwrap_or(0);
+                        }
+                        if line == "\r\n" {
+                            break;
+                        }
+                        head.push_str(&line);
+                    }
+                    let mut body = vec![0; len];
+                    let _ = r.read_exact(&mut body);
+                    let (encoding, payload) = if head.starts_with("POST") {
+                        if body.starts_with(b"40") {
+                            let _ = connect_tx.send(());
+                        }
+                        ("", b"ok".to_vec())
+                    } else if !head.contains("sid=") {
+                        let open = r#"0{"sid":"s1","upgrades":[],"pingInterval":60000,"pingTimeout":60000,"maxPayload":1000000}"#;
+                        ("", open.as_bytes().to_vec())
+                    } else {
+                        if answers.lock().unwrap().len() == 3 {
+                            // The CONNECT reply only once the CONNECT was sent.
+                            let _ = connect_rx.lock().unwrap().recv_timeout(WAIT);
+                        }
+                        match answers.lock().unwrap().pop_front() {
+                            Some(a) => a,
+                            None => return,
+                        }
+                    };
+                    let mut out = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=UTF-8\r\nContent-Length: {}\r\n",
+                        payload.len()
+                    );
+                    if !encoding.is_empty() {
+                        out.push_str(&format!("Content-Encoding: {encoding}\r\n"));
+                    }
+                    out.push_str("\r\n");
+                    let _ = tcp.write_all(out.as_bytes());
+                    let _ = tcp.write_all(&payload);
+                });
+            }
+        });
+    });
+    D::block_on(async {
+        let url = format!("http://127.0.0.1:{port}");
+        let o = ClientOptions {
+            max_http_response_size: 1 << 20,
+            ..options(Mode::Polling)
+        };
+        let (s, mut w) = open::<D>(&url, Mode::Polling, "/", o);
+        let (tx, mut bigs) = channel::<D, _>();
+        s.on("big", move |_: ClientSocket, v: String| {
+            let tx = tx.clone();
+            async move {
+                let _ = tx.unbounded_send(v);
+            }
+        });
+        s.connect();
+        w.connected().await;
+        assert_eq!(next(&mut bigs).await, "x".repeat(4000));
+        assert_eq!(next(&mut bigs).await, "small");
+        // The bomb: 50 MiB once inflated, over the 1 MiB bound.
+        let reason = next(&mut w.disconnects).await;
+        assert_eq!(reason, DisconnectReason::TransportError);
+        let cause = s.manager().last_error().unwrap_or_default();
+        assert!(cause.contains("inflated"), "{cause}");
+        s.disconnect();
+    });
+    drop(server);
+}
+
 /// Instantiates the client suite ([`crate::client_suite`]) for a driver: every scenario against
 /// the Node server, over TLS, and against our own server (on the same driver), in every
 /// transport mode.
@@ -1178,6 +1295,10 @@ macro_rules! client_node_suite {
         #[test]
         fn a_server_that_stops_reading_does_not_stop_the_client() {
             $crate::client_suite::server_that_stops_reading::<$driver>();
+        }
+        #[test]
+        fn compressed_polling_answers_and_bombs() {
+            $crate::client_suite::compressed_polling_and_bombs::<$driver>();
         }
         #[test]
         fn unreachable_server_gives_connect_errors_then_reconnect_failed() {

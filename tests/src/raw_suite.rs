@@ -529,6 +529,72 @@ pub fn allow_request_refuses<D: Driver>() {
 }
 
 /// The session cookie when configured.
+/// Long-polling answers of 1 KiB or more are gzip- or deflate-encoded for a client that
+/// accepts it (Node's `httpCompression`); smaller ones, clients that do not, and a server with
+/// it off get them as they are.
+pub fn polling_responses_are_compressed<D: Driver>() {
+    use std::io::Read;
+    for compression in [true, false] {
+        let mut config = ServerConfig::default();
+        if !compression {
+            config.http_compression = None;
+        }
+        let srv = D::start(config, |io| {
+            io.on_connection(|s: sio::Socket| async move {
+                s.on("big", |s: sio::Socket, n: usize| async move {
+                    let _ = s.emit("data", &"x".repeat(n));
+                });
+            });
+        });
+        let sid = handshake(srv.port);
+        assert_eq!(post(srv.port, &q(&sid), b"40").status, 200);
+        let target = format!("/socket.io/?{}", q(&sid));
+        let poll = |accept: &str| {
+            let headers: &[(&str, &str)] = if accept.is_empty() {
+                &[]
+            } else {
+                &[("Accept-Encoding", accept)]
+            };
+            request(srv.port, "GET", &target, headers, b"")
+        };
+        // The CONNECT reply is small: never compressed.
+        let a = poll("gzip, deflate");
+        assert_eq!(a.header("content-encoding"), None);
+        assert!(a.text().starts_with("40{"), "{}", a.text());
+        let expected = format!(r#"42["data","{}"]"#, "x".repeat(4000));
+        for (accept, encoding) in [
+            ("gzip, deflate", "gzip"),
+            ("deflate", "deflate"),
+            ("br", ""),
+            ("", ""),
+        ] {
+            assert_eq!(post(srv.port, &q(&sid), br#"42["big",4000]"#).status, 200);
+            let a = poll(accept);
+            assert_eq!(a.status, 200);
+            let want = if compression { encoding } else { "" };
+            assert_eq!(a.header("content-encoding").unwrap_or(""), want, "{accept}");
+            let mut body = Vec::new();
+            match a.header("content-encoding") {
+                Some("gzip") => {
+                    flate2::read::GzDecoder::new(&a.body[..])
+                        .read_to_end(&mut body)
+                        .unwrap();
+                }
+                Some("deflate") => {
+                    flate2::read::ZlibDecoder::new(&a.body[..])
+                        .read_to_end(&mut body)
+                        .unwrap();
+                }
+                _ => body = a.body.clone(),
+            }
+            if !want.is_empty() {
+                assert!(a.body.len() < 200, "compressed: {} bytes", a.body.len());
+            }
+            assert_eq!(String::from_utf8_lossy(&body), expected);
+        }
+    }
+}
+
 pub fn cookie_is_set<D: Driver>() {
     let config = ServerConfig {
         cookie: Some(sio::server::CookieConfig::default()),
@@ -819,7 +885,7 @@ macro_rules! raw_suite {
             missing_pong_closes_the_session,
             pong_keeps_the_session, raw_websocket, cors_headers, cors_any_is_a_literal_star,
             cors_preflight_reflects_request_headers, cors_enforced_origin_refuses_other_sites,
-            allow_request_refuses, cookie_is_set, serve_client_bundle, server_close,
+            allow_request_refuses, polling_responses_are_compressed, cookie_is_set, serve_client_bundle, server_close,
             engine_only_echo, edge_websocket_for_an_upgraded_session_is_closed,
             edge_client_close_racing_a_long_poll_gets_noop,
             edge_missing_pong_session_is_gone_at_the_deadline,

@@ -306,7 +306,8 @@ pub(crate) async fn http_request(
         })
         .uri(ep.path_and_query(&query))
         .header(http::header::HOST, ep.host_header())
-        .header(http::header::ACCEPT, "*/*");
+        .header(http::header::ACCEPT, "*/*")
+        .header(http::header::ACCEPT_ENCODING, "gzip, deflate");
     if body.is_some() {
         req = req.header(http::header::CONTENT_TYPE, "text/plain;charset=UTF-8");
     }
@@ -321,12 +322,45 @@ pub(crate) async fn http_request(
         .await
         .map_err(|e| cause("HTTP", e))?;
     let status = resp.status().as_u16();
+    let encoding = resp
+        .headers()
+        .get(http::header::CONTENT_ENCODING)
+        .map(|v| v.as_bytes().to_ascii_lowercase());
     let body = Limited::new(resp.into_body(), ep.max_response)
         .collect()
         .await
         .map_err(|e| cause("HTTP response body", e))?
         .to_bytes();
+    let body = match encoding.as_deref() {
+        None | Some(b"identity") => body,
+        Some(b"gzip") => inflate(flate2::read::GzDecoder::new(&body[..]), ep.max_response)?,
+        Some(b"deflate") => inflate(flate2::read::ZlibDecoder::new(&body[..]), ep.max_response)?,
+        Some(other) => {
+            return Err(format!(
+                "HTTP response body: unknown Content-Encoding {:?}",
+                String::from_utf8_lossy(other)
+            ))
+        }
+    };
     Ok((status, body))
+}
+
+/// A compressed response body, inflated to at most `limit` bytes (a small body that inflates
+/// past the limit is refused like a large one).
+fn inflate(decoder: impl std::io::Read, limit: usize) -> Result<Bytes, String> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    let max = u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1);
+    decoder
+        .take(max)
+        .read_to_end(&mut out)
+        .map_err(|e| cause("HTTP response body (inflating)", e))?;
+    if out.len() > limit {
+        return Err(format!(
+            "HTTP response body: over {limit} bytes once inflated"
+        ));
+    }
+    Ok(Bytes::from(out))
 }
 
 /// Opens the websocket of `query` (a handshake or an upgrade probe).

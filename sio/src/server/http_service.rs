@@ -113,6 +113,95 @@ fn respond(r: HttpResponse) -> Resp {
     response(r.status, r.content_type, r.body)
 }
 
+/// A long-polling answer, compressed as Node's `httpCompression` does: a `200` body of at
+/// least the threshold, to a client whose `Accept-Encoding` takes gzip or deflate.
+fn compressed(
+    r: HttpResponse,
+    config: Option<super::HttpCompression>,
+    accept: Option<&HeaderValue>,
+) -> Resp {
+    let encoding = match (config, accept) {
+        (Some(c), Some(a)) if r.status == 200 && r.body.len() >= c.threshold => {
+            a.to_str().ok().and_then(negotiate)
+        }
+        _ => None,
+    };
+    let Some(encoding) = encoding else {
+        return respond(r);
+    };
+    let level = flate2::Compression::default();
+    let body = match encoding {
+        Encoding::Gzip => {
+            let mut e = flate2::write::GzEncoder::new(Vec::new(), level);
+            std::io::Write::write_all(&mut e, &r.body).and_then(|()| e.finish())
+        }
+        Encoding::Deflate => {
+            let mut e = flate2::write::ZlibEncoder::new(Vec::new(), level);
+            std::io::Write::write_all(&mut e, &r.body).and_then(|()| e.finish())
+        }
+    };
+    let Ok(body) = body else {
+        return respond(r);
+    };
+    let mut resp = response(r.status, r.content_type, Bytes::from(body));
+    resp.headers_mut().insert(
+        header::CONTENT_ENCODING,
+        HeaderValue::from_static(encoding.name()),
+    );
+    resp
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Encoding {
+    Gzip,
+    Deflate,
+}
+
+impl Encoding {
+    fn name(self) -> &'static str {
+        match self {
+            Encoding::Gzip => "gzip",
+            Encoding::Deflate => "deflate",
+        }
+    }
+}
+
+/// The encoding an `Accept-Encoding` value prefers among gzip and deflate (gzip when they
+/// tie, as Node's `accepts(req).encodings(["gzip", "deflate"])`); `*` stands for either; `q=0`
+/// refuses.
+fn negotiate(accept: &str) -> Option<Encoding> {
+    let mut q = [None::<f32>; 2];
+    let mut star = None::<f32>;
+    for item in accept.split(',') {
+        let mut parts = item.split(';');
+        let name = parts.next().unwrap_or("").trim();
+        let mut weight = 1.0f32;
+        for p in parts {
+            if let Some(v) = p.trim().strip_prefix("q=") {
+                weight = v.trim().parse().unwrap_or(0.0);
+            }
+        }
+        let slot = if name.eq_ignore_ascii_case("gzip") {
+            &mut q[0]
+        } else if name.eq_ignore_ascii_case("deflate") {
+            &mut q[1]
+        } else if name == "*" {
+            &mut star
+        } else {
+            continue;
+        };
+        *slot = Some(slot.map_or(weight, |w: f32| w.max(weight)));
+    }
+    let [gzip, deflate] = q.map(|w| w.or(star).unwrap_or(0.0));
+    if gzip <= 0.0 && deflate <= 0.0 {
+        None
+    } else if gzip >= deflate {
+        Some(Encoding::Gzip)
+    } else {
+        Some(Encoding::Deflate)
+    }
+}
+
 fn not_found() -> Resp {
     response(404, Some("text/plain"), Bytes::from_static(b"Not Found"))
 }
@@ -193,6 +282,10 @@ impl Server {
             _ => Method::Other,
         };
         let query = req.uri().query().unwrap_or("").to_owned();
+        let accept_encoding = req.headers().get(header::ACCEPT_ENCODING).cloned();
+        let accepts = |r: HttpResponse| {
+            compressed(r, inner.config.http_compression, accept_encoding.as_ref())
+        };
         let origin = req
             .headers()
             .get(header::ORIGIN)
@@ -255,7 +348,7 @@ impl Server {
                 }
                 let handshake = handshake_of(&req, &query, remote);
                 match kind {
-                    TransportKind::Polling => self.polling_handshake(handshake),
+                    TransportKind::Polling => self.polling_handshake(handshake, accepts),
                     TransportKind::WebSocket => self.websocket_handshake(&mut req, None, handshake),
                 }
             }
@@ -266,7 +359,7 @@ impl Server {
                         return self.reroute_after_close(&eio);
                     }
                     match rx.await {
-                        Ok(r) => respond(r),
+                        Ok(r) => accepts(r),
                         // The task ended with this GET still in its inbox.
                         Err(_) => self.reroute_after_close(&eio),
                     }
@@ -362,7 +455,11 @@ impl Server {
         }
     }
 
-    fn polling_handshake(&self, handshake: Handshake) -> Resp {
+    fn polling_handshake(
+        &self,
+        handshake: Handshake,
+        respond: impl FnOnce(HttpResponse) -> Resp,
+    ) -> Resp {
         let inner = &self.inner;
         let now = inner.rt.now();
         let (handle, rx) = inbox::channel(inner.config.inbox_limits(), TransportKind::Polling);
@@ -609,3 +706,29 @@ impl std::future::Future for RuntimeSleep {
 }
 
 impl hyper::rt::Sleep for RuntimeSleep {}
+
+#[cfg(test)]
+mod tests {
+    use super::{negotiate, Encoding};
+
+    #[test]
+    fn accept_encoding_negotiation() {
+        let cases = [
+            ("gzip", Some(Encoding::Gzip)),
+            ("gzip, deflate, br", Some(Encoding::Gzip)),
+            ("deflate, gzip", Some(Encoding::Gzip)),
+            ("deflate", Some(Encoding::Deflate)),
+            ("gzip;q=0.5, deflate", Some(Encoding::Deflate)),
+            ("GZIP;q=0.9, deflate;q=0.1", Some(Encoding::Gzip)),
+            ("br", None),
+            ("identity", None),
+            ("gzip;q=0", None),
+            ("*", Some(Encoding::Gzip)),
+            ("*;q=0, deflate", Some(Encoding::Deflate)),
+            ("", None),
+        ];
+        for (accept, want) in cases {
+            assert_eq!(negotiate(accept), want, "{accept:?}");
+        }
+    }
+}

@@ -267,6 +267,24 @@ pub struct ServerConfig {
     /// data) and gets every packet it missed ([`Socket::recovered`]). With a cluster adapter
     /// it covers what this server sends; broadcasts from the other servers carry no offset.
     pub connection_state_recovery: Option<RecoveryConfig>,
+    /// HTTP compression of long-polling responses (Node's `httpCompression`, on by default
+    /// with a 1 KiB threshold): a response at least that large is sent gzip- or
+    /// deflate-encoded to a client that accepts either. `None`: never.
+    pub http_compression: Option<HttpCompression>,
+}
+
+/// HTTP compression of long-polling responses ([`ServerConfig::http_compression`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HttpCompression {
+    /// Responses smaller than this (in bytes) are sent as they are (Node's `threshold`,
+    /// 1024).
+    pub threshold: usize,
+}
+
+impl Default for HttpCompression {
+    fn default() -> Self {
+        Self { threshold: 1024 }
+    }
 }
 
 /// Makes one adapter per namespace (given its name).
@@ -280,6 +298,8 @@ impl std::fmt::Debug for ServerConfig {
             .field("connection", &self.connection)
             .field("cors", &self.cors)
             .field("serve_client", &self.serve_client)
+            .field("connection_state_recovery", &self.connection_state_recovery)
+            .field("http_compression", &self.http_compression)
             .finish_non_exhaustive()
     }
 }
@@ -302,6 +322,7 @@ impl Default for ServerConfig {
             allow_request: None,
             adapter: adapter::default_factory(),
             connection_state_recovery: None,
+            http_compression: Some(HttpCompression::default()),
         }
     }
 }
