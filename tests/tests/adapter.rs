@@ -302,3 +302,61 @@ async fn next(
         .expect("timed out waiting for an event")
         .expect("channel closed")
 }
+
+/// With connection state recovery on, what another server broadcasts reaches this server's
+/// sockets with an offset like a local broadcast: the client, which takes a last string
+/// argument for one, gets the arguments as they were sent.
+#[test]
+fn remote_broadcasts_get_offsets_with_recovery() {
+    let local: Arc<Mutex<Option<Arc<dyn LocalSockets>>>> = Arc::default();
+    let loc2 = local.clone();
+    let config = ServerConfig {
+        adapter: Arc::new(move |_| {
+            Box::new(Recording {
+                local: loc2.clone(),
+                ..Recording::default()
+            })
+        }),
+        ..ServerConfig::default()
+    }
+    .connection_state_recovery(sio::RecoveryConfig::default());
+    let srv = Tokio::start(config, |io: &Server| {
+        io.on_connection(|s: Socket| async move {
+            s.emit("ready", &()).unwrap();
+        });
+    });
+    let url = srv.url();
+    Tokio::block_on(async move {
+        let rt = Tokio::runtime();
+        let opts = ClientOptions {
+            transports: vec![Transport::WebSocket],
+            reconnection: false,
+            ..ClientOptions::default()
+        };
+        let client: ClientSocket = sio::client::io(rt.clone(), &url, opts).expect("client");
+        let (tx, mut rx) = mpsc::unbounded::<(String, Value)>();
+        for event in ["ready", "from-remote"] {
+            let tx = tx.clone();
+            client.on(event, move |_: ClientSocket, args: sio::Args| {
+                let tx = tx.clone();
+                async move {
+                    let v = Value::Array(args.to_values().unwrap_or_default());
+                    let _ = tx.unbounded_send((event.to_owned(), v));
+                }
+            });
+        }
+        assert_eq!(next(&rt, &mut rx).await, ("ready".to_owned(), json!([])));
+        let ops = local.lock().unwrap().clone().expect("init called");
+        let packet = Packet::event(
+            Nsp::new("/").unwrap(),
+            Bytes::from_static(b"[\"from-remote\",\"text\"]"),
+            None,
+            vec![],
+        );
+        ops.deliver(&packet.encode(), &BroadcastFilter::all(), false);
+        assert_eq!(
+            next(&rt, &mut rx).await,
+            ("from-remote".to_owned(), json!(["text"]))
+        );
+    });
+}

@@ -422,6 +422,12 @@ impl LocalOps {
 impl LocalSockets for LocalOps {
     fn deliver(&self, packet: &EncodedPacket, filter: &BroadcastFilter<SocketId>, volatile: bool) {
         let Some(ns) = self.ns() else { return };
+        if let (false, Some(r)) = (volatile, ns.recovery()) {
+            // Recorded here like a local broadcast: this server's sockets get it with an
+            // offset (a recovering client takes a last string argument for one).
+            r.emit(&ns, packet, filter);
+            return;
+        }
         for s in ns.recipients(filter) {
             if volatile {
                 let _ = s

@@ -264,8 +264,9 @@ pub struct ServerConfig {
     pub adapter: AdapterFactory,
     /// Connection state recovery (Node's `connectionStateRecovery`), off by default: a client
     /// whose transport died comes back within the window as the same socket (id, rooms,
-    /// data) and gets every packet it missed ([`Socket::recovered`]). With a cluster adapter
-    /// it covers what this server sends; broadcasts from the other servers carry no offset.
+    /// data) and gets every packet it missed ([`Socket::recovered`]). With a cluster adapter,
+    /// the sessions are this server's (a client recovers on the server it was on, as sticky
+    /// sessions send it), the other servers' broadcasts to them included.
     pub connection_state_recovery: Option<RecoveryConfig>,
     /// HTTP compression of long-polling responses (Node's `httpCompression`, on by default
     /// with a 1 KiB threshold): a response at least that large is sent gzip- or
