@@ -28,7 +28,7 @@ pub use runtime::{BoxFuture, Runtime};
 pub use server::{
     AckError, AckResponse, AckSender, BroadcastAcks, BroadcastOperator, ConnectError, Cors,
     CorsError, CorsOrigins, DisconnectReason, EmitError, Handshake, HttpCompression, Namespace,
-    RecoveryConfig, Server, ServerConfig, ServerSideAck, Socket,
+    Parser, RecoveryConfig, Server, ServerConfig, ServerSideAck, Socket,
 };
 pub use sio_proto as proto;
 pub use sio_proto::payload;

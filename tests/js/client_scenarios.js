@@ -1,11 +1,13 @@
 // Scenarios run by the real npm `socket.io-client` against our server.
-// Usage: node client_scenarios.js <base url> <websocket|polling|upgrade> <scenario>
+// Usage: node client_scenarios.js <base url> <websocket|polling|upgrade> <scenario> [msgpack]
+// With "msgpack" every socket uses socket.io-msgpack-parser (the server must too).
 // Exit code 0 and a last line "PASS" when the scenario held; anything else is a failure.
 "use strict";
 const { io } = require("socket.io-client");
 const assert = require("node:assert/strict");
 
-const [, , base, mode, scenario] = process.argv;
+const [, , base, mode, scenario, parserName] = process.argv;
+const parser = parserName === "msgpack" ? { parser: require("socket.io-msgpack-parser") } : {};
 const transports = {
   websocket: ["websocket"],
   polling: ["polling"],
@@ -18,7 +20,7 @@ if (!transports) {
 
 const opened = [];
 function connect(nsp = "/", opts = {}) {
-  const s = io(base + nsp, { transports, forceNew: true, reconnection: false, ...opts });
+  const s = io(base + nsp, { transports, forceNew: true, reconnection: false, ...parser, ...opts });
   opened.push(s);
   return s;
 }
@@ -222,9 +224,9 @@ const scenarios = {
   },
 
   async namespaces_multiplexed() {
-    const root = io(base, { transports, reconnection: false });
-    const chat = io(base + "/chat", { transports, reconnection: false });
-    const news = io(base + "/news", { transports, reconnection: false });
+    const root = io(base, { transports, reconnection: false, ...parser });
+    const chat = io(base + "/chat", { transports, reconnection: false, ...parser });
+    const news = io(base + "/news", { transports, reconnection: false, ...parser });
     opened.push(root, chat, news);
     assert.equal(root.io, chat.io);
     assert.equal(chat.io, news.io);
@@ -352,6 +354,33 @@ const scenarios = {
     assert.equal(typeof n, "number");
   },
 
+  async msgpack_on_the_wire() {
+    // Every Socket.IO packet both ways is one binary message (MessagePack), binary values
+    // native (no attachments, no placeholders).
+    assert.ok(parser.parser, "run with msgpack");
+    const s = connect();
+    const seen = [];
+    const hook = () => {
+      s.io.engine.on("packet", (p) => p.type === "message" && seen.push(["in", p.data]));
+      s.io.engine.on("packetCreate", (p) => p.type === "message" && seen.push(["out", p.data]));
+    };
+    if (s.io.engine) hook();
+    else s.io.once("open", hook);
+    await connected(s);
+    const [back] = await ack(s, "binary-echo", { name: "n", data: Buffer.from([9, 8]), parts: [] });
+    assert.deepEqual([...back.data], [9, 8]);
+    assert.ok(seen.length >= 4, JSON.stringify(seen));
+    for (const [dir, data] of seen) {
+      assert.notEqual(typeof data, "string", `${dir}: ${data}`);
+    }
+    // The server's CONNECT reply, decoded as the npm parser reads it.
+    const { decode } = require("notepack.io");
+    const reply = decode(Buffer.from(seen.find(([d]) => d === "in")[1]));
+    assert.equal(reply.type, 0);
+    assert.equal(reply.nsp, "/");
+    assert.equal(typeof reply.data.sid, "string");
+  },
+
   async relay_args() {
     // The server's handler takes `sio::Args` and relays them as an event and as the ack.
     const s = connect();
@@ -476,7 +505,7 @@ const scenarios = {
   },
 
   async reconnect_after_transport_close() {
-    const s = io(base, { transports, forceNew: true, reconnectionDelay: 50, reconnectionDelayMax: 100 });
+    const s = io(base, { transports, forceNew: true, reconnectionDelay: 50, reconnectionDelayMax: 100, ...parser });
     opened.push(s);
     await connected(s);
     const first = s.id;

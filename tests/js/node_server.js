@@ -1,5 +1,6 @@
 // The real npm `socket.io` server our Rust client is tested against.
-// Usage: node node_server.js [port] [--tls]   (port 0 or none: a free one)
+// Usage: node node_server.js [port] [--tls] [--msgpack]   (port 0 or none: a free one)
+// With --msgpack it speaks socket.io-msgpack-parser.
 // Listens on 127.0.0.1 and prints "PORT <n>" once listening. With --tls it serves HTTPS with
 // the test certificate in tls/ (issued for localhost and 127.0.0.1 by the test CA tls/ca.der;
 // the CA's key was thrown away). The events mirror the Rust
@@ -25,6 +26,7 @@ const io = new Server(httpServer, {
   pingTimeout: 3000,
   connectTimeout: 10000,
   maxHttpBufferSize: 1e7,
+  ...(args.includes("--msgpack") ? { parser: require("socket.io-msgpack-parser") } : {}),
 });
 
 const flakyTries = new Map();

@@ -20,7 +20,7 @@ use serde_json::{json, Value};
 use sio::client::{
     Auth, ClientAckError, ClientAckSender, ClientOptions, ClientSocket, DisconnectReason, Transport,
 };
-use sio::{Args, Runtime};
+use sio::{Args, Parser, Runtime};
 
 use crate::node_server::NodeServer;
 use crate::{app, sleep, timeout, Driver, TestServer};
@@ -65,6 +65,8 @@ impl Mode {
 pub trait Target: Sized {
     /// Whether this is the Node server (which has a few more events).
     const NODE: bool;
+    /// The parser the server speaks (the scenarios' client uses the same).
+    const PARSER: Parser = Parser::Json;
     /// Starts it on a free port (outside the runtime).
     fn start() -> Self;
     /// `http://127.0.0.1:<port>`.
@@ -132,25 +134,27 @@ fn test_ca_tls() -> Arc<sio::client::rustls::ClientConfig> {
 /// Our server with the scenario application on driver `D`, restartable on its port.
 pub struct OurServer<D> {
     port: u16,
+    parser: Parser,
     server: Option<TestServer>,
     driver: PhantomData<fn() -> D>,
 }
 
 impl<D: Driver> OurServer<D> {
-    fn new(server: TestServer) -> Self {
+    fn new(server: TestServer, parser: Parser) -> Self {
         Self {
             port: server.port,
+            parser,
             server: Some(server),
             driver: PhantomData,
         }
     }
 
     /// Starts the server on `port` again, retrying while the port cannot be bound yet.
-    async fn start_on(port: u16) -> Self {
+    async fn start_on(port: u16, parser: Parser) -> Self {
         let mut tries = 0;
         loop {
-            match D::start_on_port(app::config(), app::setup, port) {
-                Ok(server) => return Self::new(server),
+            match D::start_on_port(app::config().parser(parser), app::setup, port) {
+                Ok(server) => return Self::new(server, parser),
                 Err(e) => {
                     tries += 1;
                     assert!(tries < 200, "cannot bind 127.0.0.1:{port}: {e}");
@@ -165,7 +169,7 @@ impl<D: Driver> Target for OurServer<D> {
     const NODE: bool = false;
 
     fn start() -> Self {
-        Self::new(D::start(app::config(), app::setup))
+        Self::new(D::start(app::config(), app::setup), Parser::Json)
     }
 
     fn url(&self) -> String {
@@ -180,8 +184,65 @@ impl<D: Driver> Target for OurServer<D> {
 
     async fn restart(&mut self) {
         self.kill().await;
-        *self = Self::start_on(self.port).await;
+        *self = Self::start_on(self.port, self.parser).await;
     }
+}
+
+/// Our server with `socket.io-msgpack-parser`.
+pub struct OurMsgpack<D>(OurServer<D>);
+
+impl<D: Driver> Target for OurMsgpack<D> {
+    const NODE: bool = false;
+    const PARSER: Parser = Parser::MsgPack;
+
+    fn start() -> Self {
+        let config = app::config().parser(Parser::MsgPack);
+        OurMsgpack(OurServer::new(
+            D::start(config, app::setup),
+            Parser::MsgPack,
+        ))
+    }
+
+    fn url(&self) -> String {
+        self.0.url()
+    }
+
+    async fn kill(&mut self) {
+        self.0.kill().await;
+    }
+
+    async fn restart(&mut self) {
+        self.0.restart().await;
+    }
+}
+
+/// The Node server with `socket.io-msgpack-parser`.
+pub struct NodeMsgpack(NodeServer);
+
+impl Target for NodeMsgpack {
+    const NODE: bool = true;
+    const PARSER: Parser = Parser::MsgPack;
+
+    fn start() -> Self {
+        NodeMsgpack(NodeServer::start_msgpack())
+    }
+
+    fn url(&self) -> String {
+        self.0.url()
+    }
+
+    async fn kill(&mut self) {
+        self.0.kill();
+    }
+
+    async fn restart(&mut self) {
+        self.0.restart();
+    }
+}
+
+thread_local! {
+    /// The parser of the scenario running on this thread ([`Target::PARSER`], set by [`run`]).
+    static PARSER: std::cell::Cell<Parser> = const { std::cell::Cell::new(Parser::Json) };
 }
 
 /// Test options: one transport mode, a fresh manager, no reconnection, connect by hand.
@@ -191,6 +252,7 @@ fn options(mode: Mode) -> ClientOptions {
         force_new: true,
         reconnection: false,
         auto_connect: false,
+        parser: PARSER.with(std::cell::Cell::get),
         ..ClientOptions::default()
     }
 }
@@ -997,6 +1059,7 @@ pub fn run<D: Driver, T: Target, F>(mode: Mode, f: F)
 where
     F: for<'a> FnOnce(&'a mut T, Mode) -> Scenario<'a>,
 {
+    PARSER.with(|p| p.set(T::PARSER));
     let mut target = T::start();
     D::block_on(async {
         timeout(&*D::runtime(), LIMIT, f(&mut target, mode))
@@ -1267,6 +1330,41 @@ macro_rules! client_node_suite {
                 server_asks_with_binary,
                 binary_nested_reaches_node_as_buffers,
                 retries_at_least_once,
+            );
+        }
+        mod node_msgpack {
+            $crate::client_node_suite!(@modes $driver, $crate::client_suite::NodeMsgpack;
+                connect,
+                query_auth_and_handshake,
+                echo_ack,
+                server_asks_client_for_ack,
+                binary_both_ways,
+                events_in_order,
+                message_event,
+                namespaces_multiplexed,
+                middleware_rejects_with_data,
+                reconnect_after_transport_close,
+                relay_args,
+                handler_arguments,
+                server_asks_with_binary,
+                binary_nested_reaches_node_as_buffers,
+                retries_at_least_once,
+            );
+        }
+        mod ours_msgpack {
+            $crate::client_node_suite!(@modes $driver, $crate::client_suite::OurMsgpack<$driver>;
+                connect,
+                query_auth_and_handshake,
+                echo_ack,
+                server_asks_client_for_ack,
+                binary_both_ways,
+                events_in_order,
+                message_event,
+                namespaces_multiplexed,
+                middleware_rejects_with_data,
+                reconnect_after_transport_close,
+                relay_args,
+                handler_arguments,
             );
         }
         mod node_tls {

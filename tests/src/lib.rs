@@ -334,6 +334,7 @@ pub fn ensure_node_modules() {
         "@socket.io/redis-adapter",
         "@socket.io/redis-emitter",
         "redis",
+        "socket.io-msgpack-parser",
     ]
     .iter()
     .all(|p| {
@@ -406,6 +407,45 @@ pub fn client_scenario<D: Driver>(mode: &str, scenario: &str) {
         Ok(out) => assert!(out.trim_end().ends_with("PASS"), "{out}"),
         Err(out) => panic!("scenario {scenario} ({mode}, {}) failed:\n{out}", D::NAME),
     }
+}
+
+/// [`client_scenario`] with both ends on `socket.io-msgpack-parser`.
+pub fn client_scenario_msgpack<D: Driver>(mode: &str, scenario: &str) {
+    let srv = D::start(app::config().parser(sio::Parser::MsgPack), app::setup);
+    let url = srv.url();
+    match run_node(
+        "client_scenarios.js",
+        &[&url, mode, scenario, "msgpack"],
+        Duration::from_secs(30),
+    ) {
+        Ok(out) => assert!(out.trim_end().ends_with("PASS"), "{out}"),
+        Err(out) => panic!(
+            "scenario {scenario} ({mode}, msgpack, {}) failed:\n{out}",
+            D::NAME
+        ),
+    }
+}
+
+/// Instantiates the scenarios that hold with `socket.io-msgpack-parser` on both ends (all but
+/// those that read the JSON text of packets), in every transport mode.
+#[macro_export]
+macro_rules! client_msgpack_suite {
+    ($driver:ty) => {
+        $crate::client_msgpack_suite!(@ $driver;
+            msgpack_on_the_wire, connect, handshake_details, echo_ack, multiple_arguments, server_asks_client_for_ack, server_ack_callback, server_ack_timeout, binary_both_ways, events_in_order, message_event, rooms, broadcast_excludes_sender, namespaces_multiplexed, invalid_namespace, middleware_rejects_with_data, auth_function_is_called, dynamic_namespace, server_disconnect, server_disconnect_with_close, client_disconnect_reason_and_disconnecting_rooms, fetch_sockets_and_sockets_join, broadcast_with_ack, on_any_and_middleware, volatile_ticks_arrive, relay_binary_args, one_null_is_one_argument, extra_arguments_ignored, bad_arguments_reported, reconnect_after_transport_close,
+        );
+    };
+    (@ $driver:ty; $($scenario:ident),* $(,)?) => {
+        mod websocket {
+            $( #[test] fn $scenario() { $crate::client_scenario_msgpack::<$driver>("websocket", stringify!($scenario)); } )*
+        }
+        mod polling {
+            $( #[test] fn $scenario() { $crate::client_scenario_msgpack::<$driver>("polling", stringify!($scenario)); } )*
+        }
+        mod upgrade {
+            $( #[test] fn $scenario() { $crate::client_scenario_msgpack::<$driver>("upgrade", stringify!($scenario)); } )*
+        }
+    };
 }
 
 /// Instantiates the client interop suite (every scenario of `tests/js/client_scenarios.js` in

@@ -15,6 +15,8 @@ pub struct NodeServer {
     pub port: u16,
     /// Whether it serves HTTPS (with the certificate of `tests/js/tls`).
     pub tls: bool,
+    /// Whether it speaks `socket.io-msgpack-parser`.
+    pub msgpack: bool,
 }
 
 impl NodeServer {
@@ -26,20 +28,28 @@ impl NodeServer {
     /// Starts the server with HTTPS on a free port: its certificate is issued for `localhost`
     /// and `127.0.0.1` by the test CA `tests/js/tls/ca.der`.
     pub fn start_tls() -> Self {
-        Self::spawn(0, true)
+        Self::spawn(0, true, false)
+    }
+
+    /// Starts the server with `socket.io-msgpack-parser` on a free port.
+    pub fn start_msgpack() -> Self {
+        Self::spawn(0, false, true)
     }
 
     /// Starts the server on `port` (0: a free one); waits until it listens.
     pub fn start_on(port: u16) -> Self {
-        Self::spawn(port, false)
+        Self::spawn(port, false, false)
     }
 
-    fn spawn(port: u16, tls: bool) -> Self {
+    fn spawn(port: u16, tls: bool, msgpack: bool) -> Self {
         ensure_node_modules();
         let mut cmd = Command::new("node");
         cmd.arg("node_server.js").arg(port.to_string());
         if tls {
             cmd.arg("--tls");
+        }
+        if msgpack {
+            cmd.arg("--msgpack");
         }
         let mut child = cmd
             .current_dir(js_dir())
@@ -71,6 +81,7 @@ impl NodeServer {
             child: Some(child),
             port,
             tls,
+            msgpack,
         }
     }
 
@@ -91,7 +102,7 @@ impl NodeServer {
     /// Starts the server again on the same port (killing it first if it runs).
     pub fn restart(&mut self) {
         self.kill();
-        let again = Self::spawn(self.port, self.tls);
+        let again = Self::spawn(self.port, self.tls, self.msgpack);
         self.child = Some(again.into_child());
     }
 

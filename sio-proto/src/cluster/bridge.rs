@@ -116,7 +116,11 @@ pub fn from_encoded(packet: &EncodedPacket) -> Result<Packet, ClusterError> {
 
 /// `value` with every placeholder (an object whose `_placeholder` is `true`, as
 /// `socket.io-parser` reads it) replaced by its attachment.
-fn fill(value: Value, attachments: &[Bytes], depth: usize) -> Result<Value, ClusterError> {
+pub(crate) fn fill(
+    value: Value,
+    attachments: &[Bytes],
+    depth: usize,
+) -> Result<Value, ClusterError> {
     if depth > value::MAX_DEPTH {
         return Err(ClusterError::Malformed("nesting too deep"));
     }

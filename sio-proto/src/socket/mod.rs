@@ -7,9 +7,11 @@
 
 pub mod acks;
 pub mod backoff;
+pub mod msgpack;
 pub mod packet;
 pub mod recovery;
 
+pub use msgpack::Parser;
 pub use packet::{Decoder, EncodedPacket, Nsp, Packet, PacketKind};
 pub mod client;
 pub mod server;

@@ -182,15 +182,18 @@ pub struct EncodedPacket {
 }
 
 impl EncodedPacket {
-    /// The frames in sending order.
+    /// The frames in sending order. An empty `text` is no frame: a packet of the MessagePack
+    /// parser is one binary frame ([`super::msgpack`]).
     pub fn frames(&self) -> impl Iterator<Item = Frame> + '_ {
-        std::iter::once(Frame::Text(self.text.clone()))
+        (!self.text.is_empty())
+            .then(|| Frame::Text(self.text.clone()))
+            .into_iter()
             .chain(self.attachments.iter().cloned().map(Frame::Binary))
     }
 
     /// The number of frames.
     pub fn frame_count(&self) -> usize {
-        1 + self.attachments.len()
+        usize::from(!self.text.is_empty()) + self.attachments.len()
     }
 
     /// The Socket.IO text without the Engine.IO `4`.
@@ -592,6 +595,8 @@ fn complete(packet: Packet) -> Result<Packet, DecodeError> {
 pub struct Decoder {
     limits: DecodeLimits,
     pending: Option<Pending>,
+    /// With the MessagePack parser every packet is one binary message.
+    parser: super::msgpack::Parser,
 }
 
 /// A binary packet waiting for attachments.
@@ -605,9 +610,15 @@ struct Pending {
 impl Decoder {
     /// A decoder with `limits`.
     pub fn new(limits: DecodeLimits) -> Self {
+        Self::with_parser(limits, super::msgpack::Parser::Json)
+    }
+
+    /// A decoder with `limits` for the packets of `parser`.
+    pub fn with_parser(limits: DecodeLimits, parser: super::msgpack::Parser) -> Self {
         Self {
             limits,
             pending: None,
+            parser,
         }
     }
 
@@ -623,6 +634,10 @@ impl Decoder {
 
     /// A text message. Returns the packet when it is complete (no attachments announced).
     pub fn decode_text(&mut self, text: Bytes) -> Result<Option<Packet>, DecodeError> {
+        if self.parser == super::msgpack::Parser::MsgPack {
+            // `socket.io-msgpack-parser` refuses anything but binary.
+            return Err(DecodeError::InvalidPayload);
+        }
         if self.pending.is_some() {
             self.pending = None;
             return Err(DecodeError::UnexpectedText);
@@ -642,6 +657,9 @@ impl Decoder {
     /// A binary message: the next attachment of the pending packet. Returns the packet when it
     /// was the last one.
     pub fn decode_binary(&mut self, data: Bytes) -> Result<Option<Packet>, DecodeError> {
+        if self.parser == super::msgpack::Parser::MsgPack {
+            return super::msgpack::decode(&data, &self.limits).map(Some);
+        }
         let Some(p) = self.pending.as_mut() else {
             return Err(DecodeError::UnexpectedAttachment);
         };

@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use super::acks::AckTable;
+use super::msgpack::Parser;
 use super::packet::{DecodeLimits, Decoder, EncodedPacket, Nsp, Packet, PacketKind};
 use super::DisconnectReason;
 use crate::engine::server::{self as eng, ServerSession, Transmit};
@@ -47,6 +48,9 @@ pub struct ConnectionConfig {
     /// packet has to complete (one of this connection's timers; past it the connection
     /// closes with `parse error`).
     pub decode: DecodeLimits,
+    /// The parser (Node's `parser` option): the default one, or `socket.io-msgpack-parser`.
+    /// Packets given to the connection are in the JSON form; it converts them.
+    pub parser: Parser,
 }
 
 impl Default for ConnectionConfig {
@@ -56,6 +60,7 @@ impl Default for ConnectionConfig {
             max_pending_acks: 1024,
             max_namespaces: 64,
             decode: DecodeLimits::default(),
+            parser: Parser::Json,
         }
     }
 }
@@ -154,7 +159,7 @@ impl Connection {
         Self {
             engine,
             config,
-            decoder: Decoder::new(config.decode),
+            decoder: Decoder::with_parser(config.decode, config.parser),
             namespaces: Vec::new(),
             acks: AckTable::new(config.max_pending_acks),
             timers,
@@ -313,7 +318,10 @@ impl Connection {
             Some(pid) => serde_json::json!({ "sid": socket_id, "pid": pid }),
         }
         .to_string();
-        let p = Packet::connect(nsp.clone(), Some(Bytes::from(data))).encode();
+        let p = self
+            .config
+            .parser
+            .encode(&Packet::connect(nsp.clone(), Some(Bytes::from(data))));
         // Joined only once the CONNECT reply is queued.
         if let Err(e) = self.send_control(&p) {
             self.namespaces.remove(i);
@@ -346,7 +354,8 @@ impl Connection {
             ));
         };
         self.namespaces.remove(i);
-        self.send_control(&Packet::connect_error(nsp.clone(), message, data).encode())
+        let p = Packet::connect_error(nsp.clone(), message, data);
+        self.send_control(&self.config.parser.encode(&p))
     }
 
     fn pending_namespace(&self, nsp: &Nsp) -> Option<usize> {
@@ -367,6 +376,11 @@ impl Connection {
     /// A send over the Engine.IO queue bounds is refused and closes the connection (`send
     /// buffer full`): [`Event::Closed`] follows, after the sockets' disconnects.
     pub fn send_encoded(&mut self, p: &EncodedPacket) -> Result<(), UsageError> {
+        let p = self
+            .config
+            .parser
+            .convert(p)
+            .ok_or(UsageError::InvalidState("not an encoded packet"))?;
         let r = self.engine.send_frames(p.frames(), p.frame_count());
         if r.is_err() {
             // The session may have closed: report it now, not at the next input.
@@ -420,7 +434,8 @@ impl Connection {
             .position(|n| n.connected && n.nsp == *nsp)
         {
             // Fails only when the session is closed, and then the client needs no DISCONNECT.
-            let _ = self.send_control(&Packet::disconnect(nsp.clone()).encode());
+            let p = self.config.parser.encode(&Packet::disconnect(nsp.clone()));
+            let _ = self.send_control(&p);
             self.namespaces.remove(i);
             self.acks.drop_namespace(nsp);
             self.events.push_back(Event::Disconnect {

@@ -149,6 +149,9 @@ pub struct ClientOptions {
     pub max_http_response_size: usize,
     /// Bound on one websocket message (100 MB); a larger one fails the transport.
     pub max_ws_message_size: usize,
+    /// The parser (socket.io-client's `parser`): [`Parser::MsgPack`](sio_proto::socket::Parser)
+    /// speaks `socket.io-msgpack-parser`; the server must use the same.
+    pub parser: sio_proto::socket::Parser,
     /// TLS settings for `https`/`wss` (default: the Mozilla roots of `webpki-roots`). Feature
     /// `tls` (a default one); without it `https`/`wss` URLs are refused.
     #[cfg(feature = "tls")]
@@ -181,6 +184,7 @@ impl Default for ClientOptions {
             max_pending_commands: 8192,
             max_http_response_size: 100_000_000,
             max_ws_message_size: 100_000_000,
+            parser: sio_proto::socket::Parser::Json,
             #[cfg(feature = "tls")]
             tls: None,
         }
@@ -205,6 +209,7 @@ impl std::fmt::Debug for ClientOptions {
             .field("auth", &self.auth)
             .field("ack_timeout", &self.ack_timeout)
             .field("retries", &self.retries)
+            .field("parser", &self.parser)
             .finish_non_exhaustive()
     }
 }
@@ -282,6 +287,7 @@ impl ClientOptions {
             max_buffered: self.max_buffered,
             max_pending_acks: self.max_pending_acks,
             decode: defaults.decode,
+            parser: self.parser,
         })
     }
 }

@@ -45,6 +45,7 @@ pub use self::socket::{AckError, AckSender, EmitError, Handshake, Socket, Socket
 use crate::runtime::{BoxFuture, Runtime};
 pub use sio_proto::socket::recovery::RecoveryConfig;
 pub use sio_proto::socket::DisconnectReason;
+pub use sio_proto::socket::Parser;
 
 /// Which origins may make cross-origin requests.
 #[derive(Clone)]
@@ -338,6 +339,14 @@ impl ServerConfig {
     /// Sets the ping timeout.
     pub fn ping_timeout(mut self, d: Duration) -> Self {
         self.engine.ping_timeout = d;
+        self
+    }
+
+    /// Sets the parser (Node's `parser` option): [`Parser::MsgPack`] speaks
+    /// `socket.io-msgpack-parser` (every packet one MessagePack binary message); clients must
+    /// use the same.
+    pub fn parser(mut self, parser: Parser) -> Self {
+        self.connection.parser = parser;
         self
     }
 

@@ -102,6 +102,7 @@ impl Manager {
         p: EncodedPacket,
         volatile: bool,
     ) -> Result<bool, UsageError> {
+        let p = self.to_wire(&p)?;
         if volatile {
             let connected = self.is_connected(nsp);
             let engine = self.engine.as_mut().filter(|e| e.is_open());
@@ -260,6 +261,15 @@ impl Manager {
             .retain(|n| n.active() || !n.buffer.is_empty() || !n.queue.is_empty());
     }
 
+    /// A packet in the JSON form as the parser sends it.
+    pub(super) fn to_wire(&self, p: &EncodedPacket) -> Result<EncodedPacket, UsageError> {
+        self.config
+            .parser
+            .convert(p)
+            .map(std::borrow::Cow::into_owned)
+            .ok_or(UsageError::InvalidState("not an encoded packet"))
+    }
+
     /// Sends a packet if namespace `i` is connected (`Ok(true)`), buffers it otherwise.
     pub(super) fn send_or_buffer(
         &mut self,
@@ -267,6 +277,7 @@ impl Manager {
         p: EncodedPacket,
         ack: Option<u64>,
     ) -> Result<bool, UsageError> {
+        let p = self.to_wire(&p)?;
         let n = &mut self.namespaces[i];
         match self.engine.as_mut().filter(|e| e.is_open()) {
             Some(e) if n.state == NsState::Connected => {
@@ -349,7 +360,10 @@ impl Manager {
             while self.acks.contains(&nsp, id) {
                 id = self.next_ack_id();
             }
-            let p = Packet::event(nsp.clone(), data, Some(id), attachments).encode();
+            let p =
+                self.config
+                    .parser
+                    .encode(&Packet::event(nsp.clone(), data, Some(id), attachments));
             let awaited = Awaited {
                 request,
                 sent: true,

@@ -104,6 +104,10 @@ pub struct ManagerConfig {
     /// has to complete (one of the manager's timers; past it the session closes with
     /// `parse error`, like undecodable bytes, and reconnects as after any parse error).
     pub decode: DecodeLimits,
+    /// The parser (socket.io-client's `parser` option): the default one, or
+    /// `socket.io-msgpack-parser`. Packets given to the manager are in the JSON form; it
+    /// converts them.
+    pub parser: super::msgpack::Parser,
 }
 
 impl Default for ManagerConfig {
@@ -115,6 +119,7 @@ impl Default for ManagerConfig {
             max_buffered: 1024,
             max_pending_acks: 1024,
             decode: DecodeLimits::default(),
+            parser: super::msgpack::Parser::Json,
         }
     }
 }
@@ -150,7 +155,7 @@ impl Manager {
             config,
             engine: None,
             generation: 0,
-            decoder: Decoder::new(config.decode),
+            decoder: Decoder::with_parser(config.decode, config.parser),
             namespaces: Vec::new(),
             acks: AckTable::new(config.max_pending_acks),
             next_ack_id: 0,
@@ -254,7 +259,10 @@ impl Manager {
             .filter(|e| e.is_open())
             .ok_or(UsageError::InvalidState("engine not open"))?;
         let auth = recovery_auth(&self.namespaces[i], auth);
-        let p = Packet::connect(nsp.clone(), auth).encode();
+        let p = self
+            .config
+            .parser
+            .encode(&Packet::connect(nsp.clone(), auth));
         engine.send_frames(p.frames(), p.frame_count())?;
         self.namespaces[i].received.clear();
         self.namespaces[i].state = NsState::Connecting;
@@ -273,7 +281,7 @@ impl Manager {
         let was = std::mem::replace(&mut self.namespaces[i].state, NsState::Inactive);
         if was == NsState::Connected {
             if let Some(e) = self.engine.as_mut() {
-                let p = Packet::disconnect(nsp.clone()).encode();
+                let p = self.config.parser.encode(&Packet::disconnect(nsp.clone()));
                 let _ = e.send_frames(p.frames(), p.frame_count());
             }
         }
@@ -322,7 +330,10 @@ impl Manager {
             .as_mut()
             .filter(|e| e.is_open())
             .ok_or(UsageError::Closed)?;
-        let p = Packet::ack(nsp.clone(), id, data, attachments).encode();
+        let p = self
+            .config
+            .parser
+            .encode(&Packet::ack(nsp.clone(), id, data, attachments));
         engine.send_frames(p.frames(), p.frame_count())
     }
 
