@@ -79,14 +79,55 @@ fn binary_only(bytes: Bytes) -> EncodedPacket {
 
 /// The MessagePack message for `packet`. A payload that is not valid JSON (which the encoders
 /// of this crate never produce) is sent as `null` data.
+///
+/// Without binary values the JSON is streamed into MessagePack; with some, it goes through a
+/// value tree whose placeholders are replaced by their attachments.
 pub fn encode(packet: &Packet) -> Bytes {
-    let kind = match packet.kind {
+    if !packet.kind.is_binary() {
+        if let Some(b) = encode_streamed(packet) {
+            return b;
+        }
+    }
+    encode_tree(packet)
+}
+
+fn kind_number(kind: PacketKind) -> u8 {
+    match kind {
         PacketKind::Connect => 0,
         PacketKind::Disconnect => 1,
         PacketKind::Event | PacketKind::BinaryEvent => 2,
         PacketKind::Ack | PacketKind::BinaryAck => 3,
         PacketKind::ConnectError => 4,
-    };
+    }
+}
+
+/// [`encode`] of a packet without binary values: the JSON transcoded as it is read.
+fn encode_streamed(packet: &Packet) -> Option<Bytes> {
+    use rmp::encode as w;
+    let has_data = !packet.data.is_empty();
+    let n = 2 + u32::from(has_data) + u32::from(packet.id.is_some());
+    let mut out = Vec::with_capacity(packet.data.len() + packet.nsp.len() + 24);
+    w::write_map_len(&mut out, n).ok()?;
+    w::write_str(&mut out, "type").ok()?;
+    w::write_uint(&mut out, u64::from(kind_number(packet.kind))).ok()?;
+    if has_data {
+        w::write_str(&mut out, "data").ok()?;
+        let mut de = serde_json::Deserializer::from_slice(&packet.data);
+        serde_transcode::transcode(&mut de, &mut rmp_serde::Serializer::new(&mut out)).ok()?;
+        de.end().ok()?;
+    }
+    if let Some(id) = packet.id {
+        w::write_str(&mut out, "id").ok()?;
+        w::write_uint(&mut out, id).ok()?;
+    }
+    w::write_str(&mut out, "nsp").ok()?;
+    w::write_str(&mut out, packet.nsp.as_str()).ok()?;
+    Some(Bytes::from(out))
+}
+
+/// [`encode`] through a value tree (binary values in place of their placeholders).
+fn encode_tree(packet: &Packet) -> Bytes {
+    let kind = kind_number(packet.kind);
     let mut entries = vec![(Value::from("type"), Value::from(kind))];
     if !packet.data.is_empty() {
         let data = value::decode_json(&packet.data)
@@ -110,7 +151,233 @@ pub fn encode(packet: &Packet) -> Bytes {
 }
 
 /// The packet a MessagePack message carries, in the JSON form.
+///
+/// A message without binary values or extension types is transcoded to JSON as it is read;
+/// one with some goes through a bounded value tree.
 pub fn decode(bytes: &[u8], limits: &DecodeLimits) -> Result<Packet, DecodeError> {
+    match decode_streamed(bytes)? {
+        Some(p) => Ok(p),
+        None => decode_tree(bytes, limits),
+    }
+}
+
+/// [`decode`] of a message without binary values: `None` when it has some (or anything the
+/// streamed path leaves to the tree: a field of an unusual form).
+fn decode_streamed(bytes: &[u8]) -> Result<Option<Packet>, DecodeError> {
+    let mut r = Scan { b: bytes, pos: 0 };
+    let n = match r.byte()? {
+        m @ 0x80..=0x8f => usize::from(m & 0x0f),
+        0xde => r.len(2)?,
+        0xdf => r.len(4)?,
+        _ => return Err(DecodeError::InvalidPayload),
+    };
+    let (mut kind, mut nsp, mut id, mut data) = (None, None, None, None);
+    for _ in 0..n {
+        let key = r.str()?;
+        match key {
+            Some("type") => kind = Some(r.uint()?),
+            Some("nsp") => nsp = Some(r.str()?),
+            Some("id") => id = Some(r.uint()?),
+            Some("data") => {
+                let start = r.pos;
+                let special = r.skip(0)?;
+                if special {
+                    return Ok(None);
+                }
+                data = Some(&bytes[start..r.pos]);
+            }
+            _ => {
+                r.skip(0)?;
+            }
+        }
+    }
+    if r.pos != bytes.len() {
+        return Err(DecodeError::InvalidPayload);
+    }
+    // Forms the tree handles (an integral float, `undefined`): left to it.
+    let (Some(Some(kind)), Some(Some(nsp))) = (kind, nsp) else {
+        return Ok(None);
+    };
+    let id = match id {
+        None => None,
+        Some(Some(id)) if id <= MAX_ACK_ID => Some(id),
+        Some(Some(_)) => return Err(DecodeError::InvalidAckId),
+        Some(None) => return Ok(None),
+    };
+    let kind = match kind {
+        0 => PacketKind::Connect,
+        1 => PacketKind::Disconnect,
+        2 => PacketKind::Event,
+        3 => PacketKind::Ack,
+        4 => PacketKind::ConnectError,
+        _ => return Err(DecodeError::InvalidPayload),
+    };
+    let nsp = Nsp::new(nsp).map_err(|_| DecodeError::InvalidNamespace)?;
+    let marker = data.and_then(|d| d.first().copied());
+    let is_map = |m: u8| matches!(m, 0x80..=0x8f | 0xde | 0xdf);
+    let is_array = |m: u8| matches!(m, 0x90..=0x9f | 0xdc | 0xdd);
+    let is_str = |m: u8| matches!(m, 0xa0..=0xbf | 0xd9..=0xdb);
+    let valid = match (kind, marker) {
+        (PacketKind::Connect, None) => true,
+        (PacketKind::Connect, Some(m)) => is_map(m),
+        (PacketKind::Disconnect, None) => true,
+        (PacketKind::ConnectError, Some(m)) => is_map(m) || is_str(m),
+        (PacketKind::Event | PacketKind::Ack, Some(m)) => is_array(m),
+        _ => false,
+    };
+    if !valid || (id.is_some() && !kind.is_event() && !kind.is_ack()) {
+        return Err(DecodeError::InvalidPayload);
+    }
+    let mut json = Vec::with_capacity(data.map_or(0, <[u8]>::len) + 16);
+    if let Some(d) = data {
+        let mut de = rmp_serde::Deserializer::from_read_ref(d);
+        serde_transcode::transcode(&mut de, &mut serde_json::Serializer::new(&mut json))
+            .map_err(|_| DecodeError::InvalidPayload)?;
+    }
+    if kind == PacketKind::Event {
+        let (name, _) = super::packet::parse_event_name(&json)?;
+        if RESERVED_EVENTS.contains(&&*name) {
+            return Err(DecodeError::InvalidPayload);
+        }
+    }
+    Ok(Some(Packet {
+        kind,
+        nsp,
+        id,
+        data: Bytes::from(json),
+        attachments: Vec::new(),
+    }))
+}
+
+/// A bounded reader over MessagePack bytes: enough to walk a message's top level and skip
+/// values.
+struct Scan<'a> {
+    b: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Scan<'a> {
+    fn byte(&mut self) -> Result<u8, DecodeError> {
+        let b = *self.b.get(self.pos).ok_or(DecodeError::InvalidPayload)?;
+        self.pos += 1;
+        Ok(b)
+    }
+
+    fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
+        let end = self.pos.checked_add(n).ok_or(DecodeError::InvalidPayload)?;
+        let s = self
+            .b
+            .get(self.pos..end)
+            .ok_or(DecodeError::InvalidPayload)?;
+        self.pos = end;
+        Ok(s)
+    }
+
+    /// A big-endian length of `size` bytes.
+    fn len(&mut self, size: usize) -> Result<usize, DecodeError> {
+        let s = self.take(size)?;
+        let n = s.iter().fold(0u64, |n, &b| (n << 8) | u64::from(b));
+        usize::try_from(n).map_err(|_| DecodeError::InvalidPayload)
+    }
+
+    /// A string (`None`, the value skipped, when it is another kind of value).
+    fn str(&mut self) -> Result<Option<&'a str>, DecodeError> {
+        let n = match self.b.get(self.pos) {
+            Some(m @ 0xa0..=0xbf) => {
+                self.pos += 1;
+                usize::from(m & 0x1f)
+            }
+            Some(0xd9) => {
+                self.pos += 1;
+                self.len(1)?
+            }
+            Some(0xda) => {
+                self.pos += 1;
+                self.len(2)?
+            }
+            Some(0xdb) => {
+                self.pos += 1;
+                self.len(4)?
+            }
+            _ => {
+                self.skip(0)?;
+                return Ok(None);
+            }
+        };
+        std::str::from_utf8(self.take(n)?)
+            .map(Some)
+            .map_err(|_| DecodeError::InvalidUtf8)
+    }
+
+    /// A non-negative integer (`None`, the value skipped, when it is another kind of value).
+    fn uint(&mut self) -> Result<Option<u64>, DecodeError> {
+        let size = match self.b.get(self.pos) {
+            Some(&m @ 0x00..=0x7f) => {
+                self.pos += 1;
+                return Ok(Some(u64::from(m)));
+            }
+            Some(0xcc) => 1,
+            Some(0xcd) => 2,
+            Some(0xce) => 4,
+            Some(0xcf) => 8,
+            _ => {
+                self.skip(0)?;
+                return Ok(None);
+            }
+        };
+        self.pos += 1;
+        let s = self.take(size)?;
+        Ok(Some(s.iter().fold(0u64, |n, &b| (n << 8) | u64::from(b))))
+    }
+
+    /// Skips one value; returns whether it holds a binary value or an extension type.
+    fn skip(&mut self, depth: usize) -> Result<bool, DecodeError> {
+        if depth > value::MAX_DEPTH {
+            return Err(DecodeError::InvalidPayload);
+        }
+        let m = self.byte()?;
+        let (skip, items, special) = match m {
+            0x00..=0x7f | 0xe0..=0xff | 0xc0 | 0xc2 | 0xc3 => (0, 0, false),
+            0x80..=0x8f => (0, 2 * usize::from(m & 0x0f), false),
+            0x90..=0x9f => (0, usize::from(m & 0x0f), false),
+            0xa0..=0xbf => (usize::from(m & 0x1f), 0, false),
+            0xc4 => (self.len(1)?, 0, true),
+            0xc5 => (self.len(2)?, 0, true),
+            0xc6 => (self.len(4)?, 0, true),
+            0xc7 => (self.len(1)? + 1, 0, true),
+            0xc8 => (self.len(2)? + 1, 0, true),
+            0xc9 => (self.len(4)?.saturating_add(1), 0, true),
+            0xca => (4, 0, false),
+            0xcb => (8, 0, false),
+            0xcc | 0xd0 => (1, 0, false),
+            0xcd | 0xd1 => (2, 0, false),
+            0xce | 0xd2 => (4, 0, false),
+            0xcf | 0xd3 => (8, 0, false),
+            0xd4 => (2, 0, true),
+            0xd5 => (3, 0, true),
+            0xd6 => (5, 0, true),
+            0xd7 => (9, 0, true),
+            0xd8 => (17, 0, true),
+            0xd9 => (self.len(1)?, 0, false),
+            0xda => (self.len(2)?, 0, false),
+            0xdb => (self.len(4)?, 0, false),
+            0xdc => (0, self.len(2)?, false),
+            0xdd => (0, self.len(4)?, false),
+            0xde => (0, self.len(2)?.saturating_mul(2), false),
+            0xdf => (0, self.len(4)?.saturating_mul(2), false),
+            _ => return Err(DecodeError::InvalidPayload),
+        };
+        self.take(skip)?;
+        let mut special = special;
+        for _ in 0..items {
+            special |= self.skip(depth + 1)?;
+        }
+        Ok(special)
+    }
+}
+
+/// [`decode`] through a bounded value tree.
+fn decode_tree(bytes: &[u8], limits: &DecodeLimits) -> Result<Packet, DecodeError> {
     let Value::Map(entries) = value::decode_msgpack(bytes).map_err(|_| DecodeError::InvalidJson)?
     else {
         return Err(DecodeError::InvalidPayload);
@@ -158,10 +425,12 @@ pub fn decode(bytes: &[u8], limits: &DecodeLimits) -> Result<Packet, DecodeError
         (PacketKind::Connect, None | Some(Value::Map(_))) => true,
         (PacketKind::Disconnect, None) => true,
         (PacketKind::ConnectError, Some(Value::String(_) | Value::Map(_))) => true,
+        // As the JSON parser: a string (not reserved) or a number names the event.
         (PacketKind::Event, Some(Value::Array(items))) => match items.first() {
             Some(Value::String(name)) => {
                 name.as_str().is_some_and(|n| !RESERVED_EVENTS.contains(&n))
             }
+            Some(Value::Integer(_) | Value::F64(_) | Value::F32(_)) => true,
             _ => false,
         },
         (PacketKind::Ack, Some(Value::Array(_))) => true,
@@ -325,6 +594,78 @@ mod tests {
     }
 
     #[test]
+    fn the_streamed_paths_agree_with_the_tree() {
+        let limits = DecodeLimits::default();
+        let cases: &[(PacketKind, &str, Option<u64>, &str)] = &[
+            (PacketKind::Event, "/", None, r#"["a"]"#),
+            (
+                PacketKind::Event,
+                "/chat",
+                Some(3),
+                r#"["a",1,-1,-200,70000,-70000,1.5,1e300,-0.25]"#,
+            ),
+            (
+                PacketKind::Event,
+                "/",
+                None,
+                r#"["é\u0000\"x",null,true,false,{"k":[{}],"":[]}]"#,
+            ),
+            (
+                PacketKind::Event,
+                "/",
+                Some(9_007_199_254_740_991),
+                r#"[7,18446744073709551615]"#,
+            ),
+            (PacketKind::Ack, "/", Some(0), "[]"),
+            (
+                PacketKind::Connect,
+                "/",
+                None,
+                r#"{"token":"t","n":{"a":[1]}}"#,
+            ),
+            (PacketKind::Connect, "/x", None, ""),
+            (PacketKind::ConnectError, "/", None, r#""refused""#),
+            (
+                PacketKind::ConnectError,
+                "/",
+                None,
+                r#"{"message":"m","data":{"c":1}}"#,
+            ),
+            (PacketKind::Disconnect, "/", None, ""),
+        ];
+        let v = |d: &Bytes| {
+            if d.is_empty() {
+                serde_json::Value::Null
+            } else {
+                serde_json::from_slice::<serde_json::Value>(d).unwrap()
+            }
+        };
+        for &(kind, ns, id, json) in cases {
+            let p = Packet {
+                kind,
+                nsp: nsp(ns),
+                id,
+                data: Bytes::copy_from_slice(json.as_bytes()),
+                attachments: vec![],
+            };
+            let streamed = encode_streamed(&p).expect("streamed");
+            let tree = encode_tree(&p);
+            let a = decode_streamed(&streamed)
+                .unwrap()
+                .expect("streamed decode");
+            let b = decode_tree(&tree, &limits).unwrap();
+            let c = decode_tree(&streamed, &limits).unwrap();
+            let d = decode_streamed(&tree)
+                .unwrap()
+                .expect("streamed decode of the tree's");
+            for q in [&a, &b, &c, &d] {
+                assert_eq!((q.kind, &q.nsp, q.id), (kind, &p.nsp, id), "{json}");
+                assert_eq!(v(&q.data), v(&p.data), "{json}");
+            }
+        }
+    }
+
+    #[test]
     fn what_the_npm_parser_refuses_is_refused() {
         let limits = DecodeLimits::default();
         let map = |entries: Vec<(&str, Value)>| {
@@ -347,11 +688,6 @@ mod tests {
                 ("type", 2.into()),
                 ("nsp", "/".into()),
                 ("data", arr(vec![])),
-            ]),
-            map(vec![
-                ("type", 2.into()),
-                ("nsp", "/".into()),
-                ("data", arr(vec![1.into()])),
             ]),
             map(vec![
                 ("type", 2.into()),
@@ -392,6 +728,13 @@ mod tests {
         for b in bad {
             assert!(decode(&b, &limits).is_err(), "{b:x?}");
         }
+        // A number names an event, as with the JSON parser.
+        let numbered = map(vec![
+            ("type", 2.into()),
+            ("nsp", "/".into()),
+            ("data", arr(vec![1.into()])),
+        ]);
+        assert_eq!(&decode(&numbered, &limits).unwrap().data[..], b"[1]");
         // `undefined` as notepack.io writes it: no value at the top, `null` in an array,
         // no member in an object.
         let undef = Value::Ext(0, vec![0]);
