@@ -21,7 +21,11 @@ fn settles<M: PartialEq + std::fmt::Debug>(
     decode: impl Fn(&[u8]) -> Option<M>,
 ) {
     let (encoding, first) = encode(&msg);
-    assert_eq!(encoding == Encoding::Json, first.first() == Some(&b'{'), "{encoding:?}");
+    assert_eq!(
+        encoding == Encoding::Json,
+        first.first() == Some(&b'{'),
+        "{encoding:?}"
+    );
     let again = decode(&first).expect("an encoded message decodes");
     let (_, second) = encode(&again);
     assert_eq!(first, second, "{msg:?} re-encodes differently");
@@ -34,7 +38,11 @@ fuzz_target!(|data: &[u8]| {
     match sel % 6 {
         0 => {
             if let Ok(m) = Broadcast::decode(bytes) {
-                settles(m, |m| (Encoding::MsgPack, m.encode()), |b| Broadcast::decode(b).ok());
+                settles(
+                    m,
+                    |m| (Encoding::MsgPack, m.encode()),
+                    |b| Broadcast::decode(b).ok(),
+                );
             }
         }
         1 => {
@@ -49,7 +57,9 @@ fuzz_target!(|data: &[u8]| {
         }
         3 => {
             if let Ok(m) = ClusterMessage::decode(bytes) {
-                settles(m, ClusterMessage::encode, |b| ClusterMessage::decode(b).ok());
+                settles(m, ClusterMessage::encode, |b| {
+                    ClusterMessage::decode(b).ok()
+                });
             }
         }
         4 => {

@@ -61,7 +61,10 @@ struct Model {
 impl Model {
     /// A socket becomes known in its own room.
     fn add(&mut self, k: &str) {
-        self.sockets.entry(k.to_owned()).or_default().insert(k.to_owned());
+        self.sockets
+            .entry(k.to_owned())
+            .or_default()
+            .insert(k.to_owned());
     }
     fn join(&mut self, k: &str, r: String) {
         if !self.sockets.contains_key(k) {

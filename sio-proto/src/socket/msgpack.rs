@@ -367,7 +367,12 @@ impl<'a> Scan<'a> {
             0xdf => (0, self.len(4)?.saturating_mul(2), false),
             _ => return Err(DecodeError::InvalidPayload),
         };
-        self.take(skip)?;
+        let bytes = self.take(skip)?;
+        if matches!(m, 0xa0..=0xbf | 0xd9..=0xdb) && std::str::from_utf8(bytes).is_err() {
+            // A string that is not UTF-8 (JavaScript would read it with replacement
+            // characters; `rmp-serde` as bytes): refused.
+            return Err(DecodeError::InvalidUtf8);
+        }
         let mut special = special;
         for _ in 0..items {
             special |= self.skip(depth + 1)?;
@@ -728,6 +733,12 @@ mod tests {
         for b in bad {
             assert!(decode(&b, &limits).is_err(), "{b:x?}");
         }
+        // A string that is not UTF-8, as data.
+        let bad_str = map(vec![("type", 4.into()), ("nsp", "/".into())]);
+        let mut bad_str = bad_str[..bad_str.len()].to_vec();
+        bad_str[0] += 1;
+        bad_str.extend_from_slice(b"\xa4data\xa1\xc3");
+        assert_eq!(decode(&bad_str, &limits), Err(DecodeError::InvalidUtf8));
         // A number names an event, as with the JSON parser.
         let numbered = map(vec![
             ("type", 2.into()),
