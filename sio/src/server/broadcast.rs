@@ -167,6 +167,7 @@ impl BroadcastOperator {
             r.emit(&self.ns, &p, &self.filter);
             return Ok(());
         }
+        let p = self.ns.wire(&p);
         for s in self.ns.recipients(&self.filter) {
             if self.volatile {
                 let _ = s.inner.conn.push(super::inbox::Input::Volatile(p.clone()));
@@ -199,6 +200,7 @@ impl BroadcastOperator {
                     .broadcast_with_ack_remote(&bare, &self.filter, self.timeout),
             )
         };
+        let p = self.ns.wire(&p);
         let waits = self.ns.recipients(&self.filter).into_iter().map(|s| {
             let rx = s.request_ack(id, p.clone(), self.timeout);
             let socket = s.sid();
@@ -428,6 +430,7 @@ impl LocalSockets for LocalOps {
             r.emit(&ns, packet, filter);
             return;
         }
+        let packet = &ns.wire(packet);
         for s in ns.recipients(filter) {
             if volatile {
                 let _ = s
@@ -489,7 +492,7 @@ impl LocalSockets for LocalOps {
             bridge::to_encoded(&p, &ns.nsp())
         });
         let p = match with_id {
-            Ok(p) => p,
+            Ok(p) => ns.wire(&p),
             Err(e) => {
                 tracing::warn!(error = %e, "a cluster broadcast with acks cannot be sent");
                 return Vec::new();

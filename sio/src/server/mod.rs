@@ -490,7 +490,7 @@ impl ServerInner {
             .config
             .connection_state_recovery
             .map(|c| recovery::Recovery::new(c, self.rt.clone()));
-        let ns = Namespace::new(nsp, adapter, recovery);
+        let ns = Namespace::new(nsp, adapter, recovery, self.config.connection.parser);
         crate::runtime::catch("the adapter's init", || broadcast::attach(&ns));
         ns
     }

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use sio_proto::rooms::{BroadcastFilter, Room};
-use sio_proto::socket::{DisconnectReason, Nsp, Packet};
+use sio_proto::socket::{DisconnectReason, EncodedPacket, Nsp, Packet, Parser};
 
 use super::adapter::Adapter;
 use super::adapter::ServerSideAck;
@@ -64,6 +64,8 @@ pub(crate) struct NsInner {
     pub(crate) server_side: RwLock<HashMap<String, Vec<ServerSideHandler>>>,
     /// Connection state recovery, when the server has it on.
     pub(crate) recovery: Option<Recovery>,
+    /// The server's parser: what one packet sent to many sockets is converted to, once.
+    parser: Parser,
 }
 
 /// A namespace (`io.of("/chat")`). Cloning is cheap.
@@ -79,7 +81,12 @@ impl std::fmt::Debug for Namespace {
 }
 
 impl Namespace {
-    pub(crate) fn new(nsp: Nsp, adapter: Box<dyn Adapter>, recovery: Option<Recovery>) -> Self {
+    pub(crate) fn new(
+        nsp: Nsp,
+        adapter: Box<dyn Adapter>,
+        recovery: Option<Recovery>,
+        parser: Parser,
+    ) -> Self {
         Self {
             inner: Arc::new(NsInner {
                 name: nsp.as_str().to_owned(),
@@ -91,6 +98,7 @@ impl Namespace {
                 ack_ids: AtomicU64::new(0),
                 server_side: RwLock::default(),
                 recovery,
+                parser,
             }),
         }
     }
@@ -102,6 +110,15 @@ impl Namespace {
 
     pub(crate) fn nsp(&self) -> Nsp {
         self.inner.nsp.clone()
+    }
+
+    /// `p` (in the JSON form) as the server's parser sends it: converted once for all the
+    /// recipients of a broadcast (each connection would otherwise convert its copy).
+    pub(crate) fn wire(&self, p: &EncodedPacket) -> EncodedPacket {
+        match self.inner.parser.convert(p) {
+            Some(w) => w.into_owned(),
+            None => p.clone(),
+        }
     }
 
     pub(crate) fn recovery(&self) -> Option<&Recovery> {

@@ -63,7 +63,7 @@ impl Recovery {
         }
         let now = self.now();
         let mut log = lock(&self.log);
-        let p = log.record(now, &filter.rooms, &except, packet);
+        let p = ns.wire(&log.record(now, &filter.rooms, &except, packet));
         for s in ns.recipients(filter) {
             let _ = s.send_encoded(p.clone());
         }
