@@ -651,6 +651,8 @@ fuzz_target!(|input: Input| {
             max_attachment_bytes: MAX_ATTACHMENT_BYTES,
             attachment_timeout: ATTACHMENT_TIMEOUT,
         },
+        // The session model reads the JSON parser's text frames.
+        parser: sio_proto::socket::Parser::Json,
     };
     let mut h = Harness {
         conn: Connection::new(start, session, conn_config),
