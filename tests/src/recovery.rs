@@ -110,6 +110,7 @@ pub struct NodeLines {
     _stdin: ChildStdin,
     rx: mpsc::Receiver<String>,
     seen: Vec<String>,
+    pending: std::collections::VecDeque<String>,
 }
 
 impl NodeLines {
@@ -141,12 +142,24 @@ impl NodeLines {
             _stdin: stdin,
             rx,
             seen: Vec::new(),
+            pending: std::collections::VecDeque::new(),
         }
+    }
+
+    /// Lines to be read again, before the next ones from the script.
+    fn replay(&mut self, lines: Vec<String>) {
+        self.pending.extend(lines);
     }
 
     /// The first line from now on for which `f` gives a value, within `limit`; panics with
     /// what was seen otherwise.
     pub fn wait<T>(&mut self, limit: Duration, mut f: impl FnMut(&str) -> Option<T>) -> T {
+        while let Some(line) = self.pending.pop_front() {
+            let v = f(&line);
+            if let Some(v) = v {
+                return v;
+            }
+        }
         let deadline = Instant::now() + limit;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -251,7 +264,8 @@ impl NpmCase {
         (case, id)
     }
 
-    /// Waits for a connection (and its upgrade); checks `recovered`; returns the id.
+    /// Waits for a connection (and its upgrade); checks `recovered`; returns the id. Lines
+    /// read past meanwhile (events that came before the upgrade) are read again later.
     fn connected(client: &mut NodeLines, mode: &str, recovered: bool) -> String {
         let (id, r) = client.wait(Duration::from_secs(20), |l| {
             let v = client_line(l);
@@ -264,9 +278,15 @@ impl NpmCase {
         });
         assert_eq!(r, Value::Bool(recovered), "recovered flag of {id}");
         if mode == "upgrade" {
+            let mut passed = Vec::new();
             client.wait(Duration::from_secs(10), |l| {
-                (client_line(l)["type"] == "upgraded").then_some(())
+                let up = client_line(l)["type"] == "upgraded";
+                if !up {
+                    passed.push(l.to_owned());
+                }
+                up.then_some(())
             });
+            client.replay(passed);
         }
         id
     }
