@@ -590,10 +590,13 @@ fn check_route(config: EngineConfig, now: Instant, r: &RouteInput) {
     let q = sio_proto::engine::server::Query::parse(&query);
     let route = server.route(now, &req);
     match route {
-        Route::Handshake(t) => {
+        Route::Handshake(h) => {
+            let t = h.transport;
             assert_eq!(method, Method::Get);
             assert!(q.sid.is_none());
+            // v3 is off by default.
             assert_eq!(q.eio, Some("4"));
+            assert_eq!(h.protocol, sio_proto::engine::Protocol::V4);
             assert_eq!(q.transport, Some(t.as_str()));
             assert!(t == TransportKind::Polling || r.websocket_upgrade);
         }

@@ -204,7 +204,7 @@ fn route_accepts_polling_handshake() {
         Instant::now(),
         &request(Method::Get, "EIO=4&transport=polling&t=N8hyd6w"),
     );
-    assert_eq!(route, Route::Handshake(TransportKind::Polling));
+    assert_eq!(route, Route::Handshake(TransportKind::Polling.into()));
 }
 
 #[test]
@@ -217,7 +217,7 @@ fn websocket_only_handshake_sends_open_as_first_ws_frame() {
     };
     assert_eq!(
         r.route(Instant::now(), &req),
-        Route::Handshake(TransportKind::WebSocket)
+        Route::Handshake(TransportKind::WebSocket.into())
     );
     let mut s = r.accept(t0, TransportKind::WebSocket, ());
     let sid = s.sid().to_owned();
@@ -358,7 +358,7 @@ fn route_accepts_origin_with_tab_and_high_bytes() {
     };
     assert_eq!(
         r.route(Instant::now(), &req),
-        Route::Handshake(TransportKind::Polling)
+        Route::Handshake(TransportKind::Polling.into())
     );
 }
 

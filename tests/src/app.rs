@@ -211,6 +211,12 @@ fn on_connection(s: Socket, created: Arc<Mutex<Vec<String>>>) {
         }
         let _ = op.emit("room-msg", &t.msg);
     });
+    s.on("to-room-binary", |s: Socket, room: String| async move {
+        let _ = s
+            .ns()
+            .to(room)
+            .emit("bin", &Bytes::from_static(&[1, 2, 3, 4]));
+    });
     s.on("shout", |s: Socket, msg: Value| async move {
         let _ = s.broadcast().emit("shouted", &msg);
     });

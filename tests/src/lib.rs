@@ -7,6 +7,7 @@
 pub mod app;
 pub mod client_suite;
 pub mod cluster;
+pub mod eio3;
 pub mod nginx;
 pub mod node_server;
 pub mod process;
@@ -335,6 +336,7 @@ pub fn ensure_node_modules() {
         "@socket.io/redis-emitter",
         "redis",
         "socket.io-msgpack-parser",
+        "socket.io-client-v2",
     ]
     .iter()
     .all(|p| {

@@ -1,5 +1,6 @@
 //! Engine.IO v4: packets and payloads ([`packet`]), the server side (a request router and one
-//! session machine per client, [`server`]) and the client side ([`client`]).
+//! session machine per client, [`server`]) and the client side ([`client`]); the server also
+//! speaks v3 to Socket.IO v2 clients when allowed ([`v3`]).
 //!
 //! Specification: `docs/engine.io-protocol/v4-current.md` in the `socketio/socket.io`
 //! repository.
@@ -7,8 +8,21 @@
 pub mod client;
 pub mod packet;
 pub mod server;
+pub mod v3;
 
 pub use packet::{Frame, Message, OpenData, Packet};
+
+/// The Engine.IO protocol revision a session speaks (the `EIO` query parameter).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Protocol {
+    /// v3, the protocol of Socket.IO v2 clients: the client pings, other payload framing
+    /// ([`v3`]). Spoken by the server only when
+    /// [`EngineConfig::allow_eio3`](server::EngineConfig::allow_eio3) is set.
+    V3,
+    /// v4, the current one.
+    #[default]
+    V4,
+}
 
 /// The two transports of Engine.IO v4.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -146,7 +146,7 @@ impl Packet {
     }
 }
 
-fn decode_text(b: Bytes) -> Result<Packet, DecodeError> {
+pub(crate) fn decode_text(b: Bytes) -> Result<Packet, DecodeError> {
     let Some(&t) = b.first() else {
         return Err(DecodeError::Empty);
     };

@@ -23,7 +23,7 @@ use std::time::Instant;
 use bytes::{Bytes, BytesMut};
 
 use super::packet::{self, Frame, Message, OpenData, Packet};
-use super::{CloseReason, TransportKind};
+use super::{v3, CloseReason, Protocol, TransportKind};
 use crate::error::{ProtocolError, UsageError};
 use crate::timer::{TimerKind, TimerTable};
 
@@ -34,7 +34,9 @@ mod types;
 
 pub use config::{EngineConfig, Transports};
 pub use response::{ErrorCode, HttpResponse};
-pub use router::{ClosedSessions, EngineServer, Method, Query, Request, Route, SessionRequest};
+pub use router::{
+    ClosedSessions, EngineServer, Handshake, Method, Query, Request, Route, SessionRequest,
+};
 pub use types::{Event, Input, Reply, Transmit};
 
 /// The former name of [`EngineConfig`].
@@ -46,7 +48,7 @@ pub type ServerConfig = EngineConfig;
 enum Timer {
     /// A server-initiated close over polling that did not get through.
     Close,
-    /// No pong after a ping.
+    /// No pong after a ping (v3: no ping from the client in `ping_interval + ping_timeout`).
     Pong,
     /// The websocket probe did not complete.
     Upgrade,
@@ -92,6 +94,9 @@ pub struct ServerSession {
     sid: String,
     config: EngineConfig,
     transport: TransportKind,
+    protocol: Protocol,
+    /// v3: the client takes binary long-polling payloads.
+    binary_payloads: bool,
     state: State,
     upgrade: Upgrade,
     held_get: bool,
@@ -114,8 +119,19 @@ pub struct ServerSession {
 }
 
 impl ServerSession {
-    /// A new session whose `open` packet is already queued.
-    pub fn new(now: Instant, sid: String, transport: TransportKind, config: EngineConfig) -> Self {
+    /// A new session whose `open` packet is already queued. A bare [`TransportKind`] is a v4
+    /// handshake.
+    pub fn new(
+        now: Instant,
+        sid: String,
+        handshake: impl Into<Handshake>,
+        config: EngineConfig,
+    ) -> Self {
+        let Handshake {
+            transport,
+            protocol,
+            binary,
+        } = handshake.into();
         let upgrades = if transport == TransportKind::Polling
             && config.allow_upgrades
             && config.transports.websocket
@@ -132,11 +148,20 @@ impl ServerSession {
             max_payload: config.max_http_buffer_size as u64,
         };
         let mut timers = TimerTable::default();
-        timers.set(Timer::Ping, now + config.ping_interval);
+        match protocol {
+            Protocol::V4 => timers.set(Timer::Ping, now + config.ping_interval),
+            // v3: the client pings; the session only waits for the next ping.
+            Protocol::V3 => timers.set(
+                Timer::Pong,
+                now + config.ping_interval + config.ping_timeout,
+            ),
+        }
         let mut s = Self {
             sid,
             config,
             transport,
+            protocol,
+            binary_payloads: binary,
             state: State::Open,
             upgrade: Upgrade::None,
             // The handshake GET is answered by the first poll response.
@@ -165,6 +190,11 @@ impl ServerSession {
     /// The transport in use (polling until an upgrade completes).
     pub fn transport(&self) -> TransportKind {
         self.transport
+    }
+
+    /// The protocol revision the session speaks.
+    pub fn protocol(&self) -> Protocol {
+        self.protocol
     }
 
     /// The configuration.
@@ -344,7 +374,7 @@ impl ServerSession {
         if self.state == State::Closed && self.closed_by_client_poll {
             // The client's `close` overtook this long-poll: answer it as if it had been held
             // when the `close` came (Node releases the held `GET` with `noop`).
-            return Reply::Http(HttpResponse::noop());
+            return Reply::Http(self.packet_response(Packet::Noop));
         }
         if self.state == State::Closed {
             return Reply::Http(HttpResponse::error(ErrorCode::UnknownSid));
@@ -356,7 +386,7 @@ impl ServerSession {
         if self.held_get {
             // Node answers the overlapping request with 400 and closes the session: the held
             // request gets the `close` packet.
-            self.answer_get(HttpResponse::close());
+            self.answer_get(self.packet_response(Packet::Close));
             self.finish(CloseReason::TransportError);
             return Reply::Http(HttpResponse::empty(400));
         }
@@ -366,7 +396,7 @@ impl ServerSession {
             // or still needs this GET answered to finish pausing its polling (released with
             // `noop` shortly, as Node's fast-upgrade check does).
             if self.config.upgrade_noop_delay.is_zero() {
-                self.answer_get(HttpResponse::noop());
+                self.answer_get(self.packet_response(Packet::Noop));
             } else {
                 self.held_in_upgrade = true;
                 self.timers
@@ -405,9 +435,11 @@ impl ServerSession {
         // As in Node, the packets before a malformed one are delivered, then the session
         // closes with `parse error`.
         let mut packets = Vec::new();
-        let r = packet::decode_payload_with(body, self.config.max_packets_per_payload, |p| {
-            packets.push(p)
-        });
+        let max = self.config.max_packets_per_payload;
+        let r = match self.protocol {
+            Protocol::V4 => packet::decode_payload_with(body, max, |p| packets.push(p)),
+            Protocol::V3 => v3::decode_payload_with(body, max, |p| packets.push(p)),
+        };
         for p in packets {
             if self.state != State::Open {
                 break;
@@ -448,7 +480,10 @@ impl ServerSession {
             }
             return;
         }
-        let packet = Packet::decode(frame);
+        let packet = match self.protocol {
+            Protocol::V4 => Packet::decode(frame),
+            Protocol::V3 => v3::decode_ws_frame(frame),
+        };
         if self.transport == TransportKind::Polling {
             self.on_probe_packet(now, packet);
             return;
@@ -525,7 +560,7 @@ impl ServerSession {
                 }
                 Timer::Release => {
                     if self.held_get && self.held_in_upgrade {
-                        self.answer_get(HttpResponse::noop());
+                        self.answer_get(self.packet_response(Packet::Noop));
                     }
                 }
             }
@@ -548,7 +583,10 @@ impl ServerSession {
         if self.transport == TransportKind::WebSocket {
             if let Some(f) = self.queue.pop_front() {
                 self.queued_bytes = self.queued_bytes.saturating_sub(f.len());
-                return Some(Transmit::Ws(f));
+                return Some(Transmit::Ws(match self.protocol {
+                    Protocol::V4 => f,
+                    Protocol::V3 => v3::ws_frame(f),
+                }));
             }
             if self.ws_close_pending {
                 self.ws_close_pending = false;
@@ -574,6 +612,21 @@ impl ServerSession {
     fn on_packet(&mut self, now: Instant, p: Packet, from_ws: bool) {
         match p {
             Packet::Message(m) => self.events.push_back(Event::Message(m)),
+            Packet::Ping(d) if self.protocol == Protocol::V3 => {
+                // v3: the client pings; the answer ignores the queue bound, as a ping does.
+                self.timers.set(
+                    Timer::Pong,
+                    now + self.config.ping_interval + self.config.ping_timeout,
+                );
+                if self.state == State::Open {
+                    self.enqueue(Packet::Pong(d).encode());
+                    self.flush();
+                }
+            }
+            // Node's "invalid heartbeat direction".
+            Packet::Pong(_) if self.protocol == Protocol::V3 => {
+                self.fail(CloseReason::TransportError)
+            }
             Packet::Pong(_) => {
                 // No next ping while closing (see `close`): it would never be sent.
                 if self.timers.take(Timer::Pong).is_some() && self.state == State::Open {
@@ -584,7 +637,7 @@ impl ServerSession {
             Packet::Close => {
                 if !from_ws && self.held_get {
                     // Node releases the held long-poll with `noop` on a client `close`.
-                    self.answer_get(HttpResponse::noop());
+                    self.answer_get(self.packet_response(Packet::Noop));
                 }
                 self.closed_by_client_poll = !from_ws;
                 if from_ws {
@@ -605,7 +658,7 @@ impl ServerSession {
                 self.upgrade = Upgrade::Probed;
                 self.events.push_back(Event::Upgrading);
                 if self.held_get {
-                    self.answer_get(HttpResponse::noop());
+                    self.answer_get(self.packet_response(Packet::Noop));
                 }
             }
             // Node also completes an upgrade whose probe was skipped.
@@ -617,7 +670,7 @@ impl ServerSession {
                     // polls (Node's "transport mismatch").
                     self.answer_get(HttpResponse::error(ErrorCode::BadRequest));
                 } else if self.held_get {
-                    self.answer_get(HttpResponse::noop());
+                    self.answer_get(self.packet_response(Packet::Noop));
                 }
                 self.transport = TransportKind::WebSocket;
                 self.events.push_back(Event::Upgraded);
@@ -654,6 +707,11 @@ impl ServerSession {
         self.timers.stop(Timer::Release);
     }
 
+    /// A long-poll answer of the one packet `p` (`noop`, `close`) in the session's framing.
+    fn packet_response(&self, p: Packet) -> HttpResponse {
+        HttpResponse::packet(self.protocol, &p)
+    }
+
     fn answer_get(&mut self, response: HttpResponse) {
         self.held_get = false;
         self.end_upgrade_hold();
@@ -669,14 +727,24 @@ impl ServerSession {
         {
             return;
         }
-        let mut out = BytesMut::new();
-        let mut closing = false;
-        for (i, f) in self.queue.drain(..).enumerate() {
-            closing |= f == Frame::Text(Bytes::from_static(b"1"));
-            packet::encode_payload_frame(&mut out, &f, i == 0);
-        }
-        self.queued_bytes = 0;
-        self.answer_get(HttpResponse::payload(out.freeze()));
+        let closing = self
+            .queue
+            .iter()
+            .any(|f| *f == Frame::Text(Bytes::from_static(b"1")));
+        let response = match self.protocol {
+            Protocol::V4 => {
+                let mut out = BytesMut::new();
+                for (i, f) in self.queue.iter().enumerate() {
+                    packet::encode_payload_frame(&mut out, f, i == 0);
+                }
+                HttpResponse::payload(out.freeze())
+            }
+            Protocol::V3 => {
+                HttpResponse::v3_payload(v3::encode_payload(&self.queue, self.binary_payloads))
+            }
+        };
+        self.clear_queue();
+        self.answer_get(response);
         if closing && self.state == State::Closing {
             let reason = self
                 .pending_close_reason
@@ -688,7 +756,7 @@ impl ServerSession {
     /// A failure detected by the server: the held `GET` (if any) gets `close`.
     fn fail(&mut self, reason: CloseReason) {
         if self.held_get {
-            self.answer_get(HttpResponse::close());
+            self.answer_get(self.packet_response(Packet::Close));
         }
         if self.transport == TransportKind::WebSocket {
             self.ws_close_pending = true;
@@ -706,7 +774,7 @@ impl ServerSession {
         }
         if self.held_get {
             // Whatever ends the session, a held long-poll is not left hanging.
-            self.answer_get(HttpResponse::close());
+            self.answer_get(self.packet_response(Packet::Close));
         }
         self.state = State::Closed;
         self.timers.clear();
@@ -733,7 +801,7 @@ impl ServerSession {
         if self.transport == TransportKind::WebSocket {
             self.ws_close_pending = true;
         } else if self.held_get {
-            self.answer_get(HttpResponse::close());
+            self.answer_get(self.packet_response(Packet::Close));
         }
         self.finish(CloseReason::SendBufferFull);
     }

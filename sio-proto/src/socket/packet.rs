@@ -224,6 +224,13 @@ impl Packet {
         Self::new(PacketKind::ConnectError, nsp, None, Bytes::from(json))
     }
 
+    /// A CONNECT_ERROR packet with `data` as it is: Socket.IO v4's form (v2 clients over
+    /// Engine.IO v3), the error's `data` or its message as a string.
+    pub fn connect_error_v4(nsp: Nsp, data: &serde_json::Value) -> Self {
+        let json = serde_json::to_vec(data).unwrap_or_default();
+        Self::new(PacketKind::ConnectError, nsp, None, Bytes::from(json))
+    }
+
     /// An EVENT (or BINARY_EVENT when attachments are given) from a JSON array text.
     pub fn event(nsp: Nsp, data: Bytes, id: Option<u64>, attachments: Vec<Bytes>) -> Self {
         let kind = if attachments.is_empty() {

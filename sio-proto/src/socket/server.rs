@@ -13,6 +13,15 @@
 //! [`Event::Connect`] is answered with [`Connection::accept`] (after middleware) or
 //! [`Connection::reject`]; an [`Event::Event`] with an ack id is answered with
 //! [`Connection::send_ack`].
+//!
+//! # Socket.IO v2 clients
+//!
+//! Over an Engine.IO v3 session (see [`crate::engine::v3`]) the connection speaks Socket.IO
+//! protocol v4, as Node does for such clients: the main namespace is joined without a CONNECT
+//! (an [`Event::Connect`] for `/` comes at once, and no connect timeout runs); a CONNECT
+//! carries its query in the namespace (`/chat?token=x`), given as the auth object
+//! `{"token":"x"}`; the CONNECT reply has no payload; CONNECT_ERROR carries the error's data
+//! or its message as it is.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -25,7 +34,7 @@ use super::packet::{DecodeLimits, Decoder, EncodedPacket, Nsp, Packet, PacketKin
 use super::DisconnectReason;
 use crate::engine::server::{self as eng, ServerSession, Transmit};
 pub use crate::engine::server::{Input, Reply};
-use crate::engine::{CloseReason, Message};
+use crate::engine::{CloseReason, Message, Protocol};
 use crate::error::UsageError;
 use crate::timer::{TimerKind, TimerTable};
 
@@ -155,16 +164,30 @@ impl Connection {
     /// Wraps a new Engine.IO session.
     pub fn new(now: Instant, engine: ServerSession, config: ConnectionConfig) -> Self {
         let mut timers = TimerTable::default();
-        timers.set(Timer::Connect, now + config.connect_timeout);
+        let mut namespaces = Vec::new();
+        let mut events = VecDeque::new();
+        if engine.protocol() == Protocol::V3 {
+            // Node joins the main namespace of a v2 client at once.
+            namespaces.push(Namespace {
+                nsp: Nsp::ROOT,
+                connected: false,
+            });
+            events.push_back(Event::Connect {
+                nsp: Nsp::ROOT,
+                auth: Bytes::from_static(b"{}"),
+            });
+        } else {
+            timers.set(Timer::Connect, now + config.connect_timeout);
+        }
         Self {
             engine,
             config,
             decoder: Decoder::with_parser(config.decode, config.parser),
-            namespaces: Vec::new(),
+            namespaces,
             acks: AckTable::new(config.max_pending_acks),
             timers,
             last_input: now,
-            events: VecDeque::new(),
+            events,
             closed: false,
             closing: false,
         }
@@ -313,15 +336,17 @@ impl Connection {
                 "no pending CONNECT for this namespace",
             ));
         };
-        let data = match pid {
-            None => serde_json::json!({ "sid": socket_id }),
-            Some(pid) => serde_json::json!({ "sid": socket_id, "pid": pid }),
+        let data = match (self.v2(), pid) {
+            // Socket.IO v4's reply has no payload (and v2 clients know no recovery).
+            (true, _) => None,
+            (false, None) => Some(serde_json::json!({ "sid": socket_id })),
+            (false, Some(pid)) => Some(serde_json::json!({ "sid": socket_id, "pid": pid })),
         }
-        .to_string();
+        .map(|d| Bytes::from(d.to_string()));
         let p = self
             .config
             .parser
-            .encode(&Packet::connect(nsp.clone(), Some(Bytes::from(data))));
+            .encode(&Packet::connect(nsp.clone(), data));
         // Joined only once the CONNECT reply is queued.
         if let Err(e) = self.send_control(&p) {
             self.namespaces.remove(i);
@@ -333,8 +358,8 @@ impl Connection {
         Ok(())
     }
 
-    /// Refuses the pending CONNECT to `nsp` with CONNECT_ERROR `{"message", "data"}`; the
-    /// namespace is no longer pending.
+    /// Refuses the pending CONNECT to `nsp` with CONNECT_ERROR `{"message", "data"}` (to a v2
+    /// client: `data`, or else `message`, as it is); the namespace is no longer pending.
     ///
     /// Like the CONNECT reply, CONNECT_ERROR does not count against the outbound queue bound.
     /// Fails only with [`UsageError::Closed`] when the connection is closed or closing, or
@@ -345,6 +370,23 @@ impl Connection {
         message: &str,
         data: Option<&serde_json::Value>,
     ) -> Result<(), UsageError> {
+        let p = if self.v2() {
+            let data = data.cloned().unwrap_or_else(|| message.into());
+            Packet::connect_error_v4(nsp.clone(), &data)
+        } else {
+            Packet::connect_error(nsp.clone(), message, data)
+        };
+        self.refuse(nsp, &p)
+    }
+
+    /// Refuses the pending CONNECT to `nsp`, a namespace that does not exist: CONNECT_ERROR
+    /// `{"message":"Invalid namespace"}`, in that form for v2 clients too, as Node sends it.
+    pub fn reject_invalid_namespace(&mut self, nsp: &Nsp) -> Result<(), UsageError> {
+        let p = Packet::connect_error(nsp.clone(), "Invalid namespace", None);
+        self.refuse(nsp, &p)
+    }
+
+    fn refuse(&mut self, nsp: &Nsp, p: &Packet) -> Result<(), UsageError> {
         if self.closing || self.closed {
             return Err(UsageError::Closed);
         }
@@ -354,8 +396,26 @@ impl Connection {
             ));
         };
         self.namespaces.remove(i);
-        let p = Packet::connect_error(nsp.clone(), message, data);
-        self.send_control(&self.config.parser.encode(&p))
+        self.send_control(&self.config.parser.encode(p))
+    }
+
+    /// The id a socket of `nsp` gets when the client is a Socket.IO v2 one (over Engine.IO v3),
+    /// as Node gives it: the Engine.IO session id for `/`, `<nsp>#<session id>` otherwise.
+    /// `None` for current clients, whose socket ids are drawn at random.
+    pub fn v2_socket_id(&self, nsp: &Nsp) -> Option<String> {
+        if !self.v2() {
+            return None;
+        }
+        Some(if nsp.is_root() {
+            self.sid().to_owned()
+        } else {
+            format!("{nsp}#{}", self.sid())
+        })
+    }
+
+    /// Whether the client speaks Socket.IO v4 (a v2 client, over Engine.IO v3).
+    fn v2(&self) -> bool {
+        self.engine.protocol() == Protocol::V3
     }
 
     fn pending_namespace(&self, nsp: &Nsp) -> Option<usize> {
@@ -542,7 +602,16 @@ impl Connection {
         self.engine.close(now, reason);
     }
 
-    fn on_packet(&mut self, now: Instant, p: Packet) {
+    fn on_packet(&mut self, now: Instant, mut p: Packet) {
+        if self.v2() && p.kind == PacketKind::Connect {
+            match v2_connect(&p.nsp) {
+                Some((nsp, auth)) => {
+                    p.nsp = nsp;
+                    p.data = auth;
+                }
+                None => return self.protocol_violation(now, CloseReason::ParseError),
+            }
+        }
         let state = self
             .namespaces
             .iter()
@@ -601,5 +670,51 @@ impl Connection {
             // server sends: Node closes the connection.
             _ => self.protocol_violation(now, CloseReason::ForcedClose),
         }
+    }
+}
+
+/// The namespace and auth object of a v2 client's CONNECT, whose namespace carries the query
+/// (`/chat?token=x` gives `/chat` and `{"token":"x"}`; a repeated key gives an array, as
+/// Node's query parser does). `None` for a namespace that is not valid once split.
+fn v2_connect(nsp: &Nsp) -> Option<(Nsp, Bytes)> {
+    let Some((path, query)) = nsp.as_str().split_once('?') else {
+        return Some((nsp.clone(), Bytes::from_static(b"{}")));
+    };
+    let nsp = Nsp::new(path).ok()?;
+    let mut auth = serde_json::Map::new();
+    for (k, v) in form_urlencoded::parse(query.as_bytes()) {
+        let v = serde_json::Value::from(v.into_owned());
+        match auth.get_mut(k.as_ref()) {
+            None => {
+                auth.insert(k.into_owned(), v);
+            }
+            Some(serde_json::Value::Array(a)) => a.push(v),
+            Some(first) => *first = serde_json::Value::Array(vec![first.take(), v]),
+        }
+    }
+    Some((
+        nsp,
+        Bytes::from(serde_json::Value::Object(auth).to_string()),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_v2_connect_query_is_the_auth_object() {
+        let nsp = Nsp::new("/chat?token=a%20b&x=1&x=2&y=c+d&empty").unwrap();
+        let (nsp, auth) = v2_connect(&nsp).unwrap();
+        assert_eq!(nsp.as_str(), "/chat");
+        let auth: serde_json::Value = serde_json::from_slice(&auth).unwrap();
+        assert_eq!(
+            auth,
+            serde_json::json!({"token": "a b", "x": ["1", "2"], "y": "c d", "empty": ""})
+        );
+        let (nsp, auth) = v2_connect(&Nsp::new("/news").unwrap()).unwrap();
+        assert_eq!((nsp.as_str(), &auth[..]), ("/news", &b"{}"[..]));
+        assert!(v2_connect(&Nsp::new("/?a=b").unwrap()).is_some());
+        assert!(v2_connect(&Nsp::new("/a?b=1&c=2").unwrap()).is_some());
     }
 }

@@ -251,7 +251,7 @@ impl Pair {
                 };
                 match self.route(&req) {
                     Route::Handshake(kind) => {
-                        self.new_connection(kind);
+                        self.new_connection(kind.transport);
                         self.gen = gen;
                         self.held_get = true;
                     }
@@ -328,7 +328,7 @@ impl Pair {
                 self.wire.push(Wire::Up(format!("websocket {query}")));
                 match self.route(&req) {
                     Route::Handshake(kind) => {
-                        self.new_connection(kind);
+                        self.new_connection(kind.transport);
                         self.ws_open = true;
                         self.client.handle(
                             now,

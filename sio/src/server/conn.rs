@@ -614,7 +614,7 @@ impl ConnTask {
         let Some(ns) = self.server.namespace_for(nsp.as_str()) else {
             tracing::debug!(%nsp, "CONNECT to an unknown namespace refused");
             if let Some(conn) = self.conn.socket() {
-                let _ = conn.reject(&nsp, "Invalid namespace", None);
+                let _ = conn.reject_invalid_namespace(&nsp);
             }
             return;
         };
@@ -626,7 +626,8 @@ impl ConnTask {
         };
         let restored = ns.recovery().and_then(|r| r.take(&hs.auth));
         let Some((id, data, recovering)) = restored else {
-            let id: SocketId = self.server.next_socket_id().into();
+            let v2_id = self.conn.socket().and_then(|c| c.v2_socket_id(&nsp));
+            let id: SocketId = v2_id.unwrap_or_else(|| self.server.next_socket_id()).into();
             let socket = Socket::new(id, ns.clone(), self.handle.clone(), hs);
             return self.run_middlewares(nsp, socket, None);
         };

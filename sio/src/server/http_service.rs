@@ -15,7 +15,8 @@ use http::header::{self, HeaderValue};
 use http::{Method as HttpMethod, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
 use sio_proto::engine::server::{
-    ErrorCode, HttpResponse, Method, Request as EioRequest, Route, SessionRequest, Transmit,
+    ErrorCode, Handshake as EngineHandshake, HttpResponse, Method, Request as EioRequest, Route,
+    SessionRequest, Transmit,
 };
 use sio_proto::engine::TransportKind;
 
@@ -312,7 +313,7 @@ impl Server {
                 }
                 respond(r)
             }
-            Route::Handshake(kind) => {
+            Route::Handshake(engine) => {
                 if inner.closing.load(std::sync::atomic::Ordering::SeqCst) {
                     self.refused();
                     tracing::info!(
@@ -347,9 +348,11 @@ impl Server {
                     }
                 }
                 let handshake = handshake_of(&req, &query, remote);
-                match kind {
-                    TransportKind::Polling => self.polling_handshake(handshake, accepts),
-                    TransportKind::WebSocket => self.websocket_handshake(&mut req, None, handshake),
+                match engine.transport {
+                    TransportKind::Polling => self.polling_handshake(engine, handshake, accepts),
+                    TransportKind::WebSocket => {
+                        self.websocket_handshake(&mut req, WsTarget::New(engine), handshake)
+                    }
                 }
             }
             Route::Session { kind, handle } => match kind {
@@ -367,7 +370,7 @@ impl Server {
                 SessionRequest::PollPost => self.poll_post(handle, req).await,
                 SessionRequest::WebSocket => {
                     let hs = handshake_of(&req, &query, remote);
-                    self.websocket_handshake(&mut req, Some(handle), hs)
+                    self.websocket_handshake(&mut req, WsTarget::Session(handle), hs)
                 }
             },
         }
@@ -457,13 +460,14 @@ impl Server {
 
     fn polling_handshake(
         &self,
+        engine: EngineHandshake,
         handshake: Handshake,
         respond: impl FnOnce(HttpResponse) -> Resp,
     ) -> Resp {
         let inner = &self.inner;
         let now = inner.rt.now();
         let (handle, rx) = inbox::channel(inner.config.inbox_limits(), TransportKind::Polling);
-        let session = lock(&inner.router).accept(now, TransportKind::Polling, handle.clone());
+        let session = lock(&inner.router).accept(now, engine, handle.clone());
         let mut conn = machine::Machine::new(now, session, inner);
         // The handshake `GET` is the session's first held `GET`: its answer carries `open`.
         let mut answer = HttpResponse::payload(Bytes::new());
@@ -497,7 +501,7 @@ impl Server {
     fn websocket_handshake<B>(
         &self,
         req: &mut Request<B>,
-        existing: Option<inbox::ConnHandle>,
+        target: WsTarget,
         handshake: Handshake,
     ) -> Resp {
         let Some(key) = req.headers().get(header::SEC_WEBSOCKET_KEY).cloned() else {
@@ -528,16 +532,15 @@ impl Server {
                 WebSocketStream::from_raw_socket(FuturesIo(upgraded), Role::Server, Some(config))
                     .await;
             let ws = Box::new(ws);
-            match existing {
-                Some(handle) => {
+            match target {
+                WsTarget::Session(handle) => {
                     let _ = handle.push(Input::WebSocket(ws));
                 }
-                None => {
+                WsTarget::New(engine) => {
                     let now = inner.rt.now();
                     let (handle, rx) =
                         inbox::channel(inner.config.inbox_limits(), TransportKind::WebSocket);
-                    let session =
-                        lock(&inner.router).accept(now, TransportKind::WebSocket, handle.clone());
+                    let session = lock(&inner.router).accept(now, engine, handle.clone());
                     let conn = machine::Machine::new(now, session, &inner);
                     let task =
                         ConnTask::new(inner.clone(), conn, handle, rx, Some(ws), None, handshake);
@@ -554,6 +557,12 @@ impl Server {
         }
         r
     }
+}
+
+/// Where an accepted websocket goes: to the session it upgrades, or to a new session.
+enum WsTarget {
+    Session(inbox::ConnHandle),
+    New(EngineHandshake),
 }
 
 /// Tells the session that its `POST` ended without a body, while armed.

@@ -225,7 +225,7 @@ pub struct ServerConfig {
     /// The request path (`/socket.io`).
     pub path: String,
     /// Engine.IO settings: ping interval and timeout, upgrade timeout, `maxHttpBufferSize`,
-    /// transports, `allowUpgrades`.
+    /// transports, `allowUpgrades`, `allowEIO3`.
     pub engine: EngineConfig,
     /// Socket.IO settings: `connectTimeout`, pending acks, attachments per packet.
     pub connection: ConnectionConfig,
@@ -347,6 +347,14 @@ impl ServerConfig {
     /// use the same.
     pub fn parser(mut self, parser: Parser) -> Self {
         self.connection.parser = parser;
+        self
+    }
+
+    /// Accepts Socket.IO v2 clients (Engine.IO v3, Node's `allowEIO3`), off by default. They
+    /// join the main namespace at once, and their sockets' ids are Node's for them: the
+    /// Engine.IO session id, `<nsp>#<session id>` outside the main namespace.
+    pub fn allow_eio3(mut self, allow: bool) -> Self {
+        self.engine.allow_eio3 = allow;
         self
     }
 

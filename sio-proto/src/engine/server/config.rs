@@ -79,6 +79,9 @@ pub struct EngineConfig {
     /// Bound on the ids kept in [`ClosedSessions`](super::ClosedSessions) (default 4096, about 0.4 MB at most); over
     /// it the oldest one is forgotten first.
     pub max_closed_lingering: usize,
+    /// Whether Engine.IO v3 clients (Socket.IO v2) are accepted (Node `allowEIO3`, off). When
+    /// off, a handshake whose `EIO` is not `4` is refused with `Unsupported protocol version`.
+    pub allow_eio3: bool,
 }
 
 impl Default for EngineConfig {
@@ -97,6 +100,7 @@ impl Default for EngineConfig {
             upgrade_noop_delay: Duration::from_millis(100),
             closed_linger: Duration::from_secs(5),
             max_closed_lingering: 4096,
+            allow_eio3: false,
         }
     }
 }

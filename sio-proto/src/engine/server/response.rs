@@ -3,7 +3,7 @@
 
 use bytes::Bytes;
 
-use crate::engine::Packet;
+use crate::engine::{v3, Packet, Protocol};
 
 /// The error codes of Node's `engine.io` server, sent as `{"code":N,"message":"..."}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -60,6 +60,8 @@ pub struct HttpResponse {
 impl HttpResponse {
     /// The content type of long-polling payloads.
     pub const TEXT: &'static str = "text/plain; charset=UTF-8";
+    /// The content type of v3 binary long-polling payloads.
+    pub const BINARY: &'static str = "application/octet-stream";
     /// The content type of error answers.
     pub const JSON: &'static str = "application/json";
 
@@ -68,6 +70,25 @@ impl HttpResponse {
         Self {
             status: 200,
             content_type: Some(Self::TEXT),
+            body,
+        }
+    }
+
+    /// 200 with a payload of the one packet `p`, framed for `protocol` (`noop` and `close`
+    /// answers).
+    pub fn packet(protocol: Protocol, p: &Packet) -> Self {
+        match protocol {
+            Protocol::V4 => Self::payload(p.encode_text()),
+            Protocol::V3 => Self::v3_payload(v3::encode_payload(&[p.encode()], false)),
+        }
+    }
+
+    /// 200 with a v3 long-polling payload ([`v3::encode_payload`]'s answer: the body and
+    /// whether it is binary).
+    pub fn v3_payload((body, binary): (Bytes, bool)) -> Self {
+        Self {
+            status: 200,
+            content_type: Some(if binary { Self::BINARY } else { Self::TEXT }),
             body,
         }
     }

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use super::{EngineConfig, ErrorCode, HttpResponse, ServerSession};
-use crate::engine::TransportKind;
+use crate::engine::{Packet, Protocol, TransportKind};
 use crate::id::IdGenerator;
 
 /// The HTTP method of a request, as far as Engine.IO cares.
@@ -48,12 +48,35 @@ pub enum SessionRequest {
     WebSocket,
 }
 
+/// A handshake the router accepted: what the new session speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Handshake {
+    /// The transport the session starts on.
+    pub transport: TransportKind,
+    /// The protocol revision (`EIO`): v4, or v3 when allowed.
+    pub protocol: Protocol,
+    /// Whether the client takes binary long-polling payloads (v3 only: no `b64` in the
+    /// handshake query; v4 payloads are always text).
+    pub binary: bool,
+}
+
+impl From<TransportKind> for Handshake {
+    /// A v4 handshake on `transport`.
+    fn from(transport: TransportKind) -> Self {
+        Handshake {
+            transport,
+            protocol: Protocol::V4,
+            binary: false,
+        }
+    }
+}
+
 /// Where a request goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route<H> {
     /// A new session: run the application's `allowRequest` if any, then call
     /// [`EngineServer::accept`] (for websocket, after completing the websocket handshake).
-    Handshake(TransportKind),
+    Handshake(Handshake),
     /// A request for an existing session, whose handle this is.
     Session {
         /// What kind of request it is.
@@ -131,7 +154,12 @@ impl<H: Clone> EngineServer<H> {
                     && !req.websocket_upgrade
                     && req.method == Method::Get;
                 if long_poll && self.closed.contains(now, sid) {
-                    return Route::Respond(HttpResponse::noop());
+                    // Every request of a session carries its `EIO`.
+                    let protocol = match q.eio {
+                        Some("4") => Protocol::V4,
+                        _ => Protocol::V3,
+                    };
+                    return Route::Respond(HttpResponse::packet(protocol, &Packet::Noop));
                 }
                 return reject(ErrorCode::UnknownSid);
             };
@@ -157,18 +185,35 @@ impl<H: Clone> EngineServer<H> {
         if transport == TransportKind::WebSocket && !req.websocket_upgrade {
             return reject(ErrorCode::BadRequest);
         }
-        if q.eio != Some("4") {
+        // As in Node, anything but `4` is v3.
+        let protocol = if q.eio == Some("4") {
+            Protocol::V4
+        } else if self.config.allow_eio3 {
+            Protocol::V3
+        } else {
             return reject(ErrorCode::UnsupportedProtocolVersion);
-        }
-        Route::Handshake(transport)
+        };
+        Route::Handshake(Handshake {
+            transport,
+            protocol,
+            binary: protocol == Protocol::V3 && q.b64.is_none(),
+        })
     }
 
     /// Creates the session for an accepted handshake and indexes it with `handle`. Its first
     /// transmit is the `open` packet: the body of the handshake `GET` for polling, the first
     /// frame for websocket.
-    pub fn accept(&mut self, now: Instant, transport: TransportKind, handle: H) -> ServerSession {
+    /// A bare [`TransportKind`] is a v4 handshake.
+    pub fn accept(
+        &mut self,
+        now: Instant,
+        handshake: impl Into<Handshake>,
+        handle: H,
+    ) -> ServerSession {
+        let handshake = handshake.into();
         let sid = self.ids.next_id();
-        let session = ServerSession::new(now, sid.clone(), transport, self.config);
+        let session = ServerSession::new(now, sid.clone(), handshake, self.config);
+        let transport = handshake.transport;
         self.sessions.insert(sid, Entry { transport, handle });
         session
     }
@@ -298,10 +343,12 @@ pub struct Query<'a> {
     pub transport: Option<&'a str>,
     /// `sid`.
     pub sid: Option<&'a str>,
+    /// `b64`: a v3 client that takes no binary long-polling payloads.
+    pub b64: Option<&'a str>,
 }
 
 impl<'a> Query<'a> {
-    /// Reads `EIO`, `transport` and `sid` from a raw query string (first occurrence wins;
+    /// Reads `EIO`, `transport`, `sid` and `b64` from a raw query string (first occurrence wins;
     /// values are used as they are, since valid ones need no percent-decoding).
     pub fn parse(query: &'a str) -> Self {
         let mut q = Query::default();
@@ -311,6 +358,7 @@ impl<'a> Query<'a> {
                 "EIO" => &mut q.eio,
                 "transport" => &mut q.transport,
                 "sid" => &mut q.sid,
+                "b64" => &mut q.b64,
                 _ => continue,
             };
             if slot.is_none() && !v.is_empty() {
