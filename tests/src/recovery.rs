@@ -146,9 +146,12 @@ impl NodeLines {
         }
     }
 
-    /// Lines to be read again, before the next ones from the script.
+    /// Lines to be read again (in their order, before any other), then the next ones from
+    /// the script.
     fn replay(&mut self, lines: Vec<String>) {
-        self.pending.extend(lines);
+        for line in lines.into_iter().rev() {
+            self.pending.push_front(line);
+        }
     }
 
     /// The first line from now on for which `f` gives a value, within `limit`; panics with
@@ -267,15 +270,23 @@ impl NpmCase {
     /// Waits for a connection (and its upgrade); checks `recovered`; returns the id. Lines
     /// read past meanwhile (events that came before the upgrade) are read again later.
     fn connected(client: &mut NodeLines, mode: &str, recovered: bool) -> String {
+        // Events seen before the `connect` line (one that got through just before a cut, say)
+        // are read again by whoever waits for them next.
+        let mut before = Vec::new();
         let (id, r) = client.wait(Duration::from_secs(20), |l| {
             let v = client_line(l);
-            (v["type"] == "connect").then(|| {
+            let found = (v["type"] == "connect").then(|| {
                 (
                     v["id"].as_str().unwrap_or("").to_owned(),
                     v["recovered"].clone(),
                 )
-            })
+            });
+            if found.is_none() {
+                before.push(l.to_owned());
+            }
+            found
         });
+        client.replay(before);
         assert_eq!(r, Value::Bool(recovered), "recovered flag of {id}");
         if mode == "upgrade" {
             let mut passed = Vec::new();
