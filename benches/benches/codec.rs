@@ -242,6 +242,7 @@ fn encode_direct<S: Serialize>(t: &Target, args: &S, attachments: Vec<Bytes>) ->
     EncodedPacket {
         text: out.freeze(),
         attachments,
+        uncompressed: false,
     }
 }
 

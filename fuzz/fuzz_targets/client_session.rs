@@ -191,7 +191,7 @@ impl Harness {
                 );
                 self.ws = Ws::Connecting;
             }
-            Transmit::Ws(f) => {
+            Transmit::Ws(f) | Transmit::WsUncompressed(f) => {
                 assert_eq!(self.ws, Ws::Open, "frame {f:?} on no open websocket");
                 Packet::decode(f).expect("websocket frame");
             }

@@ -200,7 +200,7 @@ impl Harness {
                             self.on_server_frame(p.encode());
                         }
                     }
-                    Transmit::Ws(f) => {
+                    Transmit::Ws(f) | Transmit::WsUncompressed(f) => {
                         assert!(self.ws_open, "websocket frame {f:?} with no websocket");
                         // `3probe` answers on the probe, outside the message stream.
                         if f != Frame::Text(Bytes::from_static(b"3probe")) {

@@ -348,6 +348,7 @@ fn client_closes_with_parse_error_when_a_binary_packet_does_not_complete() {
     let partial = sio_proto::socket::EncodedPacket {
         text,
         attachments: Vec::new(),
+        uncompressed: false,
     };
     p.conn().send_encoded(&partial).unwrap();
     p.settle();

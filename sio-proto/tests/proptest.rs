@@ -444,7 +444,9 @@ impl Runtime {
                     prop_assert!(self.get_held, "a poll response with no GET held");
                     self.get_held = false;
                 }
-                Transmit::Ws(_) => prop_assert!(self.ws_open, "a frame with no websocket"),
+                Transmit::Ws(_) | Transmit::WsUncompressed(_) => {
+                    prop_assert!(self.ws_open, "a frame with no websocket")
+                }
                 Transmit::WsClose => {
                     prop_assert!(self.ws_open, "WsClose with no websocket");
                     self.ws_open = false;

@@ -26,6 +26,7 @@ use futures_util::{FutureExt, SinkExt, StreamExt};
 use sio_proto::engine::Frame;
 
 use crate::runtime::{BoxFuture, Runtime, Sleep};
+use crate::ws_deflate::WsIo;
 
 /// What woke a task.
 pub(crate) enum Wake<I> {
@@ -125,6 +126,9 @@ impl DeadlineTimer {
     }
 }
 
+/// A boxed websocket over a [`WsIo`].
+pub(crate) type WsBox<S> = Box<WebSocketStream<WsIo<S>>>;
+
 /// A websocket written without waiting: a frame the socket cannot take yet waits in one slot
 /// (the rest stays in the machine, counted against its bounds), and the task goes on with its
 /// other inputs. `tag` tells which session the socket belongs to (the client's generation).
@@ -157,7 +161,7 @@ pub(crate) enum Room {
     Failed(u64),
 }
 
-impl<S> WsLink<S>
+impl<S> WsLink<WsIo<S>>
 where
     S: futures_io::AsyncRead + futures_io::AsyncWrite + Unpin + Send + 'static,
 {
@@ -168,27 +172,21 @@ where
     }
 
     /// Uses `ws` from now on; returns the previous websocket, to retire.
-    pub(crate) fn open(
-        &mut self,
-        tag: u64,
-        ws: Box<WebSocketStream<S>>,
-    ) -> Option<Box<WebSocketStream<S>>> {
+    pub(crate) fn open(&mut self, tag: u64, ws: WsBox<S>) -> Option<WsBox<S>> {
         self.out = None;
         self.flush = false;
         self.ws.replace((tag, ws)).map(|(_, w)| w)
     }
 
     /// Takes the websocket out (what waited in the slot is dropped).
-    pub(crate) fn take(&mut self) -> Option<Box<WebSocketStream<S>>> {
+    pub(crate) fn take(&mut self) -> Option<WsBox<S>> {
         self.out = None;
         self.flush = false;
         self.ws.take().map(|(_, w)| w)
     }
 
     /// Takes the websocket out with the message that waited in the slot, for a last write.
-    pub(crate) fn take_with_pending(
-        &mut self,
-    ) -> Option<(Box<WebSocketStream<S>>, Vec<WsMessage>)> {
+    pub(crate) fn take_with_pending(&mut self) -> Option<(WsBox<S>, Vec<WsMessage>)> {
         let out = self.out.take();
         self.flush = false;
         self.ws.take().map(|(_, w)| (w, out.into_iter().collect()))
@@ -223,11 +221,13 @@ where
         }
     }
 
-    /// Puts a frame in the slot (after [`WsLink::poll_room`] said it is free); dropped when
-    /// there is no websocket.
-    pub(crate) fn put(&mut self, frame: Frame) {
-        if self.ws.is_some() {
-            self.out = ws_message(frame);
+    /// Puts a frame in the slot (after [`WsLink::poll_room`] said it is free), compressed
+    /// when the websocket has `permessage-deflate`, `compress` holds and the frame reaches the
+    /// threshold; dropped when there is no websocket.
+    pub(crate) fn put(&mut self, frame: Frame, compress: bool) {
+        if let Some((_, ws)) = &self.ws {
+            let deflate = ws.get_ref().deflate().filter(|_| compress);
+            self.out = crate::ws_deflate::message(frame, deflate);
         }
     }
 
@@ -280,7 +280,7 @@ where
 pub(crate) fn poll_wake<I, S>(
     cx: &mut Context<'_>,
     rx: &mut mpsc::UnboundedReceiver<I>,
-    ws: &mut WsLink<S>,
+    ws: &mut WsLink<WsIo<S>>,
     timer: &mut DeadlineTimer,
 ) -> Poll<Wake<I>>
 where

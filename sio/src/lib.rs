@@ -18,6 +18,7 @@ pub mod io;
 pub mod runtime;
 pub mod server;
 mod sync;
+mod ws_deflate;
 
 #[cfg(feature = "client")]
 pub use client::{
@@ -33,3 +34,4 @@ pub use server::{
 pub use sio_proto as proto;
 pub use sio_proto::payload;
 pub use sio_proto::payload::{Arg, Args};
+pub use ws_deflate::PerMessageDeflate;

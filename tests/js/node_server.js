@@ -1,6 +1,7 @@
 // The real npm `socket.io` server our Rust client is tested against.
-// Usage: node node_server.js [port] [--tls] [--msgpack]   (port 0 or none: a free one)
-// With --msgpack it speaks socket.io-msgpack-parser.
+// Usage: node node_server.js [port] [--tls] [--msgpack] [--deflate]   (port 0 or none: a free one)
+// With --msgpack it speaks socket.io-msgpack-parser; with --deflate its websockets take
+// permessage-deflate (threshold 1 KiB).
 // Listens on 127.0.0.1 and prints "PORT <n>" once listening. With --tls it serves HTTPS with
 // the test certificate in tls/ (issued for localhost and 127.0.0.1 by the test CA tls/ca.der;
 // the CA's key was thrown away). The events mirror the Rust
@@ -27,6 +28,7 @@ const io = new Server(httpServer, {
   connectTimeout: 10000,
   maxHttpBufferSize: 1e7,
   ...(args.includes("--msgpack") ? { parser: require("socket.io-msgpack-parser") } : {}),
+  ...(args.includes("--deflate") ? { perMessageDeflate: { threshold: 1024 } } : {}),
 });
 
 const flakyTries = new Map();
@@ -56,6 +58,11 @@ function install(nsp) {
       }),
     );
     on("conn-id", (_, ack) => ack(socket.conn.id));
+    // The extensions the websocket agreed ("" for none; null over polling).
+    on("ws-extensions", (_, ack) => {
+      const ws = socket.conn.transport.socket;
+      ack(ws && typeof ws.extensions === "string" ? ws.extensions : null);
+    });
     on("echo", ([v], ack) => ack(v));
     on("sum", ([v], ack) => ack(v.reduce((a, b) => a + b, 0), v.length));
     on("ask-me", async ([n]) => {

@@ -211,6 +211,11 @@ fn on_connection(s: Socket, created: Arc<Mutex<Vec<String>>>) {
         }
         let _ = op.emit("room-msg", &t.msg);
     });
+    s.on("uncompressed-echo", |s: Socket, v: Value| async move {
+        let _ = s.compress(false).emit("echoed", &v);
+        let _ = s.ns().to(s.id()).compress(false).emit("echoed-room", &v);
+        let _ = s.compress(true).emit("echoed-compressed", &v);
+    });
     s.on("to-room-binary", |s: Socket, room: String| async move {
         let _ = s
             .ns()

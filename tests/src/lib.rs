@@ -7,6 +7,7 @@
 pub mod app;
 pub mod client_suite;
 pub mod cluster;
+pub mod deflate;
 pub mod eio3;
 pub mod nginx;
 pub mod node_server;

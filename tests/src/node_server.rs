@@ -17,6 +17,8 @@ pub struct NodeServer {
     pub tls: bool,
     /// Whether it speaks `socket.io-msgpack-parser`.
     pub msgpack: bool,
+    /// Whether its websockets take `permessage-deflate`.
+    pub deflate: bool,
 }
 
 impl NodeServer {
@@ -28,20 +30,25 @@ impl NodeServer {
     /// Starts the server with HTTPS on a free port: its certificate is issued for `localhost`
     /// and `127.0.0.1` by the test CA `tests/js/tls/ca.der`.
     pub fn start_tls() -> Self {
-        Self::spawn(0, true, false)
+        Self::spawn(0, true, false, false)
+    }
+
+    /// Starts the server with `perMessageDeflate` (threshold 1 KiB) on a free port.
+    pub fn start_deflate() -> Self {
+        Self::spawn(0, false, false, true)
     }
 
     /// Starts the server with `socket.io-msgpack-parser` on a free port.
     pub fn start_msgpack() -> Self {
-        Self::spawn(0, false, true)
+        Self::spawn(0, false, true, false)
     }
 
     /// Starts the server on `port` (0: a free one); waits until it listens.
     pub fn start_on(port: u16) -> Self {
-        Self::spawn(port, false, false)
+        Self::spawn(port, false, false, false)
     }
 
-    fn spawn(port: u16, tls: bool, msgpack: bool) -> Self {
+    fn spawn(port: u16, tls: bool, msgpack: bool, deflate: bool) -> Self {
         ensure_node_modules();
         let mut cmd = Command::new("node");
         cmd.arg("node_server.js").arg(port.to_string());
@@ -50,6 +57,9 @@ impl NodeServer {
         }
         if msgpack {
             cmd.arg("--msgpack");
+        }
+        if deflate {
+            cmd.arg("--deflate");
         }
         let mut child = cmd
             .current_dir(js_dir())
@@ -82,6 +92,7 @@ impl NodeServer {
             port,
             tls,
             msgpack,
+            deflate,
         }
     }
 
@@ -102,7 +113,7 @@ impl NodeServer {
     /// Starts the server again on the same port (killing it first if it runs).
     pub fn restart(&mut self) {
         self.kill();
-        let again = Self::spawn(self.port, self.tls, self.msgpack);
+        let again = Self::spawn(self.port, self.tls, self.msgpack, self.deflate);
         self.child = Some(again.into_child());
     }
 

@@ -76,6 +76,9 @@ pub enum Transmit {
     },
     /// Write this frame on the websocket.
     Ws(Frame),
+    /// Write this frame on the websocket, never compressed (a packet sent with
+    /// `compress(false)`, when the websocket has `permessage-deflate`).
+    WsUncompressed(Frame),
     /// Close the websocket.
     WsClose,
 }
@@ -189,7 +192,8 @@ pub struct ClientSession {
     probe: Probe,
     get_in_flight: bool,
     post_in_flight: bool,
-    queue: VecDeque<Frame>,
+    /// Frames waiting for the transport, each with whether the websocket may compress it.
+    queue: VecDeque<(Frame, bool)>,
     transmits: VecDeque<Transmit>,
     events: VecDeque<Event>,
     timers: TimerTable<Timer, 2>,
@@ -279,13 +283,24 @@ impl ClientSession {
         frames: impl IntoIterator<Item = Frame>,
         count: usize,
     ) -> Result<(), UsageError> {
+        self.send_frames_with(frames, count, true)
+    }
+
+    /// [`Self::send_frames`], saying whether a websocket with `permessage-deflate` may
+    /// compress them (`false`: [`Transmit::WsUncompressed`]).
+    pub fn send_frames_with(
+        &mut self,
+        frames: impl IntoIterator<Item = Frame>,
+        count: usize,
+        compress: bool,
+    ) -> Result<(), UsageError> {
         if self.state == State::Closed || self.close_after_post {
             return Err(UsageError::Closed);
         }
         if self.queue.len() + count > self.config.max_queue {
             return Err(UsageError::QueueFull(self.config.max_queue));
         }
-        self.queue.extend(frames);
+        self.queue.extend(frames.into_iter().map(|f| (f, compress)));
         self.flush();
         Ok(())
     }
@@ -306,9 +321,7 @@ impl ClientSession {
                 }
                 TransportKind::Polling => self.post_close(),
                 TransportKind::WebSocket => {
-                    while let Some(f) = self.queue.pop_front() {
-                        self.transmits.push_back(Transmit::Ws(f));
-                    }
+                    self.flush_ws();
                     self.close_ws();
                 }
             }
@@ -321,7 +334,7 @@ impl ClientSession {
         let max = self.open.as_ref().map_or(1_000_000, |o| o.max_payload) as usize;
         let close = Packet::Close.encode();
         let mut body = BytesMut::new();
-        for f in self.queue.drain(..) {
+        for (f, _) in self.queue.drain(..) {
             let add = packet::payload_frame_len(&f) + 2;
             if body.len() + add + 1 > max {
                 break;
@@ -600,7 +613,7 @@ impl ClientSession {
     /// Sends a control frame ahead of nothing else: queued after the current queue.
     fn push_now(&mut self, f: Frame) {
         // A pong must not be refused by the queue bound.
-        self.queue.push_back(f);
+        self.queue.push_back((f, true));
         self.flush();
     }
 
@@ -638,11 +651,7 @@ impl ClientSession {
             return;
         }
         match self.transport {
-            TransportKind::WebSocket => {
-                while let Some(f) = self.queue.pop_front() {
-                    self.transmits.push_back(Transmit::Ws(f));
-                }
-            }
+            TransportKind::WebSocket => self.flush_ws(),
             TransportKind::Polling => {
                 if self.post_in_flight || self.queue.is_empty() || self.probe == Probe::Pausing {
                     return;
@@ -650,12 +659,12 @@ impl ClientSession {
                 let max = self.open.as_ref().map_or(1_000_000, |o| o.max_payload) as usize;
                 let mut body = BytesMut::new();
                 let mut first = true;
-                while let Some(f) = self.queue.front() {
+                while let Some((f, _)) = self.queue.front() {
                     let add = packet::payload_frame_len(f) + usize::from(!first);
                     if !first && body.len() + add > max {
                         break;
                     }
-                    if let Some(f) = self.queue.pop_front() {
+                    if let Some((f, _)) = self.queue.pop_front() {
                         packet::encode_payload_frame(&mut body, &f, first);
                     }
                     first = false;
@@ -666,6 +675,17 @@ impl ClientSession {
                     body: body.freeze(),
                 });
             }
+        }
+    }
+
+    /// Moves the queue to the websocket.
+    fn flush_ws(&mut self) {
+        while let Some((f, compress)) = self.queue.pop_front() {
+            self.transmits.push_back(if compress {
+                Transmit::Ws(f)
+            } else {
+                Transmit::WsUncompressed(f)
+            });
         }
     }
 

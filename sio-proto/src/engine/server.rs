@@ -109,7 +109,8 @@ pub struct ServerSession {
     closed_by_client_poll: bool,
     ws_close_pending: bool,
     pending_close_reason: Option<CloseReason>,
-    queue: VecDeque<Frame>,
+    /// Frames waiting for the transport, each with whether the websocket may compress it.
+    queue: VecDeque<(Frame, bool)>,
     /// Bytes of the frames in `queue`.
     queued_bytes: usize,
     control: VecDeque<Transmit>,
@@ -262,6 +263,18 @@ impl ServerSession {
         frames: impl IntoIterator<Item = Frame>,
         count: usize,
     ) -> Result<(), UsageError> {
+        self.send_frames_with(frames, count, true)
+    }
+
+    /// [`Self::send_frames`], saying whether a websocket with `permessage-deflate` may
+    /// compress them (`false`: the packet was sent with `compress(false)`; the frames then
+    /// come out as [`Transmit::WsUncompressed`]).
+    pub fn send_frames_with(
+        &mut self,
+        frames: impl IntoIterator<Item = Frame>,
+        count: usize,
+        compress: bool,
+    ) -> Result<(), UsageError> {
         if self.state != State::Open {
             return Err(UsageError::Closed);
         }
@@ -270,7 +283,7 @@ impl ServerSession {
             return Err(UsageError::QueueFull(self.config.max_queue));
         }
         for f in frames {
-            self.enqueue(f);
+            self.enqueue_with(f, compress);
         }
         if self.queued_bytes > self.config.max_queue_bytes {
             self.overflow();
@@ -581,12 +594,17 @@ impl ServerSession {
             return Some(t);
         }
         if self.transport == TransportKind::WebSocket {
-            if let Some(f) = self.queue.pop_front() {
+            if let Some((f, compress)) = self.queue.pop_front() {
                 self.queued_bytes = self.queued_bytes.saturating_sub(f.len());
-                return Some(Transmit::Ws(match self.protocol {
+                let f = match self.protocol {
                     Protocol::V4 => f,
                     Protocol::V3 => v3::ws_frame(f),
-                }));
+                };
+                return Some(if compress {
+                    Transmit::Ws(f)
+                } else {
+                    Transmit::WsUncompressed(f)
+                });
             }
             if self.ws_close_pending {
                 self.ws_close_pending = false;
@@ -730,18 +748,19 @@ impl ServerSession {
         let closing = self
             .queue
             .iter()
-            .any(|f| *f == Frame::Text(Bytes::from_static(b"1")));
+            .any(|(f, _)| *f == Frame::Text(Bytes::from_static(b"1")));
         let response = match self.protocol {
             Protocol::V4 => {
                 let mut out = BytesMut::new();
-                for (i, f) in self.queue.iter().enumerate() {
+                for (i, (f, _)) in self.queue.iter().enumerate() {
                     packet::encode_payload_frame(&mut out, f, i == 0);
                 }
                 HttpResponse::payload(out.freeze())
             }
-            Protocol::V3 => {
-                HttpResponse::v3_payload(v3::encode_payload(&self.queue, self.binary_payloads))
-            }
+            Protocol::V3 => HttpResponse::v3_payload(v3::encode_payload(
+                self.queue.iter().map(|(f, _)| f),
+                self.binary_payloads,
+            )),
         };
         self.clear_queue();
         self.answer_get(response);
@@ -785,8 +804,12 @@ impl ServerSession {
     }
 
     fn enqueue(&mut self, f: Frame) {
+        self.enqueue_with(f, true);
+    }
+
+    fn enqueue_with(&mut self, f: Frame, compress: bool) {
         self.queued_bytes += f.len();
-        self.queue.push_back(f);
+        self.queue.push_back((f, compress));
     }
 
     fn clear_queue(&mut self) {

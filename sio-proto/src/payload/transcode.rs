@@ -294,6 +294,7 @@ pub fn encode_event<T: Serialize + ?Sized>(
         return Ok(EncodedPacket {
             text: out.freeze(),
             attachments,
+            uncompressed: false,
         });
     }
     let json = out.split_off(header_len);
@@ -310,5 +311,6 @@ pub fn encode_event<T: Serialize + ?Sized>(
     Ok(EncodedPacket {
         text: text.freeze(),
         attachments,
+        uncompressed: false,
     })
 }

@@ -65,7 +65,9 @@ impl Parser {
             return None;
         }
         p.attachments = packet.attachments.clone();
-        Some(Cow::Owned(binary_only(encode(&p))))
+        let mut converted = binary_only(encode(&p));
+        converted.uncompressed = packet.uncompressed;
+        Some(Cow::Owned(converted))
     }
 }
 
@@ -74,6 +76,7 @@ fn binary_only(bytes: Bytes) -> EncodedPacket {
     EncodedPacket {
         text: Bytes::new(),
         attachments: vec![bytes],
+        uncompressed: false,
     }
 }
 

@@ -173,12 +173,15 @@ pub struct Packet {
 /// A packet encoded as Engine.IO frames: one text frame (`4` + the Socket.IO text), then one
 /// binary frame per attachment. Clones share the bytes, so one encoding serves any number of
 /// recipients.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EncodedPacket {
     /// The text frame, `4` + header + JSON.
     pub text: Bytes,
     /// The attachments, each sent as its own binary frame.
     pub attachments: Vec<Bytes>,
+    /// Sent with `compress(false)`: a websocket with `permessage-deflate` sends these frames
+    /// uncompressed.
+    pub uncompressed: bool,
 }
 
 impl EncodedPacket {
@@ -297,6 +300,7 @@ impl Packet {
             } else {
                 Vec::new()
             },
+            uncompressed: false,
         }
     }
 

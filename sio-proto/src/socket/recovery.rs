@@ -352,6 +352,7 @@ fn with_offset(packet: &EncodedPacket, offset: &str) -> Option<EncodedPacket> {
     Some(EncodedPacket {
         text: out.freeze(),
         attachments: packet.attachments.clone(),
+        uncompressed: packet.uncompressed,
     })
 }
 

@@ -441,7 +441,9 @@ impl Connection {
             .parser
             .convert(p)
             .ok_or(UsageError::InvalidState("not an encoded packet"))?;
-        let r = self.engine.send_frames(p.frames(), p.frame_count());
+        let r = self
+            .engine
+            .send_frames_with(p.frames(), p.frame_count(), !p.uncompressed);
         if r.is_err() {
             // The session may have closed: report it now, not at the next input.
             self.pump(self.last_input);

@@ -370,7 +370,7 @@ impl Pair {
                     ),
                 }
             }
-            ClientTransmit::Ws(frame) => {
+            ClientTransmit::Ws(frame) | ClientTransmit::WsUncompressed(frame) => {
                 self.wire
                     .push(Wire::Up(format!("ws {}", show_frame(&frame))));
                 if self.ws_open {
@@ -412,7 +412,7 @@ impl Pair {
                     );
                 }
             }
-            ServerTransmit::Ws(frame) => {
+            ServerTransmit::Ws(frame) | ServerTransmit::WsUncompressed(frame) => {
                 self.wire
                     .push(Wire::Down(format!("ws {}", show_frame(&frame))));
                 if self.ws_open {

@@ -47,7 +47,7 @@ pub use self::error::{ClientAckError, ClientEmitError, ClientError, NextEventErr
 pub use self::handle::ClientSocket;
 pub use self::handle::{ListenerId, Manager};
 pub use self::options::{Auth, ClientOptions, SocketOptions, Transport};
-pub use self::socket::{AckFuture, ClientAckSender, Volatile};
+pub use self::socket::{AckFuture, ClientAckSender, ClientCompress, Volatile};
 #[cfg(feature = "tls")]
 pub use self::transport::tls_config_with_roots;
 pub use crate::handler::{EventHandler, NoData, WithAck, WithData};

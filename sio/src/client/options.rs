@@ -152,6 +152,9 @@ pub struct ClientOptions {
     /// The parser (socket.io-client's `parser`): [`Parser::MsgPack`](sio_proto::socket::Parser)
     /// speaks `socket.io-msgpack-parser`; the server must use the same.
     pub parser: sio_proto::socket::Parser,
+    /// Websocket compression (socket.io-client's `perMessageDeflate`, on with a 1 KiB
+    /// threshold as in Node): offered to the server, used if it agrees. `None`: not offered.
+    pub per_message_deflate: Option<crate::PerMessageDeflate>,
     /// TLS settings for `https`/`wss` (default: the Mozilla roots of `webpki-roots`). Feature
     /// `tls` (a default one); without it `https`/`wss` URLs are refused.
     #[cfg(feature = "tls")]
@@ -185,6 +188,7 @@ impl Default for ClientOptions {
             max_http_response_size: 100_000_000,
             max_ws_message_size: 100_000_000,
             parser: sio_proto::socket::Parser::Json,
+            per_message_deflate: Some(crate::PerMessageDeflate::default()),
             #[cfg(feature = "tls")]
             tls: None,
         }

@@ -129,13 +129,23 @@ impl ClientSocket {
         event: &str,
         data: &T,
     ) -> Result<(), ClientEmitError> {
+        self.emit_flagged(event, data, true)
+    }
+
+    fn emit_flagged<T: Serialize + ?Sized>(
+        &self,
+        event: &str,
+        data: &T,
+        compress: bool,
+    ) -> Result<(), ClientEmitError> {
         check_event(event)?;
         if self.inner.opts.retries > 0 {
             let (json, attachments) = payload::to_payload(Some(event), data)?;
             self.notify_outgoing(event);
             return self.queue(json, attachments, self.inner.opts.ack_timeout, None);
         }
-        let packet = encode_event(&self.inner.nsp, event, data, None)?;
+        let mut packet = encode_event(&self.inner.nsp, event, data, None)?;
+        packet.uncompressed = !compress;
         self.notify_outgoing(event);
         self.inner.manager.send(Cmd::Emit {
             nsp: self.inner.nsp.clone(),
@@ -174,10 +184,15 @@ impl ClientSocket {
         Volatile(self)
     }
 
-    /// Node's `socket.compress(flag)`: accepted for compatibility; this client does not
-    /// compress (no per-message deflate), so it changes nothing.
-    pub fn compress(&self, _compress: bool) -> &Self {
-        self
+    /// Node's `socket.compress(flag)`: with `false`, the emit made through the answer is
+    /// sent uncompressed even on a websocket with `permessage-deflate`
+    /// ([`ClientOptions::per_message_deflate`](crate::ClientOptions::per_message_deflate)).
+    /// (The at-least-once queue of the `retries` option sends its packets as usual.)
+    pub fn compress(&self, compress: bool) -> ClientCompress<'_> {
+        ClientCompress {
+            socket: self,
+            compress,
+        }
     }
 
     /// Emits `event` and waits for the server's ack, deserialised as `R` (one argument: that
@@ -619,5 +634,23 @@ impl Drop for OnceGuard {
                 handlers.remove(&self.event);
             }
         }
+    }
+}
+
+/// An emit with Node's `compress` flag ([`ClientSocket::compress`]).
+#[derive(Clone, Copy)]
+pub struct ClientCompress<'a> {
+    socket: &'a ClientSocket,
+    compress: bool,
+}
+
+impl ClientCompress<'_> {
+    /// [`ClientSocket::emit`] with the flag.
+    pub fn emit<T: Serialize + ?Sized>(
+        &self,
+        event: &str,
+        data: &T,
+    ) -> Result<(), ClientEmitError> {
+        self.socket.emit_flagged(event, data, self.compress)
     }
 }

@@ -63,7 +63,7 @@ pub(crate) struct ManagerTask {
     cancel: Option<Cancel>,
     sockets: HashMap<Nsp, ClientSocket>,
     /// The websocket, tagged with the generation of its session.
-    ws: WsLink<BoxStream>,
+    ws: WsLink<crate::ws_deflate::WsIo<BoxStream>>,
     tasks: Tasks,
     timer: DeadlineTimer,
 }
@@ -441,7 +441,12 @@ impl ManagerTask {
                 Transmit::WsConnect { query } => self.spawn_ws(generation, query),
                 Transmit::Ws(frame) => {
                     if self.ws.tag() == Some(generation) {
-                        self.ws.put(frame);
+                        self.ws.put(frame, true);
+                    }
+                }
+                Transmit::WsUncompressed(frame) => {
+                    if self.ws.tag() == Some(generation) {
+                        self.ws.put(frame, false);
                     }
                 }
                 Transmit::WsClose => {

@@ -25,7 +25,7 @@ use crate::io::HyperIo;
 use crate::runtime::{BoxStream, Runtime};
 
 /// The client's websocket.
-pub(crate) type Ws = WebSocketStream<BoxStream>;
+pub(crate) type Ws = WebSocketStream<crate::ws_deflate::WsIo<BoxStream>>;
 
 /// What `io()` reads from a URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -143,6 +143,8 @@ pub(crate) struct Endpoint {
     pub tls: Option<Arc<rustls::ClientConfig>>,
     pub max_response: usize,
     pub max_ws_message: usize,
+    /// Websocket compression to offer (`None`: none).
+    pub deflate: Option<crate::PerMessageDeflate>,
 }
 
 impl std::fmt::Debug for Endpoint {
@@ -208,6 +210,7 @@ impl Endpoint {
             tls,
             max_response: opts.max_http_response_size,
             max_ws_message: opts.max_ws_message_size,
+            deflate: opts.per_message_deflate,
         })
     }
 
@@ -382,15 +385,30 @@ pub(crate) async fn ws_connect(
     for (k, v) in &ep.headers {
         req.headers_mut().append(k.clone(), v.clone());
     }
+    if ep.deflate.is_some() {
+        req.headers_mut().insert(
+            http::header::SEC_WEBSOCKET_EXTENSIONS,
+            http::HeaderValue::from_static(crate::ws_deflate::CLIENT_OFFER),
+        );
+    }
     let config = WebSocketConfig::default()
         .read_buffer_size(4096)
         .write_buffer_size(16 * 1024)
         .max_write_buffer_size(ep.max_ws_message.saturating_mul(2).max(1 << 20))
         .max_message_size(Some(ep.max_ws_message))
         .max_frame_size(Some(ep.max_ws_message));
-    let (ws, _resp) = async_tungstenite::client_async_with_config(req, stream, Some(config))
+    let stream = crate::ws_deflate::WsIo::plain(stream);
+    let (mut ws, resp) = async_tungstenite::client_async_with_config(req, stream, Some(config))
         .await
         .map_err(|e| cause("websocket handshake", e))?;
+    if let Some(deflate) = &ep.deflate {
+        let answer = resp
+            .headers()
+            .get(http::header::SEC_WEBSOCKET_EXTENSIONS)
+            .map(|v| v.to_str().unwrap_or("?"));
+        let agreed = crate::ws_deflate::client_agreed(answer, deflate)?;
+        ws.get_mut().enable(agreed, ep.max_ws_message);
+    }
     Ok(ws)
 }
 

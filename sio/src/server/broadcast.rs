@@ -28,6 +28,8 @@ pub struct BroadcastOperator {
     ns: Namespace,
     filter: BroadcastFilter<SocketId>,
     volatile: bool,
+    /// Node's `compress` flag (`false`: sent uncompressed where websockets compress).
+    compress: bool,
     timeout: Option<Duration>,
 }
 
@@ -98,6 +100,7 @@ impl BroadcastOperator {
             ns,
             filter,
             volatile: false,
+            compress: true,
             timeout: None,
         }
     }
@@ -131,8 +134,10 @@ impl BroadcastOperator {
         self
     }
 
-    /// Accepted for API parity; websocket compression is not negotiated by this server.
-    pub fn compress(self, _compress: bool) -> Self {
+    /// Node's `compress(flag)`: with `false` the broadcast is sent uncompressed, even on
+    /// websockets with `permessage-deflate`.
+    pub fn compress(mut self, compress: bool) -> Self {
+        self.compress = compress;
         self
     }
 
@@ -156,7 +161,8 @@ impl BroadcastOperator {
     /// # Ok(()) }
     /// ```
     pub fn emit<T: Serialize + ?Sized>(&self, event: &str, data: &T) -> Result<(), EmitError> {
-        let p = encode_event(&self.ns.nsp(), event, data, None)?;
+        let mut p = encode_event(&self.ns.nsp(), event, data, None)?;
+        p.uncompressed = !self.compress;
         if !self.filter.local {
             self.ns
                 .inner
@@ -188,7 +194,8 @@ impl BroadcastOperator {
         data: &T,
     ) -> Result<BroadcastAcks<R>, EmitError> {
         let id = self.ns.next_ack_id();
-        let p = encode_event(&self.ns.nsp(), event, data, Some(id))?;
+        let mut p = encode_event(&self.ns.nsp(), event, data, Some(id))?;
+        p.uncompressed = !self.compress;
         let remote = if self.filter.local {
             None
         } else {

@@ -418,7 +418,9 @@ impl ConnTask {
                 // Closed: what is still to write goes in a closing future, with a deadline.
                 while let Some(t) = self.conn.poll_transmit() {
                     match t {
-                        Transmit::Ws(f) => last.extend(drive::ws_message(f)),
+                        Transmit::Ws(f) | Transmit::WsUncompressed(f) => {
+                            last.extend(drive::ws_message(f))
+                        }
                         Transmit::WsClose => break,
                         Transmit::PollResponse(r) => self.answer_get(r),
                     }
@@ -447,7 +449,8 @@ impl ConnTask {
             progressed = true;
             match t {
                 Transmit::PollResponse(r) => self.answer_get(r),
-                Transmit::Ws(frame) => self.ws.put(frame),
+                Transmit::Ws(frame) => self.ws.put(frame, true),
+                Transmit::WsUncompressed(frame) => self.ws.put(frame, false),
                 Transmit::WsClose => self.drop_ws(None),
             }
         }

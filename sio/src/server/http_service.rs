@@ -21,8 +21,8 @@ use sio_proto::engine::server::{
 use sio_proto::engine::TransportKind;
 
 use super::conn::ConnTask;
-use super::inbox::Ws;
 use super::inbox::{self, Input};
+use super::inbox::{Ws, WsIo};
 use super::machine;
 use super::socket::{lock, Handshake};
 use super::{Cors, CorsOrigins, Server, ServerInner};
@@ -508,6 +508,16 @@ impl Server {
             return respond(HttpResponse::error(ErrorCode::BadRequest));
         };
         let accept = async_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes());
+        let deflate = self.inner.config.per_message_deflate.and_then(|config| {
+            let offers: Vec<&str> = req
+                .headers()
+                .get_all(header::SEC_WEBSOCKET_EXTENSIONS)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .collect();
+            crate::ws_deflate::accept_offer(&offers.join(","), &config)
+        });
+        let agreed = deflate.as_ref().map(|(_, agreed)| *agreed);
         let on_upgrade = hyper::upgrade::on(req);
         let inner: Arc<ServerInner> = self.inner.clone();
         let config = WebSocketConfig::default()
@@ -528,9 +538,9 @@ impl Server {
             let Ok(upgraded) = on_upgrade.await else {
                 return;
             };
-            let ws: Ws =
-                WebSocketStream::from_raw_socket(FuturesIo(upgraded), Role::Server, Some(config))
-                    .await;
+            let max = inner.config.engine.max_http_buffer_size;
+            let io = WsIo::with_deflate(FuturesIo(upgraded), agreed, max);
+            let ws: Ws = WebSocketStream::from_raw_socket(io, Role::Server, Some(config)).await;
             let ws = Box::new(ws);
             match target {
                 WsTarget::Session(handle) => {
@@ -554,6 +564,9 @@ impl Server {
         h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
         if let Ok(v) = HeaderValue::from_str(&accept) {
             h.insert(header::SEC_WEBSOCKET_ACCEPT, v);
+        }
+        if let Some(Ok(v)) = deflate.map(|(answer, _)| HeaderValue::from_str(&answer)) {
+            h.insert(header::SEC_WEBSOCKET_EXTENSIONS, v);
         }
         r
     }

@@ -15,7 +15,7 @@ use crate::io::FuturesIo;
 use crate::runtime::catch;
 
 /// The byte stream under a server websocket.
-pub(crate) type WsIo = FuturesIo<hyper::upgrade::Upgraded>;
+pub(crate) type WsIo = crate::ws_deflate::WsIo<FuturesIo<hyper::upgrade::Upgraded>>;
 /// A server websocket.
 pub(crate) type Ws = async_tungstenite::WebSocketStream<WsIo>;
 use sio_proto::payload::PayloadError;

@@ -41,8 +41,9 @@ pub use self::listener::accept_loop;
 pub use self::metrics::ServerMetrics;
 pub use self::namespace::{ConnectError, Namespace};
 use self::socket::{lock, read, write};
-pub use self::socket::{AckError, AckSender, EmitError, Handshake, Socket, SocketId};
+pub use self::socket::{AckError, AckSender, Compress, EmitError, Handshake, Socket, SocketId};
 use crate::runtime::{BoxFuture, Runtime};
+use crate::PerMessageDeflate;
 pub use sio_proto::socket::recovery::RecoveryConfig;
 pub use sio_proto::socket::DisconnectReason;
 pub use sio_proto::socket::Parser;
@@ -273,6 +274,11 @@ pub struct ServerConfig {
     /// with a 1 KiB threshold): a response at least that large is sent gzip- or
     /// deflate-encoded to a client that accepts either. `None`: never.
     pub http_compression: Option<HttpCompression>,
+    /// Websocket compression (Node's `perMessageDeflate`), off by default as in Node: with it,
+    /// a client that offers `permessage-deflate` gets messages of at least the threshold
+    /// compressed, each on its own, and may send compressed ones (inflated within
+    /// `engine.max_http_buffer_size`).
+    pub per_message_deflate: Option<PerMessageDeflate>,
 }
 
 /// HTTP compression of long-polling responses ([`ServerConfig::http_compression`]).
@@ -302,6 +308,7 @@ impl std::fmt::Debug for ServerConfig {
             .field("serve_client", &self.serve_client)
             .field("connection_state_recovery", &self.connection_state_recovery)
             .field("http_compression", &self.http_compression)
+            .field("per_message_deflate", &self.per_message_deflate)
             .finish_non_exhaustive()
     }
 }
@@ -325,6 +332,7 @@ impl Default for ServerConfig {
             adapter: adapter::default_factory(),
             connection_state_recovery: None,
             http_compression: Some(HttpCompression::default()),
+            per_message_deflate: None,
         }
     }
 }
@@ -347,6 +355,12 @@ impl ServerConfig {
     /// use the same.
     pub fn parser(mut self, parser: Parser) -> Self {
         self.connection.parser = parser;
+        self
+    }
+
+    /// Turns websocket compression on (see [`ServerConfig::per_message_deflate`]).
+    pub fn per_message_deflate(mut self, config: PerMessageDeflate) -> Self {
+        self.per_message_deflate = Some(config);
         self
     }
 

@@ -241,7 +241,17 @@ impl Socket {
     /// offset: if the socket is disconnected now, its client gets it when it recovers the
     /// socket (as in Node, the emit does not fail then).
     pub fn emit<T: Serialize + ?Sized>(&self, event: &str, data: &T) -> Result<(), EmitError> {
-        let p = encode_event(&self.inner.ns.nsp(), event, data, None)?;
+        self.emit_flagged(event, data, true)
+    }
+
+    fn emit_flagged<T: Serialize + ?Sized>(
+        &self,
+        event: &str,
+        data: &T,
+        compress: bool,
+    ) -> Result<(), EmitError> {
+        let mut p = encode_event(&self.inner.ns.nsp(), event, data, None)?;
+        p.uncompressed = !compress;
         self.notify_outgoing(event);
         if let Some(r) = self.inner.ns.recovery() {
             let own = sio_proto::rooms::BroadcastFilter::all().to(&*self.inner.id);
@@ -290,8 +300,19 @@ impl Socket {
         data: &T,
         timeout: Option<Duration>,
     ) -> Result<R, AckError> {
+        self.emit_with_ack_flagged(event, data, timeout, true).await
+    }
+
+    async fn emit_with_ack_flagged<T: Serialize + ?Sized, R: DeserializeOwned + 'static>(
+        &self,
+        event: &str,
+        data: &T,
+        timeout: Option<Duration>,
+        compress: bool,
+    ) -> Result<R, AckError> {
         let id = self.inner.ns.next_ack_id();
-        let p = encode_event(&self.inner.ns.nsp(), event, data, Some(id))?;
+        let mut p = encode_event(&self.inner.ns.nsp(), event, data, Some(id))?;
+        p.uncompressed = !compress;
         self.notify_outgoing(event);
         let rx = self.request_ack(id, p, timeout)?;
         let packet = rx.await.map_err(|_| AckError::Disconnected)??;
@@ -323,10 +344,20 @@ impl Socket {
         self.push_ack_request(id, p, timeout, reply)
     }
 
-    /// Accepted for API parity with Node (`socket.compress(false)`); per-message compression
-    /// is not negotiated by this server.
-    pub fn compress(&self, _compress: bool) -> &Self {
-        self
+    /// Node's `socket.compress(flag)`: the emit made through the answer is sent uncompressed
+    /// when `compress` is `false`, even on a websocket with `permessage-deflate`
+    /// ([`ServerConfig::per_message_deflate`](crate::ServerConfig::per_message_deflate)).
+    ///
+    /// ```no_run
+    /// # fn demo(socket: sio::Socket) -> Result<(), sio::EmitError> {
+    /// socket.compress(false).emit("already-compressed", &bytes::Bytes::from_static(b"..."))?;
+    /// # Ok(()) }
+    /// ```
+    pub fn compress(&self, compress: bool) -> Compress<'_> {
+        Compress {
+            socket: self,
+            compress,
+        }
     }
 
     pub(crate) fn request_ack(
@@ -477,3 +508,29 @@ pub(crate) fn encode_event<T: Serialize + ?Sized>(
 }
 
 pub(crate) use crate::sync::{lock, read, write};
+
+/// An emit with Node's `compress` flag ([`Socket::compress`]).
+#[derive(Clone, Copy)]
+pub struct Compress<'a> {
+    socket: &'a Socket,
+    compress: bool,
+}
+
+impl Compress<'_> {
+    /// [`Socket::emit`] with the flag.
+    pub fn emit<T: Serialize + ?Sized>(&self, event: &str, data: &T) -> Result<(), EmitError> {
+        self.socket.emit_flagged(event, data, self.compress)
+    }
+
+    /// [`Socket::emit_with_ack`] with the flag.
+    pub async fn emit_with_ack<T: Serialize + ?Sized, R: DeserializeOwned + 'static>(
+        &self,
+        event: &str,
+        data: &T,
+        timeout: Option<Duration>,
+    ) -> Result<R, AckError> {
+        self.socket
+            .emit_with_ack_flagged(event, data, timeout, self.compress)
+            .await
+    }
+}

@@ -18,6 +18,9 @@ pub enum Transmit {
     /// Write this frame on the session's websocket (the active one, or the probing one during
     /// an upgrade).
     Ws(Frame),
+    /// Write this frame on the session's websocket, never compressed (a packet sent with
+    /// `compress(false)`, when the websocket has `permessage-deflate`).
+    WsUncompressed(Frame),
     /// Close the websocket (after writing the frames transmitted before).
     WsClose,
 }

@@ -108,7 +108,7 @@ impl Manager {
             let engine = self.engine.as_mut().filter(|e| e.is_open());
             return match engine {
                 Some(e) if connected && e.is_writable() => {
-                    e.send_frames(p.frames(), p.frame_count())?;
+                    e.send_frames_with(p.frames(), p.frame_count(), !p.uncompressed)?;
                     Ok(true)
                 }
                 _ => Ok(false),
@@ -214,7 +214,7 @@ impl Manager {
         let buffered = std::mem::take(&mut n.buffer);
         if let Some(e) = self.engine.as_mut() {
             for (b, ack) in buffered {
-                let _ = e.send_frames(b.frames(), b.frame_count());
+                let _ = e.send_frames_with(b.frames(), b.frame_count(), !b.uncompressed);
                 if let Some(a) = ack.and_then(|id| self.acks.get_mut(&n.nsp, id)) {
                     a.sent = true;
                 }
@@ -281,7 +281,7 @@ impl Manager {
         let n = &mut self.namespaces[i];
         match self.engine.as_mut().filter(|e| e.is_open()) {
             Some(e) if n.state == NsState::Connected => {
-                e.send_frames(p.frames(), p.frame_count())?;
+                e.send_frames_with(p.frames(), p.frame_count(), !p.uncompressed)?;
                 Ok(true)
             }
             _ => {
@@ -375,7 +375,7 @@ impl Manager {
                 .and_then(|()| {
                     let e = self.engine.as_mut().filter(|e| e.is_open());
                     let e = e.ok_or(UsageError::Closed)?;
-                    e.send_frames(p.frames(), p.frame_count())
+                    e.send_frames_with(p.frames(), p.frame_count(), !p.uncompressed)
                 });
             match sent {
                 Ok(()) => {

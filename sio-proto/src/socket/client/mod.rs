@@ -263,7 +263,7 @@ impl Manager {
             .config
             .parser
             .encode(&Packet::connect(nsp.clone(), auth));
-        engine.send_frames(p.frames(), p.frame_count())?;
+        engine.send_frames_with(p.frames(), p.frame_count(), !p.uncompressed)?;
         self.namespaces[i].received.clear();
         self.namespaces[i].state = NsState::Connecting;
         Ok(())
@@ -282,7 +282,7 @@ impl Manager {
         if was == NsState::Connected {
             if let Some(e) = self.engine.as_mut() {
                 let p = self.config.parser.encode(&Packet::disconnect(nsp.clone()));
-                let _ = e.send_frames(p.frames(), p.frame_count());
+                let _ = e.send_frames_with(p.frames(), p.frame_count(), !p.uncompressed);
             }
         }
         self.events.push_back(Event::Disconnected {
@@ -334,7 +334,7 @@ impl Manager {
             .config
             .parser
             .encode(&Packet::ack(nsp.clone(), id, data, attachments));
-        engine.send_frames(p.frames(), p.frame_count())
+        engine.send_frames_with(p.frames(), p.frame_count(), !p.uncompressed)
     }
 
     // ----- transport and clock inputs -----
