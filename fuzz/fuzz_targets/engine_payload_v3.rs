@@ -7,7 +7,8 @@
 //! * on success, re-encoding the packets' frames as a text payload and as a binary payload
 //!   (what a client without and with binary support gets) and decoding again gives the same
 //!   packets; a binary payload is chosen only when a packet is binary;
-//! * a decoded websocket frame re-encodes (`ws_frame`) to a frame that decodes the same.
+//! * a decoded websocket frame re-encodes (`ws_frame`, for clients with and without binary
+//!   support) to a frame that decodes the same.
 #![no_main]
 
 use bytes::Bytes;
@@ -27,8 +28,11 @@ fuzz_target!(|data: &[u8]| {
             Frame::Text(body)
         };
         if let Ok(p) = decode_ws_frame(frame) {
-            let again = decode_ws_frame(ws_frame(p.encode())).expect("re-encoded frame");
-            assert_eq!(again, p);
+            for binary in [false, true] {
+                let again =
+                    decode_ws_frame(ws_frame(p.encode(), binary)).expect("re-encoded frame");
+                assert_eq!(again, p);
+            }
         }
         return;
     }

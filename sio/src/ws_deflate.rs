@@ -8,7 +8,9 @@
 //!   gets its own inflater, allocated at its first compressed message.
 //! - **Sending.** A text or binary frame of at least `threshold` bytes goes out as one
 //!   compressed frame with RSV1 set (`tungstenite::Message::Frame`); a packet sent with
-//!   `compress(false)` never is. A broadcast's frame is compressed once per thread.
+//!   `compress(false)` never is. Consecutive sends of the same frame on a thread (a
+//!   broadcast's recipients) reuse one compression: each thread keeps its last compressed
+//!   frame.
 //! - **Receiving.** [`WsIo`] sits between the socket and tungstenite: while deflate is on, it
 //!   reads whole frames, inflates compressed messages (within the message size bound, counted
 //!   after inflating) and hands tungstenite the plain frames, which it then checks as usual
@@ -92,6 +94,7 @@ pub(crate) fn accept_offer(offers: &str, config: &PerMessageDeflate) -> Option<(
             continue;
         };
         let mut client_resets = false;
+        let mut window_asked = false;
         let mut seen = Vec::new();
         for (k, v) in &params {
             if seen.contains(&k) {
@@ -103,7 +106,7 @@ pub(crate) fn accept_offer(offers: &str, config: &PerMessageDeflate) -> Option<(
                 ("client_no_context_takeover", None) => client_resets = true,
                 // Our compressor always uses the largest window: an offer asking for a smaller
                 // one is declined.
-                ("server_max_window_bits", v) if window_bits(v) == Some(15) => {}
+                ("server_max_window_bits", v) if window_bits(v) == Some(15) => window_asked = true,
                 // The client may use a smaller window; inflating needs no change.
                 ("client_max_window_bits", None) => {}
                 ("client_max_window_bits", v) if window_bits(v).is_some() => {}
@@ -113,6 +116,10 @@ pub(crate) fn accept_offer(offers: &str, config: &PerMessageDeflate) -> Option<(
         let mut answer = format!("{NAME}; server_no_context_takeover");
         if client_resets {
             answer.push_str("; client_no_context_takeover");
+        }
+        if window_asked {
+            // Accepting the parameter means answering it (RFC 7692, 7.1.2.1).
+            answer.push_str("; server_max_window_bits=15");
         }
         let agreed = Agreed {
             threshold: config.threshold,
@@ -215,9 +222,9 @@ pub(crate) fn message(
 
 thread_local! {
     /// The last frame compressed on this thread and its compressed bytes: a broadcast's
-    /// recipients share one frame (clones of the same bytes), so it is compressed once per
-    /// thread rather than once per recipient. Holding the frame keeps its address from being
-    /// reused by another one.
+    /// recipients share one frame (clones of the same bytes), so consecutive recipients on a
+    /// thread reuse one compression. Holding the frame keeps its address from being reused by
+    /// another one (and keeps that one frame, at most the message bound, alive per thread).
     static LAST: RefCell<Option<(Bytes, Bytes)>> = const { RefCell::new(None) };
 }
 
@@ -391,12 +398,33 @@ impl ReadSide {
 pub struct WsIo<S> {
     inner: S,
     read: Option<Box<ReadSide>>,
+    /// A client's handshake is being read: the last four bytes handed out, to find the end
+    /// of the HTTP head; nothing after it reaches tungstenite before [`WsIo::enable`].
+    head: Option<u32>,
+    /// Bytes read past the end of the handshake, for after [`WsIo::enable`].
+    stash: BytesMut,
 }
 
 impl<S> WsIo<S> {
     /// A stream without compression.
     pub(crate) fn plain(inner: S) -> Self {
-        Self { inner, read: None }
+        Self {
+            inner,
+            read: None,
+            head: None,
+            stash: BytesMut::new(),
+        }
+    }
+
+    /// A client's stream before its handshake: it hands out the HTTP head and keeps what
+    /// follows it until [`WsIo::enable`] (what a server sends right after its `101` may
+    /// already be compressed).
+    #[cfg(feature = "client")]
+    pub(crate) fn client(inner: S) -> Self {
+        Self {
+            head: Some(0),
+            ..Self::plain(inner)
+        }
     }
 
     /// A stream with what the handshake agreed (`None`: no compression), inflating messages of
@@ -409,6 +437,8 @@ impl<S> WsIo<S> {
 
     /// Turns on what a handshake read through this stream agreed (`None`: nothing).
     pub(crate) fn enable(&mut self, agreed: Option<Agreed>, max_message: usize) {
+        self.head = None;
+        let stash = std::mem::take(&mut self.stash);
         self.read = agreed.map(|agreed| {
             Box::new(ReadSide {
                 agreed,
@@ -419,6 +449,10 @@ impl<S> WsIo<S> {
                 compressed: false,
             })
         });
+        match self.read.as_deref_mut() {
+            Some(rs) => rs.raw = stash,
+            None => self.stash = stash,
+        }
     }
 
     /// What the handshake agreed, if deflate is on.
@@ -434,7 +468,31 @@ impl<S: AsyncRead + Unpin> AsyncRead for WsIo<S> {
         buf: &mut [u8],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
+        const END: u32 = u32::from_be_bytes(*b"\r\n\r\n");
+        if let Some(mut last) = this.head {
+            if last == END {
+                // Past the head: nothing before `enable` (tungstenite reads no further).
+                return Poll::Ready(Ok(0));
+            }
+            let n = std::task::ready!(Pin::new(&mut this.inner).poll_read(cx, buf))?;
+            for i in 0..n {
+                last = last << 8 | u32::from(buf[i]);
+                if last == END {
+                    this.stash.extend_from_slice(&buf[i + 1..n]);
+                    this.head = Some(last);
+                    return Poll::Ready(Ok(i + 1));
+                }
+            }
+            this.head = Some(last);
+            return Poll::Ready(Ok(n));
+        }
         let Some(rs) = this.read.as_deref_mut() else {
+            if !this.stash.is_empty() {
+                let n = buf.len().min(this.stash.len());
+                buf[..n].copy_from_slice(&this.stash[..n]);
+                this.stash.advance(n);
+                return Poll::Ready(Ok(n));
+            }
             return Pin::new(&mut this.inner).poll_read(cx, buf);
         };
         loop {
@@ -532,12 +590,20 @@ mod tests {
         );
         assert_eq!(a, agreed(true));
         // A smaller server window is declined; the next offer is taken.
-        let (_, a) = accept_offer(
+        let (answer, a) = accept_offer(
             "permessage-deflate; server_max_window_bits=10, permessage-deflate; client_no_context_takeover",
             &c,
         )
         .unwrap();
         assert!(a.peer_resets);
+        assert!(!answer.contains("window"), "{answer}");
+        // The largest window, asked for, is accepted by answering it.
+        let (answer, _) =
+            accept_offer("permessage-deflate; server_max_window_bits=15", &c).unwrap();
+        assert_eq!(
+            answer,
+            "permessage-deflate; server_no_context_takeover; server_max_window_bits=15"
+        );
         for bad in [
             "x-webkit-deflate-frame",
             "permessage-deflate; unknown",

@@ -57,7 +57,31 @@ fn inflate(data: &[u8]) -> Vec<u8> {
     }
 }
 
-/// A websocket client over a plain `TcpStream`, frame by frame.
+/// Reads an HTTP head from `tcp`: the head as text, and the bytes after it.
+fn read_head(tcp: &mut TcpStream) -> (String, Vec<u8>) {
+    let mut buf = Vec::new();
+    let end = loop {
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i;
+        }
+        let mut chunk = [0u8; 4096];
+        let n = tcp.read(&mut chunk).expect("read an HTTP head");
+        assert!(n > 0, "closed during the handshake");
+        buf.extend_from_slice(&chunk[..n]);
+    };
+    let head = String::from_utf8_lossy(&buf[..end]).into_owned();
+    (head, buf.split_off(end + 4))
+}
+
+/// A header's value in an HTTP head (`name` in lower case).
+fn header(head: &str, name: &str) -> Option<String> {
+    head.lines().find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        k.eq_ignore_ascii_case(name).then(|| v.trim().to_owned())
+    })
+}
+
+/// A websocket client (or server) over a plain `TcpStream`, frame by frame.
 struct RawWs {
     tcp: TcpStream,
     buf: Vec<u8>,
@@ -81,24 +105,9 @@ impl RawWs {
         }
         req.push_str("\r\n");
         tcp.write_all(req.as_bytes()).expect("write");
-        let mut buf = Vec::new();
-        let head_end = loop {
-            if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                break i;
-            }
-            let mut chunk = [0u8; 4096];
-            let n = tcp.read(&mut chunk).expect("read response");
-            assert!(n > 0, "closed during the handshake");
-            buf.extend_from_slice(&chunk[..n]);
-        };
-        let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
+        let (head, rest) = read_head(&mut tcp);
         assert!(head.starts_with("HTTP/1.1 101"), "{head}");
-        let ext = head.lines().find_map(|l| {
-            let (k, v) = l.split_once(':')?;
-            k.eq_ignore_ascii_case("sec-websocket-extensions")
-                .then(|| v.trim().to_owned())
-        });
-        let rest = buf.split_off(head_end + 4);
+        let ext = header(&head, "sec-websocket-extensions");
         let ws = Self {
             tcp,
             buf: rest,
@@ -107,41 +116,27 @@ impl RawWs {
         (ws, ext)
     }
 
-    /// The server's end of a websocket handshake on `tcp`, answering `extensions`; returns it
-    /// and the request's head.
-    fn accept(mut tcp: TcpStream, extensions: &str) -> (Self, String) {
+    /// The server's end of a websocket handshake on `tcp`, answering `extensions`, with
+    /// `first` as a compressed text frame in the same write as the `101`; returns it and the
+    /// request's head.
+    fn accept(mut tcp: TcpStream, extensions: &str, first: &str) -> (Self, String) {
         tcp.set_read_timeout(Some(Duration::from_secs(10))).ok();
-        let mut buf = Vec::new();
-        let head_end = loop {
-            if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                break i;
-            }
-            let mut chunk = [0u8; 4096];
-            let n = tcp.read(&mut chunk).expect("read request");
-            assert!(n > 0, "closed during the handshake");
-            buf.extend_from_slice(&chunk[..n]);
-        };
-        let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
-        let key = head
-            .lines()
-            .find_map(|l| {
-                let (k, v) = l.split_once(':')?;
-                k.eq_ignore_ascii_case("sec-websocket-key")
-                    .then(|| v.trim().to_owned())
-            })
-            .expect("Sec-WebSocket-Key");
+        let (head, rest) = read_head(&mut tcp);
+        let key = header(&head, "sec-websocket-key").expect("Sec-WebSocket-Key");
         let accept = tungstenite::handshake::derive_accept_key(key.as_bytes());
         let answer = format!(
             "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
              Sec-WebSocket-Accept: {accept}\r\nSec-WebSocket-Extensions: {extensions}\r\n\r\n"
         );
-        tcp.write_all(answer.as_bytes()).expect("write");
-        let rest = buf.split_off(head_end + 4);
         let ws = Self {
             tcp,
             buf: rest,
             client: false,
         };
+        let mut bytes = answer.into_bytes();
+        bytes.extend(ws.frame_bytes(OpCode::Data(Data::Text), &compress(first.as_bytes()), true));
+        let mut ws = ws;
+        ws.tcp.write_all(&bytes).expect("write");
         (ws, head)
     }
 
@@ -195,6 +190,12 @@ impl RawWs {
     }
 
     fn send_raw(&mut self, opcode: OpCode, payload: &[u8], rsv1: bool) {
+        let out = self.frame_bytes(opcode, payload, rsv1);
+        self.tcp.write_all(&out).expect("write frame");
+    }
+
+    /// One final frame as this end writes it (masked from a client).
+    fn frame_bytes(&self, opcode: OpCode, payload: &[u8], rsv1: bool) -> Vec<u8> {
         let mask = [0x12, 0x34, 0x56, 0x78];
         let h = FrameHeader {
             is_final: true,
@@ -210,7 +211,7 @@ impl RawWs {
         } else {
             out.extend_from_slice(payload);
         }
-        self.tcp.write_all(&out).expect("write frame");
+        out
     }
 }
 
@@ -400,13 +401,15 @@ pub fn our_client_frames<D: Driver>() {
     let expected = big.clone();
     let server = std::thread::spawn(move || {
         let (tcp, _) = listener.accept().expect("accept");
+        // The `open` packet compressed, in the same write as the `101` (as a server with a
+        // threshold of 0 sends it): the client must not read it before deflate is on.
+        let open = r#"0{"sid":"s1","upgrades":[],"pingInterval":60000,"pingTimeout":60000,"maxPayload":1000000}"#;
         let (mut ws, head) = RawWs::accept(
             tcp,
             "permessage-deflate; server_no_context_takeover; client_no_context_takeover",
+            open,
         );
         assert!(head.contains("permessage-deflate"), "no offer: {head}");
-        let open = r#"0{"sid":"s1","upgrades":[],"pingInterval":60000,"pingTimeout":60000,"maxPayload":1000000}"#;
-        ws.send(open, false);
         assert_eq!(ws.text(), ("40".to_owned(), false));
         ws.send(r#"40{"sid":"k1"}"#, false);
         let mut seen = Vec::new();

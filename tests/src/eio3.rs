@@ -298,9 +298,44 @@ pub fn websocket_frames<D: Driver>() {
     );
 }
 
+/// A v3 websocket of a client without binary support (`b64=1`, as socket.io-client 2.x with
+/// `forceBase64`): binary data travels as `b4` + base64 text frames, both ways.
+pub fn websocket_base64<D: Driver>() {
+    use tungstenite::Message;
+    let port = D::start(config(), app::setup).port;
+    let (mut ws, _) = ws_connect(port, "EIO=3&transport=websocket&b64=1", &[]).expect("websocket");
+    let read = |ws: &mut tungstenite::WebSocket<_>, n: usize| {
+        let mut texts = Vec::new();
+        while texts.len() < n {
+            match ws.read().expect("frame") {
+                Message::Text(t) => texts.push(t.to_string()),
+                Message::Binary(b) => panic!("a binary frame for a b64 client: {b:?}"),
+                _ => {}
+            }
+        }
+        texts
+    };
+    let texts = read(&mut ws, 3);
+    assert!(texts[0].starts_with("0{") && texts[1] == "40", "{texts:?}");
+    ws.send(Message::text(
+        r#"451-3["binary-echo",{"name":"b","data":{"_placeholder":true,"num":0},"parts":[]}]"#,
+    ))
+    .expect("event");
+    ws.send(Message::text("b4yv4="))
+        .expect("attachment as base64");
+    assert_eq!(
+        read(&mut ws, 2),
+        vec![
+            r#"461-3[{"name":"b","data":{"_placeholder":true,"num":0},"parts":[]}]"#.to_owned(),
+            "b4yv4=".to_owned(),
+        ]
+    );
+}
+
 /// The v3 heartbeat: the server sends no ping, and a client that does not ping within
 /// `ping_interval + ping_timeout` is closed (its held poll gets `close`); a pong from the
-/// client (the wrong direction) closes the session too.
+/// client (the wrong direction) closes the session too, and so does a flood of pings whose
+/// pongs are never read (over the queue bound, not buffered for).
 pub fn heartbeat<D: Driver>() {
     let mut c = config();
     c.engine.ping_interval = Duration::from_millis(200);
@@ -320,6 +355,22 @@ pub fn heartbeat<D: Driver>() {
     std::thread::sleep(Duration::from_millis(50));
     let a = get(port, &v3_q(&sid));
     assert_eq!(a.status, 400, "{}", a.text());
+
+    let mut c = config();
+    c.engine.max_queue = 100;
+    let port = D::start(c, app::setup).port;
+    let (sid, _) = v3_handshake(port, "");
+    let flood = "1:2".repeat(150);
+    let a = crate::raw::post(port, &v3_q(&sid), flood.as_bytes());
+    assert_eq!(a.status, 200);
+    std::thread::sleep(Duration::from_millis(50));
+    let a = get(port, &v3_q(&sid));
+    assert_eq!(
+        a.status,
+        400,
+        "the session outlived its queue bound: {}",
+        a.text()
+    );
 }
 
 /// Off by default: Node's answer to a v3 handshake.
@@ -348,6 +399,7 @@ macro_rules! eio3_suite {
             #[test] fn polling_binary_payloads() { $crate::eio3::polling_binary_payloads::<$driver>(); }
             #[test] fn polling_base64() { $crate::eio3::polling_base64::<$driver>(); }
             #[test] fn websocket_frames() { $crate::eio3::websocket_frames::<$driver>(); }
+            #[test] fn websocket_base64() { $crate::eio3::websocket_base64::<$driver>(); }
             #[test] fn heartbeat() { $crate::eio3::heartbeat::<$driver>(); }
             #[test] fn refused_by_default() { $crate::eio3::refused_by_default::<$driver>(); }
         }

@@ -95,7 +95,8 @@ pub struct ServerSession {
     config: EngineConfig,
     transport: TransportKind,
     protocol: Protocol,
-    /// v3: the client takes binary long-polling payloads.
+    /// v3: the client takes binary long-polling payloads and binary websocket frames (no
+    /// `b64` in its handshake); otherwise binary data goes as `b4` + base64 text.
     binary_payloads: bool,
     state: State,
     upgrade: Upgrade,
@@ -598,7 +599,7 @@ impl ServerSession {
                 self.queued_bytes = self.queued_bytes.saturating_sub(f.len());
                 let f = match self.protocol {
                     Protocol::V4 => f,
-                    Protocol::V3 => v3::ws_frame(f),
+                    Protocol::V3 => v3::ws_frame(f, self.binary_payloads),
                 };
                 return Some(if compress {
                     Transmit::Ws(f)
@@ -631,14 +632,14 @@ impl ServerSession {
         match p {
             Packet::Message(m) => self.events.push_back(Event::Message(m)),
             Packet::Ping(d) if self.protocol == Protocol::V3 => {
-                // v3: the client pings; the answer ignores the queue bound, as a ping does.
+                // v3: the client pings. Its pongs count against the queue bounds: a client
+                // that pings without reading is closed (`send buffer full`), not buffered for.
                 self.timers.set(
                     Timer::Pong,
                     now + self.config.ping_interval + self.config.ping_timeout,
                 );
                 if self.state == State::Open {
-                    self.enqueue(Packet::Pong(d).encode());
-                    self.flush();
+                    let _ = self.send_frame(Packet::Pong(d).encode());
                 }
             }
             // Node's "invalid heartbeat direction".

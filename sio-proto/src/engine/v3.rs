@@ -25,23 +25,32 @@ use crate::error::DecodeError;
 const MESSAGE: u8 = 4;
 
 /// The websocket frame to write for `frame` (a v4 encoding): binary frames get their type
-/// byte in front.
-pub fn ws_frame(frame: Frame) -> Frame {
+/// byte in front, or, for a client that takes no binary (`b64`), become text frames `b4`
+/// followed by base64.
+pub fn ws_frame(frame: Frame, binary: bool) -> Frame {
     match frame {
-        Frame::Binary(b) => {
+        Frame::Binary(b) if binary => {
             let mut out = BytesMut::with_capacity(1 + b.len());
             out.put_u8(MESSAGE);
             out.extend_from_slice(&b);
             Frame::Binary(out.freeze())
         }
+        Frame::Binary(b) => {
+            let encoded = base64::engine::general_purpose::STANDARD.encode(&b);
+            let mut out = BytesMut::with_capacity(2 + encoded.len());
+            out.extend_from_slice(b"b4");
+            out.extend_from_slice(encoded.as_bytes());
+            Frame::Text(out.freeze())
+        }
         text => text,
     }
 }
 
-/// Decodes one websocket frame a v3 client sent.
+/// Decodes one websocket frame a v3 client sent (a text frame may carry binary data as `b4`
+/// followed by base64).
 pub fn decode_ws_frame(frame: Frame) -> Result<Packet, DecodeError> {
     match frame {
-        Frame::Text(b) => decode_text(b),
+        Frame::Text(b) => decode_string_packet(b),
         Frame::Binary(b) => decode_binary_packet(b),
     }
 }
@@ -205,7 +214,8 @@ fn decode_binary_payload(
     Ok(())
 }
 
-/// A length written as decimal digits (given as values 0–9): at least one, at most 15.
+/// A length written as decimal digits (given as values 0–9): at least one, at most 15, and
+/// within `usize`.
 fn parse_length(digits: impl ExactSizeIterator<Item = u8>) -> Result<usize, DecodeError> {
     if digits.len() == 0 || digits.len() > 15 {
         return Err(DecodeError::InvalidPayload);
@@ -215,7 +225,10 @@ fn parse_length(digits: impl ExactSizeIterator<Item = u8>) -> Result<usize, Deco
         if d > 9 {
             return Err(DecodeError::InvalidPayload);
         }
-        n = n * 10 + d as usize;
+        n = n
+            .checked_mul(10)
+            .and_then(|n| n.checked_add(usize::from(d)))
+            .ok_or(DecodeError::InvalidPayload)?;
     }
     Ok(n)
 }
@@ -322,13 +335,20 @@ mod tests {
 
     #[test]
     fn websocket_binary_frames_carry_the_type_byte() {
-        let f = ws_frame(Frame::Binary(Bytes::from_static(b"xy")));
+        let f = ws_frame(Frame::Binary(Bytes::from_static(b"xy")), true);
         assert_eq!(f, Frame::Binary(Bytes::from_static(b"\x04xy")));
         assert_eq!(
             decode_ws_frame(f).unwrap(),
             Packet::Message(Message::binary(&b"xy"[..]))
         );
-        assert_eq!(ws_frame(text("42")), text("42"));
+        assert_eq!(ws_frame(text("42"), true), text("42"));
         assert!(decode_ws_frame(Frame::Binary(Bytes::from_static(b"\x02"))).is_err());
+        // Without binary support: base64 in a text frame, both ways.
+        let f = ws_frame(Frame::Binary(Bytes::from_static(&[1, 2, 3])), false);
+        assert_eq!(f, text("b4AQID"));
+        assert_eq!(
+            decode_ws_frame(f).unwrap(),
+            Packet::Message(Message::binary(vec![1u8, 2, 3]))
+        );
     }
 }

@@ -371,7 +371,16 @@ impl Connection {
         data: Option<&serde_json::Value>,
     ) -> Result<(), UsageError> {
         let p = if self.v2() {
-            let data = data.cloned().unwrap_or_else(|| message.into());
+            // Node sends `err.data || err.message`: a falsy `data` gives the message.
+            let falsy = |d: &&serde_json::Value| {
+                matches!(d, serde_json::Value::Null | serde_json::Value::Bool(false))
+                    || d.as_f64() == Some(0.0)
+                    || d.as_str() == Some("")
+            };
+            let data = match data.filter(|d| !falsy(d)) {
+                Some(d) => d.clone(),
+                None => message.into(),
+            };
             Packet::connect_error_v4(nsp.clone(), &data)
         } else {
             Packet::connect_error(nsp.clone(), message, data)

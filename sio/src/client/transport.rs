@@ -397,18 +397,24 @@ pub(crate) async fn ws_connect(
         .max_write_buffer_size(ep.max_ws_message.saturating_mul(2).max(1 << 20))
         .max_message_size(Some(ep.max_ws_message))
         .max_frame_size(Some(ep.max_ws_message));
-    let stream = crate::ws_deflate::WsIo::plain(stream);
+    let stream = crate::ws_deflate::WsIo::client(stream);
     let (mut ws, resp) = async_tungstenite::client_async_with_config(req, stream, Some(config))
         .await
         .map_err(|e| cause("websocket handshake", e))?;
-    if let Some(deflate) = &ep.deflate {
-        let answer = resp
-            .headers()
-            .get(http::header::SEC_WEBSOCKET_EXTENSIONS)
-            .map(|v| v.to_str().unwrap_or("?"));
-        let agreed = crate::ws_deflate::client_agreed(answer, deflate)?;
-        ws.get_mut().enable(agreed, ep.max_ws_message);
-    }
+    let answer = resp
+        .headers()
+        .get(http::header::SEC_WEBSOCKET_EXTENSIONS)
+        .map(|v| v.to_str().unwrap_or("?"));
+    let agreed = match &ep.deflate {
+        Some(deflate) => crate::ws_deflate::client_agreed(answer, deflate)?,
+        // Nothing was offered: an extension in the answer is the server's mistake.
+        None if answer.is_some() => {
+            return Err(format!("unrequested websocket extension: {answer:?}"))
+        }
+        None => None,
+    };
+    // Always: it also ends the byte-by-byte reading of the handshake.
+    ws.get_mut().enable(agreed, ep.max_ws_message);
     Ok(ws)
 }
 

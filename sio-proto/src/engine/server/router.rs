@@ -55,8 +55,9 @@ pub struct Handshake {
     pub transport: TransportKind,
     /// The protocol revision (`EIO`): v4, or v3 when allowed.
     pub protocol: Protocol,
-    /// Whether the client takes binary long-polling payloads (v3 only: no `b64` in the
-    /// handshake query; v4 payloads are always text).
+    /// Whether the client takes binary data as such (v3 only: no `b64` in the handshake
+    /// query; otherwise binary data goes as `b4` + base64 text, in payloads and websocket
+    /// frames; v4 payloads are always text).
     pub binary: bool,
 }
 
