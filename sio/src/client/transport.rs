@@ -18,7 +18,7 @@ use futures_rustls::rustls;
 use http::header::{HeaderName, HeaderValue};
 use http::{Method, Request};
 use http_body_util::{BodyExt, Full, Limited};
-use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
 use super::{ClientError, ClientOptions};
 use crate::io::HyperIo;
@@ -102,18 +102,7 @@ pub(crate) fn parse_url(url: &str) -> Result<ParsedUrl, ClientError> {
 }
 
 fn parse_query(q: &str) -> Vec<(String, String)> {
-    q.split('&')
-        .filter(|kv| !kv.is_empty())
-        .map(|kv| {
-            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-            (decode(k), decode(v))
-        })
-        .collect()
-}
-
-fn decode(s: &str) -> String {
-    let s = s.replace('+', " ");
-    percent_decode_str(&s).decode_utf8_lossy().into_owned()
+    form_urlencoded::parse(q.as_bytes()).into_owned().collect()
 }
 
 /// Characters left as they are in query components (as `encodeURIComponent` does).

@@ -614,30 +614,16 @@ fn handshake_of<B>(req: &Request<B>, query: &str, remote: Option<SocketAddr>) ->
     }
     Handshake {
         headers: Arc::new(headers),
-        query: form_urlencoded(query).into(),
+        query: form_urlencoded::parse(query.as_bytes())
+            .into_owned()
+            .collect::<Vec<_>>()
+            .into(),
         auth: serde_json::Value::Null,
         address: remote,
         time: SystemTime::now(),
         url: req.uri().to_string(),
         secure: req.uri().scheme_str() == Some("https"),
     }
-}
-
-fn form_urlencoded(q: &str) -> Vec<(String, String)> {
-    q.split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (decode(k), decode(v))
-        })
-        .collect()
-}
-
-fn decode(s: &str) -> String {
-    let s = s.replace('+', " ");
-    percent_encoding::percent_decode_str(&s)
-        .decode_utf8_lossy()
-        .into_owned()
 }
 
 /// The CORS headers Node's `cors` package would send (see [`Cors`]); `preflight` holds the
