@@ -282,12 +282,13 @@ pub fn client_options(transports: &[Transport]) -> ClientOptions {
 /// A socket of namespace `nsp` on `url` (`http://host:port`), connected with `transports`; with
 /// polling then websocket, also upgraded. Panics when that does not happen within [`WAIT`].
 pub async fn connect<D: Driver>(url: &str, nsp: &str, transports: &[Transport]) -> ClientSocket {
-    let s = io(
-        D::runtime(),
-        &format!("{url}{nsp}"),
-        client_options(transports),
-    )
-    .expect("io()");
+    connect_with::<D>(url, nsp, client_options(transports)).await
+}
+
+/// [`connect`] with `opts` (their `transports` are used).
+pub async fn connect_with<D: Driver>(url: &str, nsp: &str, opts: ClientOptions) -> ClientSocket {
+    let transports = opts.transports.clone();
+    let s = io(D::runtime(), &format!("{url}{nsp}"), opts).expect("io()");
     let (ctx, mut connects) = unbounded::<()>();
     s.on_connect(move |_| {
         let tx = ctx.clone();

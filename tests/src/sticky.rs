@@ -11,7 +11,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use sio::client::Transport;
 
-use crate::cluster::{ask, connect, record};
+use crate::cluster::{ask, client_options, connect, connect_with, record};
 use crate::nginx::Nginx;
 use crate::Tokio;
 
@@ -61,7 +61,7 @@ where
     assert!(!log.contains(" 400"), "a request was refused:\n{log}");
 }
 
-/// The cookie variant by hand (our client keeps no cookies), `nginx` configured with
+/// The cookie variant by hand (raw requests, and a control case without the cookie), `nginx` configured with
 /// [`crate::nginx::Sticky::Cookie`] in front of the servers on `ports`: a long-polling session
 /// that sends nginx's `sio_node` cookie back stays on its server (CONNECT, an acked event);
 /// without the cookie, the next request goes to the other server, which does not know the
@@ -90,6 +90,59 @@ pub fn sticky_by_cookie(nginx: &Nginx, ports: [u16; 2]) {
     for p in ports {
         assert!(ups.iter().any(|u| u.ends_with(&format!(":{p}"))), "{ups:?}");
     }
+}
+
+/// Our client with `with_credentials` through `nginx` configured with
+/// [`crate::nginx::Sticky::Cookie`]: it keeps nginx's `sio_node` cookie and sends it back, so
+/// its long-polling session (polling only, and polling then websocket) stays on one server
+/// over many requests, none refused. Run inside `Tokio::block_on`.
+pub async fn sticky_by_cookie_client(nginx: &Nginx, ports: [u16; 2]) {
+    for (transports, name) in [
+        (&[Transport::Polling][..], "polling"),
+        (&[Transport::Polling, Transport::WebSocket][..], "websocket"),
+    ] {
+        let opts = sio::ClientOptions {
+            with_credentials: true,
+            ..client_options(transports)
+        };
+        // Sessions already in the log (nginx may still be writing their last lines).
+        std::thread::sleep(Duration::from_millis(200));
+        let old = session_requests(&nginx.access_log());
+        let s = connect_with::<Tokio>(&nginx.url(), "/", opts).await;
+        let who = ask(&s, "whoami", &()).await;
+        assert_eq!(who["transport"], json!(name));
+        let port = who["port"].as_u64().expect("a port");
+        assert!(ports.iter().any(|p| u64::from(*p) == port), "{who}");
+        for i in 0..5 {
+            assert_eq!(ask(&s, "echo", &json!({"i": i})).await, json!({"i": i}));
+        }
+        s.disconnect();
+        std::thread::sleep(Duration::from_millis(200));
+        let new: Vec<(String, String, String)> = session_requests(&nginx.access_log())
+            .into_iter()
+            .filter(|(sid, _, _)| !old.iter().any(|(o, _, _)| o == sid))
+            .collect();
+        assert!(new.len() >= 4, "too few requests of the session: {new:?}");
+        assert!(
+            new.iter()
+                .all(|(_, up, status)| up.ends_with(&format!(":{port}")) && status != "400"),
+            "the session's requests went elsewhere than {port} or were refused: {new:?}"
+        );
+    }
+}
+
+/// `(sid, upstream, status)` of each request of an open session (`sid=` in its query) in the
+/// access log (format of `nginx.rs`).
+fn session_requests(log: &str) -> Vec<(String, String, String)> {
+    log.lines()
+        .filter_map(|l| {
+            let sid = l.split("sid=").nth(1)?.split([' ', '&']).next()?.to_owned();
+            let mut rest = l.split(" -> ").nth(1)?.split(' ');
+            let up = rest.next()?.to_owned();
+            let status = rest.next().unwrap_or("").to_owned();
+            Some((sid, up, status))
+        })
+        .collect()
 }
 
 const POLLING: &str = "/socket.io/?EIO=4&transport=polling";

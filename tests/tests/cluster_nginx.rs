@@ -138,4 +138,5 @@ fn two_rust_servers_behind_nginx_sticky_by_cookie() {
     let p = Pair::start();
     let nginx = Nginx::start(&p.ports(), Sticky::Cookie);
     sticky::sticky_by_cookie(&nginx, p.ports());
+    Tokio::block_on(sticky::sticky_by_cookie_client(&nginx, p.ports()));
 }

@@ -246,6 +246,10 @@ fn through_nginx_sticky_by_cookie() {
     let c = Cluster::start(AdapterKind::CLASSIC);
     let nginx = Nginx::start(&[c.a.port, c.b.port], Sticky::Cookie);
     sticky::sticky_by_cookie(&nginx, [c.a.port, c.b.port]);
+    Tokio::block_on(sticky::sticky_by_cookie_client(
+        &nginx,
+        [c.a.port, c.b.port],
+    ));
 }
 
 /// Redis killed and started again: the members' Redis clients reconnect by themselves, and a

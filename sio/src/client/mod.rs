@@ -32,6 +32,7 @@
 //! the machine's (emits buffered per namespace, acks awaited, frames queued), the inbox
 //! ([`ClientOptions::max_pending_commands`]) and the response sizes.
 
+mod cookies;
 mod error;
 mod handle;
 mod manager;

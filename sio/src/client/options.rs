@@ -152,6 +152,11 @@ pub struct ClientOptions {
     /// The parser (socket.io-client's `parser`): [`Parser::MsgPack`](sio_proto::socket::Parser)
     /// speaks `socket.io-msgpack-parser`; the server must use the same.
     pub parser: sio_proto::socket::Parser,
+    /// socket.io-client's `withCredentials` (off): keep the cookies the server side sets
+    /// (`Set-Cookie` on long-polling answers and the websocket handshake) and send them back on
+    /// every later request of this manager, as a load balancer with cookie-based sticky
+    /// sessions needs.
+    pub with_credentials: bool,
     /// Websocket compression (socket.io-client's `perMessageDeflate`, on with a 1 KiB
     /// threshold as in Node): offered to the server, used if it agrees. `None`: not offered.
     pub per_message_deflate: Option<crate::PerMessageDeflate>,
@@ -188,6 +193,7 @@ impl Default for ClientOptions {
             max_http_response_size: 100_000_000,
             max_ws_message_size: 100_000_000,
             parser: sio_proto::socket::Parser::Json,
+            with_credentials: false,
             per_message_deflate: Some(crate::PerMessageDeflate::default()),
             #[cfg(feature = "tls")]
             tls: None,

@@ -134,6 +134,8 @@ pub(crate) struct Endpoint {
     pub max_ws_message: usize,
     /// Websocket compression to offer (`None`: none).
     pub deflate: Option<crate::PerMessageDeflate>,
+    /// The cookie jar (`with_credentials`).
+    pub cookies: Option<std::sync::Mutex<super::cookies::CookieJar>>,
 }
 
 impl std::fmt::Debug for Endpoint {
@@ -200,7 +202,26 @@ impl Endpoint {
             max_response: opts.max_http_response_size,
             max_ws_message: opts.max_ws_message_size,
             deflate: opts.per_message_deflate,
+            cookies: opts.with_credentials.then(Default::default),
         })
+    }
+
+    /// The `Cookie` header to send, if the jar holds any.
+    fn cookie_header(&self) -> Option<String> {
+        let jar = self.cookies.as_ref()?;
+        crate::sync::lock(jar).header(std::time::SystemTime::now())
+    }
+
+    /// Keeps the cookies a response sets (with `with_credentials`).
+    fn keep_cookies(&self, headers: &http::HeaderMap) {
+        let Some(jar) = &self.cookies else { return };
+        let now = std::time::SystemTime::now();
+        let mut jar = crate::sync::lock(jar);
+        for v in headers.get_all(http::header::SET_COOKIE) {
+            if let Ok(v) = v.to_str() {
+                jar.set(v, now);
+            }
+        }
     }
 
     fn host_header(&self) -> String {
@@ -306,6 +327,9 @@ pub(crate) async fn http_request(
     for (k, v) in &ep.headers {
         req = req.header(k, v);
     }
+    if let Some(cookie) = ep.cookie_header() {
+        req = req.header(http::header::COOKIE, cookie);
+    }
     let req = req
         .body(Full::new(body.unwrap_or_default()))
         .map_err(|e| cause("HTTP request", e))?;
@@ -314,6 +338,7 @@ pub(crate) async fn http_request(
         .await
         .map_err(|e| cause("HTTP", e))?;
     let status = resp.status().as_u16();
+    ep.keep_cookies(resp.headers());
     let encoding = resp
         .headers()
         .get(http::header::CONTENT_ENCODING)
@@ -374,6 +399,9 @@ pub(crate) async fn ws_connect(
     for (k, v) in &ep.headers {
         req.headers_mut().append(k.clone(), v.clone());
     }
+    if let Some(Ok(cookie)) = ep.cookie_header().map(http::HeaderValue::try_from) {
+        req.headers_mut().insert(http::header::COOKIE, cookie);
+    }
     if ep.deflate.is_some() {
         req.headers_mut().insert(
             http::header::SEC_WEBSOCKET_EXTENSIONS,
@@ -390,6 +418,7 @@ pub(crate) async fn ws_connect(
     let (mut ws, resp) = async_tungstenite::client_async_with_config(req, stream, Some(config))
         .await
         .map_err(|e| cause("websocket handshake", e))?;
+    ep.keep_cookies(resp.headers());
     let answer = resp
         .headers()
         .get(http::header::SEC_WEBSOCKET_EXTENSIONS)
