@@ -1,6 +1,7 @@
 //! The tokio driver for `sio`: a [`Runtime`] on tokio, [`listen`] and [`serve`] to run a
-//! [`Server`] on a TCP port, and [`SioService`] to mount it under axum or any hyper/tower
-//! stack.
+//! [`Server`] on a TCP port, [`SioLayer`] to put it in front of an axum or any tower
+//! application in one call (`Router::new()...layer(SioLayer::new(io))`), and [`SioService`]
+//! to mount it at a route. The `hyper_attach` example does it with plain hyper.
 //!
 //! ```no_run
 //! use sio_tokio::{listen, new_server};
@@ -21,7 +22,6 @@
 
 use std::convert::Infallible;
 use std::future::Future;
-use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -40,6 +40,9 @@ pub use sio::{
     server, AckError, AckSender, Arg, Args, BroadcastAcks, BroadcastOperator, ConnectError, Cors,
     DisconnectReason, EmitError, Handshake, Namespace, ServerSideAck, Socket,
 };
+mod layer;
+
+pub use layer::{SioLayer, WithSio};
 use tokio::net::{TcpListener, ToSocketAddrs};
 use tokio_util::compat::TokioAsyncReadCompatExt;
 
@@ -168,7 +171,8 @@ pub async fn serve_with(
 
 /// A tower/hyper service answering Socket.IO requests, to mount under another server, for
 /// example `axum::Router::new().route_service("/socket.io/", SioService::new(io))`. Other paths
-/// get 404. The peer address is read from a `SocketAddr` request extension when present.
+/// get 404 ([`SioLayer`] sends them to the application instead). The peer address is read from
+/// a `SocketAddr` request extension, or (feature `axum`) axum's `ConnectInfo<SocketAddr>`.
 #[derive(Debug, Clone)]
 pub struct SioService {
     server: Server,
@@ -196,7 +200,7 @@ where
 
     fn call(&mut self, req: http::Request<B>) -> Self::Future {
         let server = self.server.clone();
-        let remote = req.extensions().get::<SocketAddr>().copied();
+        let remote = layer::peer(&req);
         Box::pin(async move { Ok(server.handle_request(req, remote).await) })
     }
 }
