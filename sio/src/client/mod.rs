@@ -74,7 +74,21 @@ fn cache() -> &'static Mutex<HashMap<String, Manager>> {
 /// off, or the namespace already has a socket on it. With `auto_connect` (the default) the socket connects at once; register
 /// handlers right away, or set `auto_connect: false` and call [`ClientSocket::connect`] after.
 ///
-/// The shared manager keeps the runtime of the call that created it.
+/// The shared manager keeps the runtime of the call that created it. The drivers' `io`
+/// (`sio_tokio::io`, `sio_async_std::io`) pass their runtime.
+///
+/// ```no_run
+/// # fn demo(rt: std::sync::Arc<dyn sio::Runtime>) -> Result<(), sio::ClientError> {
+/// let opts = sio::ClientOptions {
+///     auth: Some(sio::Auth::from(serde_json::json!({ "token": "abc" }))),
+///     ..Default::default()
+/// };
+/// let socket = sio::client::io(rt, "http://127.0.0.1:3000/chat", opts)?;
+/// socket.on_connect(|socket: sio::ClientSocket| async move {
+///     println!("connected as {:?}", socket.id());
+/// });
+/// # Ok(()) }
+/// ```
 pub fn io(
     rt: Arc<dyn Runtime>,
     url: &str,

@@ -690,6 +690,17 @@ impl Server {
     }
 
     /// The main namespace's connection handler (Node's `io.on("connection")`).
+    ///
+    /// ```no_run
+    /// # fn demo(io: sio::Server) {
+    /// io.on_connection(|socket: sio::Socket| async move {
+    ///     println!("{} connected over {}", socket.id(), socket.transport());
+    ///     socket.on_disconnect(|socket: sio::Socket, reason| async move {
+    ///         println!("{} left: {}", socket.id(), reason.as_str());
+    ///     });
+    /// });
+    /// # }
+    /// ```
     pub fn on_connection<F, Fut>(&self, f: F)
     where
         F: Fn(Socket) -> Fut + Send + Sync + 'static,
@@ -698,7 +709,20 @@ impl Server {
         self.of("/").on_connection(f)
     }
 
-    /// A middleware of the main namespace (Node's `io.use`).
+    /// A middleware of the main namespace (Node's `io.use`): `Err` refuses the connection, and
+    /// the client gets `connect_error` with the message (and data).
+    ///
+    /// ```no_run
+    /// # fn demo(io: sio::Server) {
+    /// io.use_middleware(|socket: sio::Socket| async move {
+    ///     if socket.handshake().auth.get("token").is_some() {
+    ///         Ok(())
+    ///     } else {
+    ///         Err(sio::ConnectError::new("no token"))
+    ///     }
+    /// });
+    /// # }
+    /// ```
     pub fn use_middleware<F, Fut>(&self, f: F)
     where
         F: Fn(Socket) -> Fut + Send + Sync + 'static,
