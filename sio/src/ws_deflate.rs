@@ -24,7 +24,7 @@ use std::task::{Context, Poll};
 use async_tungstenite::tungstenite::protocol::frame::coding::{Data as OpData, OpCode};
 use async_tungstenite::tungstenite::protocol::frame::{Frame as WsFrame, FrameHeader};
 use async_tungstenite::tungstenite::Message as WsMessage;
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Buf, BufMut, Bytes, BytesMut};
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
 use futures_io::{AsyncRead, AsyncWrite};
 
@@ -363,8 +363,7 @@ impl ReadSide {
             self.raw.advance(head + len);
             return Ok(true);
         }
-        let mut payload = self.raw[head..head + len].to_vec();
-        self.raw.advance(head + len);
+        let mut payload = self.raw.split_to(head + len).split_off(head);
         if let Some(mask) = header.mask {
             for (i, b) in payload.iter_mut().enumerate() {
                 *b ^= mask[i & 3];
@@ -383,12 +382,11 @@ impl ReadSide {
         header.rsv1 = false;
         // Masked with zeros: still a masked frame, as a client's must be.
         header.mask = header.mask.map(|_| [0; 4]);
-        let mut formatted = Vec::with_capacity(14 + out.len());
+        self.ready.reserve(14 + out.len());
         header
-            .format(out.len() as u64, &mut formatted)
+            .format(out.len() as u64, &mut (&mut self.ready).writer())
             .map_err(|e| invalid(e.to_string()))?;
-        formatted.extend_from_slice(&out);
-        self.ready.extend_from_slice(&formatted);
+        self.ready.extend_from_slice(&out);
         Ok(true)
     }
 }
