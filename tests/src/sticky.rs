@@ -112,19 +112,28 @@ pub async fn sticky_by_cookie_client(nginx: &Nginx, ports: [u16; 2]) {
             with_credentials: true,
             ..client_options(transports)
         };
-        // Sessions already in the log (nginx may still be writing their last lines).
-        std::thread::sleep(Duration::from_millis(200));
-        let old = session_requests(&nginx.access_log());
         let s = connect_with::<Tokio>(&nginx.url(), "/", opts).await;
+        let sid = s.manager().engine_id().expect("the session's id");
         let port = exchange(&s, name, ports).await;
         s.disconnect();
-        std::thread::sleep(Duration::from_millis(200));
-        let new: Vec<(String, String, String)> = session_requests(&nginx.access_log())
-            .into_iter()
-            .filter(|(sid, _, _)| !old.iter().any(|(o, _, _)| o == sid))
-            .collect();
         // Over polling every echo is two requests; an upgrade may leave polling at once.
         let least = if name == "polling" { 6 } else { 2 };
+        // nginx writes a request's line once it has answered: wait for the session's.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let new = loop {
+            let new: Vec<(String, String, String)> = session_requests(&nginx.access_log())
+                .into_iter()
+                .filter(|(s, _, _)| *s == sid)
+                .collect();
+            if new.len() >= least || std::time::Instant::now() > deadline {
+                break new;
+            }
+            crate::sleep(
+                &*<Tokio as crate::Driver>::runtime(),
+                Duration::from_millis(20),
+            )
+            .await;
+        };
         assert!(
             new.len() >= least,
             "too few requests of the session: {new:?}"
