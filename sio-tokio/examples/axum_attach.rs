@@ -47,6 +47,13 @@ struct Welcome<'a> {
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", page::port(DEFAULT_PORT))).await?;
+    println!("axum + Socket.IO on http://{}", listener.local_addr()?);
+    serve(listener).await
+}
+
+/// The axum application with Socket.IO on `listener` (the browser tests run it as it is).
+pub async fn serve(listener: tokio::net::TcpListener) -> std::io::Result<()> {
     let (config, script) = page::with_client_bundle(ServerConfig::default());
     let io = sio_tokio::new_server(config);
 
@@ -91,8 +98,6 @@ async fn main() -> std::io::Result<()> {
         .layer(axum::middleware::from_fn(peer_address))
         .with_state(app);
 
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", page::port(DEFAULT_PORT))).await?;
-    println!("axum + Socket.IO on http://{}", listener.local_addr()?);
     axum::serve(
         listener,
         router.into_make_service_with_connect_info::<SocketAddr>(),

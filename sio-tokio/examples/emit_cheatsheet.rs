@@ -227,7 +227,7 @@ async fn run(io: &Server, socket: &Socket, variant: &str, arg: Option<String>) -
             );
             r#"socket.emit("hello", &("binary", Bytes::from_static(..)))"#.into()
         }
-        // without compression (accepted for parity: this server does not compress)
+        // this one message not compressed (it matters when `ServerConfig::per_message_deflate` is on)
         "compress" => {
             let _ = socket.compress(false).emit("hello", &"uncompressed");
             r#"socket.compress(false).emit("hello", ..)"#.into()
@@ -243,6 +243,13 @@ async fn run(io: &Server, socket: &Socket, variant: &str, arg: Option<String>) -
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", page::port(DEFAULT_PORT))).await?;
+    println!("emit cheat sheet on http://{}", listener.local_addr()?);
+    serve(listener).await
+}
+
+/// The cheat-sheet server and its page on `listener` (the browser tests run it as it is).
+pub async fn serve(listener: tokio::net::TcpListener) -> std::io::Result<()> {
     let (config, script) = page::with_client_bundle(ServerConfig::default());
     let io = sio_tokio::new_server(config);
 
@@ -293,8 +300,6 @@ async fn main() -> std::io::Result<()> {
             socket.join(["room1"]);
         });
 
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", page::port(DEFAULT_PORT))).await?;
-    println!("emit cheat sheet on http://{}", listener.local_addr()?);
     sio_tokio::serve_with(listener, io, Some(page::page(PAGE, &script))).await
 }
 

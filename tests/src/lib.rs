@@ -338,6 +338,7 @@ pub fn ensure_node_modules() {
         "redis",
         "socket.io-msgpack-parser",
         "socket.io-client-v2",
+        "playwright-core",
     ]
     .iter()
     .all(|p| {

@@ -57,10 +57,7 @@ pub fn config() -> (ServerConfig, String) {
         }
     }
     if bundle.exists() {
-        (
-            ServerConfig::default().serve_client(&dist),
-            "/socket.io/socket.io.min.js".to_owned(),
-        )
+        with_bundle(&dist)
     } else {
         eprintln!(
             "no client bundle at {}: run `{INSTALL}` (Node.js with npm) in the repository, or \
@@ -69,6 +66,15 @@ pub fn config() -> (ServerConfig, String) {
         );
         (ServerConfig::default(), String::new())
     }
+}
+
+/// The server configuration serving the client bundle of `dist` (a `socket.io-client/dist`
+/// directory), and the script URL the page loads it from.
+pub fn with_bundle(dist: &std::path::Path) -> (ServerConfig, String) {
+    (
+        ServerConfig::default().serve_client(dist),
+        "/socket.io/socket.io.min.js".to_owned(),
+    )
 }
 
 /// How the client bundle is installed, as the tests install it.
