@@ -107,8 +107,9 @@
 //! arguments, and broadcasts are encoded once. A runtime driver (`sio-tokio`,
 //! `sio-async-std`) supplies a [`Runtime`] and accepts TCP connections. The client
 //! ([`client`]) runs the client state machine the same way, with one task per
-//! [`client::Manager`]. Cargo features: `client` and `tls` (both default); without them the
-//! crate is a server alone, with no TLS stack.
+//! [`client::Manager`]. Cargo features: `client` and `tls` (both default; without them the
+//! crate is a server alone, with no TLS stack), and `native-roots` (the system's root
+//! certificates for the client, `client::tls_config_native_roots`).
 #![warn(missing_docs)]
 
 #[cfg(feature = "client")]

@@ -18,6 +18,7 @@ pub mod recovery;
 pub mod redis_server;
 pub mod robust_suite;
 pub mod sticky;
+pub mod tinyproxy;
 
 use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr};

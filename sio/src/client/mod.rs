@@ -47,8 +47,10 @@ use std::sync::{Arc, Mutex, OnceLock};
 pub use self::error::{ClientAckError, ClientEmitError, ClientError, NextEventError};
 pub use self::handle::ClientSocket;
 pub use self::handle::{ListenerId, Manager};
-pub use self::options::{Auth, ClientOptions, SocketOptions, Transport};
+pub use self::options::{Auth, ClientOptions, Proxy, SocketOptions, Transport};
 pub use self::socket::{AckFuture, ClientAckSender, ClientCompress, Volatile};
+#[cfg(feature = "native-roots")]
+pub use self::transport::tls_config_native_roots;
 #[cfg(feature = "tls")]
 pub use self::transport::tls_config_with_roots;
 pub use crate::handler::{EventHandler, NoData, WithAck, WithData};

@@ -38,6 +38,39 @@ impl Transport {
     }
 }
 
+/// Which HTTP proxy the client goes through ([`ClientOptions::proxy`]). Long-polling over plain
+/// `http` is forwarded by the proxy (absolute-form requests on a kept-alive connection to it);
+/// `https` and every websocket go through a `CONNECT` tunnel. Only `http://` proxies are
+/// supported; `user:password@` in the proxy URL is sent as `Proxy-Authorization: Basic`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Proxy {
+    /// The environment, read as curl reads it: `HTTPS_PROXY` for `https`/`wss` URLs,
+    /// `HTTP_PROXY` for `http`/`ws`, `ALL_PROXY` for both, the hosts of `NO_PROXY` going direct
+    /// (each also in lower case). With none of them set, no proxy.
+    #[default]
+    FromEnv,
+    /// No proxy, whatever the environment says.
+    None,
+    /// Every URL through `url` (`http://[user:password@]host:port`) except the hosts listed in
+    /// `no_proxy` (`NO_PROXY` syntax: comma-separated hosts, domains, IPs or CIDR ranges).
+    Url {
+        /// The proxy.
+        url: String,
+        /// The hosts reached directly.
+        no_proxy: String,
+    },
+}
+
+impl Proxy {
+    /// Every URL through `url`.
+    pub fn url(url: impl Into<String>) -> Self {
+        Proxy::Url {
+            url: url.into(),
+            no_proxy: String::new(),
+        }
+    }
+}
+
 /// The auth payload sent with each namespace CONNECT (the Node client's `auth`). It must be a
 /// JSON object (the protocol allows nothing else); another value sends no auth.
 #[derive(Clone)]
@@ -160,8 +193,11 @@ pub struct ClientOptions {
     /// Websocket compression (socket.io-client's `perMessageDeflate`, on with a 1 KiB
     /// threshold as in Node): offered to the server, used if it agrees. `None`: not offered.
     pub per_message_deflate: Option<crate::PerMessageDeflate>,
-    /// TLS settings for `https`/`wss` (default: the Mozilla roots of `webpki-roots`). Feature
-    /// `tls` (a default one); without it `https`/`wss` URLs are refused.
+    /// The HTTP proxy (default: from `HTTP_PROXY`/`HTTPS_PROXY`/`ALL_PROXY`/`NO_PROXY`).
+    pub proxy: Proxy,
+    /// TLS settings for `https`/`wss` (default: the Mozilla roots of `webpki-roots`; the
+    /// system's with `sio::client::tls_config_native_roots`, feature `native-roots`). Feature `tls` (a default one); without it `https`/`wss` URLs are
+    /// refused.
     #[cfg(feature = "tls")]
     pub tls: Option<Arc<futures_rustls::rustls::ClientConfig>>,
 }
@@ -195,6 +231,7 @@ impl Default for ClientOptions {
             parser: sio_proto::socket::Parser::Json,
             with_credentials: false,
             per_message_deflate: Some(crate::PerMessageDeflate::default()),
+            proxy: Proxy::FromEnv,
             #[cfg(feature = "tls")]
             tls: None,
         }
@@ -220,6 +257,7 @@ impl std::fmt::Debug for ClientOptions {
             .field("ack_timeout", &self.ack_timeout)
             .field("retries", &self.retries)
             .field("parser", &self.parser)
+            .field("proxy", &self.proxy)
             .finish_non_exhaustive()
     }
 }
@@ -235,6 +273,12 @@ impl ClientOptions {
     /// Sets the transports (builder style).
     pub fn transports(mut self, t: impl IntoIterator<Item = Transport>) -> Self {
         self.transports = t.into_iter().collect();
+        self
+    }
+
+    /// Sets the HTTP proxy (builder style).
+    pub fn proxy(mut self, proxy: Proxy) -> Self {
+        self.proxy = proxy;
         self
     }
 

@@ -480,6 +480,10 @@ impl ManagerTask {
             _ => 0,
         };
         self.shared.transport.store(t, Ordering::Release);
+        if t != 1 {
+            // Upgraded or closed: the kept-alive long-polling connections are not needed.
+            self.shared.endpoint.close_idle();
+        }
     }
 
     /// Remembers why a request or websocket failed.

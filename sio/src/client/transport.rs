@@ -1,6 +1,7 @@
-//! The client's I/O: URL parsing, one HTTP/1.1 request per long-polling `GET`/`POST` (hyper
-//! over a runtime connection), the websocket handshake (async-tungstenite), TLS (rustls with
-//! the `ring` provider and the `webpki-roots` roots).
+//! The client's I/O: URL parsing, long-polling `GET`/`POST` requests (hyper's HTTP/1.1 client
+//! over a runtime connection, kept alive and reused), the websocket handshake
+//! (async-tungstenite), HTTP proxies (forwarding, `CONNECT` tunnels; rules from hyper-util),
+//! TLS (rustls with the `ring` provider and the `webpki-roots` roots, or the system's).
 //!
 //! These functions run in futures spawned by the manager's task; their results go back into
 //! the task's inbox, tagged with the generation of the Engine.IO session they belong to.
@@ -17,7 +18,8 @@ use bytes::Bytes;
 use futures_rustls::rustls;
 use http::header::{HeaderName, HeaderValue};
 use http::{Method, Request};
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Empty, Full, Limited};
+use hyper::client::conn::http1::SendRequest;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
 use super::{ClientError, ClientOptions};
@@ -136,6 +138,65 @@ pub(crate) struct Endpoint {
     pub deflate: Option<crate::PerMessageDeflate>,
     /// The cookie jar (`with_credentials`).
     pub cookies: Option<std::sync::Mutex<super::cookies::CookieJar>>,
+    /// The HTTP proxy this endpoint is reached through, if any.
+    pub proxy: Option<ProxyRoute>,
+    /// Idle kept-alive connections for long-polling requests (at most [`POOL_IDLE`]).
+    pool: std::sync::Mutex<Vec<SendRequest<Full<Bytes>>>>,
+}
+
+/// How many idle long-polling connections a manager keeps: Engine.IO has at most one `GET`
+/// and one `POST` in flight, so two connections carry all of its requests.
+const POOL_IDLE: usize = 2;
+
+/// An HTTP proxy on the way to an endpoint.
+pub(crate) struct ProxyRoute {
+    host: String,
+    port: u16,
+    /// `Proxy-Authorization` (from `user:password@` in the proxy URL).
+    auth: Option<HeaderValue>,
+}
+
+impl ProxyRoute {
+    /// The proxy for `url` under `proxy`'s rules, if one applies.
+    fn find(proxy: &super::Proxy, url: &ParsedUrl) -> Result<Option<Self>, ClientError> {
+        use hyper_util::client::proxy::matcher::Matcher;
+        let matcher = match proxy {
+            super::Proxy::None => return Ok(None),
+            super::Proxy::FromEnv => Matcher::from_env(),
+            super::Proxy::Url { url, no_proxy } => Matcher::builder()
+                .all(url.clone())
+                .no(no_proxy.clone())
+                .build(),
+        };
+        let dst = format!(
+            "{}://{}/",
+            if url.secure { "https" } else { "http" },
+            url.host_literal
+        );
+        let dst: http::Uri = dst.parse().map_err(|_| ClientError::InvalidUrl(dst))?;
+        let Some(intercept) = matcher.intercept(&dst) else {
+            return Ok(None);
+        };
+        let uri = intercept.uri();
+        if uri.scheme_str() != Some("http") {
+            return Err(ClientError::InvalidOption(
+                "proxy: only http:// proxies are supported",
+            ));
+        }
+        let Some(host) = uri.host() else {
+            return Err(ClientError::InvalidOption(
+                "proxy: the proxy URL has no host",
+            ));
+        };
+        Ok(Some(Self {
+            host: host
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_owned(),
+            port: uri.port_u16().unwrap_or(80),
+            auth: intercept.basic_auth().cloned(),
+        }))
+    }
 }
 
 impl std::fmt::Debug for Endpoint {
@@ -203,7 +264,40 @@ impl Endpoint {
             max_ws_message: opts.max_ws_message_size,
             deflate: opts.per_message_deflate,
             cookies: opts.with_credentials.then(Default::default),
+            proxy: ProxyRoute::find(&opts.proxy, url)?,
+            pool: std::sync::Mutex::new(Vec::new()),
         })
+    }
+
+    /// An idle pooled connection that can take a request now.
+    fn take_idle(&self) -> Option<SendRequest<Full<Bytes>>> {
+        let mut pool = crate::sync::lock(&self.pool);
+        while let Some(sender) = pool.pop() {
+            if sender.is_ready() {
+                return Some(sender);
+            }
+        }
+        None
+    }
+
+    /// Keeps a connection whose exchange is over for the next request.
+    fn put_idle(&self, sender: SendRequest<Full<Bytes>>) {
+        let mut pool = crate::sync::lock(&self.pool);
+        pool.retain(|s| !s.is_closed());
+        if !sender.is_closed() && pool.len() < POOL_IDLE {
+            pool.push(sender);
+        }
+    }
+
+    /// Closes the idle connections (the Engine.IO session they served is over).
+    pub(crate) fn close_idle(&self) {
+        crate::sync::lock(&self.pool).clear();
+    }
+
+    /// Whether long-polling requests are forwarded by a proxy (plain `http` through one):
+    /// they then carry an absolute URI and go to the proxy itself.
+    fn forwarded(&self) -> bool {
+        self.proxy.is_some() && !self.secure
     }
 
     /// The `Cookie` header to send, if the jar holds any.
@@ -270,12 +364,92 @@ pub fn tls_config_with_roots(roots: rustls::RootCertStore) -> rustls::ClientConf
     }
 }
 
-/// Opens a TCP connection, and TLS on it for `https`/`wss`; the cause when it fails.
-async fn connect(rt: &Arc<dyn Runtime>, ep: &Endpoint) -> Result<BoxStream, String> {
-    let tcp = rt
-        .connect(&ep.host, ep.port)
+/// The operating system's root certificates (on Linux the distribution's bundle, or the file
+/// of `SSL_CERT_FILE`) in a rustls client configuration like the default one. Give it to
+/// [`ClientOptions::tls`](super::ClientOptions::tls). Certificates that do not parse are
+/// skipped; it fails when none could be loaded. Feature `native-roots`.
+#[cfg(feature = "native-roots")]
+pub fn tls_config_native_roots() -> Result<rustls::ClientConfig, std::io::Error> {
+    let found = rustls_native_certs::load_native_certs();
+    let mut roots = rustls::RootCertStore::empty();
+    let (added, _) = roots.add_parsable_certificates(found.certs);
+    if added == 0 {
+        let why = found
+            .errors
+            .first()
+            .map(|e| e.to_string())
+            .unwrap_or_else(|| "none found".to_owned());
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            format!("no usable root certificate in the system's store: {why}"),
+        ));
+    }
+    Ok(tls_config_with_roots(roots))
+}
+
+/// A TCP connection to `host:port`; the cause when it fails.
+async fn tcp(rt: &Arc<dyn Runtime>, host: &str, port: u16) -> Result<BoxStream, String> {
+    rt.connect(host, port)
         .await
-        .map_err(|e| cause(&format!("connect to {}:{}", ep.host, ep.port), e))?;
+        .map_err(|e| cause(&format!("connect to {host}:{port}"), e))
+}
+
+/// Opens a `CONNECT` tunnel to the endpoint through `proxy` (hyper's client sends the request
+/// and hands the connection back once the proxy agreed).
+async fn tunnel(
+    rt: &Arc<dyn Runtime>,
+    ep: &Endpoint,
+    proxy: &ProxyRoute,
+) -> Result<BoxStream, String> {
+    let step = format!("proxy {}:{}", proxy.host, proxy.port);
+    let stream = tcp(rt, &proxy.host, proxy.port).await?;
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake::<_, Empty<Bytes>>(HyperIo(stream))
+            .await
+            .map_err(|e| cause(&step, e))?;
+    rt.spawn(Box::pin(async move {
+        let _ = conn.with_upgrades().await;
+    }));
+    let authority = format!("{}:{}", ep.host_literal, ep.port);
+    let mut req = Request::builder()
+        .method(Method::CONNECT)
+        .uri(authority.as_str())
+        .header(http::header::HOST, authority.as_str());
+    if let Some(auth) = &proxy.auth {
+        req = req.header(http::header::PROXY_AUTHORIZATION, auth.clone());
+    }
+    let req = req
+        .body(Empty::new())
+        .map_err(|e| cause("proxy CONNECT request", e))?;
+    let resp = sender
+        .send_request(req)
+        .await
+        .map_err(|e| cause(&step, e))?;
+    if !resp.status().is_success() {
+        return Err(format!(
+            "{step}: CONNECT {authority} answered HTTP {}",
+            resp.status()
+        ));
+    }
+    let upgraded = hyper::upgrade::on(resp)
+        .await
+        .map_err(|e| cause(&step, e))?;
+    let parts = upgraded
+        .downcast::<HyperIo<BoxStream>>()
+        .map_err(|_| format!("{step}: the tunnel is not the connection it was opened on"))?;
+    if !parts.read_buf.is_empty() {
+        return Err(format!("{step}: data from the tunnel before the request"));
+    }
+    Ok(parts.io.0)
+}
+
+/// Opens a connection to the endpoint (directly, or a tunnel through its proxy), and TLS on it
+/// for `https`/`wss`; the cause when it fails.
+async fn connect(rt: &Arc<dyn Runtime>, ep: &Endpoint) -> Result<BoxStream, String> {
+    let tcp = match &ep.proxy {
+        Some(proxy) => tunnel(rt, ep, proxy).await?,
+        None => tcp(rt, &ep.host, ep.port).await?,
+    };
     #[cfg(feature = "tls")]
     if let Some(tls) = ep.tls.clone() {
         let name = rustls::pki_types::ServerName::try_from(ep.host.clone())
@@ -295,48 +469,86 @@ fn cause(step: &str, e: impl std::fmt::Display) -> String {
     format!("{step}: {e}")
 }
 
-/// One long-polling request on its own connection: `Ok((status, body))`, or `Err(cause)` when
-/// the connection or the HTTP exchange failed.
+/// A new HTTP/1.1 connection for long-polling requests: to the endpoint (through a tunnel
+/// for `https` behind a proxy), or to the proxy that forwards them.
+async fn open_http(
+    rt: &Arc<dyn Runtime>,
+    ep: &Endpoint,
+) -> Result<SendRequest<Full<Bytes>>, String> {
+    let stream = match &ep.proxy {
+        Some(proxy) if ep.forwarded() => tcp(rt, &proxy.host, proxy.port).await?,
+        _ => connect(rt, ep).await?,
+    };
+    let (sender, conn) = hyper::client::conn::http1::handshake::<_, Full<Bytes>>(HyperIo(stream))
+        .await
+        .map_err(|e| cause("HTTP", e))?;
+    rt.spawn(Box::pin(async move {
+        let _ = conn.await;
+    }));
+    Ok(sender)
+}
+
+/// One long-polling request, on an idle kept-alive connection of the endpoint when there is
+/// one (a request such a connection could not take goes on a new one): `Ok((status, body))`,
+/// or `Err(cause)` when the connection or the HTTP exchange failed.
 pub(crate) async fn http_request(
     rt: Arc<dyn Runtime>,
     ep: Arc<Endpoint>,
     query: String,
     body: Option<Bytes>,
 ) -> Result<(u16, Bytes), String> {
-    let stream = connect(&rt, &ep).await?;
-    let (mut sender, conn) =
-        hyper::client::conn::http1::handshake::<_, Full<Bytes>>(HyperIo(stream))
-            .await
-            .map_err(|e| cause("HTTP", e))?;
-    rt.spawn(Box::pin(async move {
-        let _ = conn.await;
-    }));
-    let mut req = Request::builder()
-        .method(if body.is_some() {
-            Method::POST
-        } else {
-            Method::GET
-        })
-        .uri(ep.path_and_query(&query))
-        .header(http::header::HOST, ep.host_header())
-        .header(http::header::ACCEPT, "*/*")
-        .header(http::header::ACCEPT_ENCODING, "gzip, deflate");
-    if body.is_some() {
-        req = req.header(http::header::CONTENT_TYPE, "text/plain;charset=UTF-8");
+    let target = if ep.forwarded() {
+        format!("http://{}{}", ep.host_header(), ep.path_and_query(&query))
+    } else {
+        ep.path_and_query(&query)
+    };
+    let is_post = body.is_some();
+    let body = body.unwrap_or_default();
+    let request = || {
+        let mut req = Request::builder()
+            .method(if is_post { Method::POST } else { Method::GET })
+            .uri(target.as_str())
+            .header(http::header::HOST, ep.host_header())
+            .header(http::header::ACCEPT, "*/*")
+            .header(http::header::ACCEPT_ENCODING, "gzip, deflate");
+        if is_post {
+            req = req.header(http::header::CONTENT_TYPE, "text/plain;charset=UTF-8");
+        }
+        for (k, v) in &ep.headers {
+            req = req.header(k, v);
+        }
+        if let Some(cookie) = ep.cookie_header() {
+            req = req.header(http::header::COOKIE, cookie);
+        }
+        if let Some(auth) = ep.proxy.as_ref().and_then(|p| p.auth.as_ref()) {
+            if ep.forwarded() {
+                req = req.header(http::header::PROXY_AUTHORIZATION, auth.clone());
+            }
+        }
+        req.body(Full::new(body.clone()))
+            .map_err(|e| cause("HTTP request", e))
+    };
+    let mut sent = None;
+    if let Some(mut sender) = ep.take_idle() {
+        match sender.try_send_request(request()?).await {
+            Ok(resp) => sent = Some((sender, resp)),
+            // A kept-alive connection the server closed as the request left, before any
+            // answer began: the request goes again on a new connection, as browsers do.
+            Err(e) if e.message().is_some() || closed_before_answer(e.error()) => {}
+            Err(e) => return Err(cause("HTTP", e.into_error())),
+        }
     }
-    for (k, v) in &ep.headers {
-        req = req.header(k, v);
-    }
-    if let Some(cookie) = ep.cookie_header() {
-        req = req.header(http::header::COOKIE, cookie);
-    }
-    let req = req
-        .body(Full::new(body.unwrap_or_default()))
-        .map_err(|e| cause("HTTP request", e))?;
-    let resp = sender
-        .send_request(req)
-        .await
-        .map_err(|e| cause("HTTP", e))?;
+    let (sender, resp) = match sent {
+        Some(sent) => sent,
+        None => {
+            let mut sender = open_http(&rt, &ep).await?;
+            let resp = sender
+                .send_request(request()?)
+                .await
+                .map_err(|e| cause("HTTP", e))?;
+            (sender, resp)
+        }
+    };
     let status = resp.status().as_u16();
     ep.keep_cookies(resp.headers());
     let encoding = resp
@@ -348,6 +560,8 @@ pub(crate) async fn http_request(
         .await
         .map_err(|e| cause("HTTP response body", e))?
         .to_bytes();
+    // The exchange is over: the connection can carry the next request.
+    ep.put_idle(sender);
     let body = match encoding.as_deref() {
         None | Some(b"identity") => body,
         Some(b"gzip") => inflate(flate2::read::GzDecoder::new(&body[..]), ep.max_response)?,
@@ -360,6 +574,25 @@ pub(crate) async fn http_request(
         }
     };
     Ok((status, body))
+}
+
+/// Whether a request on a reused connection failed because the connection was closed before
+/// any of the answer came (the server ended an idle kept-alive connection).
+fn closed_before_answer(e: &hyper::Error) -> bool {
+    use std::error::Error as _;
+    if e.is_incomplete_message() || e.is_canceled() || e.is_closed() {
+        return true;
+    }
+    e.source()
+        .and_then(|s| s.downcast_ref::<std::io::Error>())
+        .is_some_and(|io| {
+            matches!(
+                io.kind(),
+                std::io::ErrorKind::ConnectionReset
+                    | std::io::ErrorKind::BrokenPipe
+                    | std::io::ErrorKind::ConnectionAborted
+            )
+        })
 }
 
 /// A compressed response body, inflated to at most `limit` bytes (a small body that inflates
