@@ -5,9 +5,11 @@
 # Figures are per CPU-second of the server process (utime + stime), read by the load
 # generator (benches/src/bin/sio_load.rs) from /proc. See benches/LOAD.md.
 #
-# Usage: bash benches/load.sh ours|node|CMD...
+# Usage: bash benches/load.sh ours|node|floor|CMD...
 #   ours  benches/src/bin/bench_server.rs (release build, one tokio current_thread core)
 #   node  tests/js/bench_server.js (npm socket.io from tests/js/node_modules)
+#   floor ../shared/bench-floor (sio-limit: one pre-encoded frame written per recipient with one
+#         syscall, websocket only; built into $FLOOR_TARGET, default /tmp/floor-target)
 #   CMD   any other command that serves the same events on 127.0.0.1 and prints "PORT <n>"
 #         (PORT=0 in its environment); its own process must be the server (exec, no wrapper).
 # Settings (environment): DURATION (10 s), BCAST_CLIENTS (1000), RATE (50 broadcasts/s),
@@ -16,6 +18,8 @@
 # idle"; also "slowloris" and "slow-consumer"), LABEL (the RESULT lines' label, default the
 # server kind), SLOWLORIS_CLIENTS (2000), SLOWLORIS_SETTLE (15 s), SLOW_READERS (10),
 # SLOW_RATE (20 broadcasts/s), SLOW_PAYLOAD (65536 bytes), SLOWLORIS_ROUNDS (2).
+# MODES may hold "burst": the sender writes BURST (10) broadcasts back to back BURST_RATE (10)
+# times a second to BCAST_CLIENTS clients, so BURST packets wait for each recipient at once.
 # MODES may hold "cluster": two servers of the kind on one fresh redis-server (REDIS_URL in
 # their environment), the sender on the first, BCAST_CLIENTS receivers on the second; figures
 # per CPU-second of both servers (and of the second alone, and Redis's CPU).
@@ -23,7 +27,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 
-kind=${1:?usage: bash benches/load.sh ours|node|CMD...}
+kind=${1:?usage: bash benches/load.sh ours|node|floor|CMD...}
 shift || true
 DURATION=${DURATION:-10}
 BCAST_CLIENTS=${BCAST_CLIENTS:-1000}
@@ -43,6 +47,11 @@ ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 target=${CARGO_TARGET_DIR:-$root/target}
 cargo build --release -p sio-benches --bin sio_load --bin bench_server >&2
 load="$target/release/sio_load"
+if [ "$kind" = floor ]; then
+  FLOOR_TARGET=${FLOOR_TARGET:-/tmp/floor-target}
+  CARGO_TARGET_DIR=$FLOOR_TARGET cargo build --release \
+    --manifest-path "$root/../shared/bench-floor/Cargo.toml" >&2
+fi
 
 work=$(mktemp -d)
 server_pid=""
@@ -62,6 +71,12 @@ start_server() {
   case "$kind" in
     ours) env PORT=0 "$@" "$target/release/bench_server" >"$out" 2>&1 & ;;
     node) env PORT=0 "$@" node ${NODE_FLAGS:-} "$root/tests/js/bench_server.js" >"$out" 2>&1 & ;;
+    floor)
+      # It takes its port as an argument and does not print "PORT": a free one, said here.
+      local fport
+      fport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+      echo "PORT $fport" >"$out"
+      "$FLOOR_TARGET/release/sio-limit" "$fport" >>"$out" 2>&1 & ;;
     *) env PORT=0 "$@" bash -c "exec $kind" >"$out" 2>&1 & ;;
   esac
   server_pid=$!
@@ -120,6 +135,11 @@ for mode in $MODES; do
     broadcast)
       start_server
       run "" --mode broadcast --clients "$BCAST_CLIENTS" --duration "$DURATION" --rate "$RATE"
+      stop_server ;;
+    burst)
+      start_server
+      run "" --mode broadcast --clients "$BCAST_CLIENTS" --duration "$DURATION" \
+        --rate "${BURST_RATE:-10}" --burst "${BURST:-10}"
       stop_server ;;
     echo)
       start_server

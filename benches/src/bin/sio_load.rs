@@ -2,7 +2,7 @@
 //! library), for measuring a server's cost per message in CPU-seconds of the server process.
 //!
 //! ```text
-//! sio_load --port P --pid PID --mode broadcast --clients 1000 --duration 10 [--rate 50]
+//! sio_load --port P --pid PID --mode broadcast --clients 1000 --duration 10 [--rate 50] [--burst 1]
 //! sio_load --port P --pid PID --mode echo --clients 100 --duration 10 [--inflight 1]
 //! sio_load --port P --pid PID --mode idle --clients 2000 [--settle 3]
 //! sio_load --port P --pid PID --mode tick --clients 1000 --duration 10
@@ -14,6 +14,8 @@
 //! - `broadcast`: client 0 emits `broadcast` `rate` times a second; the server sends `bcast`
 //!   to every client. Counted: deliveries of the broadcasts sent in the measured window, until
 //!   all arrived (or 5 s); latency = receive time - send time embedded in the payload.
+//!   With `--burst K`, client 0 emits K broadcasts back to back (written in one go) at each
+//!   tick: K packets wait for every recipient at once, where a server may batch its writes.
 //! - `echo`: every client emits `echo` with an ack, `inflight` at a time, in a closed loop.
 //!   Counted: acks received in the window; latency = ack time - emit time.
 //! - `idle`: connect `clients` clients (Engine.IO open + Socket.IO CONNECT), wait `settle`
@@ -45,7 +47,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use async_tungstenite::tungstenite::Message;
 use async_tungstenite::WebSocketStream;
-use futures_util::StreamExt;
+use futures_util::{SinkExt, StreamExt};
 use tokio::net::TcpStream;
 use tokio::sync::{watch, Semaphore};
 use tokio::time::{timeout, Interval, MissedTickBehavior};
@@ -90,6 +92,8 @@ struct Args {
     connect_concurrency: usize,
     label: String,
     rounds: usize,
+    /// Broadcasts per tick of the sender, written back to back.
+    burst: usize,
 }
 
 fn usage() -> ! {
@@ -120,6 +124,7 @@ fn parse_args() -> Args {
         connect_concurrency: 64,
         label: String::new(),
         rounds: 1,
+        burst: 1,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -151,11 +156,15 @@ fn parse_args() -> Args {
             "--connect-concurrency" => a.connect_concurrency = num(&flag, &v),
             "--label" => a.label = v,
             "--rounds" => a.rounds = num(&flag, &v),
+            "--burst" => a.burst = num(&flag, &v),
             _ => usage(),
         }
     }
     let bounded = a.duration > 0.0 && a.duration <= 600.0 && a.settle >= 0.0 && a.settle <= 600.0;
     if a.port == 0 || a.pid == 0 || a.clients == 0 || a.inflight == 0 || !bounded {
+        usage()
+    }
+    if a.burst == 0 || a.burst > 1000 || (a.burst > 1 && a.mode != Mode::Broadcast) {
         usage()
     }
     // A cluster run: a broadcast case, a sender and at least one receiver on B.
@@ -394,9 +403,12 @@ async fn run_client(
             }
             _ = maybe_tick(&mut ticker) => {
                 let m = phase == Phase::Measure;
-                ws.send(Message::text(format!(r#"42["broadcast",{}]"#, payload(&pad, m)))).await?;
+                for _ in 0..args.burst {
+                    ws.feed(Message::text(format!(r#"42["broadcast",{}]"#, payload(&pad, m)))).await?;
+                }
+                ws.flush().await?;
                 if m {
-                    shared.sent.fetch_add(1, Ordering::Relaxed);
+                    shared.sent.fetch_add(args.burst as u64, Ordering::Relaxed);
                 }
             }
             msg = ws.next() => {
@@ -749,7 +761,10 @@ async fn run(args: Arc<Args>) -> i32 {
     let mut lat = std::mem::take(&mut *shared.latencies.lock().unwrap_or_else(|p| p.into_inner()));
     lat.sort_unstable();
     let ms = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:.2}"));
-    let mode = format!("{:?}", args.mode).to_lowercase();
+    let mode = match args.mode {
+        Mode::Broadcast if args.burst > 1 => format!("burst{}", args.burst),
+        m => format!("{m:?}").to_lowercase(),
+    };
     let per_cpu = if server_cpu > 0.0 {
         format!("{:.0}", count as f64 / server_cpu)
     } else {
