@@ -14,7 +14,9 @@
 
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use async_tungstenite::tungstenite::protocol::CloseFrame;
@@ -138,6 +140,12 @@ pub(crate) struct WsLink<S> {
     out: Option<WsMessage>,
     /// Messages were written since the last completed flush.
     flush: bool,
+    /// The waker the websocket is read with, and whether it was woken ([`ReadWake`]).
+    read: Option<(Arc<ReadWake>, Waker)>,
+    /// The task waker [`ReadWake`] holds (registered anew only when it changed or was used).
+    task: Option<Waker>,
+    /// The last read said `Pending`: until [`ReadWake`] fires, another read would too.
+    read_idle: bool,
 }
 
 impl<S> Default for WsLink<S> {
@@ -146,7 +154,30 @@ impl<S> Default for WsLink<S> {
             ws: None,
             out: None,
             flush: false,
+            read: None,
+            task: None,
+            read_idle: false,
         }
+    }
+}
+
+/// The waker a websocket is read with: it notes that the read side was woken, then wakes the
+/// task. A task woken by something else (an input, a timer, a handler) skips the read, and
+/// with it the whole stack down to the socket's readiness, which would only say `Pending`
+/// again: a broadcast's recipients are woken once per frame, and read nothing.
+struct ReadWake {
+    woken: AtomicBool,
+    task: futures_util::task::AtomicWaker,
+}
+
+impl std::task::Wake for ReadWake {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.woken.store(true, Ordering::Release);
+        self.task.wake();
     }
 }
 
@@ -175,6 +206,7 @@ where
     pub(crate) fn open(&mut self, tag: u64, ws: WsBox<S>) -> Option<WsBox<S>> {
         self.out = None;
         self.flush = false;
+        self.read_idle = false;
         self.ws.replace((tag, ws)).map(|(_, w)| w)
     }
 
@@ -251,8 +283,27 @@ where
         let Some((_, ws)) = self.ws.as_mut() else {
             return Poll::Pending;
         };
-        if let Poll::Ready(m) = ws.poll_next_unpin(cx) {
-            return Poll::Ready(Wake::Ws(m));
+        let (flag, waker) = self.read.get_or_insert_with(|| {
+            let flag = Arc::new(ReadWake {
+                woken: AtomicBool::new(false),
+                task: futures_util::task::AtomicWaker::new(),
+            });
+            (flag.clone(), Waker::from(flag))
+        });
+        // A wake takes the registered waker out: register again after one, or for a new one.
+        let woken = flag.woken.swap(false, Ordering::AcqRel);
+        if woken || !self.task.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+            flag.task.register(cx.waker());
+            self.task = Some(cx.waker().clone());
+        }
+        if !self.read_idle || woken {
+            match ws.poll_next_unpin(&mut Context::from_waker(waker)) {
+                Poll::Ready(m) => {
+                    self.read_idle = false;
+                    return Poll::Ready(Wake::Ws(m));
+                }
+                Poll::Pending => self.read_idle = true,
+            }
         }
         if self.out.is_some() {
             if let Poll::Ready(r) = ws.poll_ready_unpin(cx) {
