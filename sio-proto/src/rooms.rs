@@ -219,11 +219,87 @@ pub struct RoomIndex<K, S = SeededState> {
     /// Members of every non-empty room, own rooms excepted.
     rooms: HashMap<Room, HashSet<K, S>, S>,
     /// Every known socket, with the rooms it is in besides its own (possibly none).
-    sockets: HashMap<K, HashSet<Room, S>, S>,
+    sockets: HashMap<K, RoomSet<S>, S>,
     /// Known sockets that left their own room (rare).
     left_own: HashSet<K, S>,
     /// Builder for the inner sets.
     hasher: S,
+}
+
+/// The rooms of one socket besides its own: usually none or a few, kept in a vector (no table
+/// and no hasher of their own: an idle socket costs its key and this); past
+/// [`RoomSet::FEW`] rooms, a hash set.
+#[derive(Debug, Clone)]
+enum RoomSet<S> {
+    Few(Vec<Room>),
+    // Boxed on purpose: the set and its hasher inline would make every entry four times larger.
+    #[allow(clippy::box_collection)]
+    Many(Box<HashSet<Room, S>>),
+}
+
+impl<S> Default for RoomSet<S> {
+    fn default() -> Self {
+        RoomSet::Few(Vec::new())
+    }
+}
+
+impl<S: BuildHasher + Clone> RoomSet<S> {
+    /// Rooms kept in the vector before it becomes a hash set (a lookup scans at most these).
+    const FEW: usize = 16;
+
+    fn contains(&self, room: &str) -> bool {
+        match self {
+            RoomSet::Few(v) => v.iter().any(|r| &**r == room),
+            RoomSet::Many(set) => set.contains(room),
+        }
+    }
+
+    /// Adds `room` (not in the set yet).
+    fn insert(&mut self, room: Room, hasher: &S) {
+        match self {
+            RoomSet::Few(v) if v.len() < Self::FEW => v.push(room),
+            RoomSet::Few(v) => {
+                let mut set = HashSet::with_capacity_and_hasher(v.len() + 1, hasher.clone());
+                set.extend(v.drain(..));
+                set.insert(room);
+                *self = RoomSet::Many(Box::new(set));
+            }
+            RoomSet::Many(set) => {
+                set.insert(room);
+            }
+        }
+    }
+
+    /// Removes `room`; whether it was there.
+    fn remove(&mut self, room: &str) -> bool {
+        match self {
+            RoomSet::Few(v) => match v.iter().position(|r| &**r == room) {
+                Some(i) => {
+                    v.swap_remove(i);
+                    if v.is_empty() {
+                        *v = Vec::new();
+                    }
+                    true
+                }
+                None => false,
+            },
+            RoomSet::Many(set) => set.remove(room),
+        }
+    }
+
+    fn iter(&self) -> Box<dyn Iterator<Item = &Room> + '_> {
+        match self {
+            RoomSet::Few(v) => Box::new(v.iter()),
+            RoomSet::Many(set) => Box::new(set.iter()),
+        }
+    }
+
+    fn into_vec(self) -> Vec<Room> {
+        match self {
+            RoomSet::Few(v) => v,
+            RoomSet::Many(set) => set.into_iter().collect(),
+        }
+    }
 }
 
 impl<K> RoomIndex<K> {
@@ -337,14 +413,14 @@ impl<K: SocketKey, S: BuildHasher + Clone> RoomIndex<K, S> {
         }
         match self.rooms.get_key_value(room) {
             Some((name, _)) => {
-                rooms_of_k.insert(name.clone());
+                rooms_of_k.insert(name.clone(), &self.hasher);
                 if let Some(members) = self.rooms.get_mut(room) {
                     members.insert(k.clone());
                 }
             }
             None => {
                 let name = Room::from(room);
-                rooms_of_k.insert(name.clone());
+                rooms_of_k.insert(name.clone(), &self.hasher);
                 let mut members = HashSet::with_hasher(self.hasher.clone());
                 members.insert(k.clone());
                 self.rooms.insert(name, members);
@@ -393,10 +469,10 @@ impl<K: SocketKey, S: BuildHasher + Clone> RoomIndex<K, S> {
             return Vec::new();
         };
         let in_own = !self.left_own.remove(id(k));
-        let mut left = Vec::with_capacity(rooms_of_k.len() + usize::from(in_own));
-        for room in rooms_of_k {
-            self.drop_member(&room, k);
-            left.push(room);
+        let mut left = rooms_of_k.into_vec();
+        left.reserve(usize::from(in_own));
+        for room in &left {
+            self.drop_member(room, k);
         }
         if in_own {
             left.push(k.own_room());
@@ -411,7 +487,7 @@ impl<K: SocketKey, S: BuildHasher + Clone> RoomIndex<K, S> {
         self.sockets
             .get(id(k))
             .into_iter()
-            .flatten()
+            .flat_map(RoomSet::iter)
             .cloned()
             .chain(own)
     }
@@ -622,8 +698,7 @@ impl<K: SocketKey, S: BuildHasher + Clone> RoomIndex<K, S> {
     /// Makes `k` known, with no stored room, if it is not already.
     fn ensure_socket(&mut self, k: &K) {
         if !self.sockets.contains_key(id(k)) {
-            self.sockets
-                .insert(k.clone(), HashSet::with_hasher(self.hasher.clone()));
+            self.sockets.insert(k.clone(), RoomSet::default());
         }
     }
 

@@ -636,3 +636,33 @@ fn another_socket_may_join_a_room_named_like_an_id() {
     assert_eq!(rooms.room_len("a"), 0);
     assert!(rooms.in_room(&b, "b"));
 }
+
+/// A socket in many rooms (past the few a socket keeps in a plain list, into a hash set):
+/// membership, leaving, and leave-all stay exact.
+#[test]
+fn a_socket_in_many_rooms() {
+    let mut idx = three();
+    let s1 = id("s1");
+    let rooms: Vec<String> = (0..40).map(|i| format!("r{i}")).collect();
+    idx.join_many(&s1, &rooms);
+    idx.join(&id("s2"), "r7");
+    for r in &rooms {
+        assert!(idx.in_room(&s1, r), "{r}");
+    }
+    assert_eq!(idx.rooms_of(&s1).count(), 41);
+    for r in rooms.iter().step_by(2) {
+        idx.leave(&s1, r);
+    }
+    assert!(!idx.in_room(&s1, "r0") && idx.in_room(&s1, "r1"));
+    assert_eq!(idx.rooms_of(&s1).count(), 21);
+    let mut left = names(idx.remove_socket(&s1).into_iter());
+    left.retain(|r| r != "s1");
+    let odd: Vec<String> = {
+        let mut v: Vec<String> = rooms.iter().skip(1).step_by(2).cloned().collect();
+        v.sort();
+        v
+    };
+    assert_eq!(left, odd);
+    assert_eq!(members(&idx, "r7"), ["s2"]);
+    assert!(idx.sockets_in("r1").next().is_none());
+}
