@@ -25,7 +25,7 @@ use super::inbox::{self, Input};
 use super::inbox::{Ws, WsIo};
 use super::machine;
 use super::socket::{lock, Handshake};
-use super::{Cors, CorsOrigins, Server, ServerInner};
+use super::{Cors, CorsOrigins, Headers, Server, ServerInner};
 use crate::io::{FuturesIo, HyperIo};
 
 /// Answers requests outside the Socket.IO path (a page, a health check); `None` gives 404.
@@ -593,27 +593,11 @@ impl Drop for PostGuard<'_> {
 }
 
 fn handshake_of<B>(req: &Request<B>, query: &str, remote: Option<SocketAddr>) -> Handshake {
-    // The header values are copied, not cloned: hyper's are views of the connection's read
+    // The headers are copied, not cloned: hyper's values are views of the connection's read
     // buffer, and a clone would keep that buffer (8 KiB) alive for the whole life of the
-    // connection. They are copied into one buffer, each value a view of it (one allocation
-    // instead of one per header).
-    let src = req.headers();
-    let mut block = bytes::BytesMut::with_capacity(src.values().map(|v| v.len()).sum());
-    for v in src.values() {
-        block.extend_from_slice(v.as_bytes());
-    }
-    let block = block.freeze();
-    let mut headers = http::HeaderMap::with_capacity(src.len());
-    let mut at = 0;
-    for (k, v) in src {
-        let value = block.slice(at..at + v.len());
-        at += v.len();
-        if let Ok(value) = HeaderValue::from_maybe_shared(value) {
-            headers.append(k.clone(), value);
-        }
-    }
+    // connection. They are kept as one buffer, the map built only if a handler looks.
     Handshake {
-        headers: Arc::new(headers),
+        headers: Headers::copied_from(req.headers()),
         query: form_urlencoded::parse(query.as_bytes())
             .into_owned()
             .collect::<Vec<_>>()

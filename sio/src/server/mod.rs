@@ -41,7 +41,9 @@ pub use self::listener::accept_loop;
 pub use self::metrics::ServerMetrics;
 pub use self::namespace::{ConnectError, Namespace};
 use self::socket::{lock, read, write};
-pub use self::socket::{AckError, AckSender, Compress, EmitError, Handshake, Socket, SocketId};
+pub use self::socket::{
+    AckError, AckSender, Compress, EmitError, Handshake, Headers, Socket, SocketId,
+};
 use crate::runtime::{BoxFuture, Runtime};
 use crate::PerMessageDeflate;
 pub use sio_proto::socket::recovery::RecoveryConfig;

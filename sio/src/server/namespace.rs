@@ -242,17 +242,42 @@ pub(crate) struct SocketInner {
     pub(crate) handshake: Handshake,
     pub(crate) connected: AtomicBool,
     pub(super) handlers: RwLock<HashMap<String, BoxedHandler<Socket>>>,
-    pub(super) any: RwLock<Vec<AnyHandler>>,
-    pub(super) any_outgoing: RwLock<Vec<AnyOutgoingHandler>>,
-    pub(super) middlewares: RwLock<Vec<PacketMiddleware>>,
-    pub(super) on_disconnect: RwLock<Vec<DisconnectHandler>>,
-    pub(super) on_disconnecting: RwLock<Vec<DisconnectingHandler>>,
-    pub(super) on_error: RwLock<Vec<ErrorHandler>>,
+    pub(super) listeners: RwLock<Listeners>,
     pub(super) data: Mutex<http::Extensions>,
     /// With connection state recovery: the private id its client was given, and whether the
     /// socket was recovered.
     pub(super) pid: std::sync::OnceLock<Box<str>>,
     pub(super) recovered: AtomicBool,
+}
+
+/// A socket's listeners besides its event handlers, behind one lock: `disconnect` handlers
+/// (most sockets have one), and the rarely used others, allocated with the first of them (an
+/// idle socket holds a few words instead of six lists and their locks).
+#[derive(Default)]
+pub(crate) struct Listeners {
+    pub(super) on_disconnect: Vec<DisconnectHandler>,
+    pub(super) rare: Option<Box<RareListeners>>,
+}
+
+#[derive(Default)]
+pub(crate) struct RareListeners {
+    pub(super) any: Vec<AnyHandler>,
+    pub(super) any_outgoing: Vec<AnyOutgoingHandler>,
+    pub(super) middlewares: Vec<PacketMiddleware>,
+    pub(super) on_disconnecting: Vec<DisconnectingHandler>,
+    pub(super) on_error: Vec<ErrorHandler>,
+}
+
+impl Listeners {
+    /// The rare listeners, allocated if needed (to add one).
+    pub(super) fn rare(&mut self) -> &mut RareListeners {
+        self.rare.get_or_insert_with(Box::default)
+    }
+
+    /// A copy of one list of the rare listeners (empty when there are none).
+    pub(super) fn copy<T: Clone>(&self, list: impl FnOnce(&RareListeners) -> &Vec<T>) -> Vec<T> {
+        self.rare.as_deref().map(list).cloned().unwrap_or_default()
+    }
 }
 
 /// A client connected to a namespace. Cloning is cheap (a shared handle).

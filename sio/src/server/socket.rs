@@ -11,7 +11,7 @@ use serde::Serialize;
 use sio_proto::rooms::Room;
 use sio_proto::socket::{DisconnectReason, EncodedPacket, Nsp, Packet};
 
-pub use super::handshake::{Handshake, SocketId};
+pub use super::handshake::{Handshake, Headers, SocketId};
 pub use super::inbox::{AckError, EmitError};
 use super::inbox::{AckReply, ConnHandle, Input};
 pub use super::namespace::Socket;
@@ -61,12 +61,7 @@ impl Socket {
                 handshake,
                 connected: AtomicBool::new(false),
                 handlers: RwLock::default(),
-                any: RwLock::default(),
-                any_outgoing: RwLock::default(),
-                middlewares: RwLock::default(),
-                on_disconnect: RwLock::default(),
-                on_disconnecting: RwLock::default(),
-                on_error: RwLock::default(),
+                listeners: RwLock::default(),
                 data: Mutex::default(),
                 pid: std::sync::OnceLock::new(),
                 recovered: AtomicBool::new(false),
@@ -189,12 +184,15 @@ impl Socket {
 
     /// Registers a listener called for every incoming event, before its handler.
     pub fn on_any(&self, f: impl Fn(&Socket, &str, &Packet) + Send + Sync + 'static) {
-        write(&self.inner.any).push(Arc::new(f));
+        write(&self.inner.listeners).rare().any.push(Arc::new(f));
     }
 
     /// Registers a listener called for every event this socket emits.
     pub fn on_any_outgoing(&self, f: impl Fn(&Socket, &str) + Send + Sync + 'static) {
-        write(&self.inner.any_outgoing).push(Arc::new(f));
+        write(&self.inner.listeners)
+            .rare()
+            .any_outgoing
+            .push(Arc::new(f));
     }
 
     /// Adds a per-packet middleware (Node's `socket.use`): an error drops the packet and is
@@ -203,12 +201,18 @@ impl Socket {
         &self,
         f: impl Fn(&Socket, &str, &Packet) -> Result<(), String> + Send + Sync + 'static,
     ) {
-        write(&self.inner.middlewares).push(Arc::new(f));
+        write(&self.inner.listeners)
+            .rare()
+            .middlewares
+            .push(Arc::new(f));
     }
 
     /// Registers a listener for errors of per-packet middleware and argument decoding.
     pub fn on_error(&self, f: impl Fn(&Socket, &str) + Send + Sync + 'static) {
-        write(&self.inner.on_error).push(Arc::new(f));
+        write(&self.inner.listeners)
+            .rare()
+            .on_error
+            .push(Arc::new(f));
     }
 
     /// Registers a `disconnect` handler.
@@ -217,12 +221,17 @@ impl Socket {
         F: Fn(Socket, DisconnectReason) -> Fut + Send + Sync + 'static,
         Fut: std::future::Future<Output = ()> + Send + 'static,
     {
-        write(&self.inner.on_disconnect).push(Arc::new(move |s, r| Box::pin(f(s, r))));
+        write(&self.inner.listeners)
+            .on_disconnect
+            .push(Arc::new(move |s, r| Box::pin(f(s, r))));
     }
 
     /// Registers a `disconnecting` listener: called while the socket still is in its rooms.
     pub fn on_disconnecting(&self, f: impl Fn(&Socket, DisconnectReason) + Send + Sync + 'static) {
-        write(&self.inner.on_disconnecting).push(Arc::new(f));
+        write(&self.inner.listeners)
+            .rare()
+            .on_disconnecting
+            .push(Arc::new(f));
     }
 
     /// Emits `event` with `data` (a tuple or an [`Args`](crate::Args) spreads into several
@@ -432,7 +441,7 @@ impl Socket {
     }
 
     pub(crate) fn notify_outgoing(&self, event: &str) {
-        let listeners = read(&self.inner.any_outgoing).clone();
+        let listeners = read(&self.inner.listeners).copy(|r| &r.any_outgoing);
         for l in listeners {
             l(self, event);
         }
@@ -444,14 +453,16 @@ impl Socket {
 
     /// Runs per-packet middleware and `on_any` listeners; false when the packet is dropped.
     pub(crate) fn pre_dispatch(&self, event: &str, packet: &Packet) -> bool {
-        let mws = read(&self.inner.middlewares).clone();
+        let (mws, any) = {
+            let l = read(&self.inner.listeners);
+            (l.copy(|r| &r.middlewares), l.copy(|r| &r.any))
+        };
         for m in mws {
             if let Err(e) = m(self, event, packet) {
                 self.report_error(&e);
                 return false;
             }
         }
-        let any = read(&self.inner.any).clone();
         for a in any {
             a(self, event, packet);
         }
@@ -471,21 +482,21 @@ impl Socket {
     }
 
     fn report_error(&self, e: &str) {
-        let l = read(&self.inner.on_error).clone();
+        let l = read(&self.inner.listeners).copy(|r| &r.on_error);
         for f in l {
             f(self, e);
         }
     }
 
     pub(crate) fn run_disconnecting(&self, reason: DisconnectReason) {
-        let l = read(&self.inner.on_disconnecting).clone();
+        let l = read(&self.inner.listeners).copy(|r| &r.on_disconnecting);
         for f in l {
             f(self, reason);
         }
     }
 
     pub(crate) fn disconnect_futures(&self, reason: DisconnectReason) -> Vec<BoxFuture<()>> {
-        let l = read(&self.inner.on_disconnect).clone();
+        let l = read(&self.inner.listeners).on_disconnect.clone();
         l.into_iter().map(|f| f(self.clone(), reason)).collect()
     }
 }
