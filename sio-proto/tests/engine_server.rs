@@ -1627,7 +1627,12 @@ fn close_after_probe_answer_finishes_on_the_websocket() {
     use sio_proto::engine::server::{Event, Input, Reply, ServerSession, Transmit};
     use sio_proto::engine::{CloseReason, Frame, TransportKind};
     let t0 = std::time::Instant::now();
-    let mut s = ServerSession::new(t0, "sid".into(), TransportKind::Polling, Default::default());
+    let mut s = ServerSession::new(
+        t0,
+        "sid".into(),
+        TransportKind::Polling,
+        EngineConfig::default(),
+    );
     while s.poll_transmit().is_some() {}
     assert_eq!(s.handle(t0, Input::WsOpen), Reply::None);
     s.handle(
@@ -1661,7 +1666,12 @@ fn close_before_probe_answer_drops_the_probe() {
     use sio_proto::engine::server::{HttpResponse, Input, Reply, ServerSession, Transmit};
     use sio_proto::engine::{CloseReason, TransportKind};
     let t0 = std::time::Instant::now();
-    let mut s = ServerSession::new(t0, "sid".into(), TransportKind::Polling, Default::default());
+    let mut s = ServerSession::new(
+        t0,
+        "sid".into(),
+        TransportKind::Polling,
+        EngineConfig::default(),
+    );
     while s.poll_transmit().is_some() {}
     assert_eq!(s.handle(t0, Input::WsOpen), Reply::None);
     s.close(t0, CloseReason::ForcedClose);

@@ -18,6 +18,7 @@
 //! held `GET` when the server ends the session.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
@@ -92,7 +93,8 @@ enum Upgrade {
 #[derive(Debug)]
 pub struct ServerSession {
     sid: String,
-    config: EngineConfig,
+    /// Shared by the sessions of a router (one copy per server, not per session).
+    config: Arc<EngineConfig>,
     transport: TransportKind,
     protocol: Protocol,
     /// v3: the client takes binary long-polling payloads and binary websocket frames (no
@@ -127,8 +129,9 @@ impl ServerSession {
         now: Instant,
         sid: String,
         handshake: impl Into<Handshake>,
-        config: EngineConfig,
+        config: impl Into<Arc<EngineConfig>>,
     ) -> Self {
+        let config = config.into();
         let Handshake {
             transport,
             protocol,

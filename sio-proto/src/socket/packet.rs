@@ -605,7 +605,8 @@ fn complete(packet: Packet) -> Result<Packet, DecodeError> {
 #[derive(Debug, Default)]
 pub struct Decoder {
     limits: DecodeLimits,
-    pending: Option<Pending>,
+    /// Boxed: a decoder waits for attachments rarely, and is part of every connection.
+    pending: Option<Box<Pending>>,
     /// With the MessagePack parser every packet is one binary message.
     parser: super::msgpack::Parser,
 }
@@ -657,11 +658,11 @@ impl Decoder {
         if announced == 0 {
             return complete(packet).map(Some);
         }
-        self.pending = Some(Pending {
+        self.pending = Some(Box::new(Pending {
             packet,
             announced,
             bytes: 0,
-        });
+        }));
         Ok(None)
     }
 

@@ -24,6 +24,7 @@
 //! or its message as it is.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -146,7 +147,8 @@ struct Namespace {
 #[derive(Debug)]
 pub struct Connection {
     engine: ServerSession,
-    config: ConnectionConfig,
+    /// Shared by a server's connections (one copy per server, not per connection).
+    config: Arc<ConnectionConfig>,
     decoder: Decoder,
     namespaces: Vec<Namespace>,
     acks: AckTable<()>,
@@ -162,7 +164,12 @@ pub struct Connection {
 
 impl Connection {
     /// Wraps a new Engine.IO session.
-    pub fn new(now: Instant, engine: ServerSession, config: ConnectionConfig) -> Self {
+    pub fn new(
+        now: Instant,
+        engine: ServerSession,
+        config: impl Into<Arc<ConnectionConfig>>,
+    ) -> Self {
+        let config = config.into();
         let mut timers = TimerTable::default();
         let mut namespaces = Vec::new();
         let mut events = VecDeque::new();
@@ -181,10 +188,10 @@ impl Connection {
         }
         Self {
             engine,
-            config,
             decoder: Decoder::with_parser(config.decode, config.parser),
             namespaces,
             acks: AckTable::new(config.max_pending_acks),
+            config,
             timers,
             last_input: now,
             events,

@@ -41,7 +41,11 @@ impl Machine {
         if server.engine_app.is_some() {
             Machine::Engine(session)
         } else {
-            Machine::Socket(Connection::new(now, session, server.config.connection))
+            Machine::Socket(Connection::new(
+                now,
+                session,
+                server.connection_config.clone(),
+            ))
         }
     }
     pub(crate) fn sid(&self) -> &str {

@@ -493,6 +493,8 @@ pub(crate) struct ServerInner {
     rooms_seed: [u8; 16],
     /// The counters ([`Server::metrics`]).
     pub(crate) metrics: Arc<metrics::Metrics>,
+    /// `config.connection`, shared by every connection's machine.
+    pub(crate) connection_config: Arc<ConnectionConfig>,
 }
 
 impl ServerInner {
@@ -592,6 +594,7 @@ impl Server {
                 open_connections: Arc::default(),
                 engine_app,
                 rooms_seed: adapter::rooms_seed(config.seed),
+                connection_config: Arc::new(config.connection),
                 config,
             }),
         };

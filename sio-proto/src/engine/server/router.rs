@@ -3,6 +3,7 @@
 //! sessions their client just closed ([`ClosedSessions`]).
 
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::{EngineConfig, ErrorCode, HttpResponse, ServerSession};
@@ -109,7 +110,8 @@ struct Entry<H> {
 /// ([`EngineServer::upgraded`]) and when it ends ([`EngineServer::remove`]).
 #[derive(Debug)]
 pub struct EngineServer<H = ()> {
-    config: EngineConfig,
+    /// Shared with every session it accepts.
+    config: Arc<EngineConfig>,
     ids: IdGenerator,
     sessions: BTreeMap<String, Entry<H>>,
     closed: ClosedSessions,
@@ -119,10 +121,10 @@ impl<H: Clone> EngineServer<H> {
     /// A router with `config`, drawing session ids from `ids`.
     pub fn new(config: EngineConfig, ids: IdGenerator) -> Self {
         Self {
-            config,
             ids,
             sessions: BTreeMap::new(),
             closed: ClosedSessions::new(&config),
+            config: Arc::new(config),
         }
     }
 
@@ -213,7 +215,7 @@ impl<H: Clone> EngineServer<H> {
     ) -> ServerSession {
         let handshake = handshake.into();
         let sid = self.ids.next_id();
-        let session = ServerSession::new(now, sid.clone(), handshake, self.config);
+        let session = ServerSession::new(now, sid.clone(), handshake, self.config.clone());
         let transport = handshake.transport;
         self.sessions.insert(sid, Entry { transport, handle });
         session
