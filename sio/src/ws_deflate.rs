@@ -393,6 +393,16 @@ impl ReadSide {
 
 /// The byte stream under a websocket: passes bytes through, and inflates what the peer sends
 /// once deflate is on ([`WsIo::with_deflate`]).
+/// A read of a plain stream that asks for less than this goes through a per-thread buffer of
+/// this size: one read of the socket takes what is there, and the surplus waits in the
+/// stream's `stash` (released once handed out). tungstenite's own read buffer can then be
+/// small (what every idle connection holds) without a syscall per few bytes of a large message.
+const READ_AHEAD: usize = 8192;
+
+thread_local! {
+    static READ_SCRATCH: RefCell<Vec<u8>> = RefCell::new(vec![0; READ_AHEAD]);
+}
+
 pub struct WsIo<S> {
     inner: S,
     read: Option<Box<ReadSide>>,
@@ -489,9 +499,22 @@ impl<S: AsyncRead + Unpin> AsyncRead for WsIo<S> {
                 let n = buf.len().min(this.stash.len());
                 buf[..n].copy_from_slice(&this.stash[..n]);
                 this.stash.advance(n);
+                if this.stash.is_empty() {
+                    this.stash = BytesMut::new();
+                }
                 return Poll::Ready(Ok(n));
             }
-            return Pin::new(&mut this.inner).poll_read(cx, buf);
+            if buf.len() >= READ_AHEAD {
+                return Pin::new(&mut this.inner).poll_read(cx, buf);
+            }
+            return READ_SCRATCH.with(|scratch| {
+                let mut scratch = scratch.borrow_mut();
+                let n = std::task::ready!(Pin::new(&mut this.inner).poll_read(cx, &mut scratch))?;
+                let k = n.min(buf.len());
+                buf[..k].copy_from_slice(&scratch[..k]);
+                this.stash.extend_from_slice(&scratch[k..n]);
+                Poll::Ready(Ok(k))
+            });
         };
         loop {
             if !rs.ready.is_empty() {
@@ -572,6 +595,66 @@ mod tests {
             threshold: 1024,
             peer_resets,
         }
+    }
+
+    /// A stream that hands out its chunks one per read (as much of each as the caller takes).
+    struct Chunks(std::collections::VecDeque<Vec<u8>>);
+
+    impl AsyncRead for Chunks {
+        fn poll_read(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            buf: &mut [u8],
+        ) -> Poll<io::Result<usize>> {
+            let Some(mut chunk) = self.0.pop_front() else {
+                return Poll::Ready(Ok(0));
+            };
+            let n = buf.len().min(chunk.len());
+            buf[..n].copy_from_slice(&chunk[..n]);
+            if n < chunk.len() {
+                self.0.push_front(chunk.split_off(n));
+            }
+            Poll::Ready(Ok(n))
+        }
+    }
+
+    impl AsyncWrite for Chunks {
+        fn poll_write(
+            self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            b: &[u8],
+        ) -> Poll<io::Result<usize>> {
+            Poll::Ready(Ok(b.len()))
+        }
+        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+        fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    #[test]
+    fn small_reads_of_a_plain_stream_read_ahead() {
+        let data: Vec<u8> = (0..30_000u32).map(|i| (i % 251) as u8).collect();
+        let chunks = [&data[..20_000], &data[20_000..20_300], &data[20_300..]];
+        let mut io = WsIo::plain(Chunks(chunks.iter().map(|c| c.to_vec()).collect()));
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        let mut got = Vec::new();
+        let mut reads = 0;
+        loop {
+            // tungstenite's small buffer, and now and then a large one (read directly).
+            let mut buf = vec![0u8; if reads % 7 == 6 { READ_AHEAD } else { 128 }];
+            match Pin::new(&mut io).poll_read(&mut cx, &mut buf) {
+                Poll::Ready(Ok(0)) => break,
+                Poll::Ready(Ok(n)) => got.extend_from_slice(&buf[..n]),
+                other => panic!("{other:?}"),
+            }
+            reads += 1;
+        }
+        assert_eq!(got, data);
+        // Nothing is kept once handed out.
+        assert_eq!(io.stash.capacity(), 0);
     }
 
     #[test]

@@ -520,8 +520,10 @@ impl Server {
         let agreed = deflate.as_ref().map(|(_, agreed)| *agreed);
         let on_upgrade = hyper::upgrade::on(req);
         let inner: Arc<ServerInner> = self.inner.clone();
+        // tungstenite's read buffer is what every idle connection keeps: small, as the stream
+        // under it reads ahead (`ws_deflate::READ_AHEAD`).
         let config = WebSocketConfig::default()
-            .read_buffer_size(1024)
+            .read_buffer_size(128)
             .write_buffer_size(16 * 1024)
             .max_write_buffer_size(
                 inner
