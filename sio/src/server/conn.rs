@@ -48,18 +48,19 @@ enum ConnWake {
 pub(crate) struct ConnTask {
     server: Arc<ServerInner>,
     conn: Machine,
-    sid: String,
     handle: ConnHandle,
     rx: mpsc::UnboundedReceiver<Input>,
     ws: WsLink<super::inbox::WsIo>,
     held_get: Option<oneshot::Sender<HttpResponse>>,
-    sockets: HashMap<Nsp, Socket>,
+    /// The sockets of the connection, one per namespace it joined (a few at most: a list).
+    sockets: Vec<(Nsp, Socket)>,
     acks: HashMap<(Nsp, u64), AckReply>,
     tasks: Tasks,
     /// Middleware chains under way (allocated only while there are some).
     connecting: Option<Box<FuturesUnordered<BoxFuture<ConnectDecision>>>>,
     timer: DeadlineTimer,
-    handshake: Handshake,
+    /// What each socket of the connection starts from (shared, cloned per socket).
+    handshake: Arc<Handshake>,
     engine_socket: Option<Box<dyn EngineSession>>,
     /// The task ran to its end (see `Drop`).
     finished: bool,
@@ -84,23 +85,30 @@ impl ConnTask {
             link.open(0, ws);
         }
         Self {
-            sid: conn.sid().to_owned(),
             server,
             conn,
             handle,
             rx,
             ws: link,
             held_get,
-            sockets: HashMap::new(),
+            sockets: Vec::new(),
             acks: HashMap::new(),
             tasks: Tasks::default(),
             connecting: None,
             timer: Default::default(),
-            handshake,
+            handshake: Arc::new(handshake),
             engine_socket: None,
             finished: false,
             sent: (0, 0),
         }
+    }
+
+    /// The socket of namespace `nsp`, if the connection joined it.
+    fn socket(&self, nsp: &Nsp) -> Option<Socket> {
+        self.sockets
+            .iter()
+            .find(|(n, _)| n == nsp)
+            .map(|(_, s)| s.clone())
     }
 
     /// Adds what was sent since the last call to the server's counters.
@@ -129,7 +137,7 @@ impl ConnTask {
         // One span per Engine.IO session: everything logged while it runs carries these.
         let span = tracing::info_span!(
             "sio_session",
-            sid = %self.sid,
+            sid = %self.conn.sid(),
             transport = if self.handle.transport.load(Ordering::Relaxed) == 1 {
                 "websocket"
             } else {
@@ -210,7 +218,7 @@ impl ConnTask {
                 }
             }
             self.finished = true;
-            self.server.remove_session(&self.sid, false);
+            self.server.remove_session(self.conn.sid(), false);
         }
         .instrument(span)
     }
@@ -224,7 +232,7 @@ impl ConnTask {
     }
 
     fn poll_wake(&mut self, cx: &mut Context<'_>) -> Poll<ConnWake> {
-        if self.tasks.poll(cx, &self.sid).is_ready() {
+        if self.tasks.poll(cx, self.conn.sid()).is_ready() {
             return Poll::Ready(ConnWake::Common(Wake::Task));
         }
         if let Some(c) = self.connecting.as_mut() {
@@ -296,13 +304,14 @@ impl ConnTask {
             Input::Volatile(p) => {
                 self.conn.send_volatile(&p);
             }
-            Input::AckRequest {
-                nsp,
-                id,
-                packet,
-                timeout,
-                reply,
-            } => {
+            Input::AckRequest(request) => {
+                let super::inbox::AckRequest {
+                    nsp,
+                    id,
+                    packet,
+                    timeout,
+                    reply,
+                } = *request;
                 let deadline = timeout.map(|d| now + d);
                 let Some(conn) = self.conn.socket() else {
                     return;
@@ -355,7 +364,7 @@ impl ConnTask {
                 if let Err(e) = conn.accept_with_pid(&nsp, socket.id(), pid) {
                     // The connection closed, or the client left the namespace, while
                     // the middleware ran: there is no one to answer.
-                    tracing::debug!(sid = %self.sid, nsp = %nsp, error = %e, "CONNECT not accepted");
+                    tracing::debug!(sid = %self.conn.sid(), nsp = %nsp, error = %e, "CONNECT not accepted");
                     return;
                 }
                 if let Some(pid) = pid {
@@ -380,7 +389,8 @@ impl ConnTask {
                     }
                 }
                 drop(log);
-                self.sockets.insert(nsp, socket.clone());
+                self.sockets.retain(|(n, _)| *n != nsp);
+                self.sockets.push((nsp, socket.clone()));
                 for h in ns.connection_handlers() {
                     if let Some(f) = catch("a connection handler", || h(socket.clone())) {
                         self.run_here(f);
@@ -498,7 +508,7 @@ impl ConnTask {
         match e {
             Event::Connect { nsp, auth } => self.on_connect(nsp, auth),
             Event::Event { nsp, packet } => {
-                let Some(socket) = self.sockets.get(&nsp).cloned() else {
+                let Some(socket) = self.socket(&nsp) else {
                     return;
                 };
                 let name = packet
@@ -548,7 +558,8 @@ impl ConnTask {
                         r.send(Err(AckError::Disconnected));
                     }
                 }
-                if let Some(s) = self.sockets.remove(&nsp) {
+                let gone = self.sockets.iter().position(|(n, _)| *n == nsp);
+                if let Some((_, s)) = gone.map(|i| self.sockets.swap_remove(i)) {
                     for f in socket_gone(&s, reason) {
                         self.run_here(f);
                     }
@@ -560,7 +571,8 @@ impl ConnTask {
                 for (_, r) in self.acks.drain() {
                     r.send(Err(AckError::Disconnected));
                 }
-                self.server.remove_session(&self.sid, self.conn.lingers());
+                self.server
+                    .remove_session(self.conn.sid(), self.conn.lingers());
             }
         }
     }
@@ -577,7 +589,8 @@ impl ConnTask {
             EngineEvent::Upgrading => {}
             EngineEvent::Upgraded => self.upgraded(),
             EngineEvent::Closed(reason) => {
-                self.server.remove_session(&self.sid, self.conn.lingers());
+                self.server
+                    .remove_session(self.conn.sid(), self.conn.lingers());
                 let fs = catch("a close handler", || socket.closed(reason));
                 for f in fs.into_iter().flatten() {
                     self.run_here(f);
@@ -590,7 +603,7 @@ impl ConnTask {
     fn upgraded(&mut self) {
         tracing::debug!("upgraded to websocket");
         self.handle.transport.store(1, Ordering::Relaxed);
-        crate::sync::lock(&self.server.router).upgraded(&self.sid);
+        crate::sync::lock(&self.server.router).upgraded(self.conn.sid());
     }
 
     /// Starts a bare Engine.IO session: its connection handlers run now.
@@ -600,9 +613,9 @@ impl ConnTask {
         };
         let opened = catch("a connection handler", || {
             app.open(
-                self.sid.clone(),
+                self.conn.sid().to_owned(),
                 self.handle.clone(),
-                self.handshake.clone(),
+                (*self.handshake).clone(),
             )
         });
         if let Some((socket, fs)) = opened {
@@ -621,7 +634,7 @@ impl ConnTask {
             }
             return;
         };
-        let mut hs = self.handshake.clone();
+        let mut hs = (*self.handshake).clone();
         hs.auth = if auth.is_empty() {
             serde_json::Value::Null
         } else {
@@ -732,14 +745,14 @@ impl Drop for ConnTask {
         if self.finished {
             return;
         }
-        self.server.remove_session(&self.sid, false);
-        let sockets: Vec<Socket> = self.sockets.drain().map(|(_, s)| s).collect();
+        self.server.remove_session(self.conn.sid(), false);
+        let sockets: Vec<Socket> = self.sockets.drain(..).map(|(_, s)| s).collect();
         let acks: Vec<AckReply> = self.acks.drain().map(|(_, r)| r).collect();
         let engine_socket = self.engine_socket.take();
         if sockets.is_empty() && acks.is_empty() && engine_socket.is_none() {
             return;
         }
-        tracing::error!(sid = %self.sid, "connection task ended abnormally; cleaning up");
+        tracing::error!(sid = %self.conn.sid(), "connection task ended abnormally; cleaning up");
         // User code does not run inside a drop (it may be one during a panic): a task of
         // its own does it.
         crate::runtime::spawn_contained(&*self.server.rt, "a connection's clean-up", async move {

@@ -71,7 +71,7 @@ fn a_task_dropped_half_way_cleans_up() {
         None,
         Handshake::default(),
     );
-    task.sockets.insert(ns.nsp(), socket.clone());
+    task.sockets.push((ns.nsp(), socket.clone()));
     assert_eq!((server.session_count(), ns.sockets().len()), (1, 1));
 
     drop(task);

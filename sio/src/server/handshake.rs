@@ -108,8 +108,8 @@ pub struct Handshake {
     pub address: Option<SocketAddr>,
     /// When the handshake happened.
     pub time: SystemTime,
-    /// The request URL (path and query).
-    pub url: String,
+    /// The request URL (path and query), shared by the sockets of the connection.
+    pub url: Arc<str>,
     /// Whether the connection is TLS (as far as the server knows).
     pub secure: bool,
 }
@@ -122,7 +122,7 @@ impl Default for Handshake {
             auth: serde_json::Value::Null,
             address: None,
             time: SystemTime::UNIX_EPOCH,
-            url: String::new(),
+            url: Arc::from(""),
             secure: false,
         }
     }
@@ -191,7 +191,7 @@ mod tests {
     fn handshake_json_has_nodes_fields() {
         let h = Handshake {
             query: Arc::new([("a".into(), "1".into())]),
-            url: "/socket.io/?a=1".into(),
+            url: Arc::from("/socket.io/?a=1"),
             ..Handshake::default()
         };
         let v = h.to_json();

@@ -607,7 +607,7 @@ fn handshake_of<B>(req: &Request<B>, query: &str, remote: Option<SocketAddr>) ->
         auth: serde_json::Value::Null,
         address: remote,
         time: SystemTime::now(),
-        url: req.uri().to_string(),
+        url: req.uri().to_string().into(),
         secure: req.uri().scheme_str() == Some("https"),
     }
 }

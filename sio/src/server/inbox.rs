@@ -33,13 +33,8 @@ pub(crate) enum Input {
     /// One bare Engine.IO frame (plain Engine.IO servers).
     Frame(Frame),
     Volatile(EncodedPacket),
-    AckRequest {
-        nsp: Nsp,
-        id: u64,
-        packet: EncodedPacket,
-        timeout: Option<Duration>,
-        reply: AckReply,
-    },
+    /// Boxed: every input (one per delivery of a broadcast) is as large as the largest.
+    AckRequest(Box<AckRequest>),
     Disconnect {
         nsp: Nsp,
         close: bool,
@@ -51,13 +46,25 @@ impl Input {
     /// For a packet on its way out, its size in bytes (what it holds in the inbox).
     pub(crate) fn outbound_bytes(&self) -> Option<usize> {
         match self {
-            Input::Packet(p) | Input::Volatile(p) | Input::AckRequest { packet: p, .. } => {
-                Some(p.text.len() + p.attachments.iter().map(|a| a.len()).sum::<usize>())
-            }
+            Input::Packet(p) | Input::Volatile(p) => Some(packet_bytes(p)),
+            Input::AckRequest(r) => Some(packet_bytes(&r.packet)),
             Input::Frame(f) => Some(f.len()),
             _ => None,
         }
     }
+}
+
+fn packet_bytes(p: &EncodedPacket) -> usize {
+    p.text.len() + p.attachments.iter().map(|a| a.len()).sum::<usize>()
+}
+
+/// An emit that awaits the client's ack.
+pub(crate) struct AckRequest {
+    pub(crate) nsp: Nsp,
+    pub(crate) id: u64,
+    pub(crate) packet: EncodedPacket,
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) reply: AckReply,
 }
 
 /// Where an ack awaited from the client goes: a future's channel, or a callback run on the

@@ -390,13 +390,15 @@ impl Socket {
         if !self.connected() {
             return Err(EmitError::Disconnected);
         }
-        self.inner.conn.push(Input::AckRequest {
-            nsp: self.inner.ns.nsp(),
-            id,
-            packet: p,
-            timeout,
-            reply,
-        })
+        self.inner
+            .conn
+            .push(Input::AckRequest(Box::new(super::inbox::AckRequest {
+                nsp: self.inner.ns.nsp(),
+                id,
+                packet: p,
+                timeout,
+                reply,
+            })))
     }
 
     /// Joins rooms.
