@@ -18,6 +18,7 @@
 # idle"; also "slowloris" and "slow-consumer"), LABEL (the RESULT lines' label, default the
 # server kind), SLOWLORIS_CLIENTS (2000), SLOWLORIS_SETTLE (15 s), SLOW_READERS (10),
 # SLOW_RATE (20 broadcasts/s), SLOW_PAYLOAD (65536 bytes), SLOWLORIS_ROUNDS (2).
+# WORKERS (ours only): tokio worker threads of the server (1: one current_thread core).
 # MODES may hold "burst": the sender writes BURST (10) broadcasts back to back BURST_RATE (10)
 # times a second to BCAST_CLIENTS clients, so BURST packets wait for each recipient at once.
 # MODES may hold "cluster": two servers of the kind on one fresh redis-server (REDIS_URL in
@@ -69,7 +70,7 @@ start_server() {
   starts=$((starts + 1))
   local out="$work/server.$starts.out"
   case "$kind" in
-    ours) env PORT=0 "$@" "$target/release/bench_server" >"$out" 2>&1 & ;;
+    ours) env PORT=0 WORKERS="${WORKERS:-1}" "$@" "$target/release/bench_server" >"$out" 2>&1 & ;;
     node) env PORT=0 "$@" node ${NODE_FLAGS:-} "$root/tests/js/bench_server.js" >"$out" 2>&1 & ;;
     floor)
       # It takes its port as an argument and does not print "PORT": a free one, said here.

@@ -8,6 +8,9 @@
 //! With `TICK_HZ` set (> 0), a server-side timer also broadcasts `bcast` to everyone that many
 //! times a second, its payload `{"t":<microseconds since the Unix epoch>}`.
 //!
+//! With `WORKERS` set above 1, the server runs on a multi-threaded tokio runtime with that
+//! many worker threads instead of one core.
+//!
 //! With `REDIS_URL` set, the server is a member of a cluster on that Redis (`sio-redis`, the
 //! classic adapter): a broadcast also goes to the clients of the other servers (the `cluster`
 //! case of `benches/load.sh`).
@@ -23,10 +26,18 @@ use serde_json::Value;
 use sio::{AckSender, ServerConfig, Socket};
 
 fn main() -> std::io::Result<()> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?
-        .block_on(run())
+    let workers: usize = env_or("WORKERS", 1);
+    let rt = if workers > 1 {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(workers)
+            .enable_all()
+            .build()?
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+    };
+    rt.block_on(run())
 }
 
 async fn run() -> std::io::Result<()> {
