@@ -142,6 +142,10 @@ pub(crate) struct Endpoint {
     pub proxy: Option<ProxyRoute>,
     /// Idle kept-alive connections for long-polling requests (at most [`POOL_IDLE`]).
     pool: std::sync::Mutex<Vec<SendRequest<Full<Bytes>>>>,
+    /// Connections may go back to the pool: cleared by [`Endpoint::close_idle`] (the session
+    /// upgraded or closed: its last requests, a held `GET` or the `close` packet's `POST`, do
+    /// not put their connections back), set again by the next session's handshake.
+    pooling: std::sync::atomic::AtomicBool,
 }
 
 /// How many idle long-polling connections a manager keeps: Engine.IO has at most one `GET`
@@ -266,6 +270,7 @@ impl Endpoint {
             cookies: opts.with_credentials.then(Default::default),
             proxy: ProxyRoute::find(&opts.proxy, url)?,
             pool: std::sync::Mutex::new(Vec::new()),
+            pooling: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -283,6 +288,9 @@ impl Endpoint {
     /// Keeps a connection whose exchange is over for the next request.
     fn put_idle(&self, sender: SendRequest<Full<Bytes>>) {
         let mut pool = crate::sync::lock(&self.pool);
+        if !self.pooling.load(std::sync::atomic::Ordering::Acquire) {
+            return;
+        }
         pool.retain(|s| !s.is_closed());
         if !sender.is_closed() && pool.len() < POOL_IDLE {
             pool.push(sender);
@@ -291,7 +299,10 @@ impl Endpoint {
 
     /// Closes the idle connections (the Engine.IO session they served is over).
     pub(crate) fn close_idle(&self) {
-        crate::sync::lock(&self.pool).clear();
+        let mut pool = crate::sync::lock(&self.pool);
+        self.pooling
+            .store(false, std::sync::atomic::Ordering::Release);
+        pool.clear();
     }
 
     /// Whether long-polling requests are forwarded by a proxy (plain `http` through one):
@@ -502,6 +513,10 @@ pub(crate) async fn http_request(
     } else {
         ep.path_and_query(&query)
     };
+    if !query.contains("sid=") {
+        // A handshake: a new session, whose requests may keep their connections.
+        ep.pooling.store(true, std::sync::atomic::Ordering::Release);
+    }
     let is_post = body.is_some();
     let body = body.unwrap_or_default();
     let request = || {
