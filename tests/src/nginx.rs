@@ -5,13 +5,11 @@
 //! on a free port, killed on drop.
 
 use std::fmt::Write as _;
-use std::io::ErrorKind;
-use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
-use crate::process::{free_port, poll_until, tail, Guarded, TempDir};
+use crate::process::{accepts, free_port, start_and_wait, Guarded, TempDir};
 
 /// How long a starting nginx may take to accept connections.
 const START_LIMIT: Duration = Duration::from_secs(10);
@@ -145,44 +143,21 @@ fn write_config(dir: &Path, rendered: &str) {
 fn spawn(dir: &Path, port: u16) -> Result<Guarded, String> {
     let error_log = dir.join("error.log");
     let _ = std::fs::remove_file(&error_log);
-    let child = Command::new(nginx_binary())
-        .arg("-p")
+    let mut cmd = Command::new(nginx_binary());
+    cmd.arg("-p")
         .arg(dir)
         .arg("-c")
         .arg(dir.join("nginx.conf"))
         .arg("-e")
-        .arg(&error_log)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn();
-    let child = match child {
-        Ok(c) => c,
-        Err(e) if e.kind() == ErrorKind::NotFound => panic!(
-            "nginx is not installed: the sticky-session tests need a real nginx \
-             (apt-get install nginx; .ci/run installs it)"
-        ),
-        Err(e) => panic!("cannot start nginx: {e}"),
-    };
-    let mut child = Guarded::new(child);
-    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
-    let up = poll_until(START_LIMIT, || {
-        if child.exited() {
-            Some(false)
-        } else if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
-            Some(true)
-        } else {
-            None
-        }
-    });
-    match up {
-        Some(true) => Ok(child),
-        Some(false) => Err(format!("it exited:\n{}", tail(&error_log, 2000))),
-        None => Err(format!(
-            "it did not accept within {START_LIMIT:?}:\n{}",
-            tail(&error_log, 2000)
-        )),
-    }
+        .arg(&error_log);
+    start_and_wait(
+        cmd,
+        "nginx",
+        "the sticky-session tests need a real nginx (apt-get install nginx; .ci/run installs it)",
+        START_LIMIT,
+        &error_log,
+        || accepts(port),
+    )
 }
 
 /// `nginx` from the `PATH`, else Debian's `/usr/sbin/nginx` (`/usr/sbin` is not in every

@@ -112,6 +112,53 @@ pub fn poll_until<T>(limit: Duration, mut ready: impl FnMut() -> Option<T>) -> O
     }
 }
 
+/// Starts `cmd` (its output discarded), and waits up to `limit` until `ready` holds; the error
+/// says why not, with the end of `log`. `program` and `install` name it when it is not
+/// installed (a panic: the tests need the real thing).
+pub fn start_and_wait(
+    mut cmd: std::process::Command,
+    program: &str,
+    install: &str,
+    limit: Duration,
+    log: &Path,
+    mut ready: impl FnMut() -> bool,
+) -> Result<Guarded, String> {
+    use std::process::Stdio;
+    let child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn();
+    let child = match child {
+        Ok(c) => c,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            panic!("{program} is not installed: {install}")
+        }
+        Err(e) => panic!("cannot start {program}: {e}"),
+    };
+    let mut child = Guarded::new(child);
+    let up = poll_until(limit, || {
+        if child.exited() {
+            Some(false)
+        } else if ready() {
+            Some(true)
+        } else {
+            None
+        }
+    });
+    match up {
+        Some(true) => Ok(child),
+        Some(false) => Err(format!("it exited:\n{}", tail(log, 2000))),
+        None => Err(format!("not ready within {limit:?}:\n{}", tail(log, 2000))),
+    }
+}
+
+/// Whether something accepts TCP connections on 127.0.0.1:`port` (within 200 ms).
+pub fn accepts(port: u16) -> bool {
+    let addr = std::net::SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok()
+}
+
 /// The last `max` bytes of a file (a log for a failure message); empty when it cannot be read.
 pub fn tail(path: &Path, max: usize) -> String {
     let text = std::fs::read(path).unwrap_or_default();

@@ -5,12 +5,12 @@
 //! Nothing is skipped: when `redis-server` is missing, [`RedisServer::start`] panics and says
 //! so.
 
-use std::io::{ErrorKind, Read, Write};
+use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
-use crate::process::{free_port, poll_until, tail, Guarded, TempDir};
+use crate::process::{free_port, start_and_wait, Guarded, TempDir};
 
 /// How long a starting server may take to answer `PING`.
 const START_LIMIT: Duration = Duration::from_secs(10);
@@ -86,43 +86,21 @@ impl RedisServer {
 fn spawn(dir: &TempDir, port: u16) -> Result<Guarded, String> {
     let log = dir.path().join(format!("redis-{port}.log"));
     let _ = std::fs::remove_file(&log);
-    let child = Command::new("redis-server")
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+    let mut cmd = Command::new("redis-server");
+    cmd.args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
         .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
         .arg("--dir")
         .arg(dir.path())
         .arg("--logfile")
-        .arg(&log)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn();
-    let child = match child {
-        Ok(c) => c,
-        Err(e) if e.kind() == ErrorKind::NotFound => panic!(
-            "redis-server is not installed: the cluster tests need a real Redis \
-             (apt-get install redis-server; .ci/run installs it)"
-        ),
-        Err(e) => panic!("cannot start redis-server: {e}"),
-    };
-    let mut child = Guarded::new(child);
-    let up = poll_until(START_LIMIT, || {
-        if child.exited() {
-            Some(false)
-        } else if ping(port) {
-            Some(true)
-        } else {
-            None
-        }
-    });
-    match up {
-        Some(true) => Ok(child),
-        Some(false) => Err(format!("it exited:\n{}", tail(&log, 2000))),
-        None => Err(format!(
-            "no answer to PING within {START_LIMIT:?}:\n{}",
-            tail(&log, 2000)
-        )),
-    }
+        .arg(&log);
+    start_and_wait(
+        cmd,
+        "redis-server",
+        "the cluster tests need a real Redis (apt-get install redis-server; .ci/run installs it)",
+        START_LIMIT,
+        &log,
+        || ping(port),
+    )
 }
 
 /// `PING` in RESP over a fresh connection; whether `+PONG` came back within a second.

@@ -2,12 +2,10 @@
 //! with its own configuration and log in a temporary directory, killed on drop. It forwards
 //! absolute-form requests and opens `CONNECT` tunnels to any port, and logs each request line.
 
-use std::io::ErrorKind;
-use std::net::{Ipv4Addr, SocketAddr, TcpStream};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
-use crate::process::{free_port, poll_until, tail, Guarded, TempDir};
+use crate::process::{accepts, free_port, start_and_wait, tail, Guarded, TempDir};
 
 const START_LIMIT: Duration = Duration::from_secs(10);
 
@@ -74,39 +72,15 @@ fn spawn(dir: &TempDir, port: u16, credentials: Option<(&str, &str)>) -> Result<
     }
     let conf_path = dir.path().join(format!("tinyproxy-{port}.conf"));
     std::fs::write(&conf_path, conf).map_err(|e| format!("cannot write the configuration: {e}"))?;
-    let child = Command::new("tinyproxy")
-        .arg("-d")
-        .arg("-c")
-        .arg(&conf_path)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn();
-    let child = match child {
-        Ok(c) => c,
-        Err(e) if e.kind() == ErrorKind::NotFound => panic!(
-            "tinyproxy is not installed: the client's proxy tests need a real HTTP proxy \
-             (apt-get install tinyproxy; .ci/run installs it)"
-        ),
-        Err(e) => panic!("cannot start tinyproxy: {e}"),
-    };
-    let mut child = Guarded::new(child);
-    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
-    let up = poll_until(START_LIMIT, || {
-        if child.exited() {
-            Some(false)
-        } else if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
-            Some(true)
-        } else {
-            None
-        }
-    });
-    match up {
-        Some(true) => Ok(child),
-        Some(false) => Err(format!("it exited:\n{}", tail(&log, 2000))),
-        None => Err(format!(
-            "not accepting connections within {START_LIMIT:?}:\n{}",
-            tail(&log, 2000)
-        )),
-    }
+    let mut cmd = Command::new("tinyproxy");
+    cmd.arg("-d").arg("-c").arg(&conf_path);
+    start_and_wait(
+        cmd,
+        "tinyproxy",
+        "the client's proxy tests need a real HTTP proxy (apt-get install tinyproxy; .ci/run \
+         installs it)",
+        START_LIMIT,
+        &log,
+        || accepts(port),
+    )
 }
