@@ -113,7 +113,9 @@ async function cheatsheet(open) {
 async function axum(open) {
   const a = await open(args.axum);
   await waitText(a, "#log", "connected over");
-  await waitText(a, "#log", "upgraded to websocket");
+  // The upgrade may complete before or after the `connect` event: the page logs one or the
+  // other, so the transport itself is what is waited for.
+  await a.waitForFunction(() => socket.io.engine.transport.name === "websocket", null, { timeout: WAIT });
   await a.click("#f button");
   await waitText(a, "#log", "echo: hello axum (server sees websocket)");
   const health = await open(args.axum + "/health");
