@@ -19,6 +19,8 @@
 # server kind), SLOWLORIS_CLIENTS (2000), SLOWLORIS_SETTLE (15 s), SLOW_READERS (10),
 # SLOW_RATE (20 broadcasts/s), SLOW_PAYLOAD (65536 bytes), SLOWLORIS_ROUNDS (2).
 # WORKERS (ours only): tokio worker threads of the server (1: one current_thread core).
+# MODES may hold "polling": a broadcast as in "broadcast" to POLL_CLIENTS (1000) receivers
+# on HTTP long-polling (the sender on websocket).
 # MODES may hold "burst": the sender writes BURST (10) broadcasts back to back BURST_RATE (10)
 # times a second to BCAST_CLIENTS clients, so BURST packets wait for each recipient at once.
 # MODES may hold "cluster": two servers of the kind on one fresh redis-server (REDIS_URL in
@@ -136,6 +138,11 @@ for mode in $MODES; do
     broadcast)
       start_server
       run "" --mode broadcast --clients "$BCAST_CLIENTS" --duration "$DURATION" --rate "$RATE"
+      stop_server ;;
+    polling)
+      start_server
+      run "" --mode broadcast --transport polling --clients "${POLL_CLIENTS:-1000}" \
+        --duration "$DURATION" --rate "$RATE"
       stop_server ;;
     burst)
       start_server

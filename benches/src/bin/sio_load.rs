@@ -16,6 +16,8 @@
 //!   all arrived (or 5 s); latency = receive time - send time embedded in the payload.
 //!   With `--burst K`, client 0 emits K broadcasts back to back (written in one go) at each
 //!   tick: K packets wait for every recipient at once, where a server may batch its writes.
+//!   With `--transport polling`, every client but the sender receives over HTTP long-polling
+//!   (its own two kept-alive connections: one for the long-polls, one for `POST`s).
 //! - `echo`: every client emits `echo` with an ack, `inflight` at a time, in a closed loop.
 //!   Counted: acks received in the window; latency = ack time - emit time.
 //! - `idle`: connect `clients` clients (Engine.IO open + Socket.IO CONNECT), wait `settle`
@@ -94,6 +96,8 @@ struct Args {
     rounds: usize,
     /// Broadcasts per tick of the sender, written back to back.
     burst: usize,
+    /// The receivers of a broadcast use long-polling.
+    polling: bool,
 }
 
 fn usage() -> ! {
@@ -125,6 +129,7 @@ fn parse_args() -> Args {
         label: String::new(),
         rounds: 1,
         burst: 1,
+        polling: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -157,11 +162,21 @@ fn parse_args() -> Args {
             "--label" => a.label = v,
             "--rounds" => a.rounds = num(&flag, &v),
             "--burst" => a.burst = num(&flag, &v),
+            "--transport" => {
+                a.polling = match v.as_str() {
+                    "polling" => true,
+                    "websocket" => false,
+                    _ => usage(),
+                }
+            }
             _ => usage(),
         }
     }
     let bounded = a.duration > 0.0 && a.duration <= 600.0 && a.settle >= 0.0 && a.settle <= 600.0;
     if a.port == 0 || a.pid == 0 || a.clients == 0 || a.inflight == 0 || !bounded {
+        usage()
+    }
+    if a.polling && (a.mode != Mode::Broadcast || a.port2 != 0) {
         usage()
     }
     if a.burst == 0 || a.burst > 1000 || (a.burst > 1 && a.mode != Mode::Broadcast) {
@@ -275,6 +290,134 @@ fn measured(text: &str) -> bool {
     text.contains("\"m\":1")
 }
 
+/// One kept-alive HTTP/1.1 connection of a long-polling client.
+type Http = tokio::io::BufReader<TcpStream>;
+
+/// One request on `conn` (`query` after `transport=polling`); the body of a `200` answer.
+async fn http(
+    mut conn: Http,
+    port: u16,
+    post: Option<&'static [u8]>,
+    query: String,
+) -> (Http, Result<Vec<u8>, BoxError>) {
+    let r = http_exchange(&mut conn, port, post, &query).await;
+    (conn, r)
+}
+
+async fn http_exchange(
+    conn: &mut Http,
+    port: u16,
+    post: Option<&[u8]>,
+    query: &str,
+) -> Result<Vec<u8>, BoxError> {
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
+    let body = post.unwrap_or_default();
+    let head = format!(
+        "{} /socket.io/?EIO=4&transport=polling{query} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\
+         Content-Type: text/plain;charset=UTF-8\r\nContent-Length: {}\r\n\r\n",
+        if post.is_some() { "POST" } else { "GET" },
+        body.len()
+    );
+    conn.get_mut().write_all(head.as_bytes()).await?;
+    conn.get_mut().write_all(body).await?;
+    let mut line = String::new();
+    let (mut status, mut len) = (None, None);
+    loop {
+        line.clear();
+        if conn.read_line(&mut line).await? == 0 {
+            return Err("connection closed by the server".into());
+        }
+        if status.is_none() {
+            status = line.split(' ').nth(1).and_then(|s| s.parse::<u16>().ok());
+        } else if line == "\r\n" {
+            break;
+        } else if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+            len = v.trim().parse::<usize>().ok();
+        }
+    }
+    let len = len.ok_or("an answer without Content-Length")?;
+    let mut out = vec![0; len];
+    conn.read_exact(&mut out).await?;
+    if status != Some(200) {
+        return Err(format!("HTTP {status:?}: {}", String::from_utf8_lossy(&out)).into());
+    }
+    Ok(out)
+}
+
+/// A broadcast receiver over long-polling, from the handshake to `Phase::Stop`: counts the
+/// measured `42` packets of every long-poll answer, answers pings with a `POST`.
+async fn polling_receiver(
+    port: u16,
+    shared: &Shared,
+    ctl: &mut watch::Receiver<Phase>,
+    gate: &Semaphore,
+    lat: &mut Vec<u32>,
+) -> Result<(), BoxError> {
+    let open = |port| async move {
+        let tcp = TcpStream::connect(("127.0.0.1", port)).await?;
+        tcp.set_nodelay(true)?;
+        Ok::<_, BoxError>(tokio::io::BufReader::new(tcp))
+    };
+    let (get, mut post, sid) = {
+        let _permit = gate.acquire().await?;
+        let setup = async {
+            let (get, handshake) = http(open(port).await?, port, None, String::new()).await;
+            let handshake = String::from_utf8(handshake?)?;
+            let sid = handshake
+                .split("\"sid\":\"")
+                .nth(1)
+                .and_then(|s| s.split('"').next())
+                .ok_or_else(|| format!("no sid in {handshake:?}"))?
+                .to_owned();
+            let (post, r) = http(open(port).await?, port, Some(b"40"), format!("&sid={sid}")).await;
+            r?;
+            Ok::<_, BoxError>((get, post, sid))
+        };
+        timeout(CONNECT_TIMEOUT, setup)
+            .await
+            .map_err(|_| "connect timed out")??
+    };
+    let query = format!("&sid={sid}");
+    let mut poll = Box::pin(http(get, port, None, query.clone()));
+    let mut connected = false;
+    loop {
+        tokio::select! {
+            biased;
+            changed = ctl.changed() => {
+                if changed.is_err() || *ctl.borrow_and_update() == Phase::Stop {
+                    return Ok(());
+                }
+            }
+            (get, answer) = &mut poll => {
+                let answer = answer?;
+                let mut pong = false;
+                for packet in answer.split(|&b| b == 0x1e) {
+                    let text = std::str::from_utf8(packet)?;
+                    if text.starts_with("40") && !connected {
+                        connected = true;
+                        shared.connected.fetch_add(1, Ordering::Relaxed);
+                    } else if text == "2" {
+                        pong = true;
+                    } else if text.starts_with("42") && measured(text) {
+                        shared.count.fetch_add(1, Ordering::Relaxed);
+                        if let Some(t) = timestamp(text) {
+                            lat.push(unix_micros().saturating_sub(t).min(u32::MAX as u64) as u32);
+                        }
+                    } else if text.starts_with("41") || text == "1" {
+                        return Err(format!("disconnected by the server: {text}").into());
+                    }
+                }
+                poll = Box::pin(http(get, port, None, query.clone()));
+                if pong {
+                    let (back, r) = http(post, port, Some(b"3"), query.clone()).await;
+                    r?;
+                    post = back;
+                }
+            }
+        }
+    }
+}
+
 /// Opens the websocket and goes through the Engine.IO open and the Socket.IO CONNECT.
 async fn connect(port: u16) -> Result<Ws, BoxError> {
     let tcp = TcpStream::connect(("127.0.0.1", port)).await?;
@@ -340,6 +483,18 @@ async fn client(
     } else {
         args.port
     };
+    if args.polling && index > 0 {
+        let mut lat = Vec::new();
+        if let Err(e) = polling_receiver(port, &shared, &mut ctl, &gate, &mut lat).await {
+            shared.fail(&e);
+        }
+        shared
+            .latencies
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend_from_slice(&lat);
+        return;
+    }
     let ws = {
         let _permit = gate.acquire().await;
         timeout(CONNECT_TIMEOUT, connect(port)).await
@@ -763,6 +918,7 @@ async fn run(args: Arc<Args>) -> i32 {
     let ms = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:.2}"));
     let mode = match args.mode {
         Mode::Broadcast if args.burst > 1 => format!("burst{}", args.burst),
+        Mode::Broadcast if args.polling => "polling-broadcast".to_owned(),
         m => format!("{m:?}").to_lowercase(),
     };
     let per_cpu = if server_cpu > 0.0 {
