@@ -1,0 +1,223 @@
+//! The default (JSON) parser: ours and socketioxide's (`socketioxide-parser-common`), in the
+//! same run, on the text packets of `shared/bench-vectors` (the same wire text for both).
+//!
+//! Run: `cargo bench -p sio-benches --bench json`.
+//!
+//! Per case, one packet per iteration:
+//! - `json_decode/<case>/{ours,socketioxide}`: from the packet text to the typed argument a
+//!   handler gets (`(T,)`);
+//! - `json_value/<case>/{ours,socketioxide}`: from the packet text to a `serde_json::Value`
+//!   argument;
+//! - `json_encode/<case>/{ours,socketioxide}`: from the typed argument to the packet text
+//!   (ours: the Engine.IO message, `4` + the packet, as it goes out).
+//!
+//! Before timing, each case checks that both decoders give the expected argument, and that
+//! each encoder's text decodes to it with the other's decoder.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use bytes::Bytes;
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::Value as Json;
+use sio_benches::{Msg, Order, Vectors};
+use sio_proto::payload;
+use sio_proto::socket::packet::{decode_text, DecodeLimits};
+use sio_proto::socket::{Nsp, Packet};
+use socketioxide_core::packet::{Packet as SxPacket, PacketData};
+use socketioxide_core::parser::{Parse, ParseConfig, ParserState};
+use socketioxide_core::{Str, Value as SxValue};
+use socketioxide_parser_common::CommonParser;
+
+fn config() -> Criterion {
+    Criterion::default()
+        .measurement_time(Duration::from_secs(2))
+        .warm_up_time(Duration::from_millis(500))
+        .sample_size(30)
+}
+
+/// A case: the packet's namespace, event (`None`: an ack), ack id, and argument.
+struct Case<T> {
+    name: &'static str,
+    nsp: &'static str,
+    event: Option<&'static str>,
+    id: Option<u64>,
+    arg: T,
+}
+
+fn ours_decode<T: DeserializeOwned>(wire: &Bytes, limits: &DecodeLimits) -> T {
+    let (p, _) = decode_text(black_box(wire.clone()), limits).expect("decode");
+    let (t,): (T,) = p.args().expect("typed");
+    t
+}
+
+fn sx_decode<T: DeserializeOwned>(wire: &Str, cfg: &ParseConfig, st: &ParserState) -> T {
+    let p = CommonParser
+        .decode_str(cfg, st, black_box(wire.clone()))
+        .expect("decode");
+    let (mut v, event) = match p.inner {
+        PacketData::Event(v, _) => (v, true),
+        PacketData::EventAck(v, _) => (v, false),
+        _ => panic!("not an event or ack"),
+    };
+    let (t,): (T,) = CommonParser.decode_value(&mut v, event).expect("typed");
+    t
+}
+
+fn ours_encode<T: Serialize>(c: &Case<T>, nsp: &Nsp) -> Bytes {
+    match c.event {
+        Some(e) => {
+            payload::encode_event(nsp, e, &(&c.arg,), c.id)
+                .expect("encode")
+                .text
+        }
+        None => {
+            let (data, atts) = payload::to_payload(None, &(&c.arg,)).expect("encode");
+            Packet::ack(nsp.clone(), c.id.expect("ack id"), data, atts)
+                .encode()
+                .text
+        }
+    }
+}
+
+fn sx_encode<T: Serialize>(c: &Case<T>) -> Str {
+    let v = CommonParser
+        .encode_value(&(&c.arg,), c.event)
+        .expect("encode");
+    let p = match (c.event, c.id) {
+        (Some(_), id) => {
+            let mut p = SxPacket::event(c.nsp, v);
+            if let (PacketData::Event(_, ack), Some(id)) = (&mut p.inner, id) {
+                *ack = Some(id as i64);
+            }
+            p
+        }
+        (None, id) => SxPacket::ack(c.nsp, v, id.expect("ack id") as i64),
+    };
+    match CommonParser.encode(p) {
+        SxValue::Str(s, _) => s,
+        other => panic!("not text: {other:?}"),
+    }
+}
+
+fn str_of(b: &Bytes) -> Str {
+    String::from_utf8(b.to_vec()).expect("UTF-8").into()
+}
+
+fn bench_case<T>(cr: &mut Criterion, c: Case<T>, wire: Bytes)
+where
+    T: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug,
+{
+    let limits = DecodeLimits::default();
+    let cfg = ParseConfig::default();
+    let st = ParserState::default();
+    let nsp = Nsp::new(c.nsp).expect("nsp");
+    let sx_wire = str_of(&wire);
+    assert_eq!(ours_decode::<T>(&wire, &limits), c.arg, "{}: ours", c.name);
+    assert_eq!(
+        sx_decode::<T>(&sx_wire, &cfg, &st),
+        c.arg,
+        "{}: socketioxide",
+        c.name
+    );
+    let value: Json = ours_decode(&wire, &limits);
+    assert_eq!(
+        sx_decode::<Json>(&sx_wire, &cfg, &st),
+        value,
+        "{}: value",
+        c.name
+    );
+    let ours = ours_encode(&c, &nsp);
+    let theirs = sx_encode(&c);
+    assert_eq!(
+        // Ours is the Engine.IO message (`4` + the packet).
+        sx_decode::<T>(&str_of(&ours.slice(1..)), &cfg, &st),
+        c.arg,
+        "{}: ours read back",
+        c.name
+    );
+    assert_eq!(
+        ours_decode::<T>(&Bytes::from(theirs.as_str().to_owned()), &limits),
+        c.arg,
+        "{}: theirs read back",
+        c.name
+    );
+
+    let mut g = cr.benchmark_group(format!("json_decode/{}", c.name));
+    g.throughput(Throughput::Bytes(wire.len() as u64));
+    g.bench_function("ours", |b| b.iter(|| ours_decode::<T>(&wire, &limits)));
+    g.bench_function("socketioxide", |b| {
+        b.iter(|| sx_decode::<T>(&sx_wire, &cfg, &st))
+    });
+    g.finish();
+    let mut g = cr.benchmark_group(format!("json_value/{}", c.name));
+    g.throughput(Throughput::Bytes(wire.len() as u64));
+    g.bench_function("ours", |b| b.iter(|| ours_decode::<Json>(&wire, &limits)));
+    g.bench_function("socketioxide", |b| {
+        b.iter(|| sx_decode::<Json>(&sx_wire, &cfg, &st))
+    });
+    g.finish();
+    let mut g = cr.benchmark_group(format!("json_encode/{}", c.name));
+    g.throughput(Throughput::Bytes(wire.len() as u64));
+    g.bench_function("ours", |b| b.iter(|| ours_encode(black_box(&c), &nsp)));
+    g.bench_function("socketioxide", |b| b.iter(|| sx_encode(black_box(&c))));
+    g.finish();
+}
+
+fn benches(cr: &mut Criterion) {
+    let v = Vectors::load();
+    fn case<T>(
+        name: &'static str,
+        nsp: &'static str,
+        event: Option<&'static str>,
+        id: Option<u64>,
+        arg: T,
+    ) -> Case<T> {
+        Case {
+            name,
+            nsp,
+            event,
+            id,
+            arg,
+        }
+    }
+    let small = "hello world".to_owned();
+    bench_case(
+        cr,
+        case("event_small", "/", Some("chat"), None, small),
+        v.event_small.clone(),
+    );
+    bench_case(
+        cr,
+        case(
+            "event_custom_nsp_ack",
+            "/chat",
+            Some("message"),
+            Some(42),
+            Msg::expected(),
+        ),
+        v.event_custom_nsp_ack.clone(),
+    );
+    if let Some(w) = &v.event_1k_json {
+        let order: Order = ours_decode(w, &DecodeLimits::default());
+        bench_case(
+            cr,
+            case("event_1k_json", "/", Some("update"), None, order),
+            w.clone(),
+        );
+    }
+    bench_case(
+        cr,
+        case("ack_small", "/", None, Some(7), "ok".to_owned()),
+        v.ack_small.clone(),
+    );
+}
+
+criterion_group! {
+    name = json_benches;
+    config = config();
+    targets = benches
+}
+criterion_main!(json_benches);
