@@ -331,6 +331,9 @@ impl ManagerTask {
                 return c.rx.clone();
             }
         }
+        // A new session: the I/O of the last one is cancelled, and its long-polling requests
+        // may keep their connections again.
+        self.shared.endpoint.open_pool();
         let (tx, rx) = oneshot::channel();
         let rx = rx.shared();
         self.cancel = Some(Cancel {

@@ -144,7 +144,8 @@ pub(crate) struct Endpoint {
     pool: std::sync::Mutex<Vec<SendRequest<Full<Bytes>>>>,
     /// Connections may go back to the pool: cleared by [`Endpoint::close_idle`] (the session
     /// upgraded or closed: its last requests, a held `GET` or the `close` packet's `POST`, do
-    /// not put their connections back), set again by the next session's handshake.
+    /// not put their connections back), set again when the next session starts
+    /// ([`Endpoint::open_pool`]).
     pooling: std::sync::atomic::AtomicBool,
 }
 
@@ -295,6 +296,12 @@ impl Endpoint {
         if !sender.is_closed() && pool.len() < POOL_IDLE {
             pool.push(sender);
         }
+    }
+
+    /// A new Engine.IO session starts: its requests may keep their connections.
+    pub(crate) fn open_pool(&self) {
+        self.pooling
+            .store(true, std::sync::atomic::Ordering::Release);
     }
 
     /// Closes the idle connections (the Engine.IO session they served is over).
@@ -513,10 +520,6 @@ pub(crate) async fn http_request(
     } else {
         ep.path_and_query(&query)
     };
-    if !query.contains("sid=") {
-        // A handshake: a new session, whose requests may keep their connections.
-        ep.pooling.store(true, std::sync::atomic::Ordering::Release);
-    }
     let is_post = body.is_some();
     let body = body.unwrap_or_default();
     let request = || {
