@@ -287,11 +287,12 @@ impl<S: BuildHasher + Clone> RoomSet<S> {
         }
     }
 
-    fn iter(&self) -> Box<dyn Iterator<Item = &Room> + '_> {
-        match self {
-            RoomSet::Few(v) => Box::new(v.iter()),
-            RoomSet::Many(set) => Box::new(set.iter()),
-        }
+    fn iter(&self) -> impl Iterator<Item = &Room> + '_ {
+        let (few, many) = match self {
+            RoomSet::Few(v) => (Some(v.iter()), None),
+            RoomSet::Many(set) => (None, Some(set.iter())),
+        };
+        few.into_iter().flatten().chain(many.into_iter().flatten())
     }
 
     fn into_vec(self) -> Vec<Room> {
