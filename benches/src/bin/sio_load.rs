@@ -232,6 +232,22 @@ struct Shared {
 }
 
 impl Shared {
+    /// Counts a delivery or an ack, with its latency when `text` carries its send time.
+    fn counted(&self, text: &str, lat: &mut Vec<u32>) {
+        self.count.fetch_add(1, Ordering::Relaxed);
+        if let Some(t) = timestamp(text) {
+            lat.push(unix_micros().saturating_sub(t).min(u32::MAX as u64) as u32);
+        }
+    }
+
+    /// Hands over a client's latency samples as it ends.
+    fn keep_latencies(&self, lat: &[u32]) {
+        self.latencies
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend_from_slice(lat);
+    }
+
     fn fail(&self, e: &BoxError) {
         self.errors.fetch_add(1, Ordering::Relaxed);
         let mut first = self.first_error.lock().unwrap_or_else(|p| p.into_inner());
@@ -399,10 +415,7 @@ async fn polling_receiver(
                     } else if text == "2" {
                         pong = true;
                     } else if text.starts_with("42") && measured(text) {
-                        shared.count.fetch_add(1, Ordering::Relaxed);
-                        if let Some(t) = timestamp(text) {
-                            lat.push(unix_micros().saturating_sub(t).min(u32::MAX as u64) as u32);
-                        }
+                        shared.counted(text, lat);
                     } else if text.starts_with("41") || text == "1" {
                         return Err(format!("disconnected by the server: {text}").into());
                     }
@@ -488,11 +501,7 @@ async fn client(
         if let Err(e) = polling_receiver(port, &shared, &mut ctl, &gate, &mut lat).await {
             shared.fail(&e);
         }
-        shared
-            .latencies
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .extend_from_slice(&lat);
+        shared.keep_latencies(&lat);
         return;
     }
     let ws = {
@@ -509,11 +518,7 @@ async fn client(
     if let Err(e) = run_client(index, &args, &shared, &mut ctl, &mut ws, &mut lat).await {
         shared.fail(&e);
     }
-    shared
-        .latencies
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .extend_from_slice(&lat);
+    shared.keep_latencies(&lat);
     let _ = timeout(Duration::from_secs(1), ws.close(None)).await;
 }
 
@@ -585,18 +590,12 @@ async fn run_client(
                         _ => false,
                     };
                     if counted {
-                        shared.count.fetch_add(1, Ordering::Relaxed);
-                        if let Some(t) = timestamp(text) {
-                            lat.push(unix_micros().saturating_sub(t).min(u32::MAX as u64) as u32);
-                        }
+                        shared.counted(text, lat);
                     }
                 } else if b.starts_with(b"43") {
                     outstanding = outstanding.saturating_sub(1);
                     if phase == Phase::Measure {
-                        shared.count.fetch_add(1, Ordering::Relaxed);
-                        if let Some(t) = timestamp(text) {
-                            lat.push(unix_micros().saturating_sub(t).min(u32::MAX as u64) as u32);
-                        }
+                        shared.counted(text, lat);
                     }
                     if matches!(phase, Phase::Warmup | Phase::Measure) {
                         send_echo(ws, &mut next_ack_id, &pad, phase).await?;
