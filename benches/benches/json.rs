@@ -14,38 +14,24 @@
 //! Before timing, each case checks that both decoders give the expected argument, and that
 //! each encoder's text decodes to it with the other's decoder.
 
+#[path = "common/cases.rs"]
+mod cases;
+
 use std::hint::black_box;
-use std::time::Duration;
 
 use bytes::Bytes;
+use cases::{case, config, ours_json, sx_packet, Case};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value as Json;
 use sio_benches::{Msg, Order, Vectors};
-use sio_proto::payload;
 use sio_proto::socket::packet::{decode_text, DecodeLimits};
-use sio_proto::socket::{Nsp, Packet};
-use socketioxide_core::packet::{Packet as SxPacket, PacketData};
+use sio_proto::socket::Nsp;
+use socketioxide_core::packet::PacketData;
 use socketioxide_core::parser::{Parse, ParseConfig, ParserState};
 use socketioxide_core::{Str, Value as SxValue};
 use socketioxide_parser_common::CommonParser;
-
-fn config() -> Criterion {
-    Criterion::default()
-        .measurement_time(Duration::from_secs(2))
-        .warm_up_time(Duration::from_millis(500))
-        .sample_size(30)
-}
-
-/// A case: the packet's namespace, event (`None`: an ack), ack id, and argument.
-struct Case<T> {
-    name: &'static str,
-    nsp: &'static str,
-    event: Option<&'static str>,
-    id: Option<u64>,
-    arg: T,
-}
 
 fn ours_decode<T: DeserializeOwned>(wire: &Bytes, limits: &DecodeLimits) -> T {
     let (p, _) = decode_text(black_box(wire.clone()), limits).expect("decode");
@@ -67,35 +53,14 @@ fn sx_decode<T: DeserializeOwned>(wire: &Str, cfg: &ParseConfig, st: &ParserStat
 }
 
 fn ours_encode<T: Serialize>(c: &Case<T>, nsp: &Nsp) -> Bytes {
-    match c.event {
-        Some(e) => {
-            payload::encode_event(nsp, e, &(&c.arg,), c.id)
-                .expect("encode")
-                .text
-        }
-        None => {
-            let (data, atts) = payload::to_payload(None, &(&c.arg,)).expect("encode");
-            Packet::ack(nsp.clone(), c.id.expect("ack id"), data, atts)
-                .encode()
-                .text
-        }
-    }
+    ours_json(c, nsp).text
 }
 
 fn sx_encode<T: Serialize>(c: &Case<T>) -> Str {
     let v = CommonParser
         .encode_value(&(&c.arg,), c.event)
         .expect("encode");
-    let p = match (c.event, c.id) {
-        (Some(_), id) => {
-            let mut p = SxPacket::event(c.nsp, v);
-            if let (PacketData::Event(_, ack), Some(id)) = (&mut p.inner, id) {
-                *ack = Some(id as i64);
-            }
-            p
-        }
-        (None, id) => SxPacket::ack(c.nsp, v, id.expect("ack id") as i64),
-    };
+    let p = sx_packet(c, v);
     match CommonParser.encode(p) {
         SxValue::Str(s, _) => s,
         other => panic!("not text: {other:?}"),
@@ -168,21 +133,6 @@ where
 
 fn benches(cr: &mut Criterion) {
     let v = Vectors::load();
-    fn case<T>(
-        name: &'static str,
-        nsp: &'static str,
-        event: Option<&'static str>,
-        id: Option<u64>,
-        arg: T,
-    ) -> Case<T> {
-        Case {
-            name,
-            nsp,
-            event,
-            id,
-            arg,
-        }
-    }
     let small = "hello world".to_owned();
     bench_case(
         cr,

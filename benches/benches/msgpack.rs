@@ -14,19 +14,21 @@
 //! Before timing, each case checks that both decoders give the expected arguments from the
 //! wire bytes, and that each encoder's bytes decode to them with the other's decoder.
 
+#[path = "common/cases.rs"]
+mod cases;
+
 use std::hint::black_box;
-use std::time::Duration;
 
 use bytes::Bytes;
+use cases::{case, config, ours_json, sx_packet, Case};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sio_benches::{fallback, Msg, Order, Vectors};
-use sio_proto::payload;
 use sio_proto::socket::msgpack::{self, Parser};
 use sio_proto::socket::packet::{decode_text, DecodeLimits};
 use sio_proto::socket::{Nsp, Packet};
-use socketioxide_core::packet::{Packet as SxPacket, PacketData};
+use socketioxide_core::packet::PacketData;
 use socketioxide_core::parser::{Parse, ParseConfig, ParserState};
 use socketioxide_parser_msgpack::MsgPackParser;
 
@@ -36,22 +38,6 @@ struct UploadBin {
     meta: String,
     a: Bytes,
     b: Bytes,
-}
-
-fn config() -> Criterion {
-    Criterion::default()
-        .measurement_time(Duration::from_secs(2))
-        .warm_up_time(Duration::from_millis(500))
-        .sample_size(30)
-}
-
-/// A case: the packet's namespace, event (`None`: an ack), ack id, and argument.
-struct Case<T> {
-    name: &'static str,
-    nsp: &'static str,
-    event: Option<&'static str>,
-    id: Option<u64>,
-    arg: T,
 }
 
 fn ours_decode<T: DeserializeOwned>(wire: &Bytes, limits: &DecodeLimits) -> T {
@@ -74,13 +60,7 @@ fn sx_decode<T: DeserializeOwned>(wire: &Bytes, cfg: &ParseConfig, st: &ParserSt
 }
 
 fn ours_encode<T: Serialize>(c: &Case<T>, nsp: &Nsp) -> Bytes {
-    let json = match c.event {
-        Some(e) => payload::encode_event(nsp, e, &(&c.arg,), c.id).expect("encode"),
-        None => {
-            let (data, atts) = payload::to_payload(None, &(&c.arg,)).expect("encode");
-            Packet::ack(nsp.clone(), c.id.expect("ack id"), data, atts).encode()
-        }
-    };
+    let json = ours_json(c, nsp);
     let wire = Parser::MsgPack.convert(&json).expect("convert");
     wire.attachments[0].clone()
 }
@@ -89,16 +69,7 @@ fn sx_encode<T: Serialize>(c: &Case<T>) -> Bytes {
     let v = MsgPackParser
         .encode_value(&(&c.arg,), c.event)
         .expect("encode");
-    let p = match (c.event, c.id) {
-        (Some(_), id) => {
-            let mut p = SxPacket::event(c.nsp, v);
-            if let (PacketData::Event(_, ack), Some(id)) = (&mut p.inner, id) {
-                *ack = Some(id as i64);
-            }
-            p
-        }
-        (None, id) => SxPacket::ack(c.nsp, v, id.expect("ack id") as i64),
-    };
+    let p = sx_packet(c, v);
     match MsgPackParser.encode(p) {
         socketioxide_core::Value::Bytes(b) => b,
         other => panic!("not binary: {other:?}"),
@@ -159,21 +130,6 @@ fn text_packet(wire: &Bytes) -> Packet {
 
 fn benches(cr: &mut Criterion) {
     let v = Vectors::load();
-    fn case<T>(
-        name: &'static str,
-        nsp: &'static str,
-        event: Option<&'static str>,
-        id: Option<u64>,
-        arg: T,
-    ) -> Case<T> {
-        Case {
-            name,
-            nsp,
-            event,
-            id,
-            arg,
-        }
-    }
     bench_case(
         cr,
         case(
