@@ -399,6 +399,18 @@ impl ReadSide {
 /// small (what every idle connection holds) without a syscall per few bytes of a large message.
 const READ_AHEAD: usize = 8192;
 
+/// Moves what fits of `from` into `buf`; `from`'s memory is released once it is all handed
+/// out (an idle connection keeps none).
+fn hand_out(from: &mut BytesMut, buf: &mut [u8]) -> usize {
+    let n = buf.len().min(from.len());
+    buf[..n].copy_from_slice(&from[..n]);
+    from.advance(n);
+    if from.is_empty() {
+        *from = BytesMut::new();
+    }
+    n
+}
+
 thread_local! {
     static READ_SCRATCH: RefCell<Vec<u8>> = RefCell::new(vec![0; READ_AHEAD]);
 }
@@ -496,13 +508,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for WsIo<S> {
         }
         let Some(rs) = this.read.as_deref_mut() else {
             if !this.stash.is_empty() {
-                let n = buf.len().min(this.stash.len());
-                buf[..n].copy_from_slice(&this.stash[..n]);
-                this.stash.advance(n);
-                if this.stash.is_empty() {
-                    this.stash = BytesMut::new();
-                }
-                return Poll::Ready(Ok(n));
+                return Poll::Ready(Ok(hand_out(&mut this.stash, buf)));
             }
             if buf.len() >= READ_AHEAD {
                 return Pin::new(&mut this.inner).poll_read(cx, buf);
@@ -518,13 +524,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for WsIo<S> {
         };
         loop {
             if !rs.ready.is_empty() {
-                let n = buf.len().min(rs.ready.len());
-                buf[..n].copy_from_slice(&rs.ready[..n]);
-                rs.ready.advance(n);
-                if rs.ready.is_empty() {
-                    rs.ready = BytesMut::new();
-                }
-                return Poll::Ready(Ok(n));
+                return Poll::Ready(Ok(hand_out(&mut rs.ready, buf)));
             }
             if rs.next_frame()? {
                 continue;
