@@ -20,8 +20,8 @@ mod cases;
 use std::hint::black_box;
 
 use bytes::Bytes;
-use cases::{case, config, ours_json, sx_packet, Case};
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use cases::{case, config, ours_json, side_by_side, sx_packet, Case};
+use criterion::{criterion_group, criterion_main, Criterion};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sio_benches::{fallback, Msg, Order, Vectors};
@@ -108,18 +108,28 @@ where
         c.name
     );
 
-    let mut g = cr.benchmark_group(format!("msgpack_decode/{}", c.name));
-    g.throughput(Throughput::Bytes(wire.len() as u64));
-    g.bench_function("ours", |b| b.iter(|| ours_decode::<T>(&wire, &limits)));
-    g.bench_function("socketioxide", |b| {
-        b.iter(|| sx_decode::<T>(&wire, &cfg, &st))
-    });
-    g.finish();
-    let mut g = cr.benchmark_group(format!("msgpack_encode/{}", c.name));
-    g.throughput(Throughput::Bytes(wire.len() as u64));
-    g.bench_function("ours", |b| b.iter(|| ours_encode(black_box(&c), &nsp)));
-    g.bench_function("socketioxide", |b| b.iter(|| sx_encode(black_box(&c))));
-    g.finish();
+    side_by_side(
+        cr,
+        format!("msgpack_decode/{}", c.name),
+        wire.len(),
+        || {
+            black_box(ours_decode::<T>(&wire, &limits));
+        },
+        || {
+            black_box(sx_decode::<T>(&wire, &cfg, &st));
+        },
+    );
+    side_by_side(
+        cr,
+        format!("msgpack_encode/{}", c.name),
+        wire.len(),
+        || {
+            black_box(ours_encode(black_box(&c), &nsp));
+        },
+        || {
+            black_box(sx_encode(black_box(&c)));
+        },
+    );
 }
 
 fn text_packet(wire: &Bytes) -> Packet {

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use criterion::Criterion;
+use criterion::{Criterion, Throughput};
 use serde::Serialize;
 use sio_proto::payload;
 use sio_proto::socket::{EncodedPacket, Nsp, Packet};
@@ -66,4 +66,17 @@ pub fn sx_packet<T>(c: &Case<T>, v: SxValue) -> SxPacket {
         }
         (None, id) => SxPacket::ack(c.nsp, v, id.expect("ack id") as i64),
     }
+}
+
+/// One benchmark group `group` of `bytes`-long packets: ours beside socketioxide's.
+pub fn side_by_side<A, B>(cr: &mut Criterion, group: String, bytes: usize, mut ours: A, mut sx: B)
+where
+    A: FnMut(),
+    B: FnMut(),
+{
+    let mut g = cr.benchmark_group(group);
+    g.throughput(Throughput::Bytes(bytes as u64));
+    g.bench_function("ours", |b| b.iter(&mut ours));
+    g.bench_function("socketioxide", |b| b.iter(&mut sx));
+    g.finish();
 }
