@@ -114,7 +114,8 @@ pub(crate) fn count(data: &[u8], count: usize) -> Result<usize, DecodeError> {
     if data.is_empty() {
         return Ok(0);
     }
-    let mut de = serde_json::Deserializer::from_slice(data);
+    let text = std::str::from_utf8(data).map_err(|_| DecodeError::InvalidJson)?;
+    let mut de = serde_json::Deserializer::from_str(text);
     let seen = Walk { count }
         .deserialize(&mut de)
         .map_err(|_| DecodeError::InvalidJson)?;
@@ -135,7 +136,8 @@ pub(crate) fn check(data: &[u8], count: usize) -> Result<(), DecodeError> {
 /// Checks that `data` is one well-formed JSON value, strings included (valid UTF-8, escapes
 /// that decode), as a `serde_json::Value` parse would, without building one.
 pub(crate) fn validate(data: &[u8]) -> Result<(), DecodeError> {
-    let mut de = serde_json::Deserializer::from_slice(data);
+    let text = std::str::from_utf8(data).map_err(|_| DecodeError::InvalidJson)?;
+    let mut de = serde_json::Deserializer::from_str(text);
     Walk { count: 0 }
         .deserialize(&mut de)
         .and_then(|_| de.end())

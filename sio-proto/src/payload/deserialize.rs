@@ -45,7 +45,7 @@ pub fn from_payload<T: DeserializeOwned>(
     attachments: &[Bytes],
 ) -> Result<T, PayloadError> {
     let parse = || -> Result<T, PayloadError> {
-        let mut de = serde_json::Deserializer::from_slice(json);
+        let mut de = serde_json::Deserializer::from_str(json_str(json)?);
         let value = de.deserialize_seq(PayloadVisitor {
             json,
             skip,
@@ -67,7 +67,7 @@ pub fn from_payload<T: DeserializeOwned>(
 /// The arguments of a payload (after skipping `skip` leading elements) as JSON
 /// values, binary placeholders left as they are.
 pub fn args_as_values(json: &[u8], skip: usize) -> Result<Vec<Value>, PayloadError> {
-    let mut de = serde_json::Deserializer::from_slice(json);
+    let mut de = serde_json::Deserializer::from_str(json_str(json)?);
     let values = de.deserialize_seq(ValuesVisitor { skip })?;
     de.end()?;
     Ok(values)

@@ -581,6 +581,14 @@ fn malformed_payloads() {
         );
         assert!(from_payload::<Vec<Value>>(bad, 0, &[]).is_err());
     }
+    // Text that is not UTF-8, inside a string or out of one, is refused by every reader.
+    for bad in [&b"[\"ev\",\"\xff\"]"[..], b"[\"ev\",1]\xc3", b"[\"ev\",{\"\xe9\":1}]"] {
+        let data = Bytes::copy_from_slice(bad);
+        assert!(from_payload::<(String,)>(bad, 1, &[]).is_err());
+        assert!(from_payload::<Value>(bad, 1, &[]).is_err());
+        assert!(args_as_values(bad, 1).is_err());
+        assert!(Args::from_payload(&data, 1, &[]).is_err());
+    }
     // Escaped quotes and brackets inside strings are not structure.
     let t: (String, String) = from_payload(br#"["a\"],[\\","{"]"#, 0, &[]).unwrap();
     assert_eq!(t, ("a\"],[\\".into(), "{".into()));

@@ -20,7 +20,7 @@ pub(crate) fn read_arg<T: DeserializeOwned>(
     json: &[u8],
     attachments: &[Bytes],
 ) -> Result<T, PayloadError> {
-    let mut de = serde_json::Deserializer::from_slice(json);
+    let mut de = serde_json::Deserializer::from_str(json_str(json)?);
     let value = T::deserialize(Wrap {
         de: &mut de,
         att: attachments,
@@ -67,7 +67,7 @@ pub(crate) fn split_payload(data: &Bytes, skip: usize) -> Result<Vec<Bytes>, Pay
         }
     }
 
-    let mut de = serde_json::Deserializer::from_slice(data);
+    let mut de = serde_json::Deserializer::from_str(json_str(data)?);
     let elements = de.deserialize_seq(Elements { data, skip })?;
     de.end()?;
     Ok(elements)
@@ -120,7 +120,8 @@ pub(crate) struct Transcode<'a> {
 
 impl Serialize for Transcode<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut de = serde_json::Deserializer::from_slice(self.json);
+        let mut de =
+            serde_json::Deserializer::from_str(json_str(self.json).map_err(ser::Error::custom)?);
         let out = Wrap {
             de: &mut de,
             att: self.attachments,
