@@ -19,6 +19,8 @@
 # server kind), SLOWLORIS_CLIENTS (2000), SLOWLORIS_SETTLE (15 s), SLOW_READERS (10),
 # SLOW_RATE (20 broadcasts/s), SLOW_PAYLOAD (65536 bytes), SLOWLORIS_ROUNDS (2).
 # WORKERS (ours only): tokio worker threads of the server (1: one current_thread core).
+# FEATURES (ours only): cargo features of sio-benches for the build, e.g. "lock-stats" (with
+# LOCK_STATS=<file>: the server's locks counted by place, written to that file every second).
 # MODES may hold "polling": a broadcast as in "broadcast" to POLL_CLIENTS (1000) receivers
 # on HTTP long-polling (the sender on websocket).
 # MODES may hold "burst": the sender writes BURST (10) broadcasts back to back BURST_RATE (10)
@@ -48,7 +50,7 @@ LABEL=${LABEL:-$kind}
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
 target=${CARGO_TARGET_DIR:-$root/target}
-cargo build --release -p sio-benches --bin sio_load --bin bench_server >&2
+cargo build --release -p sio-benches ${FEATURES:+--features "$FEATURES"} --bin sio_load --bin bench_server >&2
 load="$target/release/sio_load"
 if [ "$kind" = floor ]; then
   FLOOR_TARGET=${FLOOR_TARGET:-/tmp/floor-target}

@@ -108,8 +108,9 @@
 //! `sio-async-std`) supplies a [`Runtime`] and accepts TCP connections. The client
 //! ([`client`]) runs the client state machine the same way, with one task per
 //! [`client::Manager`]. Cargo features: `client` and `tls` (both default; without them the
-//! crate is a server alone, with no TLS stack), and `native-roots` (the system's root
-//! certificates for the client, `client::tls_config_native_roots`).
+//! crate is a server alone, with no TLS stack), `native-roots` (the system's root
+//! certificates for the client, `client::tls_config_native_roots`), and `lock-stats` (off:
+//! `lock_stats`, the crate's locks counted by place, for a contention profile).
 #![warn(missing_docs)]
 
 #[cfg(feature = "client")]
@@ -118,6 +119,8 @@ mod drive;
 pub mod engine;
 pub mod handler;
 pub mod io;
+#[cfg(feature = "lock-stats")]
+pub mod lock_stats;
 pub mod runtime;
 pub mod server;
 mod sync;

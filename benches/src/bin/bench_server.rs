@@ -15,6 +15,9 @@
 //! classic adapter): a broadcast also goes to the clients of the other servers (the `cluster`
 //! case of `benches/load.sh`).
 //!
+//! Built with the feature `lock-stats` and run with `LOCK_STATS=<file>`, it writes the table of
+//! `sio::lock_stats` (every lock the server took, by place) to that file every second.
+//!
 //! Run: `PORT=0 cargo run --release -p sio-benches --bin bench_server`. It prints `PID <pid>`
 //! and `PORT <port>` (`PORT` unset or 0: a free port) and serves on 127.0.0.1 until killed.
 
@@ -92,6 +95,18 @@ async fn run() -> std::io::Result<()> {
                     .unwrap_or_default()
                     .as_micros() as u64;
                 let _ = ns.emit("bcast", &serde_json::json!({ "t": t }));
+            }
+        });
+    }
+
+    #[cfg(feature = "lock-stats")]
+    if let Ok(path) = std::env::var("LOCK_STATS") {
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                every.tick().await;
+                let table = sio::lock_stats::table(&sio::lock_stats::report());
+                let _ = std::fs::write(&path, table);
             }
         });
     }

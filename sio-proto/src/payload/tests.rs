@@ -582,7 +582,11 @@ fn malformed_payloads() {
         assert!(from_payload::<Vec<Value>>(bad, 0, &[]).is_err());
     }
     // Text that is not UTF-8, inside a string or out of one, is refused by every reader.
-    for bad in [&b"[\"ev\",\"\xff\"]"[..], b"[\"ev\",1]\xc3", b"[\"ev\",{\"\xe9\":1}]"] {
+    for bad in [
+        &b"[\"ev\",\"\xff\"]"[..],
+        b"[\"ev\",1]\xc3",
+        b"[\"ev\",{\"\xe9\":1}]",
+    ] {
         let data = Bytes::copy_from_slice(bad);
         assert!(from_payload::<(String,)>(bad, 1, &[]).is_err());
         assert!(from_payload::<Value>(bad, 1, &[]).is_err());
