@@ -84,6 +84,22 @@ impl Runtime for TokioRuntime {
         })
     }
 
+    /// tokio's cooperative budget (128 operations per poll) would stop a broadcast's direct
+    /// writes after the 128th: they run in `tokio::task::unconstrained`, polled once.
+    fn unbudgeted(&self, f: &mut dyn FnMut()) {
+        let mut f = Some(f);
+        let once = std::future::poll_fn(|_| {
+            if let Some(f) = f.take() {
+                f();
+            }
+            std::task::Poll::Ready(())
+        });
+        let mut run = std::pin::pin!(tokio::task::unconstrained(once));
+        let _ = run
+            .as_mut()
+            .poll(&mut std::task::Context::from_waker(std::task::Waker::noop()));
+    }
+
     /// tokio's clock: it follows `tokio::time::pause` and `advance`, so that tests can run
     /// the server's timers in paused time.
     fn now(&self) -> Instant {

@@ -210,6 +210,21 @@ where
         self.ws.replace((tag, ws)).map(|(_, w)| w)
     }
 
+    /// The current websocket.
+    pub(crate) fn current(&self) -> Option<&WebSocketStream<WsIo<S>>> {
+        self.ws.as_ref().map(|(_, w)| &**w)
+    }
+
+    /// Nothing waits to be written or flushed.
+    pub(crate) fn is_quiet(&self) -> bool {
+        self.out.is_none() && !self.flush
+    }
+
+    /// Flushes at the next write (what was written under the websocket needs it).
+    pub(crate) fn want_flush(&mut self) {
+        self.flush = self.ws.is_some();
+    }
+
     /// Takes the websocket out (what waited in the slot is dropped).
     pub(crate) fn take(&mut self) -> Option<WsBox<S>> {
         self.out = None;

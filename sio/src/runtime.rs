@@ -32,6 +32,14 @@ pub trait Runtime: Send + Sync + 'static {
     fn timer(&self, deadline: Instant) -> Pin<Box<dyn Sleep>> {
         Box::pin(FixedSleep(self.sleep_until(deadline)))
     }
+    /// Runs `f`, a burst of non-blocking writes (a broadcast writing straight into its
+    /// recipients' sockets), outside the budget of I/O operations the runtime may give a task
+    /// per poll: under such a budget every write past it would say `Pending`, and the
+    /// packets would take the slow way through their connection tasks. The default runs `f`
+    /// as it is (a runtime without such a budget).
+    fn unbudgeted(&self, f: &mut dyn FnMut()) {
+        f()
+    }
 }
 
 /// A timer future that may be moved to another instant.

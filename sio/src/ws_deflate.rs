@@ -448,9 +448,18 @@ impl<S> WsIo<S> {
     }
 
     /// A stream with what the handshake agreed (`None`: no compression), inflating messages of
-    /// at most `max_message` bytes.
-    pub(crate) fn with_deflate(inner: S, agreed: Option<Agreed>, max_message: usize) -> Self {
+    /// at most `max_message` bytes; `read` is what was read from it past the handshake.
+    pub(crate) fn with_deflate(
+        inner: S,
+        read: Bytes,
+        agreed: Option<Agreed>,
+        max_message: usize,
+    ) -> Self {
         let mut io = Self::plain(inner);
+        // A copy: `read` is a slice of the HTTP connection's read buffer, which it would keep.
+        if !read.is_empty() {
+            io.stash = BytesMut::from(&read[..]);
+        }
         io.enable(agreed, max_message);
         io
     }
@@ -473,6 +482,11 @@ impl<S> WsIo<S> {
             Some(rs) => rs.raw = stash,
             None => self.stash = stash,
         }
+    }
+
+    /// The stream under it.
+    pub(crate) fn get_ref(&self) -> &S {
+        &self.inner
     }
 
     /// What the handshake agreed, if deflate is on.

@@ -341,6 +341,181 @@ pub fn max_connections_bounds_open_connections<D: Driver>() {
     assert_eq!(a.status, 200);
 }
 
+/// Emits `n` events `n` (payload: their index) to the socket whose id comes with `order`,
+/// alternating a direct emit to it (`socket.emit`, through its connection's queue) with a
+/// broadcast to it (`io.to(id).emit`, which may write straight into its websocket when its
+/// connection has nothing else on its way out).
+fn install_order(io: &Server) {
+    let ns = io.of("/");
+    io.on_connection(move |socket: Socket| {
+        let ns = ns.clone();
+        async move {
+            socket.on("order", move |_: Socket, (id, n): (String, usize)| {
+                let ns = ns.clone();
+                async move {
+                    let Some(target) = ns.sockets().into_iter().find(|s| s.id() == id) else {
+                        return;
+                    };
+                    for i in 0..n {
+                        if i % 3 == 2 {
+                            let _ = target.emit("n", &i);
+                        } else {
+                            let _ = ns.to(id.as_str()).emit("n", &i);
+                        }
+                        if i % 100 == 99 {
+                            // The target's connection may drain its queue and go idle.
+                            YieldNow(false).await;
+                        }
+                    }
+                }
+            });
+        }
+    });
+}
+
+/// A future that lets the runtime run other tasks once.
+struct YieldNow(bool);
+
+impl std::future::Future for YieldNow {
+    type Output = ();
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        if self.0 {
+            return std::task::Poll::Ready(());
+        }
+        self.0 = true;
+        cx.waker().wake_by_ref();
+        std::task::Poll::Pending
+    }
+}
+
+/// The `n` events `n` a websocket receives next, their indexes in the order they came.
+fn read_order(ws: &mut Ws, n: usize) -> Vec<usize> {
+    (0..n)
+        .map(|_| {
+            let t = next_text(ws);
+            let v: serde_json::Value = serde_json::from_str(&t[2..]).expect("an event");
+            assert_eq!(v[0], "n", "{t}");
+            v[1].as_u64().expect("an index") as usize
+        })
+        .collect()
+}
+
+/// A broadcast written straight into a recipient's websocket never overtakes what an earlier
+/// emit left in that connection's queue, and direct writes happen once the connection is idle.
+pub fn direct_broadcast_writes_keep_the_order<D: Driver>() {
+    let srv = D::start(ServerConfig::default(), install_order);
+    let (mut target, connect) = ws_join(srv.port);
+    let id = serde_json::from_str::<serde_json::Value>(&connect[2..]).expect("sid")["sid"]
+        .as_str()
+        .expect("sid")
+        .to_owned();
+    let (mut sender, _) = ws_join(srv.port);
+    for round in 0..3 {
+        let n = 3000;
+        sender
+            .send(Message::text(format!(r#"42["order","{id}",{n}]"#)))
+            .expect("send");
+        let got = read_order(&mut target, n);
+        let expected: Vec<usize> = (0..n).collect();
+        assert!(
+            got == expected,
+            "round {round}: out of order: {:?}",
+            first_difference(&got)
+        );
+        // Idle again before the next round.
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let m = srv.server.metrics();
+    assert!(m.packets_out_direct > 0, "no direct write: {m:?}");
+    assert!(m.packets_out >= 9000, "{m:?}");
+}
+
+fn first_difference(got: &[usize]) -> Option<(usize, usize)> {
+    got.iter().copied().enumerate().find(|&(i, v)| i != v)
+}
+
+/// A broadcast frame the socket takes only in part is finished before anything else is
+/// written to that websocket: a client that stops reading while large broadcasts pile up
+/// gets them all whole and in order once it reads again.
+pub fn direct_writes_finish_a_partly_written_frame_first<D: Driver>() {
+    // Room for everything in the queue: what the socket does not take waits there.
+    let mut config = ServerConfig::default();
+    config.engine.max_queue_bytes = 64 << 20;
+    config.max_inbox_bytes = 64 << 20;
+    let srv = D::start(config, |io| {
+        let ns = io.of("/");
+        io.on_connection(move |socket: Socket| {
+            let ns = ns.clone();
+            async move {
+                socket.on("big", move |_: Socket, (id, i): (String, usize)| {
+                    let ns = ns.clone();
+                    async move {
+                        // 64 KiB frames: the first ones fill the socket buffers, part of one
+                        // is left over, the rest wait in the queue.
+                        let blob = "x".repeat(64 << 10);
+                        let _ = ns.to(id.as_str()).emit("big", &(i, &blob));
+                    }
+                });
+            }
+        });
+    });
+    let (mut slow, connect) = ws_join(srv.port);
+    let id = serde_json::from_str::<serde_json::Value>(&connect[2..]).expect("sid")["sid"]
+        .as_str()
+        .expect("sid")
+        .to_owned();
+    let (mut sender, _) = ws_join(srv.port);
+    // Each emit runs alone (its handler yields to the server between them, so the slow
+    // connection is idle and the broadcast is written directly while the socket takes it).
+    // 12.5 MiB in all: more than the socket buffers take.
+    let n = 200;
+    for i in 0..n {
+        sender
+            .send(Message::text(format!(r#"42["big","{id}",{i}]"#)))
+            .expect("send");
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    for i in 0..n {
+        let t = next_text(&mut slow);
+        let v: serde_json::Value = serde_json::from_str(&t[2..]).expect("a whole event");
+        assert_eq!(v[0], "big");
+        assert_eq!(v[1].as_u64(), Some(i as u64), "out of order");
+        assert_eq!(v[2].as_str().map(str::len), Some(64 << 10));
+    }
+    let m = srv.server.metrics();
+    assert!(m.packets_out_direct > 0, "no direct write: {m:?}");
+}
+
+/// A client frame sent in the same write as the upgrade request (before the `101`) is read:
+/// what the HTTP side read past the request reaches the websocket.
+pub fn a_frame_pipelined_with_the_upgrade_request_is_read<D: Driver>() {
+    let srv = D::start(ServerConfig::default(), |_| {});
+    let mut s = TcpStream::connect(("127.0.0.1", srv.port)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let mut out = b"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: 127.0.0.1\r\n\
+         Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+        .to_vec();
+    // A masked text frame: `40`, the Socket.IO CONNECT.
+    let mask = [1u8, 2, 3, 4];
+    out.extend_from_slice(&[0x81, 0x80 | 2]);
+    out.extend_from_slice(&mask);
+    out.extend(b"40".iter().zip(mask.iter().cycle()).map(|(b, m)| b ^ m));
+    s.write_all(&out).expect("write");
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    // The `101`, the Engine.IO open, then the CONNECT answer `40{"sid":..}`.
+    while !String::from_utf8_lossy(&got).contains("40{\"sid\"") {
+        let n = s.read(&mut buf).expect("read");
+        assert!(n > 0, "closed: {}", String::from_utf8_lossy(&got));
+        got.extend_from_slice(&buf[..n]);
+    }
+}
+
 /// Instantiates the suite for a driver.
 #[macro_export]
 macro_rules! robust_suite {
@@ -354,6 +529,9 @@ macro_rules! robust_suite {
             header_deadline_closes_slow_and_idle_connections,
             body_deadline_answers_408,
             max_connections_bounds_open_connections,
+            direct_broadcast_writes_keep_the_order,
+            direct_writes_finish_a_partly_written_frame_first,
+            a_frame_pipelined_with_the_upgrade_request_is_read,
         );
     };
     (@ $driver:ty; $($name:ident),* $(,)?) => {

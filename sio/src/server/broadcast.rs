@@ -173,14 +173,7 @@ impl BroadcastOperator {
             r.emit(&self.ns, &p, &self.filter);
             return Ok(());
         }
-        let p = self.ns.wire(&p);
-        for s in self.ns.recipients(&self.filter) {
-            if self.volatile {
-                let _ = s.inner.conn.push(super::inbox::Input::Volatile(p.clone()));
-            } else {
-                let _ = s.send_encoded(p.clone());
-            }
-        }
+        fan_out(&self.ns, &self.ns.wire(&p), &self.filter, self.volatile);
         Ok(())
     }
 
@@ -437,17 +430,7 @@ impl LocalSockets for LocalOps {
             r.emit(&ns, packet, filter);
             return;
         }
-        let packet = &ns.wire(packet);
-        for s in ns.recipients(filter) {
-            if volatile {
-                let _ = s
-                    .inner
-                    .conn
-                    .push(super::inbox::Input::Volatile(packet.clone()));
-            } else {
-                let _ = s.send_encoded(packet.clone());
-            }
-        }
+        fan_out(&ns, &ns.wire(packet), filter, volatile);
     }
 
     fn describe(&self, filter: &BroadcastFilter<SocketId>) -> Vec<SocketInfo> {
@@ -625,5 +608,40 @@ impl Socket {
             self.inner.ns.clone(),
             BroadcastFilter::all().without(self.inner.id.clone()),
         )
+    }
+}
+
+/// Sends `p` (in the namespace's wire form) to this server's recipients of `filter`: written
+/// straight into the websockets whose task has nothing on its way out ([`super::direct`]),
+/// queued in the inboxes of the others. A volatile packet always goes through the inbox (its
+/// task drops it when the transport cannot take it at once).
+fn fan_out(ns: &Namespace, p: &EncodedPacket, filter: &BroadcastFilter<SocketId>, volatile: bool) {
+    let recipients = ns.recipients(filter);
+    if volatile || !p.attachments.is_empty() || p.text.is_empty() {
+        for s in recipients {
+            if volatile {
+                let _ = s.inner.conn.push(super::inbox::Input::Volatile(p.clone()));
+            } else {
+                let _ = s.send_encoded(p.clone());
+            }
+        }
+        return;
+    }
+    let frame = super::direct::text_frame(&p.text);
+    let mut written = 0u64;
+    ns.inner.rt.unbudgeted(&mut || {
+        for s in &recipients {
+            if s.connected() && s.inner.conn.write_direct(&frame) {
+                written += 1;
+            } else {
+                let _ = s.send_encoded(p.clone());
+            }
+        }
+    });
+    if written > 0 {
+        let m = &ns.inner.metrics;
+        super::metrics::Metrics::add(&m.packets_out, written);
+        super::metrics::Metrics::add(&m.packets_out_direct, written);
+        super::metrics::Metrics::add(&m.bytes_out, written * p.text.len() as u64);
     }
 }

@@ -18,7 +18,7 @@ use futures_util::StreamExt;
 use sio_proto::engine::server::{
     ErrorCode, Event as EngineEvent, HttpResponse, Input as SessionInput, Reply, Transmit,
 };
-use sio_proto::engine::CloseReason;
+use sio_proto::engine::{CloseReason, TransportKind};
 
 use super::metrics::Metrics;
 use sio_proto::socket::server::Event;
@@ -145,7 +145,7 @@ impl ConnTask {
             },
             remote = ?self.handshake.address,
         );
-        async move {
+        let task = async move {
             tracing::debug!("session opened");
             self.start_engine_socket();
             loop {
@@ -157,7 +157,10 @@ impl ConnTask {
                 if self.conn.is_closed() && self.tasks.is_empty() && self.connecting.is_none() {
                     break;
                 }
+                self.settle_direct();
                 let wake = self.next_wake().await;
+                // Awake: no direct write from now on, until everything is out again.
+                self.handle.outbound.idle.store(false, Ordering::SeqCst);
                 let now = self.server.rt.now();
                 match wake {
                     ConnWake::Common(Wake::Input(i)) => {
@@ -219,8 +222,9 @@ impl ConnTask {
             }
             self.finished = true;
             self.server.remove_session(self.conn.sid(), false);
-        }
-        .instrument(span)
+        };
+        // Each poll is a batch scope (`direct::BatchScope`).
+        super::direct::Batched::new(task).instrument(span)
     }
 
     /// Waits for the next input: handler futures first (so that a handler registered by a
@@ -254,7 +258,8 @@ impl ConnTask {
         if let Some(bytes) = input.outbound_bytes() {
             self.sent.0 += 1;
             self.sent.1 += bytes as u64;
-            self.handle.outbound.packets.fetch_sub(1, Ordering::Relaxed);
+            // After `idle` is cleared: see `super::direct`.
+            self.handle.outbound.packets.fetch_sub(1, Ordering::SeqCst);
             self.handle
                 .outbound
                 .bytes
@@ -331,7 +336,28 @@ impl ConnTask {
                 }
             }
             Input::Close(reason) => self.conn.close(now, reason),
+            // The rest of a direct write goes out with the next flush.
+            Input::Backlog => self.ws.want_flush(),
         }
+    }
+
+    /// Before the task waits: publishes its websocket for direct writes while it is the
+    /// session's transport without compression (withdraws it otherwise), and says the task is
+    /// idle when nothing waits to be written.
+    fn settle_direct(&mut self) {
+        let io = self
+            .ws
+            .current()
+            .map(|ws| ws.get_ref())
+            .filter(|io| io.deflate().is_none())
+            .filter(|_| {
+                self.handle.transport() == TransportKind::WebSocket && !self.conn.is_closed()
+            })
+            .map(|io| io.get_ref());
+        let out = &self.handle.outbound;
+        out.direct.sync(io);
+        out.idle
+            .store(io.is_some() && self.ws.is_quiet(), Ordering::SeqCst);
     }
 
     /// A CONNECT whose middleware chain ran: the socket joins, or the client gets

@@ -21,6 +21,7 @@ use sio_proto::engine::server::{
 use sio_proto::engine::TransportKind;
 
 use super::conn::ConnTask;
+use super::direct::{SharedIo, TakeIo};
 use super::inbox::{self, Input};
 use super::inbox::{Ws, WsIo};
 use super::machine;
@@ -67,9 +68,13 @@ pub async fn serve_hyper_connection<I>(
     // Counted for `max_connections` until the stream is dropped (after an upgrade, with
     // the websocket).
     let io = super::listener::Counted::new(io, &server);
-    let svc = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
+    let svc = hyper::service::service_fn(move |mut req: Request<hyper::body::Incoming>| {
         let server = server.clone();
         let fallback = fallback.clone();
+        if req.headers().contains_key(header::UPGRADE) {
+            req.extensions_mut()
+                .insert(TakeIo::of::<super::listener::Counted<I>>());
+        }
         async move {
             if let Some(f) = fallback.filter(|_| !server.owns_path(req.uri().path())) {
                 let head = Request::builder()
@@ -518,6 +523,7 @@ impl Server {
             crate::ws_deflate::accept_offer(&offers.join(","), &config)
         });
         let agreed = deflate.as_ref().map(|(_, agreed)| *agreed);
+        let take_io = req.extensions().get::<TakeIo>().copied();
         let on_upgrade = hyper::upgrade::on(req);
         let inner: Arc<ServerInner> = self.inner.clone();
         // tungstenite's read buffer is what every idle connection keeps: small, as the stream
@@ -541,7 +547,8 @@ impl Server {
                 return;
             };
             let max = inner.config.engine.max_http_buffer_size;
-            let io = WsIo::with_deflate(FuturesIo(upgraded), agreed, max);
+            let (io, read) = TakeIo::apply(take_io, upgraded);
+            let io = WsIo::with_deflate(SharedIo::new(FuturesIo(io)), read, agreed, max);
             let ws: Ws = WebSocketStream::from_raw_socket(io, Role::Server, Some(config)).await;
             let ws = Box::new(ws);
             match target {

@@ -11,11 +11,11 @@ use sio_proto::engine::server::HttpResponse;
 use sio_proto::engine::{CloseReason, Frame, TransportKind};
 use sio_proto::socket::{EncodedPacket, Nsp, Packet};
 
-use crate::io::FuturesIo;
+use super::direct::{Direct, ServerIo, SharedIo, Written};
 use crate::runtime::catch;
 
-/// The byte stream under a server websocket.
-pub(crate) type WsIo = crate::ws_deflate::WsIo<FuturesIo<hyper::upgrade::Upgraded>>;
+/// The byte stream under a server websocket (shared with direct writes).
+pub(crate) type WsIo = crate::ws_deflate::WsIo<SharedIo<ServerIo>>;
 /// A server websocket.
 pub(crate) type Ws = async_tungstenite::WebSocketStream<WsIo>;
 use sio_proto::payload::PayloadError;
@@ -40,6 +40,8 @@ pub(crate) enum Input {
         close: bool,
     },
     Close(CloseReason),
+    /// A direct write left part of its frame for the task to write.
+    Backlog,
 }
 
 impl Input {
@@ -101,10 +103,15 @@ pub(crate) struct Outbound {
     pub(crate) bytes: AtomicUsize,
     /// A `send buffer full` close was asked for already.
     pub(crate) overflowed: AtomicBool,
+    /// The task has nothing on its way out and waits ([`super::direct`]): a broadcast may
+    /// write to its websocket directly.
+    pub(crate) idle: AtomicBool,
     /// Packets dropped over the bounds, not yet added to the server's counters (the task adds
     /// them; kept here, in the struct's padding, so that the fan-out path touches nothing
     /// more).
     pub(crate) dropped: AtomicU32,
+    /// The websocket a fan-out may write to directly.
+    pub(crate) direct: Direct,
 }
 
 /// A handle to a connection task's inbox. Outbound packets count against its bounds (in
@@ -136,7 +143,7 @@ impl ConnHandle {
             {
                 return Err(self.overflow(matches!(input, Input::Volatile(_))));
             }
-            o.packets.fetch_add(1, Ordering::Relaxed);
+            o.packets.fetch_add(1, Ordering::SeqCst);
             o.bytes.fetch_add(bytes, Ordering::Relaxed);
         }
         self.tx
@@ -165,6 +172,27 @@ impl ConnHandle {
                 .unbounded_send(Input::Close(CloseReason::SendBufferFull));
         }
         EmitError::QueueFull
+    }
+
+    /// Writes `frame` (the websocket frame of `p`, a packet without attachments) straight to
+    /// the connection's websocket when nothing else is on its way out to it (see
+    /// [`super::direct`]); returns whether it did, fully or leaving the rest to the task.
+    pub(crate) fn write_direct(&self, frame: &Bytes) -> bool {
+        // The inbox first, then the task's idleness (the task clears it before it takes
+        // packets off the inbox).
+        if self.outbound.packets.load(Ordering::SeqCst) != 0
+            || !self.outbound.idle.load(Ordering::SeqCst)
+        {
+            return false;
+        }
+        match self.outbound.direct.write(frame, &self.tx) {
+            Written::No => false,
+            Written::All => true,
+            Written::Partly => {
+                let _ = self.tx.unbounded_send(Input::Backlog);
+                true
+            }
+        }
     }
 
     pub(crate) fn transport(&self) -> TransportKind {

@@ -15,6 +15,7 @@ pub(crate) struct Metrics {
     pub(crate) bytes_in: AtomicU64,
     pub(crate) packets_out: AtomicU64,
     pub(crate) bytes_out: AtomicU64,
+    pub(crate) packets_out_direct: AtomicU64,
     pub(crate) ack_timeouts: AtomicU64,
     pub(crate) queue_full: AtomicU64,
     pub(crate) refused_requests: AtomicU64,
@@ -37,6 +38,7 @@ impl Metrics {
             bytes_in: get(&self.bytes_in),
             packets_out: get(&self.packets_out),
             bytes_out: get(&self.bytes_out),
+            packets_out_direct: get(&self.packets_out_direct),
             ack_timeouts: get(&self.ack_timeouts),
             queue_full: get(&self.queue_full),
             refused_requests: get(&self.refused_requests),
@@ -62,10 +64,14 @@ pub struct ServerMetrics {
     pub bytes_in: u64,
     /// EVENT and ACK packets sent to clients by the application: emits, broadcasts (once
     /// per recipient) and acks (not the protocol's own CONNECT answers and pings). Counted
-    /// when a connection takes them from its queue (dropped ones are in `queue_full`).
+    /// when a connection takes them from its queue, or when a broadcast writes them straight
+    /// into the websocket (dropped ones are in `queue_full`).
     pub packets_out: u64,
     /// Their encoded bytes.
     pub bytes_out: u64,
+    /// Of `packets_out`, the broadcast deliveries written straight into the recipient's
+    /// websocket (its connection had nothing else on its way out), without its queue.
+    pub packets_out_direct: u64,
     /// Acknowledgements the server waited for in vain.
     pub ack_timeouts: u64,
     /// Packets dropped because a client's send queue was full (a non-volatile one also

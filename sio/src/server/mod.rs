@@ -3,6 +3,7 @@
 pub mod adapter;
 pub mod broadcast;
 pub(crate) mod conn;
+mod direct;
 mod handshake;
 mod http_service;
 pub(crate) mod inbox;
@@ -516,7 +517,14 @@ impl ServerInner {
             .config
             .connection_state_recovery
             .map(|c| recovery::Recovery::new(c, self.rt.clone()));
-        let ns = Namespace::new(nsp, adapter, recovery, self.config.connection.parser);
+        let ns = Namespace::new(
+            nsp,
+            adapter,
+            recovery,
+            self.config.connection.parser,
+            self.metrics.clone(),
+            self.rt.clone(),
+        );
         crate::runtime::catch("the adapter's init", || broadcast::attach(&ns));
         ns
     }

@@ -66,6 +66,10 @@ pub(crate) struct NsInner {
     pub(crate) recovery: Option<Recovery>,
     /// The server's parser: what one packet sent to many sockets is converted to, once.
     parser: Parser,
+    /// The server's counters (a fan-out counts what it wrote directly).
+    pub(crate) metrics: Arc<super::metrics::Metrics>,
+    /// The server's runtime (a fan-out writes outside its I/O budget).
+    pub(crate) rt: Arc<dyn crate::Runtime>,
 }
 
 /// A namespace (`io.of("/chat")`). Cloning is cheap.
@@ -86,6 +90,8 @@ impl Namespace {
         adapter: Box<dyn Adapter>,
         recovery: Option<Recovery>,
         parser: Parser,
+        metrics: Arc<super::metrics::Metrics>,
+        rt: Arc<dyn crate::Runtime>,
     ) -> Self {
         Self {
             inner: Arc::new(NsInner {
@@ -99,6 +105,8 @@ impl Namespace {
                 server_side: RwLock::default(),
                 recovery,
                 parser,
+                metrics,
+                rt,
             }),
         }
     }
