@@ -6,12 +6,13 @@
 //! a lock, and a fan-out may write one whole frame to it while the task is idle. The rules that
 //! keep every client's packets in order and every frame whole:
 //!
-//! - The task publishes the stream (`Direct::install`) only while the websocket is the
-//!   session's transport, without `permessage-deflate`, and withdraws it before it lets the
-//!   websocket go.
-//! - The task says it is idle (`Direct::set_idle`) only when it has written and flushed
-//!   everything, and says it is not as soon as it wakes, before it takes anything off its
-//!   inbox. A fan-out writes only when the inbox holds no packet (read first) and the task is
+//! - The task publishes the stream ([`Direct::sync`], before it waits) only while the
+//!   websocket is the session's transport, without `permessage-deflate`; a websocket it lets
+//!   go is withdrawn before a fan-out could write to it again (the task is not idle
+//!   meanwhile).
+//! - The task says it is idle (the inbox's `Outbound::idle`) only when it has written and
+//!   flushed everything, and says it is not as soon as it wakes, before it takes anything off
+//!   its inbox. A fan-out writes only when the inbox holds no packet (read first) and the task is
 //!   idle (read second): a packet emitted earlier is then either still counted in the inbox,
 //!   or the task is awake and the packet goes through it.
 //! - A frame the socket takes only in part leaves its rest in the stream's backlog, which goes
@@ -22,12 +23,11 @@
 //!   recipient's backlog (up to [`BATCH_BYTES`]) and leave in one write when the poll ends: a
 //!   burst of broadcasts costs two writes per recipient, not one per broadcast.
 
+use std::cell::RefCell;
 use std::io;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
-
-use std::cell::RefCell;
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use futures_channel::mpsc::UnboundedSender;
@@ -78,9 +78,8 @@ impl TakeIo {
 /// The stream and what of a direct write it has not taken yet.
 pub(crate) struct Side<S> {
     io: S,
-    /// What the task must write first: the rest of a frame written directly, or the frames of
-    /// a batch (boxed: rare on an idle connection).
-    backlog: Option<Box<BytesMut>>,
+    /// What the task must write first (boxed: rare on an idle connection).
+    backlog: Option<Box<Backlog>>,
     /// The backlog is a batch still gathering ([`BatchScope`]).
     batched: bool,
     /// The [`BatchScope`] that last wrote here (a later frame in the same scope is batched).
@@ -88,6 +87,31 @@ pub(crate) struct Side<S> {
     /// The task wrote and has not flushed since: the websocket's own buffer may hold the rest
     /// of a frame (a reply to a ping, written while reading, included).
     dirty: bool,
+}
+
+/// What waits to be written before anything else.
+enum Backlog {
+    /// The rest of a frame written directly: a slice of the broadcast's frame, shared by its
+    /// recipients (a large frame is not copied per recipient).
+    Rest(Bytes),
+    /// The frames of a batch, each at most [`BATCH_BYTES`].
+    Batch(BytesMut),
+}
+
+impl Backlog {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Backlog::Rest(b) => b,
+            Backlog::Batch(b) => b,
+        }
+    }
+
+    fn advance(&mut self, n: usize) {
+        match self {
+            Backlog::Rest(b) => b.advance(n),
+            Backlog::Batch(b) => b.advance(n),
+        }
+    }
 }
 
 /// A server websocket's stream as the task and the fan-out share it.
@@ -112,12 +136,12 @@ impl<S: AsyncWrite + Unpin> Side<S> {
     /// Writes what waits in the backlog; `Ready(Ok)` once it is all out.
     fn poll_backlog(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         while let Some(rest) = self.backlog.as_deref_mut() {
-            let n = std::task::ready!(Pin::new(&mut self.io).poll_write(cx, rest))?;
+            let n = std::task::ready!(Pin::new(&mut self.io).poll_write(cx, rest.bytes()))?;
             if n == 0 {
                 return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
             }
             rest.advance(n);
-            if rest.is_empty() {
+            if rest.bytes().is_empty() {
                 self.backlog = None;
                 self.batched = false;
             }
@@ -217,26 +241,29 @@ impl Direct {
             return Written::No;
         }
         if let Some(backlog) = side.backlog.as_deref_mut() {
-            if !side.batched || backlog.len() + frame.len() > BATCH_BYTES {
-                return Written::No;
-            }
-            backlog.extend_from_slice(frame);
-            return Written::All;
+            return match backlog {
+                Backlog::Batch(b) if side.batched && b.len() + frame.len() <= BATCH_BYTES => {
+                    b.extend_from_slice(frame);
+                    Written::All
+                }
+                _ => Written::No,
+            };
         }
         // In a scope: the first frame to this recipient is written now, a later one starts
-        // its batch.
-        let batching = BATCH.with(|b| {
-            let mut b = b.borrow_mut();
-            let Some(id) = b.id() else { return false };
-            if side.scope != id {
-                side.scope = id;
-                return false;
-            }
-            b.list.push((shared.clone(), tx.clone()));
-            true
-        });
+        // its batch (a frame too large for one is written now).
+        let batching = frame.len() <= BATCH_BYTES
+            && BATCH.with(|b| {
+                let mut b = b.borrow_mut();
+                let Some(id) = b.id() else { return false };
+                if side.scope != id {
+                    side.scope = id;
+                    return false;
+                }
+                b.list.push((shared.clone(), tx.clone()));
+                true
+            });
         if batching {
-            side.backlog = Some(Box::new(BytesMut::from(&frame[..])));
+            side.backlog = Some(Box::new(Backlog::Batch(BytesMut::from(&frame[..]))));
             side.batched = true;
             return Written::All;
         }
@@ -244,13 +271,13 @@ impl Direct {
         match Pin::new(&mut side.io).poll_write(&mut cx, frame) {
             Poll::Ready(Ok(n)) if n == frame.len() => Written::All,
             Poll::Ready(Ok(n)) => {
-                side.backlog = Some(Box::new(BytesMut::from(&frame[n..])));
+                side.backlog = Some(Box::new(Backlog::Rest(frame.slice(n..))));
                 Written::Partly
             }
             // The task meets the error on its next read or write.
             Poll::Ready(Err(_)) => Written::No,
             Poll::Pending => {
-                side.backlog = Some(Box::new(BytesMut::from(&frame[..])));
+                side.backlog = Some(Box::new(Backlog::Rest(frame.clone())));
                 Written::Partly
             }
         }
