@@ -58,7 +58,9 @@ pub(crate) struct NsInner {
     nsp: Nsp,
     on_connection: RwLock<Vec<ConnectionHandler>>,
     middlewares: RwLock<Vec<Middleware>>,
-    sockets: RwLock<HashMap<SocketId, Socket>>,
+    /// By id. The ids are the server's own random strings (no peer chooses one), so a fast
+    /// hasher without a key does: a broadcast looks up every recipient here.
+    sockets: RwLock<HashMap<SocketId, Socket, rustc_hash::FxBuildHasher>>,
     pub(crate) adapter: Box<dyn Adapter>,
     ack_ids: AtomicU64,
     pub(crate) server_side: RwLock<HashMap<String, Vec<ServerSideHandler>>>,
