@@ -2,7 +2,7 @@
 //! since every critical section here leaves the data consistent at each step.
 //!
 //! With the feature `lock-stats`, every lock taken through these helpers is counted by the
-//! place that takes it: see [`crate::lock_stats`].
+//! place that takes it: see `sio::lock_stats`.
 
 use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 

@@ -1,4 +1,4 @@
-//! The task that owns one connection: its `sio_proto` [`Connection`], its websocket, its held
+//! The task that owns one connection: its `sio_proto` [`Connection`](sio_proto::socket::server::Connection), its websocket, its held
 //! long-poll, and the futures of the handlers it runs. It follows the drive loop of the core:
 //! wait for one input, feed it, drain transmits and events.
 

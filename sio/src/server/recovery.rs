@@ -70,7 +70,7 @@ impl Recovery {
     }
 
     /// Takes back the session a CONNECT's auth names (`{"pid", "offset"}`, both strings):
-    /// the socket's id and data, and what it gets at [`Recovery::accept`].
+    /// the socket's id and data, and what it gets at [`Recovering::missed`].
     pub(crate) fn take(
         &self,
         auth: &serde_json::Value,
