@@ -346,31 +346,48 @@ pub fn max_connections_bounds_open_connections<D: Driver>() {
 /// broadcast to it (`io.to(id).emit`, which may write straight into its websocket when its
 /// connection has nothing else on its way out).
 fn install_order(io: &Server) {
+    on_targeted(io, "order", |ns, id, n| async move {
+        let Some(target) = ns.sockets().into_iter().find(|s| s.id() == id) else {
+            return;
+        };
+        for i in 0..n {
+            if i % 3 == 2 {
+                let _ = target.emit("n", &i);
+            } else {
+                let _ = ns.to(id.as_str()).emit("n", &i);
+            }
+            if i % 100 == 99 {
+                // The target's connection may drain its queue and go idle.
+                YieldNow(false).await;
+            }
+        }
+    });
+}
+
+/// Handles `event` on every socket of `/`: its arguments, a socket id and a number, go to `f`
+/// with the namespace.
+fn on_targeted<F, Fut>(io: &Server, event: &'static str, f: F)
+where
+    F: Fn(sio::Namespace, String, usize) -> Fut + Clone + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
     let ns = io.of("/");
     io.on_connection(move |socket: Socket| {
-        let ns = ns.clone();
+        let (ns, f) = (ns.clone(), f.clone());
         async move {
-            socket.on("order", move |_: Socket, (id, n): (String, usize)| {
-                let ns = ns.clone();
-                async move {
-                    let Some(target) = ns.sockets().into_iter().find(|s| s.id() == id) else {
-                        return;
-                    };
-                    for i in 0..n {
-                        if i % 3 == 2 {
-                            let _ = target.emit("n", &i);
-                        } else {
-                            let _ = ns.to(id.as_str()).emit("n", &i);
-                        }
-                        if i % 100 == 99 {
-                            // The target's connection may drain its queue and go idle.
-                            YieldNow(false).await;
-                        }
-                    }
-                }
+            socket.on(event, move |_: Socket, (id, n): (String, usize)| {
+                f(ns.clone(), id, n)
             });
         }
     });
+}
+
+/// The socket id in a Socket.IO CONNECT answer (`40{"sid":..}`).
+fn connect_sid(connect: &str) -> String {
+    serde_json::from_str::<serde_json::Value>(&connect[2..]).expect("sid")["sid"]
+        .as_str()
+        .expect("sid")
+        .to_owned()
 }
 
 /// A future that lets the runtime run other tasks once.
@@ -408,10 +425,7 @@ fn read_order(ws: &mut Ws, n: usize) -> Vec<usize> {
 pub fn direct_broadcast_writes_keep_the_order<D: Driver>() {
     let srv = D::start(ServerConfig::default(), install_order);
     let (mut target, connect) = ws_join(srv.port);
-    let id = serde_json::from_str::<serde_json::Value>(&connect[2..]).expect("sid")["sid"]
-        .as_str()
-        .expect("sid")
-        .to_owned();
+    let id = connect_sid(&connect);
     let (mut sender, _) = ws_join(srv.port);
     for round in 0..3 {
         let n = 3000;
@@ -446,27 +460,15 @@ pub fn direct_writes_finish_a_partly_written_frame_first<D: Driver>() {
     config.engine.max_queue_bytes = 64 << 20;
     config.max_inbox_bytes = 64 << 20;
     let srv = D::start(config, |io| {
-        let ns = io.of("/");
-        io.on_connection(move |socket: Socket| {
-            let ns = ns.clone();
-            async move {
-                socket.on("big", move |_: Socket, (id, i): (String, usize)| {
-                    let ns = ns.clone();
-                    async move {
-                        // 64 KiB frames: the first ones fill the socket buffers, part of one
-                        // is left over, the rest wait in the queue.
-                        let blob = "x".repeat(64 << 10);
-                        let _ = ns.to(id.as_str()).emit("big", &(i, &blob));
-                    }
-                });
-            }
+        on_targeted(io, "big", |ns, id, i| async move {
+            // 64 KiB frames: the first ones fill the socket buffers, part of one is left
+            // over, the rest wait in the queue.
+            let blob = "x".repeat(64 << 10);
+            let _ = ns.to(id.as_str()).emit("big", &(i, &blob));
         });
     });
     let (mut slow, connect) = ws_join(srv.port);
-    let id = serde_json::from_str::<serde_json::Value>(&connect[2..]).expect("sid")["sid"]
-        .as_str()
-        .expect("sid")
-        .to_owned();
+    let id = connect_sid(&connect);
     let (mut sender, _) = ws_join(srv.port);
     // Each emit runs alone (its handler yields to the server between them, so the slow
     // connection is idle and the broadcast is written directly while the socket takes it).
