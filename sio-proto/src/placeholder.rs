@@ -107,6 +107,11 @@ pub(crate) fn map_num(m: &serde_json::Map<String, serde_json::Value>) -> Option<
     Object::of_members(m.iter().map(|(k, v)| (k.as_str(), v))).flatten()
 }
 
+/// `data` as text for `serde_json` to read (see `payload::json_str`); not UTF-8 is not JSON.
+pub(crate) fn json_text(data: &[u8]) -> Result<&str, DecodeError> {
+    std::str::from_utf8(data).map_err(|_| DecodeError::InvalidJson)
+}
+
 /// Counts the placeholders of the JSON text `data`, checking each against `count`
 /// attachments: `InvalidPlaceholder` when one names no attachment, `InvalidJson` when `data`
 /// is not one JSON value. `Ok(0)` for an empty payload.
@@ -114,8 +119,7 @@ pub(crate) fn count(data: &[u8], count: usize) -> Result<usize, DecodeError> {
     if data.is_empty() {
         return Ok(0);
     }
-    let text = std::str::from_utf8(data).map_err(|_| DecodeError::InvalidJson)?;
-    let mut de = serde_json::Deserializer::from_str(text);
+    let mut de = serde_json::Deserializer::from_str(json_text(data)?);
     let seen = Walk { count }
         .deserialize(&mut de)
         .map_err(|_| DecodeError::InvalidJson)?;
@@ -136,8 +140,7 @@ pub(crate) fn check(data: &[u8], count: usize) -> Result<(), DecodeError> {
 /// Checks that `data` is one well-formed JSON value, strings included (valid UTF-8, escapes
 /// that decode), as a `serde_json::Value` parse would, without building one.
 pub(crate) fn validate(data: &[u8]) -> Result<(), DecodeError> {
-    let text = std::str::from_utf8(data).map_err(|_| DecodeError::InvalidJson)?;
-    let mut de = serde_json::Deserializer::from_str(text);
+    let mut de = serde_json::Deserializer::from_str(json_text(data)?);
     Walk { count: 0 }
         .deserialize(&mut de)
         .and_then(|_| de.end())

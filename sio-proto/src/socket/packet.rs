@@ -334,8 +334,7 @@ impl Packet {
         if self.data.is_empty() {
             return Ok(serde_json::Value::Null);
         }
-        // From text: see `payload::json_str`.
-        let text = std::str::from_utf8(&self.data).map_err(|_| DecodeError::InvalidJson)?;
+        let text = crate::placeholder::json_text(&self.data)?;
         let v: serde_json::Value =
             serde_json::from_str(text).map_err(|_| DecodeError::InvalidJson)?;
         if self.kind.is_binary() {
