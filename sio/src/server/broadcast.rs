@@ -627,11 +627,11 @@ fn fan_out(ns: &Namespace, p: &EncodedPacket, filter: &BroadcastFilter<SocketId>
         }
         return;
     }
-    let frame = super::direct::text_frame(&p.text);
+    let mut frame = None;
     let mut written = 0u64;
     ns.inner.rt.unbudgeted(&mut || {
         for s in &recipients {
-            if s.connected() && s.inner.conn.write_direct(&frame) {
+            if s.connected() && s.inner.conn.write_direct(&mut frame, &p.text) {
                 written += 1;
             } else {
                 let _ = s.send_encoded(p.clone());

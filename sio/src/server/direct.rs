@@ -368,13 +368,13 @@ impl BatchScope {
 
 impl Drop for BatchScope {
     fn drop(&mut self) {
-        let list = BATCH.with(|b| {
+        let mut list = BATCH.with(|b| {
             let mut b = b.borrow_mut();
             b.open = false;
             std::mem::take(&mut b.list)
         });
         let mut cx = Context::from_waker(std::task::Waker::noop());
-        for (shared, tx) in list {
+        for (shared, tx) in list.drain(..) {
             let mut side = lock(&shared);
             if !side.batched {
                 // The task wrote it already.
@@ -386,6 +386,8 @@ impl Drop for BatchScope {
                 let _ = tx.unbounded_send(Input::Backlog);
             }
         }
+        // The list keeps its room for the next scope on this thread.
+        BATCH.with(|b| b.borrow_mut().list = list);
     }
 }
 

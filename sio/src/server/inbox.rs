@@ -174,10 +174,12 @@ impl ConnHandle {
         EmitError::QueueFull
     }
 
-    /// Writes `frame` (the websocket frame of `p`, a packet without attachments) straight to
-    /// the connection's websocket when nothing else is on its way out to it (see
+    /// Writes the websocket frame of `text` (a packet without attachments) straight to the
+    /// connection's websocket when nothing else is on its way out to it (see
     /// [`super::direct`]); returns whether it did, fully or leaving the rest to the task.
-    pub(crate) fn write_direct(&self, frame: &Bytes) -> bool {
+    /// `frame` is that frame, built by the first recipient that can take it and shared by the
+    /// others.
+    pub(crate) fn write_direct(&self, frame: &mut Option<Bytes>, text: &[u8]) -> bool {
         // The inbox first, then the task's idleness (the task clears it before it takes
         // packets off the inbox).
         if self.outbound.packets.load(Ordering::SeqCst) != 0
@@ -185,6 +187,7 @@ impl ConnHandle {
         {
             return false;
         }
+        let frame = frame.get_or_insert_with(|| super::direct::text_frame(text));
         match self.outbound.direct.write(frame, &self.tx) {
             Written::No => false,
             Written::All => true,
