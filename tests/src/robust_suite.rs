@@ -9,7 +9,7 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use sio::{ConnectError, Server, ServerConfig, Socket};
+use sio::{AckSender, ConnectError, Server, ServerConfig, Socket};
 use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::{Message, WebSocket};
 
@@ -365,7 +365,7 @@ fn install_order(io: &Server) {
 }
 
 /// Handles `event` on every socket of `/`: its arguments, a socket id and a number, go to `f`
-/// with the namespace.
+/// with the namespace; the event's ack, when asked, is sent once `f` is done.
 fn on_targeted<F, Fut>(io: &Server, event: &'static str, f: F)
 where
     F: Fn(sio::Namespace, String, usize) -> Fut + Clone + Send + Sync + 'static,
@@ -375,9 +375,16 @@ where
     io.on_connection(move |socket: Socket| {
         let (ns, f) = (ns.clone(), f.clone());
         async move {
-            socket.on(event, move |_: Socket, (id, n): (String, usize)| {
-                f(ns.clone(), id, n)
-            });
+            socket.on(
+                event,
+                move |_: Socket, (id, n): (String, usize), ack: AckSender| {
+                    let done = f(ns.clone(), id, n);
+                    async move {
+                        done.await;
+                        let _ = ack.send(&());
+                    }
+                },
+            );
         }
     });
 }
@@ -439,8 +446,6 @@ pub fn direct_broadcast_writes_keep_the_order<D: Driver>() {
             "round {round}: out of order: {:?}",
             first_difference(&got)
         );
-        // Idle again before the next round.
-        std::thread::sleep(Duration::from_millis(50));
     }
     let m = srv.server.metrics();
     assert!(m.packets_out_direct > 0, "no direct write: {m:?}");
@@ -476,10 +481,15 @@ pub fn direct_writes_finish_a_partly_written_frame_first<D: Driver>() {
     let n = 200;
     for i in 0..n {
         sender
-            .send(Message::text(format!(r#"42["big","{id}",{i}]"#)))
+            .send(Message::text(format!(r#"42{i}["big","{id}",{i}]"#)))
             .expect("send");
     }
-    std::thread::sleep(Duration::from_millis(500));
+    // Every broadcast was made (each event is acked after its emit) before the slow client
+    // reads anything.
+    for _ in 0..n {
+        let ack = next_text(&mut sender);
+        assert!(ack.starts_with("43"), "{ack}");
+    }
     for i in 0..n {
         let t = next_text(&mut slow);
         let v: serde_json::Value = serde_json::from_str(&t[2..]).expect("a whole event");
